@@ -26,11 +26,125 @@ def _run_labels(args) -> int:
     return 0
 
 
+def _add_model_options(parser) -> None:
+    model = parser.add_argument_group("model (ignored with --init-from, which keeps the checkpoint's)")
+    model.add_argument("--d-model", type=int, default=64, help="width of the fusion module (default 64)")
+    model.add_argument("--num-layers", type=int, default=1, help="fusion layers (default 1)")
+    model.add_argument("--num-heads", type=int, default=4, help="attention heads (default 4, as the paper)")
+    model.add_argument("--ffn-dim", type=int, default=None, help="feed-forward width (default 2 x d-model)")
+    model.add_argument("--dropout", type=float, default=0.1)
+    model.add_argument("--num-frames", type=int, default=60, help="frames per window, T (default 60)")
+
+
+def _training_options(args):
+    from .train import TrainingOptions
+
+    model = {"d_model": args.d_model, "num_layers": args.num_layers, "num_heads": args.num_heads,
+             "ffn_dim": args.ffn_dim or 2 * args.d_model, "dropout": args.dropout, "num_frames": args.num_frames}
+    return TrainingOptions(
+        fusion=getattr(args, "fusion", "transformer"), epochs=args.epochs, learning_rate=args.lr,
+        batch_size=args.batch_size, seed=args.seed, validation_fraction=args.validation_fraction,
+        test_fraction=args.test_fraction, patience=args.patience, stride=args.stride,
+        undersample=args.undersample, class_weights=not args.no_class_weights, augment=not args.no_augment,
+        model=model, init_from=getattr(args, "init_from", None), resume=getattr(args, "resume", False),
+        push_to_hub=getattr(args, "push_to_hub", None), threads=args.threads,
+    )
+
+
+def _add_training_arguments(parser) -> None:
+    parser.add_argument("--data", nargs="+", required=True, metavar="DATA",
+                        help="pose dataset folder(s) from extract / import-keypoints, or .npz keypoint archive(s)")
+    parser.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default 100)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--patience", type=int, default=20,
+                        help="stop after this many epochs without a better validation macro F1 (default 20)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the initialisation and augmentation")
+    parser.add_argument("--validation-fraction", type=float, default=0.15, help="share of source videos (default 0.15)")
+    parser.add_argument("--test-fraction", type=float, default=0.15,
+                        help="share of source videos held out for evaluation (default 0.15)")
+    parser.add_argument("--stride", type=int, default=None,
+                        help="frames between training windows (default: the model's window_stride, 15)")
+    parser.add_argument("--undersample", action="store_true",
+                        help="cut every class down to the smallest one's window count (the paper's method)")
+    parser.add_argument("--no-class-weights", action="store_true", help="plain instead of class-weighted loss")
+    parser.add_argument("--no-augment", action="store_true", help="no mirror / rotation / scale / speed / joint dropout")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+    _add_model_options(parser)
+
+
+def _add_train(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train the classifier on pose data (transformers Trainer)")
+    _add_training_arguments(parser)
+    parser.add_argument("--output-dir", required=True, help="checkpoints, split.json and the best model go here")
+    parser.add_argument("--fusion", default="transformer",
+                        choices=("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm"))
+    parser.add_argument("--init-from", metavar="DIR_OR_HUB_ID", help="fine-tune this saved model")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
+    parser.add_argument("--push-to-hub", metavar="REPO", help="upload the best model to this Hub repository")
+    parser.set_defaults(run=_run_train)
+
+
+def _run_train(args) -> int:
+    import json
+
+    from .train import train
+
+    summary = train(args.data, args.output_dir, _training_options(args))
+    print(json.dumps({key: summary[key] for key in ("fusion", "parameters", "training_seconds", "epochs_run",
+                                                    "validation")}, indent=1))
+    print(f"best model saved in {args.output_dir}")
+    return 0
+
+
+def _add_evaluate(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="window- and clip-level metrics of a model on pose data")
+    parser.add_argument("--model", required=True, metavar="DIR_OR_HUB_ID")
+    parser.add_argument("--data", nargs="+", required=True, metavar="DATA",
+                        help="pose dataset folder(s) or .npz keypoint archive(s)")
+    parser.add_argument("--split", choices=("train", "validation", "test"),
+                        help="only the sources of this part of the split saved with the model")
+    parser.add_argument("--json", metavar="OUT", help="write the metrics here (and the confusion matrices as OUT.png)")
+    parser.add_argument("--plot", metavar="PNG", help="confusion-matrix image (default: beside --json)")
+    parser.add_argument("--ignore-unknown", action="store_true", help="leave out clips of classes the model does not know")
+    parser.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from .evaluate import evaluate, format_report
+
+    results = evaluate(args.model, args.data, split=args.split, ignore_unknown=args.ignore_unknown,
+                       json_path=args.json, plot_path=args.plot)
+    print(format_report(results))
+    for key, label in (("confusion_matrix_png", "confusion matrices"),):
+        if key in results:
+            print(f"{label}: {results[key]}")
+    return 0
+
+
+def _add_compare(subparsers) -> None:
+    parser = subparsers.add_parser("compare", help="train and evaluate all six fusion modules on one split")
+    _add_training_arguments(parser)
+    parser.add_argument("--output-dir", default="runs/compare", help="the six trained models (default runs/compare)")
+    parser.add_argument("--results", default="results/compare",
+                        help="writes RESULTS.md and RESULTS.json (default results/compare)")
+    parser.add_argument("--fusions", nargs="+", default=None, help="a subset of the six fusions")
+    parser.set_defaults(run=_run_compare)
+
+
+def _run_compare(args) -> int:
+    from .compare import compare
+
+    table = compare(args.data, args.output_dir, args.results, _training_options(args), fusions=args.fusions)
+    print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gym-gesture", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gym-gesture {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_command in (_add_labels,):
+    for add_command in (_add_labels, _add_train, _add_evaluate, _add_compare):
         add_command(subparsers)
     return parser
 

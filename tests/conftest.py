@@ -17,3 +17,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def synthetic_npz(tmp_path_factory) -> Path:
+    """Synthetic MediaPipe clips of three classes with a real motion signal (tests/synthetic_poses.py)."""
+    from synthetic_poses import write_synthetic_npz
+
+    return write_synthetic_npz(tmp_path_factory.mktemp("poses") / "synthetic_mediapipe33.npz")
+
+
+@pytest.fixture(scope="session")
+def trained_model(synthetic_npz, tmp_path_factory) -> Path:
+    """A small transformer trained on `synthetic_npz` (a few seconds), with its split.json."""
+    from gym_gesture.train import TrainingOptions, train
+
+    output_dir = tmp_path_factory.mktemp("trained")
+    options = TrainingOptions(epochs=12, patience=12, batch_size=32, seed=0,
+                              model={"d_model": 32, "ffn_dim": 64, "num_frames": 30})
+    train(synthetic_npz, output_dir, options)
+    return output_dir

@@ -1,0 +1,330 @@
+"""From pose sequences to the model's inputs: windows, splits by source video, class balance, augmentation.
+
+`windows_from_sequence` is the one preprocessing path: training calls it on every clip of a pose
+dataset, inference calls it on a freshly extracted clip, so both see exactly the same windows.
+Steps, all driven by the model's config: convert into `config.layout`, trim the leading and trailing
+frames with no person, interpolate short gaps, resample to `config.sample_fps`, cut windows of
+`config.num_frames` frames every `stride` frames, drop windows where the person is missing in most
+frames, fill the remaining holes, normalise each window with `skeleton.normalize`, pad short clips
+and mark the padding in the attention mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import skeleton
+
+MAX_GAP_SECONDS = 0.3
+MIN_PRESENT_FRACTION = 0.5
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class Windows:
+    """Model inputs cut from one sequence or a whole dataset.
+
+    keypoints (N, T, J, C) float32 normalised, zero in padding; attention_mask (N, T) int64 with the
+    valid frames first; for a dataset also labels (N,) and clip_index (N,) into `clips`.
+    """
+
+    keypoints: np.ndarray
+    attention_mask: np.ndarray
+    labels: np.ndarray | None = None
+    clip_index: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    def subset(self, indices: np.ndarray) -> "Windows":
+        pick = (lambda array: None if array is None else array[indices])
+        return Windows(self.keypoints[indices], self.attention_mask[indices], pick(self.labels), pick(self.clip_index))
+
+
+def _present_frames(keypoints: np.ndarray) -> np.ndarray:
+    return np.isfinite(keypoints).all(axis=(1, 2))
+
+
+def _fill_gaps(keypoints: np.ndarray, max_gap: int | None) -> np.ndarray:
+    """Linear interpolation over runs of missing frames of at most `max_gap` frames (all runs when
+    None), joint by joint; runs before the first or after the last present value hold that value."""
+    frames = keypoints.shape[0]
+    flat = keypoints.reshape(frames, -1)
+    valid = np.isfinite(flat)
+    if valid.all() or not valid.any():
+        return keypoints
+    time = np.arange(frames)[:, None]
+    previous = np.maximum.accumulate(np.where(valid, time, -1), axis=0)
+    following = np.minimum.accumulate(np.where(valid, time, frames)[::-1], axis=0)[::-1]
+    fill = ~valid & ((previous >= 0) | (following < frames))
+    if max_gap is not None:
+        fill &= (previous >= 0) & (following < frames) & (following - previous - 1 <= max_gap)
+    before = np.clip(previous, 0, frames - 1)
+    after = np.clip(following, 0, frames - 1)
+    columns = np.arange(flat.shape[1])[None, :]
+    value_before = np.where(previous >= 0, flat[before, columns], flat[after, columns])
+    value_after = np.where(following < frames, flat[after, columns], value_before)
+    span = np.maximum(following - previous, 1)
+    weight = np.where((previous >= 0) & (following < frames), (time - previous) / span, 0.0)
+    filled = flat.copy()
+    filled[fill] = (value_before + weight * (value_after - value_before))[fill]
+    return filled.reshape(keypoints.shape)
+
+
+def resample(keypoints: np.ndarray, fps: float, target_fps: float) -> np.ndarray:
+    """Linear resampling in time of (T, J, C) from `fps` to `target_fps`; NaN frames stay NaN."""
+    if abs(fps - target_fps) < 1e-6 or len(keypoints) < 2:
+        return keypoints
+    count = int(np.floor((len(keypoints) - 1) * target_fps / fps)) + 1
+    position = np.arange(count) * (fps / target_fps)
+    before = np.floor(position).astype(int)
+    after = np.minimum(before + 1, len(keypoints) - 1)
+    weight = (position - before)[:, None, None]
+    blended = keypoints[before] * (1 - weight) + keypoints[after] * weight
+    # An exact hit on a frame must not pick up a NaN from its neighbour (0 * NaN = NaN).
+    return np.where(weight == 0, keypoints[before], blended).astype(keypoints.dtype, copy=False)
+
+
+def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config, stride: int | None = None,
+                          max_gap_seconds: float = MAX_GAP_SECONDS,
+                          min_present_fraction: float = MIN_PRESENT_FRACTION) -> Windows:
+    """Windows of one clip, ready for the model described by `config` (a GymGestureConfig).
+
+    keypoints: (T, J, C>=config.num_channels) in `layout` at `fps`, NaN in frames with no person.
+    stride: frames (at `config.sample_fps`) between window starts; default `config.window_stride`.
+    Returns no windows (N = 0) when the person is missing in most frames of every window.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    if keypoints.ndim != 3 or keypoints.shape[-1] < config.num_channels:
+        raise ValueError(f"keypoints must be (frames, joints, >={config.num_channels}), got {keypoints.shape}")
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    size = config.num_frames
+    stride = stride or config.window_stride
+    empty = Windows(np.zeros((0, size, config.num_joints, config.num_channels), np.float32),
+                    np.zeros((0, size), np.int64))
+
+    sequence = skeleton.convert(keypoints[..., :config.num_channels], layout, config.layout)
+    present = np.flatnonzero(_present_frames(sequence))
+    if len(present) == 0:
+        return empty
+    sequence = sequence[present[0]:present[-1] + 1]
+    sequence = _fill_gaps(sequence, max_gap=int(round(max_gap_seconds * fps)))
+    sequence = resample(sequence, fps, config.sample_fps)
+
+    length = len(sequence)
+    starts = np.arange(0, max(length - size, 0) + 1, stride)
+    if length > size and starts[-1] + size < length:
+        starts = np.append(starts, length - size)  # the clip's last frames get a window too
+    valid_length = np.minimum(length - starts, size)
+    present = _present_frames(sequence)
+    windows, masks = [], []
+    for start, valid in zip(starts, valid_length):
+        window = sequence[start:start + valid]
+        if present[start:start + valid].mean() < min_present_fraction:
+            continue
+        # Recurrent fusions need the valid frames first, so the few long holes left are filled
+        # rather than masked.
+        window = _fill_gaps(window, max_gap=None)
+        normalised = skeleton.normalize(window, config.layout, config.normalization)
+        padded = np.zeros((size,) + window.shape[1:], np.float32)
+        padded[:valid] = normalised
+        mask = np.zeros(size, np.int64)
+        mask[:valid] = 1
+        windows.append(padded)
+        masks.append(mask)
+    if not windows:
+        return empty
+    return Windows(np.stack(windows), np.stack(masks))
+
+
+@dataclass
+class ClipTable:
+    """The clips behind a `Windows` of a dataset, in dataset order."""
+
+    clip_ids: list[str]
+    source_ids: list[str]
+    labels: list[str]
+
+
+def windows_from_dataset(dataset, config, stride: int | None = None, label2id: dict[str, int] | None = None,
+                         progress: bool = True) -> tuple[Windows, ClipTable]:
+    """Windows of every clip of a pose dataset (`gym_gesture.dataset`), labelled with `label2id`
+    (default `config.label2id`). Clips that give no window are left out of both results."""
+    from tqdm.auto import tqdm
+
+    label2id = label2id if label2id is not None else config.label2id
+    unknown = sorted(set(dataset["label"]) - set(label2id))
+    if unknown:
+        raise ValueError(f"labels not known to the model: {', '.join(unknown)}")
+    clips = ClipTable([], [], [])
+    keypoints, masks, labels, clip_index = [], [], [], []
+    rows = dataset.select_columns(["label", "clip_id", "source_id", "fps", "layout", "keypoints"])
+    for row in tqdm(rows.with_format("numpy"), total=len(rows), desc="windows", disable=not progress):
+        windows = windows_from_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]), config, stride)
+        if not len(windows):
+            continue
+        keypoints.append(windows.keypoints)
+        masks.append(windows.attention_mask)
+        labels.append(np.full(len(windows), label2id[str(row["label"])]))
+        clip_index.append(np.full(len(windows), len(clips.clip_ids)))
+        clips.clip_ids.append(str(row["clip_id"]))
+        clips.source_ids.append(str(row["source_id"]))
+        clips.labels.append(str(row["label"]))
+    if not keypoints:
+        raise ValueError("no clip gave a window: is a person visible in the clips?")
+    windows = Windows(np.concatenate(keypoints), np.concatenate(masks), np.concatenate(labels),
+                      np.concatenate(clip_index))
+    return windows, clips
+
+
+def split_sources(source_ids: list[str], labels: list[str], validation_fraction: float = 0.15,
+                  test_fraction: float = 0.15, seed: int = 0) -> dict[str, list[str]]:
+    """Train / validation / test source videos, stratified by label and seeded.
+
+    A source goes wholly into one split (its label is the most common label of its clips). Within each
+    class the sources are shuffled and dealt out by the fractions; a class with at least three sources
+    gets at least one in each split, so the small classes are measured too.
+    """
+    if not 0 <= validation_fraction < 1 or not 0 <= test_fraction < 1 or validation_fraction + test_fraction >= 1:
+        raise ValueError("validation and test fractions must be in [0, 1) and sum to less than 1")
+    by_source: dict[str, dict[str, int]] = {}
+    for source, label in zip(source_ids, labels):
+        counts = by_source.setdefault(source, {})
+        counts[label] = counts.get(label, 0) + 1
+    by_class: dict[str, list[str]] = {}
+    for source in sorted(by_source):
+        counts = by_source[source]
+        by_class.setdefault(max(sorted(counts), key=counts.get), []).append(source)
+    rng = np.random.default_rng(seed)
+    split = {name: [] for name in SPLITS}
+    for label in sorted(by_class):
+        sources = list(rng.permutation(by_class[label]))
+        count = len(sources)
+        held_out = [int(round(count * fraction)) if fraction > 0 else 0
+                    for fraction in (validation_fraction, test_fraction)]
+        if count >= 3:
+            held_out = [max(n, 1) if fraction > 0 else 0
+                        for n, fraction in zip(held_out, (validation_fraction, test_fraction))]
+        while count - sum(held_out) < 1 and sum(held_out) > 0:  # every class keeps a training source
+            held_out[int(np.argmax(held_out))] -= 1
+        num_validation, num_test = held_out
+        split["test"] += sources[:num_test]
+        split["validation"] += sources[num_test:num_test + num_validation]
+        split["train"] += sources[num_test + num_validation:]
+    return {name: sorted(str(source) for source in sources) for name, sources in split.items()}
+
+
+def split_indices(windows: Windows, clips: ClipTable, split: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """Window indices of each split from the source ids of each split."""
+    source_of_window = np.asarray(clips.source_ids)[windows.clip_index]
+    return {name: np.flatnonzero(np.isin(source_of_window, split.get(name, []))) for name in SPLITS}
+
+
+def undersample(indices: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The paper's random undersampling: every class cut down to the window count of the smallest."""
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels[indices], return_counts=True)
+    keep = [rng.choice(indices[labels[indices] == label], counts.min(), replace=False) for label in classes]
+    return np.sort(np.concatenate(keep))
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Balanced weights (n_samples / (n_classes * count)); classes absent from `labels` get 1."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = np.ones(num_classes, dtype=np.float32)
+    present = np.unique(labels)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    return weights
+
+
+@dataclass
+class Augmentation:
+    """Random training-time changes of normalised windows, applied to a whole batch at once.
+
+    mirror: probability of a left/right mirror (`skeleton.mirror`); rotation_degrees: in-plane
+    rotation range; scale: per-axis scale range; speed: playback speed range (frames past the
+    window's end become padding); joint_dropout: probability of zeroing a joint in a window.
+    """
+
+    layout: str = skeleton.CANONICAL_LAYOUT
+    mirror: float = 0.5
+    rotation_degrees: float = 15.0
+    scale: tuple[float, float] = (0.85, 1.15)
+    speed: tuple[float, float] = (0.8, 1.25)
+    joint_dropout: float = 0.05
+
+    def __call__(self, keypoints: np.ndarray, attention_mask: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        keypoints = keypoints.copy()
+        attention_mask = attention_mask.copy()
+        batch, frames, joints, channels = keypoints.shape
+        flip = rng.random(batch) < self.mirror
+        keypoints[flip] = skeleton.mirror(keypoints[flip], self.layout)
+
+        angle = np.deg2rad(rng.uniform(-self.rotation_degrees, self.rotation_degrees, batch))
+        cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+        x, y = keypoints[..., 0].copy(), keypoints[..., 1].copy()
+        keypoints[..., 0] = cos * x - sin * y
+        keypoints[..., 1] = sin * x + cos * y
+        keypoints *= rng.uniform(*self.scale, (batch, 1, 1, channels)).astype(np.float32)
+
+        # Speed change: output frame t shows time t * speed, interpolated; past the last valid
+        # frame it is padding, so the valid frames stay first.
+        speed = rng.uniform(*self.speed, batch)
+        position = np.arange(frames)[None, :] * speed[:, None]
+        length = attention_mask.sum(axis=1)
+        inside = position <= (length - 1)[:, None]
+        before = np.minimum(np.floor(position).astype(int), frames - 1)
+        after = np.minimum(before + 1, (length - 1)[:, None])
+        weight = (position - before)[..., None, None].astype(np.float32)
+        rows = np.arange(batch)[:, None]
+        keypoints = keypoints[rows, before] * (1 - weight) + keypoints[rows, np.maximum(after, before)] * weight
+        attention_mask = inside.astype(np.int64)
+        keypoints[attention_mask == 0] = 0.0
+
+        dropped = rng.random((batch, 1, joints, 1)) < self.joint_dropout
+        keypoints = np.where(dropped, 0.0, keypoints).astype(np.float32)
+        return keypoints, attention_mask
+
+
+class WindowDataset:
+    """A torch map-style dataset over `Windows`, with the augmentation applied per batch
+    (`__getitems__`, which torch's DataLoader prefers) when given."""
+
+    def __init__(self, windows: Windows, augmentation: Augmentation | None = None, seed: int = 0):
+        if windows.labels is None:
+            raise ValueError("windows without labels cannot be used for training")
+        self.windows = windows
+        self.augmentation = augmentation
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[dict[str, np.ndarray]]:
+        indices = np.asarray(indices)
+        keypoints = self.windows.keypoints[indices]
+        attention_mask = self.windows.attention_mask[indices]
+        if self.augmentation is not None:
+            keypoints, attention_mask = self.augmentation(keypoints, attention_mask, self.rng)
+        labels = self.windows.labels[indices]
+        return [{"keypoints": k, "attention_mask": m, "labels": y}
+                for k, m, y in zip(keypoints, attention_mask, labels)]
+
+
+def collate_windows(features: list[dict[str, np.ndarray]]) -> dict:
+    """Stack window dicts into the model's batch (keypoints float32, attention_mask and labels int64)."""
+    import torch
+
+    return {
+        "keypoints": torch.from_numpy(np.stack([f["keypoints"] for f in features]).astype(np.float32)),
+        "attention_mask": torch.from_numpy(np.stack([f["attention_mask"] for f in features]).astype(np.int64)),
+        "labels": torch.from_numpy(np.asarray([f["labels"] for f in features], dtype=np.int64)),
+    }

@@ -1,0 +1,290 @@
+"""Training of the classifier on pose datasets with transformers' `Trainer`.
+
+The split by source video is made once and saved as `split.json` in the output folder (evaluation
+reads the held-out sources from it, `--resume` reuses it). The best model on the validation split
+is saved with `save_pretrained`; its config carries the labels and the preprocessing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import data as window_data
+from .configuration_gym_gesture import GymGestureConfig
+from .dataset import load_pose_dataset
+from .labels import CLASS_NAMES
+
+logger = logging.getLogger(__name__)
+
+SPLIT_FILE = "split.json"
+TRAINING_FILE = "training.json"
+
+
+@dataclass
+class TrainingOptions:
+    """What `gym-gesture train` can set. Defaults follow the paper (Adam, lr 1e-3, 100 epochs, T=60,
+    4 heads) with early stopping on the validation split."""
+
+    fusion: str = "transformer"
+    epochs: int = 100
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    seed: int = 0
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.15
+    patience: int = 20
+    stride: int | None = None
+    undersample: bool = False
+    class_weights: bool = True
+    augment: bool = True
+    model: dict = field(default_factory=dict)
+    init_from: str | None = None
+    resume: bool = False
+    push_to_hub: str | None = None
+    threads: int | None = None
+
+
+def load_pose_datasets(paths) -> list:
+    """One or several pose datasets (folders from `extract` / `import-keypoints`, or `.npz` archives)."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths:
+        raise ValueError("no data given")
+    return [load_pose_dataset(path) for path in paths]
+
+
+def dataset_labels(datasets) -> list[str]:
+    """The classes present in the data, in the canonical order of `labels.CLASS_NAMES`."""
+    present = set().union(*(set(dataset["label"]) for dataset in datasets))
+    return [name for name in CLASS_NAMES if name in present] + sorted(present - set(CLASS_NAMES))
+
+
+def windows_from_datasets(datasets, config, stride=None, ignore_unknown: bool = False):
+    """Windows and clip table of several pose datasets (any joint layouts) for the model `config`."""
+    all_windows, all_clips = [], window_data.ClipTable([], [], [])
+    for dataset in datasets:
+        unknown = sorted(set(dataset["label"]) - set(config.label2id))
+        if unknown and not ignore_unknown:
+            raise ValueError(
+                f"labels not known to the model: {', '.join(unknown)} (known: {', '.join(config.label2id)}); "
+                "pass --ignore-unknown to leave those clips out"
+            )
+        if unknown:
+            logger.warning("leaving out %d clips of classes the model does not know: %s",
+                           sum(label in unknown for label in dataset["label"]), ", ".join(unknown))
+            dataset = dataset.filter(lambda label: label not in unknown, input_columns="label")
+            if len(dataset) == 0:
+                continue
+        windows, clips = window_data.windows_from_dataset(dataset, config, stride)
+        windows.clip_index = windows.clip_index + len(all_clips.clip_ids)
+        all_windows.append(windows)
+        for name in ("clip_ids", "source_ids", "labels"):
+            getattr(all_clips, name).extend(getattr(clips, name))
+    if not all_windows:
+        raise ValueError("no clip of a class the model knows in the data")
+    windows = window_data.Windows(*(np.concatenate([getattr(w, name) for w in all_windows])
+                                    for name in ("keypoints", "attention_mask", "labels", "clip_index")))
+    return windows, all_clips
+
+
+class WeightedCrossEntropy:
+    """Class-weighted cross-entropy for `Trainer(compute_loss_func=...)`: summed over the batch and divided
+    by the number of windows the Trainer counts over devices and accumulation steps, as it expects."""
+
+    def __init__(self, weights: np.ndarray):
+        import torch
+
+        self.weights = torch.as_tensor(weights, dtype=torch.float32)
+
+    def __call__(self, outputs, labels, num_items_in_batch=None):
+        import torch.nn.functional as F
+
+        logits = outputs["logits"]
+        losses = F.cross_entropy(logits, labels, weight=self.weights.to(logits.device), reduction="none")
+        return losses.sum() / num_items_in_batch if num_items_in_batch is not None else losses.mean()
+
+
+def window_metrics(eval_prediction) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    logits, labels = eval_prediction.predictions, eval_prediction.label_ids
+    predicted = np.asarray(logits).argmax(axis=-1)
+    return {"accuracy": float(accuracy_score(labels, predicted)),
+            "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0))}
+
+
+def _load_init_model(source: str, labels: list[str]):
+    """The model to fine-tune: same labels continue as they are; another label set keeps everything
+    but the classification head, which starts afresh."""
+    from .modeling_gym_gesture import GymGestureForSequenceClassification
+
+    model = GymGestureForSequenceClassification.from_pretrained(source)
+    if list(model.config.id2label.values()) == labels:
+        logger.warning("--init-from %s: same labels, training continues from its weights", source)
+        return model
+    config = GymGestureConfig.from_dict({**model.config.to_dict(), "id2label": dict(enumerate(labels)),
+                                         "label2id": {name: i for i, name in enumerate(labels)}})
+    fresh = GymGestureForSequenceClassification(config)
+    kept = {name: value for name, value in model.state_dict().items() if not name.startswith("classifier.")}
+    fresh.load_state_dict(kept, strict=False)
+    logger.warning("--init-from %s: labels differ (%s -> %s): fusion weights kept, classification head "
+                   "re-initialised", source, ", ".join(model.config.id2label.values()), ", ".join(labels))
+    return fresh
+
+
+def _check_init_layout(config: GymGestureConfig, options: TrainingOptions, source: str) -> None:
+    for name in ("layout", "num_joints", "num_channels"):
+        requested = options.model.get(name)
+        if requested is not None and requested != getattr(config, name):
+            raise ValueError(f"--init-from {source}: the model's {name} is {getattr(config, name)!r}, not "
+                             f"{requested!r}; a checkpoint only fine-tunes in its own joint layout")
+    if options.fusion != config.fusion:
+        logger.warning("--init-from %s: keeping its fusion %r (not %r)", source, config.fusion, options.fusion)
+
+
+def build_model(labels: list[str], options: TrainingOptions):
+    from .modeling_gym_gesture import GymGestureForSequenceClassification
+
+    if options.init_from:
+        model = _load_init_model(options.init_from, labels)
+        _check_init_layout(model.config, options, options.init_from)
+        return model
+    config = GymGestureConfig(fusion=options.fusion, id2label=dict(enumerate(labels)),
+                              label2id={name: i for i, name in enumerate(labels)}, **options.model)
+    return GymGestureForSequenceClassification(config)
+
+
+def split_datasets(datasets, options: TrainingOptions) -> dict[str, list[str]]:
+    """The seeded, stratified split by source video of all the clips of the datasets."""
+    source_ids = [source for dataset in datasets for source in dataset["source_id"]]
+    labels = [label for dataset in datasets for label in dataset["label"]]
+    return window_data.split_sources(source_ids, labels, options.validation_fraction, options.test_fraction,
+                                     options.seed)
+
+
+def _read_split(output_dir: Path) -> dict[str, list[str]] | None:
+    path = output_dir / SPLIT_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def train(data, output_dir: str | Path, options: TrainingOptions | None = None, split: dict | None = None) -> dict:
+    """Train on the pose dataset(s) `data`; returns a summary (also written to `training.json`).
+
+    `split` (source ids per split) overrides the seeded split, e.g. to train several fusions on one split.
+    """
+    import torch
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    options = options or TrainingOptions()
+    output_dir = Path(output_dir)
+    # One intra-op thread by default on CPU: the model is small, and more threads on small ops mostly
+    # spin (several times slower on a busy 2-core machine); GPUs are unaffected.
+    torch.set_num_threads(options.threads or 1)
+    last_checkpoint = None
+    if options.resume:
+        last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        if last_checkpoint is None:
+            raise ValueError(f"--resume: no checkpoint-* folder in {output_dir} to resume from")
+        split = _read_split(output_dir) or split
+    set_seed(options.seed)
+
+    datasets = load_pose_datasets(data)
+    labels = dataset_labels(datasets)
+    model = build_model(labels, options)
+    config = model.config
+    windows, clips = windows_from_datasets(datasets, config, stride=options.stride, ignore_unknown=False)
+    split = split or split_datasets(datasets, options)
+    indices = window_data.split_indices(windows, clips, split)
+    if len(indices["train"]) == 0:
+        raise ValueError("the training split has no window")
+    if len(indices["validation"]) == 0:
+        raise ValueError("the validation split has no window: early stopping needs one (raise --validation-fraction)")
+    train_indices = indices["train"]
+    if options.undersample:
+        train_indices = window_data.undersample(train_indices, windows.labels, options.seed)
+    # The validation windows are cut at the inference stride, as evaluation and the app see them.
+    if options.stride and options.stride != config.window_stride:
+        evaluation_windows, evaluation_clips = windows_from_datasets(datasets, config)
+        validation = evaluation_windows.subset(window_data.split_indices(evaluation_windows, evaluation_clips,
+                                                                         split)["validation"])
+    else:
+        validation = windows.subset(indices["validation"])
+    train_windows = windows.subset(train_indices)
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / SPLIT_FILE).write_text(json.dumps(split, indent=1) + "\n")
+    weights = (window_data.class_weights(train_windows.labels, len(labels)) if options.class_weights
+               else np.ones(len(labels), np.float32))
+    augmentation = window_data.Augmentation(layout=config.layout) if options.augment else None
+    logger.warning("%d training windows (%d sources), %d validation windows (%d sources); labels: %s",
+                   len(train_windows), len(split["train"]), len(validation), len(split["validation"]),
+                   ", ".join(labels))
+
+    arguments = TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=options.epochs,
+        learning_rate=options.learning_rate,
+        # AdamW without weight decay and with a constant rate is the paper's Adam.
+        optim="adamw_torch",
+        weight_decay=0.0,
+        lr_scheduler_type="constant",
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=max(options.batch_size, 256),
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        seed=options.seed,
+        report_to="none",
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        remove_unused_columns=False,
+        push_to_hub=bool(options.push_to_hub),
+        hub_model_id=options.push_to_hub,
+    )
+    trainer = Trainer(
+        model=model,
+        args=arguments,
+        train_dataset=window_data.WindowDataset(train_windows, augmentation, options.seed),
+        eval_dataset=window_data.WindowDataset(validation),
+        data_collator=window_data.collate_windows,
+        compute_loss_func=WeightedCrossEntropy(weights),
+        compute_metrics=window_metrics,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=options.patience)],
+    )
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last_checkpoint)
+    training_seconds = time.perf_counter() - started
+    trainer.save_model(str(output_dir))
+    best = trainer.evaluate()
+    summary = {
+        "fusion": config.fusion,
+        "labels": labels,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "training_seconds": round(training_seconds, 1),
+        "epochs_run": round(float(result.metrics.get("epoch", trainer.state.epoch or 0)), 2),
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "validation": {key.removeprefix("eval_"): value for key, value in best.items()},
+        "num_train_windows": len(train_windows),
+        "num_validation_windows": len(validation),
+        "split_sizes": {name: len(sources) for name, sources in split.items()},
+        "class_weights": [round(float(w), 4) for w in weights],
+        "options": {key: value for key, value in asdict(options).items() if key not in ("resume",)},
+    }
+    if trainer.is_world_process_zero():
+        (output_dir / TRAINING_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    if options.push_to_hub:
+        trainer.push_to_hub(commit_message=f"gym-gesture {config.fusion} on {', '.join(labels)}")
+    return summary

@@ -1,0 +1,172 @@
+"""The training side of the data: windows, splits by source video, class balance, augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic_poses import CLASSES, synthetic_clip
+
+from gym_gesture import data, skeleton
+from gym_gesture.configuration_gym_gesture import GymGestureConfig
+from gym_gesture.dataset import load_pose_dataset
+
+CONFIG = GymGestureConfig(num_frames=60, window_stride=15, sample_fps=30.0)
+
+
+def _clip(frames=200, seed=0, label="squat", missing=False):
+    return synthetic_clip(label, frames, np.random.default_rng(seed), missing=missing)[..., :3]
+
+
+def test_windows_shapes_overlap_and_normalisation():
+    clip = _clip(200)
+    windows = data.windows_from_sequence(clip, "mediapipe33", 30.0, CONFIG)
+    # starts 0, 15, ..., 135 and one more ending on the last frame (140)
+    assert windows.keypoints.shape == (11, 60, 17, 3)
+    assert windows.attention_mask.shape == (11, 60) and windows.attention_mask.all()
+    # each window is exactly skeleton.normalize of the converted frames: the one normalisation path
+    converted = skeleton.convert(clip, "mediapipe33", "h36m17")
+    np.testing.assert_allclose(windows.keypoints[1], skeleton.normalize(converted[15:75], "h36m17"), atol=1e-5)
+    np.testing.assert_allclose(windows.keypoints[-1], skeleton.normalize(converted[140:200], "h36m17"), atol=1e-5)
+
+
+def test_short_clip_is_padded_and_masked():
+    windows = data.windows_from_sequence(_clip(25), "mediapipe33", 30.0, CONFIG)
+    assert windows.keypoints.shape == (1, 60, 17, 3)
+    assert windows.attention_mask[0].tolist() == [1] * 25 + [0] * 35
+    assert np.all(windows.keypoints[0, 25:] == 0) and np.isfinite(windows.keypoints).all()
+
+
+def test_trim_interpolate_and_drop_missing_windows():
+    clip = _clip(200)
+    with_absence = np.concatenate([np.full((20, 33, 3), np.nan), clip, np.full((30, 33, 3), np.nan)])
+    trimmed = data.windows_from_sequence(with_absence, "mediapipe33", 30.0, CONFIG)
+    np.testing.assert_allclose(trimmed.keypoints, data.windows_from_sequence(clip, "mediapipe33", 30.0, CONFIG).keypoints)
+
+    gappy = clip.copy()
+    gappy[50:57] = np.nan  # 7 frames < 0.3 s: interpolated linearly
+    windows = data.windows_from_sequence(gappy, "mediapipe33", 30.0, CONFIG)
+    assert len(windows) == 11 and np.isfinite(windows.keypoints).all()
+    middle = skeleton.convert(clip[[49, 57]], "mediapipe33", "h36m17").mean(axis=0)
+    filled = data._fill_gaps(skeleton.convert(gappy, "mediapipe33", "h36m17"), max_gap=9)
+    np.testing.assert_allclose(filled[53], middle, atol=1e-5)
+
+    lost = clip.copy()
+    lost[60:200] = np.nan
+    lost[199] = clip[199]  # a person again at the very end: not trimmed, but most windows are empty
+    windows = data.windows_from_sequence(lost, "mediapipe33", 30.0, CONFIG)
+    assert len(windows) == 3  # starts 0, 15, 30 have most frames; the others are dropped
+    assert np.isfinite(windows.keypoints).all()
+
+    assert len(data.windows_from_sequence(np.full((50, 33, 3), np.nan), "mediapipe33", 30.0, CONFIG)) == 0
+
+
+def test_resampling_to_the_model_fps():
+    clip = _clip(250)  # 250 frames at 25 fps span 9.96 s: 299 frames at 30 fps
+    resampled = data.resample(skeleton.convert(clip, "mediapipe33", "h36m17"), 25.0, 30.0)
+    assert resampled.shape[0] == 299 and np.isfinite(resampled).all()
+    np.testing.assert_allclose(resampled[6], skeleton.convert(clip, "mediapipe33", "h36m17")[5], atol=1e-6)
+    windows = data.windows_from_sequence(clip, "mediapipe33", 25.0, CONFIG)
+    assert len(windows) == len(range(0, 299 - 60 + 1, 15)) + 1
+
+
+def test_wrong_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="33 joints"):
+        data.windows_from_sequence(np.zeros((50, 17, 3)), "mediapipe33", 30.0, CONFIG)
+    with pytest.raises(ValueError, match="fps"):
+        data.windows_from_sequence(_clip(50), "mediapipe33", 0, CONFIG)
+
+
+def _sources(num_classes=3, per_class=10, seed=0):
+    rng = np.random.default_rng(seed)
+    source_ids, labels = [], []
+    for label in CLASSES[:num_classes]:
+        for source in range(per_class):
+            for _ in range(int(rng.integers(1, 4))):  # several clips of one source
+                source_ids.append(f"{label}_{source}")
+                labels.append(label)
+    return source_ids, labels
+
+
+def test_split_by_source_is_disjoint_stratified_and_seeded():
+    source_ids, labels = _sources()
+    split = data.split_sources(source_ids, labels, 0.2, 0.2, seed=3)
+    parts = [set(split[name]) for name in data.SPLITS]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    assert set().union(*parts) == set(source_ids)
+    for name in data.SPLITS:  # every class in every split
+        assert {source.rsplit("_", 1)[0] for source in split[name]} == set(CLASSES)
+    assert [len(split[name]) for name in data.SPLITS] == [18, 6, 6]
+    assert data.split_sources(source_ids, labels, 0.2, 0.2, seed=3) == split
+    assert data.split_sources(source_ids, labels, 0.2, 0.2, seed=4) != split
+
+
+def test_small_classes_keep_a_training_source():
+    split = data.split_sources(["a_1", "b_1", "b_2", "c_1", "c_2", "c_3"], ["a", "b", "b", "c", "c", "c"], 0.15, 0.15)
+    assert "a_1" in split["train"]
+    assert sum(source.startswith("b") for source in split["train"]) >= 1
+    assert [sum(source.startswith("c") for source in split[name]) for name in data.SPLITS] == [1, 1, 1]
+
+
+def test_real_split_keeps_clips_of_one_source_together(shared_data):
+    dataset = load_pose_dataset(shared_data / "keypoints" / "gym5_mediapipe33.npz")
+    split = data.split_sources(dataset["source_id"], dataset["label"], seed=0)
+    where = {source: name for name in data.SPLITS for source in split[name]}
+    clips = dict(zip(dataset["clip_id"], dataset["source_id"]))
+    assert clips["squat_13_1"] == clips["squat_13_2"] == "squat_13"
+    assert len(where) == len(set(dataset["source_id"])) == 197
+    assert all(where[clips[clip]] in data.SPLITS for clip in clips)
+
+
+def test_undersampling_and_class_weights():
+    labels = np.array([0] * 50 + [1] * 20 + [2] * 10)
+    kept = data.undersample(np.arange(80), labels, seed=0)
+    assert np.bincount(labels[kept]).tolist() == [10, 10, 10]
+    weights = data.class_weights(labels, num_classes=4)
+    np.testing.assert_allclose(weights, [80 / 150, 80 / 60, 80 / 30, 1.0], rtol=1e-6)
+
+
+def _batch():
+    windows = [data.windows_from_sequence(_clip(90, seed), "mediapipe33", 30.0, CONFIG) for seed in range(4)]
+    short = data.windows_from_sequence(_clip(30, 9), "mediapipe33", 30.0, CONFIG)
+    return (np.concatenate([w.keypoints for w in windows + [short]]),
+            np.concatenate([w.attention_mask for w in windows + [short]]))
+
+
+def test_augmentation_keeps_shapes_and_the_valid_frames_first():
+    keypoints, mask = _batch()
+    augmented, augmented_mask = data.Augmentation()(keypoints, mask, np.random.default_rng(0))
+    assert augmented.shape == keypoints.shape and augmented.dtype == np.float32
+    assert augmented_mask.shape == mask.shape and np.isfinite(augmented).all()
+    lengths = augmented_mask.sum(axis=1)
+    assert np.array_equal(augmented_mask, (np.arange(60)[None] < lengths[:, None]).astype(np.int64))
+    assert np.all(augmented[augmented_mask == 0] == 0)
+    assert not np.allclose(augmented, keypoints)
+
+
+def test_mirror_swaps_left_and_right():
+    keypoints, mask = _batch()
+    only_mirror = data.Augmentation(mirror=1.0, rotation_degrees=0.0, scale=(1.0, 1.0), speed=(1.0, 1.0),
+                                    joint_dropout=0.0)
+    mirrored, mirrored_mask = only_mirror(keypoints, mask, np.random.default_rng(0))
+    index = skeleton.H36M17.index
+    for left, right in (("left_wrist", "right_wrist"), ("left_knee", "right_knee"), ("left_hip", "right_hip")):
+        np.testing.assert_allclose(mirrored[..., index[left], 0], -keypoints[..., index[right], 0], atol=1e-6)
+        np.testing.assert_allclose(mirrored[..., index[right], 1:], keypoints[..., index[left], 1:], atol=1e-6)
+    np.testing.assert_allclose(mirrored[..., index["head"], 0], -keypoints[..., index["head"], 0], atol=1e-6)
+    assert np.array_equal(mirrored_mask, mask)
+    twice, _ = only_mirror(mirrored, mask, np.random.default_rng(1))
+    np.testing.assert_allclose(twice, keypoints, atol=1e-6)
+
+
+def test_speed_change_stretches_time():
+    keypoints, mask = _batch()
+    slower = data.Augmentation(mirror=0.0, rotation_degrees=0.0, scale=(1.0, 1.0), speed=(0.5, 0.5),
+                               joint_dropout=0.0)
+    slowed, slowed_mask = slower(keypoints, mask, np.random.default_rng(0))
+    np.testing.assert_allclose(slowed[:4, 10], keypoints[:4, 5], atol=1e-6)  # frame 10 now shows frame 5
+    assert slowed_mask[:-1].all() and slowed_mask[-1].sum() == 59  # the 30-frame clip now lasts 59 frames
+    faster = data.Augmentation(mirror=0.0, rotation_degrees=0.0, scale=(1.0, 1.0), speed=(1.25, 1.25),
+                               joint_dropout=0.0)
+    _, faster_mask = faster(keypoints, mask, np.random.default_rng(0))
+    # 60 frames played 1.25x as fast fill 48 frames (positions 0, 1.25, ..., 58.75), then padding
+    assert faster_mask[0].sum() == 48
