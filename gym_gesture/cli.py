@@ -40,7 +40,7 @@ def _add_extract(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="parallel processes, each with its own backend (default: 1)")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="extract at most N more clips and stop without writing the dataset; "
+                        help="try at most N more clips and stop without writing the dataset; "
                              "rerun to continue")
     parser.set_defaults(run=_run_extract)
 

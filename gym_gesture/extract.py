@@ -147,7 +147,7 @@ def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str 
                     progress: bool = True) -> dict:
     """Extract every clip of `video_dir` into a pose dataset saved at `out_dir`; returns the report.
 
-    `limit` stops after that many newly extracted clips without assembling the dataset (a partial run,
+    `limit` stops after trying that many more clips, without assembling the dataset (a partial run,
     as if interrupted). The report: {"clips", "skipped_already_done", "failed": [{"path", "error"}], ...}.
     """
     from tqdm import tqdm

@@ -98,6 +98,11 @@ def _decoded(path: Path, container, stream) -> Iterator[tuple[object, float]]:
                          f"({error.strerror or error})") from error
     if count == 0:
         raise ValueError(f"{path}: no decodable frames (truncated or corrupt video)")
+    # A file cut short can still decode cleanly up to the cut: compare with the length it declares.
+    declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+    decoded = time - first_time + fallback_step
+    if declared and decoded < declared - max(0.5, 0.1 * declared):
+        raise ValueError(f"{path}: truncated video, frames end at {decoded:.1f} s of {declared:.1f} s")
 
 
 def _check_limits(path: Path, duration: float, width: int, height: int,

@@ -91,16 +91,15 @@ def test_limits_on_duration_and_frame_size():
     (lambda p: p.write_bytes(b""), "empty file"),
     (lambda p: p.write_text("this is not a video\n"), "not a readable video"),
     (lambda p: p.write_bytes(SQUAT_CLIP.read_bytes()[:3000]), "truncated or corrupt"),
+    (lambda p: p.write_bytes(SQUAT_CLIP.read_bytes()[:30000]), "truncated video, frames end at 1.2 s of 2.5 s"),
     (lambda p: p.write_bytes(SQUAT_CLIP.read_bytes()[-20000:]), "not a readable video"),
 ])
 def test_bad_files_are_clear_errors(tmp_path, make, message):
     path = tmp_path / "clip.mp4"
     make(path)
     with pytest.raises(ValueError, match=message) as error:
-        probe(path)
+        list(read_frames(path))  # a cut file may still open and decode up to the cut
     assert str(path) in str(error.value)
-    with pytest.raises(ValueError, match=message):
-        list(read_frames(path))
 
 
 def test_still_image_and_audio_only_are_refused(tmp_path):
