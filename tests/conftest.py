@@ -20,6 +20,15 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def mediapipe_pose():
+    """One real MediaPipe backend for the session (extract_clip resets it between clips)."""
+    from gym_gesture.pose import create_backend
+
+    with create_backend("mediapipe") as backend:
+        yield backend
+
+
+@pytest.fixture(scope="session")
 def synthetic_npz(tmp_path_factory) -> Path:
     """Synthetic MediaPipe clips of three classes with a real motion signal (tests/synthetic_poses.py)."""
     from synthetic_poses import write_synthetic_npz
