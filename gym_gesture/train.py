@@ -251,8 +251,6 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
         remove_unused_columns=False,
-        push_to_hub=bool(options.push_to_hub),
-        hub_model_id=options.push_to_hub,
     )
     trainer = Trainer(
         model=model,
@@ -285,6 +283,17 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     }
     if trainer.is_world_process_zero():
         (output_dir / TRAINING_FILE).write_text(json.dumps(summary, indent=1) + "\n")
-    if options.push_to_hub:
-        trainer.push_to_hub(commit_message=f"gym-gesture {config.fusion} on {', '.join(labels)}")
+    if options.push_to_hub and trainer.is_world_process_zero():
+        push_model_folder(output_dir, options.push_to_hub, f"gym-gesture {config.fusion}: {', '.join(labels)}")
     return summary
+
+
+def push_model_folder(output_dir: Path, repo_id: str, message: str) -> str:
+    """Upload the best model with its split and training summary (not the checkpoints) to the Hub."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, folder_path=str(output_dir), commit_message=message,
+                      ignore_patterns=["checkpoint-*", "checkpoint-*/**", "runs/**"])
+    return repo_id

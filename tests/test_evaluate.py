@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,3 +63,21 @@ def test_split_of_a_model_without_split_file_is_an_error(trained_model, syntheti
         (bare / name).write_bytes((trained_model / name).read_bytes())
     with pytest.raises(ValueError, match="split.json"):
         evaluate(str(bare), synthetic_npz, split="test")
+
+
+CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "gym7-transformer"
+
+
+def test_shipped_checkpoint_reproduces_its_held_out_figures(shared_data):
+    """The committed evaluation of the shipped model is what the model gives on its held-out sources
+    (the keypoint archives' part; plank and russian twist come from extracted clips)."""
+    committed = json.loads((CHECKPOINT / "evaluation.json").read_text())
+    assert committed["window_accuracy"] >= 0.97 and committed["split"] == "test"
+    keypoints = shared_data / "keypoints"
+    results = evaluate(str(CHECKPOINT), [keypoints / "gym5_mediapipe33.npz", keypoints / "pushup_form_mediapipe33.npz"],
+                       split="test")
+    assert set(results["labels"]) == {"bench press", "lat pulldown", "pull up", "push up", "squat"}
+    for name, row in results["per_class"].items():
+        expected = committed["per_class"][name]
+        for key in ("window_support", "clip_support", "window_recall", "clip_recall"):
+            assert row[key] == pytest.approx(expected[key], abs=1e-6), (name, key)
