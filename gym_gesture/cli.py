@@ -116,8 +116,8 @@ def _add_training_arguments(parser) -> None:
     parser.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default 100)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--patience", type=int, default=20,
-                        help="stop after this many epochs without a better validation macro F1 (default 20)")
+    parser.add_argument("--patience", type=int, default=40,
+                        help="stop after this many epochs without a better validation macro F1 (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the initialisation and augmentation")
     parser.add_argument("--validation-fraction", type=float, default=0.15, help="share of source videos (default 0.15)")
     parser.add_argument("--test-fraction", type=float, default=0.15,

@@ -48,7 +48,8 @@ def compare(data, output_dir: str | Path, results: str | Path, options: Training
         model_dir = output_dir / fusion
         summary = train(data, model_dir, replace(options, fusion=fusion, resume=False, push_to_hub=None), split=split)
         metrics = evaluate(str(model_dir), data, split="test", json_path=model_dir / "test.json")
-        rows.append({"fusion": fusion, **{key: summary[key] for key in ("parameters", "training_seconds", "epochs_run")},
+        rows.append({"fusion": fusion, **{key: summary[key] for key in ("parameters", "training_seconds",
+                                                                        "training_cpu_seconds", "epochs_run")},
                      **{key: value for key, value in metrics.items() if key.startswith(("window_", "clip_"))
                         and not key.endswith("confusion_matrix")},
                      "num_windows": metrics["num_windows"], "num_clips": metrics["num_clips"],
@@ -59,7 +60,8 @@ def compare(data, output_dir: str | Path, results: str | Path, options: Training
     note = (f"Held-out test split by source video: {rows[0]['num_windows']} windows of {rows[0]['num_clips']} clips "
             f"from {len(split['test'])} sources; recall / precision / F1 are window-level macro averages. "
             f"Same split, settings and early stopping for every fusion: `{json.dumps(settings)}`. "
-            f"Training time on {platform.machine()} CPU with {options.threads or 1} thread(s).")
+            f"Training time: wall clock on {platform.machine()} CPU with {options.threads or 1} torch thread(s), "
+            f"including the evaluation and checkpoint of every epoch.")
     results.parent.mkdir(parents=True, exist_ok=True)
     results.with_suffix(".md").write_text(f"# Fusion modules compared\n\nData: {', '.join(map(str, data))}\n\n"
                                           f"{table}\n\n{note}\n")

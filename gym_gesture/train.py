@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ class TrainingOptions:
     seed: int = 0
     validation_fraction: float = 0.15
     test_fraction: float = 0.15
-    patience: int = 20
+    patience: int = 40
     stride: int | None = None
     undersample: bool = False
     class_weights: bool = True
@@ -220,8 +219,6 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         validation = windows.subset(indices["validation"])
     train_windows = windows.subset(train_indices)
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / SPLIT_FILE).write_text(json.dumps(split, indent=1) + "\n")
     weights = (window_data.class_weights(train_windows.labels, len(labels)) if options.class_weights
                else np.ones(len(labels), np.float32))
     augmentation = window_data.Augmentation(layout=config.layout) if options.augment else None
@@ -262,9 +259,12 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         compute_metrics=window_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=options.patience)],
     )
-    started = time.perf_counter()
+    if trainer.is_world_process_zero():
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / SPLIT_FILE).write_text(json.dumps(split, indent=1) + "\n")
+    started, started_cpu = time.perf_counter(), time.process_time()
     result = trainer.train(resume_from_checkpoint=last_checkpoint)
-    training_seconds = time.perf_counter() - started
+    training_seconds, training_cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
     trainer.save_model(str(output_dir))
     best = trainer.evaluate()
     summary = {
@@ -272,6 +272,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         "labels": labels,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "training_seconds": round(training_seconds, 1),
+        # CPU time: the wall time an idle machine would take with one thread, whatever else ran beside.
+        "training_cpu_seconds": round(training_cpu_seconds, 1),
         "epochs_run": round(float(result.metrics.get("epoch", trainer.state.epoch or 0)), 2),
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "validation": {key.removeprefix("eval_"): value for key, value in best.items()},
