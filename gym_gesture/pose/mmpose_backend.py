@@ -15,10 +15,10 @@ Per frame:
    frames not yet seen padded with the current frame. Frames without a person do not enter the window.
 
 Output layout: `h36m17` with the lifter, keypoints in the lifter's root-relative camera coordinates
-(x right, y down, z away from the camera); `coco17` without it (`lifter_model=None`), keypoints
-(x / width, y / height, 0) like MediaPipe's image landmarks. `image_points` are pixels from the 2D
-model in the output layout (H36M joints that COCO lacks, e.g. the pelvis, derived by
-`skeleton.convert`), `scores` the 2D model's confidences clipped to [0, 1].
+(x right, y down, z away from the camera; MotionBERT puts the pelvis at 0); `coco17` without it
+(`lifter_model=None`), keypoints (x / width, y / height, 0) like MediaPipe's image landmarks.
+`image_points` are pixels from the 2D model in the output layout (H36M joints that COCO lacks, e.g.
+the pelvis, derived by `skeleton.convert`), `scores` the 2D model's confidences clipped to [0, 1].
 
 Weights: `None` builds the model with random weights (what the tests do: no weights can be downloaded
 there) and logs a warning; real use passes a checkpoint path or URL, or "openmmlab" for the checkpoint
@@ -100,6 +100,8 @@ class MMPoseBackend(PoseBackend):
         self.lifter = None if lifter_model is None else self._load(lifter_model, lifter_weights)
         self.layout = "coco17" if self.lifter is None else "h36m17"
         self._pose2d_dataset = self.pose2d.dataset_meta["dataset_name"]
+        if self.pose2d.dataset_meta["num_keypoints"] != 17:
+            raise ValueError(f"the 2D model {pose2d_model!r} must predict the 17 COCO keypoints")
         if self.lifter is not None:
             dataset_cfg = self.lifter.cfg.test_dataloader.dataset
             self._lifter_causal = dataset_cfg.get("causal", False)
@@ -110,6 +112,9 @@ class MMPoseBackend(PoseBackend):
             else:
                 window = self._lifter_seq_len if self._lifter_causal else self._lifter_seq_len // 2 + 1
             self._window: deque = deque(maxlen=window)
+            from mmengine.dataset import Compose
+
+            self._lifter_pipeline = Compose(self.lifter.cfg.test_dataloader.dataset.pipeline)
         self.reset()
 
     def _load(self, model: str, weights: str | None):
@@ -161,13 +166,40 @@ class MMPoseBackend(PoseBackend):
             frames = self._apis.extract_pose_sequence(
                 frames, frame_idx=len(frames) - 1, causal=self._lifter_causal, seq_len=self._lifter_seq_len
             )
-        lifted = self._apis.inference_pose_lifter_model(
-            self.lifter, frames, with_track_id=False, image_size=(width, height)
-        )[0]
+        if self._lifter_seq2seq:
+            lifted = self._lift_window(frames, width, height)
+        else:
+            lifted = self._apis.inference_pose_lifter_model(
+                self.lifter, frames, with_track_id=False, image_size=(width, height)
+            )[0]
         keypoints = np.asarray(lifted.pred_instances.keypoints, dtype=np.float32).reshape(-1, 17, 3)
         # Sequence-to-sequence lifters return every frame of the window, the others its target frame.
         current = len(self._window) - 1 if self._lifter_seq2seq else 0
         return keypoints[current]
+
+    def _lift_window(self, frames: list, width: int, height: int):
+        """A sequence-to-sequence lifter on the whole window at once.
+
+        MMPose's `inference_pose_lifter_model` packs a single lifting target, which MotionBERT's codec
+        cannot combine with more than one input frame (MMPose's own MotionBERT inference lifts frame by
+        frame); packed here with per-frame targets, the window goes through the model's own pipeline.
+        """
+        import torch
+        from mmengine.dataset import pseudo_collate
+
+        keypoints = np.stack([frame[0].pred_instances.keypoints[0] for frame in frames])  # (T, 17, 2)
+        count, joints = keypoints.shape[:2]
+        data_info = dict(
+            keypoints=keypoints,
+            keypoints_visible=np.ones((count, joints), np.float32),
+            lifting_target=np.zeros((count, joints, 3), np.float32),
+            lifting_target_visible=np.ones((count, joints, 1), np.float32),
+            factor=np.zeros(count, np.float32),
+            camera_param=dict(w=width, h=height),
+            **self.lifter.dataset_meta,
+        )
+        with torch.no_grad():
+            return self.lifter.test_step(pseudo_collate([self._lifter_pipeline(data_info)]))[0]
 
     def _box_around(self, points: np.ndarray, scores: np.ndarray, width: int, height: int) -> np.ndarray | None:
         """Next frame's person box (x0, y0, x1, y1): the confident keypoints' extent with a margin."""
