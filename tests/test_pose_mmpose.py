@@ -38,10 +38,18 @@ def skier_rgb(shared_data) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
+def make_backend(**kwargs):
+    """The mmpose backend with the small 2D model, its random weights seeded so that runs repeat."""
+    import torch
+
+    torch.manual_seed(0)
+    return create_backend("mmpose", pose2d_model=POSE2D, **kwargs)
+
+
 @pytest.fixture(scope="module")
 def lifting_backend(mmpose_apis):
     # score_threshold 0: random weights give arbitrary confidences; every frame counts as a person.
-    backend = create_backend("mmpose", pose2d_model=POSE2D, score_threshold=0.0, lifter_context=SHORT_CONTEXT)
+    backend = make_backend(score_threshold=0.0, lifter_context=SHORT_CONTEXT)
     yield backend
     backend.close()
 
@@ -121,7 +129,7 @@ def test_lifter_sees_a_bounded_window_of_recent_frames_and_reset_clears_it(lifti
 def test_single_target_lifter_gets_its_window_padded_with_the_current_frame(mmpose_apis):
     # VideoPose3D's TCN lifts the centre frame of 27: 13 past frames, the current one, 13 copies of it.
     tcn = "video-pose-lift_tcn-27frm-supv_8xb128-160e_h36m"
-    backend = create_backend("mmpose", pose2d_model=POSE2D, lifter_model=tcn, score_threshold=0.0)
+    backend = make_backend(lifter_model=tcn, score_threshold=0.0)
     outputs = [backend(frame) for frame in synthetic_frames(16)]
 
     assert backend.layout == "h36m17" and backend._window.maxlen == 14 and len(backend._window) == 14
@@ -132,7 +140,7 @@ def test_single_target_lifter_gets_its_window_padded_with_the_current_frame(mmpo
 @pytest.mark.mmpose
 def test_no_person_gives_nan_keypoints_and_starts_from_the_whole_frame(mmpose_apis):
     # Scores are clipped to [0, 1], so a threshold above 1 makes every frame a frame without a person.
-    backend = create_backend("mmpose", pose2d_model=POSE2D, score_threshold=1.01, lifter_context=SHORT_CONTEXT)
+    backend = make_backend(score_threshold=1.01, lifter_context=SHORT_CONTEXT)
     frame = backend(synthetic_frames(1)[0])
 
     assert not frame.detected
@@ -144,7 +152,7 @@ def test_no_person_gives_nan_keypoints_and_starts_from_the_whole_frame(mmpose_ap
 
 @pytest.mark.mmpose
 def test_without_lifter_frames_are_coco17_normalised_image_coordinates(mmpose_apis, skier_rgb):
-    backend = create_backend("mmpose", pose2d_model=POSE2D, lifter_model=None, score_threshold=0.0)
+    backend = make_backend(lifter_model=None, score_threshold=0.0)
     assert backend.layout == "coco17" and backend.lifter is None
     height, width = skier_rgb.shape[:2]
     first, second = backend(skier_rgb), backend(skier_rgb)
