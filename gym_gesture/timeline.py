@@ -7,6 +7,9 @@ into segments and folds segments shorter than `min_duration_s` into a neighbour,
 never becomes an exercise of its own. Everything here works on plain arrays: the pose sequence and the
 model stay in the inference path.
 
+`describe_segments` adds what happened inside each segment: its reps (`reps.count_reps` on the
+segment's frames), whether to abstain on it, and for push ups the form verdict (`form.form_verdict`).
+
 Abstaining: `abstain_reason` says why a clip (or a window) should not be named at all: no person in most
 frames, no motion (for an exercise that moves: a plank is a hold), or a top probability below the
 threshold that `calibrate_threshold` picks on held-out clips of known exercises against clips of people
@@ -19,6 +22,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .form import FormModel, form_verdict
+from .reps import count_reps
 from .skeleton import normalize
 
 # Exercises held still: no motion is expected, so it is no reason to abstain.
@@ -191,3 +196,31 @@ def calibrate_threshold(exercise_scores: np.ndarray, exercise_correct: np.ndarra
         })
     best = max(table, key=lambda row: (row["exercise_named_right"] + row["non_exercise_abstained"]) / 2)
     return Calibration(best["threshold"], table)
+
+
+def describe_segments(segments: list[Segment], keypoints: np.ndarray, layout: str, fps: float,
+                      detected: np.ndarray, *, form_model: FormModel | None = None,
+                      min_detection_rate: float = DEFAULT_MIN_DETECTION_RATE,
+                      min_probability: float = DEFAULT_MIN_PROBABILITY,
+                      min_motion: float = DEFAULT_MIN_MOTION) -> list[dict]:
+    """The `segments` of the predict JSON: each segment's dict plus `reps`, `rep_times` (s, from the
+    clip's start), `abstain` (a reason, or None) and `form` (push ups with a `form_model`: the verdict's
+    dict, else None), from the clip's pose sequence: keypoints (T, J, C) in `layout` at `fps`, NaN where
+    `detected` (T,) is False. Segment times are seconds from the sequence's first frame."""
+    described = []
+    for segment in segments:
+        first = max(int(round(segment.start * fps)), 0)
+        last = min(int(round(segment.end * fps)), len(keypoints))
+        frames, seen = keypoints[first:last], np.asarray(detected[first:last], dtype=bool)
+        detection_rate = float(seen.mean()) if len(seen) else 0.0
+        reason = abstain_reason(detection_rate, segment.probability, motion_energy(frames, layout),
+                                segment.exercise, min_detection_rate=min_detection_rate,
+                                min_probability=min_probability, min_motion=min_motion)
+        counted = count_reps(frames, layout, fps, segment.exercise)
+        form = None
+        if form_model is not None and segment.exercise == "push up" and seen.any():
+            form = form_verdict(frames, layout, form_model).to_dict()
+        described.append({**segment.to_dict(), "reps": counted.reps,
+                          "rep_times": [round(first / fps + t, 2) for t in counted.rep_times],
+                          "abstain": reason, "form": form})
+    return described

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import REPO_ROOT
 from gym_gesture.timeline import (abstain_reason, calibrate_threshold, motion_energy, segments_from_windows,
                                   smooth_probabilities)
 
@@ -96,3 +97,35 @@ def test_motion_energy_on_real_clips_holds_reps_and_no_person(shared_data, media
     assert abstain_reason(1.0, 0.9, plank, "squat").startswith("no exercise motion")
     assert abstain_reason(1.0, 0.9, push_up, "push up") is None
     assert abstain_reason(detected, 0.9, dark, "push up").startswith("no person found")
+
+
+def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, mediapipe_pose):
+    """Three real clips back to back as one workout: push ups, a squat, a plank. The windows' probabilities
+    stand in for the model's (they favour the clip each window's centre falls in); reps, motion and form
+    come from real MediaPipe keypoints."""
+    from gym_gesture.form import FormModel
+    from gym_gesture.pose.sequence import extract_clip
+    from gym_gesture.timeline import describe_segments
+
+    clips = [("push_up_wrong94.mp4", "push up", 3), ("squat_04.mp4", "squat", 1), ("plank_01.mp4", "plank", 0)]
+    sequences = [extract_clip(shared_data / "videos" / name, mediapipe_pose) for name, _, _ in clips]
+    fps = sequences[0].fps
+    keypoints = np.concatenate([s.keypoints for s in sequences])
+    detected = np.concatenate([s.detected for s in sequences])
+    clip_ends = np.cumsum([len(s) for s in sequences]) / fps
+
+    starts = np.arange(0, len(keypoints) / fps - 1.0 + 1e-9, 0.5)
+    ends = starts + 1.0
+    truth = np.searchsorted(clip_ends, (starts + ends) / 2, side="right")
+    probabilities = np.full((len(starts), len(LABELS)), 0.05)
+    probabilities[np.arange(len(starts)), [LABELS.index(clips[i][1]) for i in truth]] = 0.9
+
+    segments = segments_from_windows(starts, ends, probabilities, LABELS, min_duration_s=1.0)
+    described = describe_segments(segments, keypoints, sequences[0].layout, fps, detected,
+                                  form_model=FormModel.load(REPO_ROOT / "checkpoints" / "pushup_form.json"))
+    assert [d["exercise"] for d in described] == [exercise for _, exercise, _ in clips]
+    assert [d["reps"] for d in described] == [reps for _, _, reps in clips]
+    assert all(d["abstain"] is None for d in described)
+    assert all(d["start"] <= t <= d["end"] for d in described for t in d["rep_times"])
+    assert set(described[0]["form"]) == {"verdict", "probability_good", "angles", "hint"}
+    assert described[1]["form"] is None and described[2]["form"] is None
