@@ -12,6 +12,7 @@ start before the first rest position (walking in, lying down) is never a rep, an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,7 +86,7 @@ def hands_sideways(keypoints: np.ndarray) -> np.ndarray:
 class RepSignal:
     """How one exercise's reps show: `signal(h36m keypoints) -> (T,)`, which side is rest, the least swing."""
 
-    signal: callable
+    signal: Callable[[np.ndarray], np.ndarray]
     rest_is_high: bool | None  # None: a symmetric swing (twist), rest is the side the person starts on
     min_amplitude: float  # degrees for angles, torso lengths for positions
 
