@@ -17,3 +17,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def mediapipe_pose():
+    """One real MediaPipe backend for the session (extract_clip resets it between clips)."""
+    from gym_gesture.pose import create_backend
+
+    with create_backend("mediapipe") as backend:
+        yield backend

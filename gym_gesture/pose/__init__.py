@@ -2,7 +2,11 @@
 
 from .base import POSE_BACKENDS, PoseBackend, PoseFrame, create_backend, register_backend
 
+register_backend("mediapipe", "gym_gesture.pose.mediapipe_backend:MediaPipePose")
 # Imported only when picked: the mmpose backend needs the optional MMPose extra.
 register_backend("mmpose", "gym_gesture.pose.mmpose_backend:MMPoseBackend")
 
-__all__ = ["POSE_BACKENDS", "PoseBackend", "PoseFrame", "create_backend", "register_backend"]
+DEFAULT_BACKEND = "mediapipe"
+
+__all__ = ["DEFAULT_BACKEND", "POSE_BACKENDS", "PoseBackend", "PoseFrame", "create_backend",
+           "register_backend"]

@@ -1,0 +1,82 @@
+"""Configuration of the gym-gesture classifier (transformers layout; imports only transformers)."""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+FUSIONS = ("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm")
+POOLINGS = ("mean", "max")
+NORMALIZATIONS = ("hip_center_torso_scale",)
+
+
+@strict(accept_kwargs=True)
+class GymGestureConfig(PreTrainedConfig):
+    r"""
+    A skeleton time series classifier: per-frame joints are flattened, projected to `d_model`, fused
+    over time by one of `FUSIONS`, pooled over the valid frames and classified.
+
+    Args:
+        num_frames: frames per window (T); the positional table of the transformer fusion has this length.
+        num_joints, num_channels: the per-frame skeleton (J, C) in the joint layout `layout`.
+        layout: joint layout name (`gym_gesture.skeleton.LAYOUTS`); inference converts poses into it.
+        d_model, num_heads, num_layers, ffn_dim, dropout: sizes of the fusion module
+            (for the recurrent fusions `d_model` is the hidden size, for cnn1d the channel count).
+        fusion: one of "transformer" (the paper's), "mlp", "cnn1d", "rnn", "lstm", "bilstm".
+        pooling: "mean" or "max" over the valid frames.
+        sample_fps: frame rate the windows are sampled at; inference resamples clips to it.
+        window_stride: frames between the starts of consecutive windows at inference.
+        normalization: the per-window normalisation (`gym_gesture.skeleton.normalize`).
+    """
+
+    model_type = "gym_gesture"
+
+    num_frames: int = 60
+    num_joints: int = 17
+    num_channels: int = 3
+    layout: str = "h36m17"
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 1
+    ffn_dim: int = 256
+    dropout: float | int = 0.1
+    fusion: str = "transformer"
+    pooling: str = "mean"
+    sample_fps: float | int = 30.0
+    window_stride: int = 15
+    normalization: str = "hip_center_torso_scale"
+    initializer_range: float = 0.02
+
+    def __post_init__(self, **kwargs):
+        # Checked before the parent's post-init so that a bad value surfaces as a plain ValueError
+        # naming the field, not wrapped in huggingface_hub's validation error.
+        self.validate_architecture()
+        super().__post_init__(**kwargs)
+        if self.id2label is not None and not self.label2id:
+            self.label2id = {label: index for index, label in self.id2label.items()}
+
+    def validate_architecture(self):
+        """Every error names the field at fault (also run by `@strict` validation)."""
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion={self.fusion!r} is unknown; choose one of {', '.join(FUSIONS)}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling={self.pooling!r} is unknown; choose one of {', '.join(POOLINGS)}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization={self.normalization!r} is unknown; choose one of {', '.join(NORMALIZATIONS)}"
+            )
+        for field in ("num_frames", "num_joints", "num_channels", "d_model", "num_heads", "num_layers",
+                      "ffn_dim", "window_stride"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field}={getattr(self, field)} must be a positive integer")
+        if self.d_model % self.num_heads != 0:
+            raise ValueError(f"d_model={self.d_model} must be divisible by num_heads={self.num_heads}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
+        if self.sample_fps <= 0:
+            raise ValueError(f"sample_fps={self.sample_fps} must be positive")
+
+
+GymGestureConfig.register_for_auto_class()
+
+__all__ = ["GymGestureConfig", "FUSIONS"]

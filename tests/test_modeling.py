@@ -1,0 +1,144 @@
+"""The classifier over every registered fusion, the way timm tests every registered model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
+from gym_gesture.configuration_gym_gesture import FUSIONS
+from gym_gesture.modeling_gym_gesture import FUSION_MODULES, sinusoidal_table
+
+LABELS = {0: "squat", 1: "push up", 2: "plank"}
+
+
+def make_model(fusion: str, **overrides) -> GymGestureForSequenceClassification:
+    torch.manual_seed(0)
+    config = GymGestureConfig(fusion=fusion, id2label=LABELS, d_model=32, ffn_dim=64, num_frames=24, **overrides)
+    return GymGestureForSequenceClassification(config).eval()
+
+
+def test_every_config_fusion_has_a_module():
+    assert set(FUSIONS) == set(FUSION_MODULES)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
+    model = make_model(fusion)
+    keypoints = torch.randn(4, 24, 17, 3)
+    with torch.no_grad():
+        before = model(keypoints).logits
+    model.save_pretrained(tmp_path)
+    reloaded = GymGestureForSequenceClassification.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        after = reloaded(keypoints).logits
+    torch.testing.assert_close(after, before, rtol=0, atol=0)
+    assert reloaded.config.id2label == LABELS
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json", "configuration_gym_gesture.py", "model.safetensors", "modeling_gym_gesture.py",
+    ]
+
+
+def test_positional_table_is_refilled_after_meta_device_loading(tmp_path):
+    make_model("transformer").save_pretrained(tmp_path)
+    reloaded = GymGestureForSequenceClassification.from_pretrained(tmp_path)
+    table = reloaded.fusion.positional_encoding.table
+    torch.testing.assert_close(table, sinusoidal_table(24, 32))
+    assert table[1, 0].item() == pytest.approx(math.sin(1.0))
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_padded_batch_matches_each_sequence_alone(fusion):
+    model = make_model(fusion, num_layers=2)
+    keypoints = torch.randn(3, 24, 17, 3)
+    lengths = [24, 17, 5]
+    mask = torch.arange(24)[None] < torch.tensor(lengths)[:, None]
+    padded = keypoints.masked_fill(~mask[..., None, None], float("nan"))  # padding may hold anything masked
+    with torch.no_grad():
+        batched = model(padded, attention_mask=mask.long()).logits
+        alone = torch.cat([model(keypoints[i : i + 1, :n]).logits for i, n in enumerate(lengths)])
+    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_flat_and_joint_shaped_inputs_agree(fusion):
+    model = make_model(fusion)
+    keypoints = torch.randn(2, 24, 17, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(model(keypoints).logits, model(keypoints.flatten(2)).logits)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_every_fusion_learns_a_small_synthetic_problem(fusion):
+    """Three classes that differ by the frequency of a joint's oscillation: order matters, not just poses."""
+    torch.manual_seed(0)
+    model = make_model(fusion, dropout=0.0).train()
+    frames = torch.arange(24, dtype=torch.float32)
+    labels = torch.arange(48) % 3
+    phase = torch.rand(48, 1) * 6.28
+    signal = torch.sin(frames[None] * (0.2 + 0.3 * labels[:, None]) + phase)
+    keypoints = 0.1 * torch.randn(48, 24, 17, 3)
+    keypoints[:, :, 13, 1] += signal  # left wrist moves up and down
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(80):
+        loss = model(keypoints, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], f"{fusion}: loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"fusion": "gru"}, "fusion"),
+        ({"d_model": 30, "num_heads": 4}, "d_model"),
+        ({"num_frames": 0}, "num_frames"),
+        ({"pooling": "attention"}, "pooling"),
+        ({"normalization": "zscore"}, "normalization"),
+        ({"dropout": 1.5}, "dropout"),
+    ],
+)
+def test_bad_config_raises_value_error_naming_the_field(overrides, field):
+    with pytest.raises(ValueError, match=field):
+        GymGestureConfig(**overrides)
+
+
+@pytest.mark.parametrize(
+    "keypoints, mask, message",
+    [
+        (torch.randn(2, 24, 33, 3), None, r"\(batch, frames, 17, 3\)"),  # MediaPipe-33 fed to an H36M model
+        (torch.randn(24, 17, 3), None, r"\(batch, frames, 17, 3\)"),  # missing batch axis
+        (torch.randn(2, 0, 17, 3), None, "empty"),
+        (torch.randn(2, 24, 17, 3), torch.zeros(2, 24), "no valid frame"),
+        (torch.randn(2, 24, 17, 3), torch.ones(2, 20), "attention_mask"),
+        (torch.full((2, 24, 17, 3), float("nan")), None, "NaN"),
+        (torch.randn(2, 30, 17, 3), None, "longer than num_frames"),
+    ],
+)
+def test_bad_input_is_a_clear_error(keypoints, mask, message):
+    with pytest.raises(ValueError, match=message):
+        make_model("transformer")(keypoints, attention_mask=mask)
+
+
+@pytest.mark.parametrize("fusion", ["rnn", "lstm", "bilstm"])
+def test_recurrent_fusions_reject_holes_in_the_mask(fusion):
+    mask = torch.ones(1, 24)
+    mask[0, 5] = 0
+    with pytest.raises(ValueError, match="valid frames first"):
+        make_model(fusion)(torch.randn(1, 24, 17, 3), attention_mask=mask)
+
+
+def test_nan_in_masked_frames_is_ignored():
+    model = make_model("transformer")
+    keypoints = torch.randn(1, 24, 17, 3)
+    mask = torch.ones(1, 24)
+    mask[0, 10:14] = 0
+    with_nan = keypoints.clone()
+    with_nan[0, 10:14] = float("nan")
+    with torch.no_grad():
+        torch.testing.assert_close(model(with_nan, mask).logits, model(keypoints, mask).logits)
