@@ -199,12 +199,38 @@ def _run_compare(args) -> int:
     return 0
 
 
+def _add_train_form(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train-form", help="fit the push-up form model on a labelled archive (correct*/wrong* clip ids)")
+    parser.add_argument("npz", metavar="FILE.npz", help="e.g. ../shared/data/keypoints/pushup_form_mediapipe33.npz")
+    parser.add_argument("--out", default="checkpoints/pushup_form.json", metavar="FILE.json")
+    parser.add_argument("--test-size", type=float, default=0.25, metavar="F")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=_run_train_form)
+
+
+def _run_train_form(args) -> int:
+    from pathlib import Path
+
+    from .form import train_form_model
+
+    if not Path(args.npz).is_file():
+        raise FileNotFoundError(f"{args.npz}: no such file")
+    model = train_form_model(args.npz, test_size=args.test_size, seed=args.seed)
+    model.save(args.out)
+    metrics = model.metrics
+    print(f"held-out ({metrics['test_clips']} clips): accuracy {metrics['test_accuracy']:.3f}, "
+          f"F1 {metrics['test_f1_good']:.3f}; 5-fold accuracy {metrics['cv5_accuracy_mean']:.3f} "
+          f"+- {metrics['cv5_accuracy_std']:.3f}; saved to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gym-gesture", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gym-gesture {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_command in (_add_labels, _add_extract, _add_import_keypoints, _add_train, _add_evaluate,
-                        _add_compare):
+    for add_command in (_add_labels, _add_extract, _add_import_keypoints, _add_train_form, _add_train,
+                        _add_evaluate, _add_compare):
         add_command(subparsers)
     return parser
 
@@ -217,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (ValueError, OSError, KeyError) as error:
+    except (ValueError, OSError, KeyError, ImportError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"gym-gesture {args.command}: error: {message}", file=sys.stderr)
         return 1

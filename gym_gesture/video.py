@@ -19,7 +19,7 @@ import numpy as np
 DEFAULT_MAX_DURATION_S = 600.0
 DEFAULT_MAX_PIXELS = 7680 * 4320  # 8K UHD
 # Demuxers that read single pictures: a photo is not a clip.
-_IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif")
+_IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +19,7 @@ from gym_gesture.extract import WORK_DIR, extract_dataset, find_clips
 from gym_gesture.pose.sequence import extract_clip
 from gym_gesture.video import VideoWriter, read_frames
 
-from conftest import FIXTURES
+from conftest import FIXTURES, REPO_ROOT
 
 SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
 
@@ -93,19 +98,35 @@ def test_broken_videos_reported_and_skipped(uninterrupted, video_tree, capsys):
         assert str(video_tree / "push-up" / name) in failed[name]
 
 
+def test_limit_stops_without_writing_the_dataset(video_tree, tmp_path):
+    out = tmp_path / "dataset"
+    # The first 3 clips in id order are the broken ones.
+    report = extract_dataset(video_tree, out, limit=3, progress=False)
+    assert not report["complete"] and report["clips"] == 0 and len(report["failed"]) == 3
+    assert not list(out.glob("data-*.arrow")) and (out / WORK_DIR).is_dir()
+
+
 def test_resume_after_interruption_gives_identical_dataset(uninterrupted, video_tree, tmp_path):
     out = tmp_path / "dataset"
-    # Stops as if interrupted after 4 clips in id order: the 3 broken ones, then squat_1.
-    report = extract_dataset(video_tree, out, limit=4, progress=False)
-    assert not report["complete"] and report["clips"] == 1 and len(report["failed"]) == 3
-    assert sorted(path.name for path in (out / WORK_DIR).glob("*.npz")) == ["squat_1.npz"]
-    assert not list(out.glob("data-*.arrow"))
-    # A half-written clip from the moment of the interruption is never mistaken for a finished one.
-    (out / WORK_DIR / "squat_2_1.npz.partial").write_bytes(b"half a file")
-    # The restart skips the finished clip and runs the rest in two worker processes.
+    command = [sys.executable, "-m", "gym_gesture", "extract", str(video_tree), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    # Ctrl-C as soon as the first clip is finished (SIGINT reset to default: we may run in the background).
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not list((out / WORK_DIR).glob("*.npz")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130 and "interrupted" in stderr
+    finished = sorted(path.name for path in (out / WORK_DIR).glob("*.npz"))
+    assert 1 <= len(finished) < 3 and not list(out.glob("data-*.arrow"))
+    # A half-written clip from the moment of an interruption is never mistaken for a finished one.
+    (out / WORK_DIR / "squat_2_2.npz.partial").write_bytes(b"half a file")
+    # The restart skips the finished clips and runs the rest in two worker processes.
     assert main(["extract", str(video_tree), "--out", str(out), "--workers", "2"]) == 0
     report = json.loads((out / "extract_report.json").read_text())
-    assert report["skipped_already_done"] == 1 and report["clips"] == 3
+    assert report["skipped_already_done"] == len(finished) and report["clips"] == 3
     assert _arrow_bytes(out) == _arrow_bytes(uninterrupted)
     assert not (out / WORK_DIR).exists()
 

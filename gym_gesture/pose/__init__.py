@@ -3,6 +3,8 @@
 from .base import POSE_BACKENDS, PoseBackend, PoseFrame, create_backend, register_backend
 
 register_backend("mediapipe", "gym_gesture.pose.mediapipe_backend:MediaPipePose")
+# Imported only when picked: the mmpose backend needs the optional MMPose extra.
+register_backend("mmpose", "gym_gesture.pose.mmpose_backend:MMPoseBackend")
 
 DEFAULT_BACKEND = "mediapipe"
 

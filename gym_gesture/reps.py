@@ -1,0 +1,200 @@
+"""Rep counting from the skeleton: one periodic signal per exercise, smoothed, counted with hysteresis.
+
+Each exercise has a signal that swings once per rep (an elbow angle, a knee angle, the wrists' height
+over the shoulders, the hands' sideways offset) and a "rest" side of that swing (arms straight for a
+push up, legs straight for a squat). A rep is counted when the signal, having been at rest, goes through
+the working side and comes back. The two thresholds sit at fixed fractions of the signal's robust range
+(5th to 95th percentile), so jitter around one threshold never counts twice, and a swing smaller than
+the exercise's minimum amplitude (a plank, someone standing still) counts nothing. A stretch at the
+start before the first rest position (walking in, lying down) is never a rep, and a cycle slower than
+`max_rep_s` (getting up, walking about between sets) is not one either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from .skeleton import convert, get_layout
+
+_H36M = get_layout("h36m17").index
+
+
+def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Angle at b (degrees) of the image-plane triangle a-b-c, per frame."""
+    u, v = a[..., :2] - b[..., :2], c[..., :2] - b[..., :2]
+    cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-9)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _mean_sides(keypoints: np.ndarray, joints: tuple[str, str, str]) -> np.ndarray:
+    angles = np.stack([_angle(*(keypoints[:, _H36M[f"{side}_{joint}"]] for joint in joints))
+                       for side in ("left", "right")])
+    seen = np.isfinite(angles).sum(0)
+    return np.where(seen > 0, np.nansum(angles, axis=0) / np.maximum(seen, 1), np.nan)
+
+
+def _torso_length(keypoints: np.ndarray) -> float:
+    torso = np.linalg.norm(keypoints[:, _H36M["thorax"], :2] - keypoints[:, _H36M["pelvis"], :2], axis=-1)
+    torso = torso[np.isfinite(torso) & (torso > 1e-6)]
+    return float(np.median(torso)) if len(torso) else 1.0
+
+
+def elbow_angle(keypoints: np.ndarray) -> np.ndarray:
+    return _mean_sides(keypoints, ("shoulder", "elbow", "wrist"))
+
+
+def knee_angle(keypoints: np.ndarray) -> np.ndarray:
+    return _mean_sides(keypoints, ("hip", "knee", "ankle"))
+
+
+def hip_angle(keypoints: np.ndarray) -> np.ndarray:
+    return _mean_sides(keypoints, ("shoulder", "hip", "knee"))
+
+
+def wrist_height(keypoints: np.ndarray) -> np.ndarray:
+    """Wrists above the shoulders, in torso lengths (image y points down)."""
+    wrists = (keypoints[:, _H36M["left_wrist"], 1] + keypoints[:, _H36M["right_wrist"], 1]) / 2
+    shoulders = (keypoints[:, _H36M["left_shoulder"], 1] + keypoints[:, _H36M["right_shoulder"], 1]) / 2
+    return (shoulders - wrists) / _torso_length(keypoints)
+
+
+def shoulder_height(keypoints: np.ndarray) -> np.ndarray:
+    """Shoulders' height in the image, in torso lengths: for a push up the hands and feet stay put, so
+    this is the body's height over the floor whatever the camera's angle on the elbows (which is often
+    too oblique for an elbow angle), and it does not depend on the wrists, which jitter on the floor."""
+    shoulders = (keypoints[:, _H36M["left_shoulder"], 1] + keypoints[:, _H36M["right_shoulder"], 1]) / 2
+    return -shoulders / _torso_length(keypoints)
+
+
+def shoulders_over_wrists(keypoints: np.ndarray) -> np.ndarray:
+    """Shoulders above the wrists, in torso lengths: the body's height under the bar (pull up), robust
+    to the camera panning or zooming."""
+    return -wrist_height(keypoints)
+
+
+def hands_sideways(keypoints: np.ndarray) -> np.ndarray:
+    """Hands' offset from the pelvis along the image x axis, in torso lengths: swings with a twist."""
+    wrists = (keypoints[:, _H36M["left_wrist"], 0] + keypoints[:, _H36M["right_wrist"], 0]) / 2
+    return (wrists - keypoints[:, _H36M["pelvis"], 0]) / _torso_length(keypoints)
+
+
+@dataclass(frozen=True)
+class RepSignal:
+    """How one exercise's reps show: `signal(h36m keypoints) -> (T,)`, which side is rest, the least swing."""
+
+    signal: Callable[[np.ndarray], np.ndarray]
+    rest_is_high: bool | None  # None: a symmetric swing (twist), rest is the side the person starts on
+    min_amplitude: float  # degrees for angles, torso lengths for positions
+
+
+_ANGLE_SWING = 35.0
+ELBOW_REST_STRAIGHT = RepSignal(elbow_angle, rest_is_high=True, min_amplitude=_ANGLE_SWING)
+BODY_OVER_FLOOR = RepSignal(shoulder_height, rest_is_high=True, min_amplitude=0.4)
+BODY_UNDER_HANDS = RepSignal(shoulders_over_wrists, rest_is_high=False, min_amplitude=0.4)
+ELBOW_REST_BENT = RepSignal(elbow_angle, rest_is_high=False, min_amplitude=_ANGLE_SWING)
+KNEE = RepSignal(knee_angle, rest_is_high=True, min_amplitude=_ANGLE_SWING)
+HIP = RepSignal(hip_angle, rest_is_high=True, min_amplitude=_ANGLE_SWING)
+HANDS_RAISED = RepSignal(wrist_height, rest_is_high=False, min_amplitude=0.4)
+HANDS_LOWERED = RepSignal(wrist_height, rest_is_high=True, min_amplitude=0.4)
+TWIST = RepSignal(hands_sideways, rest_is_high=None, min_amplitude=0.3)
+
+# Exercises with no entry (plank) are holds: 0 reps.
+REP_SIGNALS: dict[str, RepSignal] = {
+    "barbell biceps curl": ELBOW_REST_STRAIGHT,
+    "hammer curl": ELBOW_REST_STRAIGHT,
+    "push up": BODY_OVER_FLOOR,
+    "bench press": ELBOW_REST_STRAIGHT,
+    "incline bench press": ELBOW_REST_STRAIGHT,
+    "decline bench press": ELBOW_REST_STRAIGHT,
+    "tricep dips": ELBOW_REST_STRAIGHT,
+    "tricep pushdown": ELBOW_REST_BENT,
+    "t bar row": ELBOW_REST_STRAIGHT,
+    "chest fly machine": HANDS_LOWERED,
+    "pull up": BODY_UNDER_HANDS,
+    "lat pulldown": ELBOW_REST_STRAIGHT,
+    "shoulder press": HANDS_RAISED,
+    "lateral raises": HANDS_RAISED,
+    "squat": KNEE,
+    "deadlift": HIP,
+    "romanian deadlift": HIP,
+    "hip thrust": HIP,
+    "leg extension": RepSignal(knee_angle, rest_is_high=False, min_amplitude=_ANGLE_SWING),
+    "leg raises": HIP,
+    "russian twist": TWIST,
+}
+
+
+@dataclass
+class RepCount:
+    """`reps` counted; `rep_times` (s from the sequence's first frame) when each rep came back to rest."""
+
+    reps: int
+    rep_times: list[float] = field(default_factory=list)
+
+
+def _fill_gaps(signal: np.ndarray) -> np.ndarray:
+    """Interpolate over frames with no person; NaN throughout when fewer than 2 frames have one."""
+    valid = np.isfinite(signal)
+    if valid.sum() < 2:
+        return np.full_like(signal, np.nan)
+    frames = np.arange(len(signal))
+    return np.interp(frames, frames[valid], signal[valid])
+
+
+def count_cycles(signal: np.ndarray, fps: float, *, rest_is_high: bool | None, min_amplitude: float,
+                 low: float = 0.35, high: float = 0.65, smooth_s: float = 0.1,
+                 min_rep_s: float = 0.4, max_rep_s: float = 8.0) -> RepCount:
+    """Count rest -> work -> rest cycles in a 1-D signal (NaN: no person) sampled at `fps`.
+
+    Thresholds at fractions `low` / `high` of the robust range (5th-95th percentile) of the smoothed
+    signal; a cycle counts when it lasts between `min_rep_s` and `max_rep_s` from leaving rest to
+    coming back. `rest_is_high=None`: the side of the range the signal reaches first is rest.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    signal = _fill_gaps(np.asarray(signal, dtype=np.float64))
+    if not np.isfinite(signal).all() or len(signal) < 3:
+        return RepCount(0)
+    signal = gaussian_filter1d(signal, sigma=max(smooth_s * fps, 0.5), mode="nearest")
+    bottom, top = np.percentile(signal, [5, 95])
+    if top - bottom < min_amplitude:
+        return RepCount(0)
+    if rest_is_high is None:
+        outer = np.flatnonzero((signal <= bottom + low * (top - bottom)) | (signal >= bottom + high * (top - bottom)))
+        rest_is_high = bool(signal[outer[0]] > (bottom + top) / 2)
+    if not rest_is_high:
+        signal, bottom, top = -signal, -top, -bottom
+    enter_work, enter_rest = bottom + low * (top - bottom), bottom + high * (top - bottom)
+
+    rep_times: list[float] = []
+    state, left_rest = None, 0
+    for frame, value in enumerate(signal):
+        if value >= enter_rest and state != "rest":
+            if state == "work" and min_rep_s * fps <= frame - left_rest <= max_rep_s * fps:
+                rep_times.append(frame / fps)
+            state = "rest"
+        elif value <= enter_work and state == "rest":
+            state = "work"
+            # The cycle starts when the signal last left the rest level, not when it crossed into work.
+            left_rest = frame
+            while left_rest > 0 and signal[left_rest - 1] < enter_rest:
+                left_rest -= 1
+        elif value <= enter_work and state is None:
+            state = "setup"  # at work before any rest: walking in or starting mid-rep, never a rep
+    return RepCount(len(rep_times), rep_times)
+
+
+def count_reps(keypoints: np.ndarray, layout: str, fps: float, exercise: str) -> RepCount:
+    """Reps of `exercise` in a pose sequence: keypoints (T, J, C) in `layout` (NaN: no person) at `fps`."""
+    from .labels import canonical_label
+
+    exercise = canonical_label(exercise)
+    spec = REP_SIGNALS.get(exercise)
+    if spec is None:
+        return RepCount(0)
+    signal = spec.signal(convert(np.asarray(keypoints, dtype=np.float32), layout))
+    return count_cycles(signal, fps, rest_is_high=spec.rest_is_high, min_amplitude=spec.min_amplitude)

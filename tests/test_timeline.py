@@ -1,0 +1,131 @@
+"""Timeline: windows -> smoothed segments; abstaining (no person, no motion, low probability); calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from gym_gesture.timeline import (abstain_reason, calibrate_threshold, motion_energy, segments_from_windows,
+                                  smooth_probabilities)
+
+LABELS = ("push up", "squat", "plank")
+
+
+def _windows(classes: list[int], length: float = 2.0, stride: float = 1.0, confidence: float = 0.8):
+    """Overlapping windows (2 s long every 1 s) whose probabilities favour `classes[i]`."""
+    starts = np.arange(len(classes)) * stride
+    probabilities = np.full((len(classes), len(LABELS)), (1 - confidence) / (len(LABELS) - 1))
+    probabilities[np.arange(len(classes)), classes] = confidence
+    return starts, starts + length, probabilities
+
+
+def test_workout_becomes_segments_and_a_flicker_does_not():
+    classes = [1] * 10 + [0] + [1] * 5 + [0] * 12  # squats, one stray window, more squats, push ups
+    starts, ends, probabilities = _windows(classes)
+    segments = segments_from_windows(starts, ends, probabilities, LABELS)
+    assert [s.exercise for s in segments] == ["squat", "push up"]
+    # boundary halfway between the centres of the last squat window (15) and the first push-up window (16)
+    assert segments[0].start == 0.0 and segments[0].end == pytest.approx(16.5)
+    assert segments[1].start == pytest.approx(16.5) and segments[1].end == pytest.approx(29.0)
+    assert segments[0].windows + segments[1].windows == len(classes)
+    assert set(segments[0].to_dict()) == {"exercise", "start", "end", "probability", "windows"}
+
+
+def test_short_segment_folds_into_its_longer_neighbour_but_a_long_one_stays():
+    starts, ends, probabilities = _windows([1] * 8 + [2] * 2 + [0] * 3)
+    assert [s.exercise for s in segments_from_windows(starts, ends, probabilities, LABELS, neighbours=0,
+                                                      min_duration_s=3.0)] == ["squat", "push up"]
+    assert [s.exercise for s in segments_from_windows(starts, ends, probabilities, LABELS, neighbours=0,
+                                                      min_duration_s=1.0)] == ["squat", "plank", "push up"]
+
+
+def test_unsure_windows_are_gaps_not_segments():
+    starts, ends, probabilities = _windows([1] * 6 + [0] * 6)
+    probabilities[6:] = 1 / len(LABELS)  # the model has no idea in the second half
+    segments = segments_from_windows(starts, ends, probabilities, LABELS, neighbours=0, min_probability=0.5)
+    assert [s.exercise for s in segments] == ["squat"]
+    assert segments[0].end == pytest.approx(6.5)
+
+
+def test_smoothing_and_input_errors():
+    probabilities = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    assert np.allclose(smooth_probabilities(probabilities, 1), [[0.5, 0.5], [2 / 3, 1 / 3], [0.5, 0.5]])
+    assert segments_from_windows([], [], np.zeros((0, 3)), LABELS) == []
+    with pytest.raises(ValueError, match="classes"):
+        segments_from_windows([0.0], [2.0], np.ones((1, 2)), LABELS)
+    with pytest.raises(ValueError, match="differ"):
+        segments_from_windows([0.0, 1.0], [2.0], np.ones((2, 3)), LABELS)
+
+
+def test_abstain_reasons():
+    assert abstain_reason(0.2, 0.9, 0.3, "squat").startswith("no person found in most frames")
+    assert abstain_reason(1.0, 0.9, 0.01, "squat").startswith("no exercise motion")
+    assert abstain_reason(1.0, 0.9, float("nan"), "squat").startswith("no exercise motion")
+    assert abstain_reason(1.0, 0.9, 0.01, "plank") is None  # a plank is held still
+    assert abstain_reason(1.0, 0.3, 0.3, "squat").startswith("not sure which exercise")
+    assert abstain_reason(1.0, 0.9, 0.3, "squat") is None
+
+
+def test_calibration_trade_off():
+    rng = np.random.default_rng(0)
+    exercise = np.clip(rng.normal(0.85, 0.1, 60), 0, 1)
+    correct = rng.random(60) < 0.9
+    walking = np.clip(rng.normal(0.45, 0.1, 20), 0, 1)
+    calibration = calibrate_threshold(exercise, correct, walking)
+    assert 0.5 <= calibration.threshold <= 0.75
+    named = [row["exercise_named"] for row in calibration.table]
+    abstained = [row["non_exercise_abstained"] for row in calibration.table]
+    assert named == sorted(named, reverse=True) and abstained == sorted(abstained)
+    assert calibration.row(0.0)["non_exercise_abstained"] == 0.0
+    with pytest.raises(ValueError, match="needs clips"):
+        calibrate_threshold(exercise, correct, [])
+
+
+def test_motion_energy_on_real_clips_holds_reps_and_no_person(shared_data, mediapipe_pose):
+    from gym_gesture.pose.sequence import extract_clip
+
+    def energy_and_detection(name):
+        sequence = extract_clip(shared_data / "videos" / name, mediapipe_pose)
+        return motion_energy(sequence.keypoints, sequence.layout), sequence.detection_rate
+
+    plank, _ = energy_and_detection("plank_00.mp4")
+    squat, _ = energy_and_detection("squat_00.mp4")
+    push_up, _ = energy_and_detection("push_up_wrong94.mp4")
+    dark, detected = energy_and_detection("push_up_correct71.mp4")  # too dark: no person found
+    assert plank < 0.05 < min(squat, push_up)
+    assert abstain_reason(1.0, 0.9, plank, "squat").startswith("no exercise motion")
+    assert abstain_reason(1.0, 0.9, push_up, "push up") is None
+    assert abstain_reason(detected, 0.9, dark, "push up").startswith("no person found")
+
+
+def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, mediapipe_pose):
+    """Three real clips back to back as one workout: push ups, a squat, a plank. The windows' probabilities
+    stand in for the model's (they favour the clip each window's centre falls in); reps, motion and form
+    come from real MediaPipe keypoints."""
+    from gym_gesture.form import FormModel
+    from gym_gesture.pose.sequence import extract_clip
+    from gym_gesture.timeline import describe_segments
+
+    clips = [("push_up_wrong94.mp4", "push up", 3), ("squat_04.mp4", "squat", 1), ("plank_01.mp4", "plank", 0)]
+    sequences = [extract_clip(shared_data / "videos" / name, mediapipe_pose) for name, _, _ in clips]
+    fps = sequences[0].fps
+    keypoints = np.concatenate([s.keypoints for s in sequences])
+    detected = np.concatenate([s.detected for s in sequences])
+    clip_ends = np.cumsum([len(s) for s in sequences]) / fps
+
+    starts = np.arange(0, len(keypoints) / fps - 1.0 + 1e-9, 0.5)
+    ends = starts + 1.0
+    truth = np.searchsorted(clip_ends, (starts + ends) / 2, side="right")
+    probabilities = np.full((len(starts), len(LABELS)), 0.05)
+    probabilities[np.arange(len(starts)), [LABELS.index(clips[i][1]) for i in truth]] = 0.9
+
+    segments = segments_from_windows(starts, ends, probabilities, LABELS, min_duration_s=1.0)
+    described = describe_segments(segments, keypoints, sequences[0].layout, fps, detected,
+                                  form_model=FormModel.load(REPO_ROOT / "checkpoints" / "pushup_form.json"))
+    assert [d["exercise"] for d in described] == [exercise for _, exercise, _ in clips]
+    assert [d["reps"] for d in described] == [reps for _, _, reps in clips]
+    assert all(d["abstain"] is None for d in described)
+    assert all(d["start"] <= t <= d["end"] for d in described for t in d["rep_times"])
+    assert set(described[0]["form"]) == {"verdict", "probability_good", "angles", "hint"}
+    assert described[1]["form"] is None and described[2]["form"] is None
