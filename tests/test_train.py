@@ -113,3 +113,19 @@ def test_train_cli_on_npz(synthetic_npz, tmp_path, capsys):
     summary = json.loads((tmp_path / "training.json").read_text())
     assert summary["options"]["undersample"] and summary["epochs_run"] == 2
     assert np.allclose(summary["class_weights"], 1.0)  # undersampled: every class equally frequent
+
+
+def test_compare_writes_the_table_for_each_fusion(synthetic_npz, tmp_path, capsys):
+    results = tmp_path / "results" / "compare"
+    assert main(["compare", "--data", str(synthetic_npz), "--output-dir", str(tmp_path / "runs"), "--results",
+                 str(results), "--fusions", "transformer", "bilstm", "--epochs", "2", "--d-model", "16",
+                 "--num-frames", "30"]) == 0
+    table = results.with_suffix(".md").read_text()
+    assert "| Fusion | Recall | Precision | F1 | Accuracy |" in table
+    rows = json.loads(results.with_suffix(".json").read_text())["rows"]
+    assert [row["fusion"] for row in rows] == ["transformer", "bilstm"]
+    for row in rows:
+        assert row["parameters"] > 0 and row["training_seconds"] > 0 and 0 <= row["window_accuracy"] <= 1
+        assert f"| {row['fusion']} | {row['window_macro_recall']:.4f} |" in table
+    splits = [json.loads((tmp_path / "runs" / fusion / "split.json").read_text()) for fusion in ("transformer", "bilstm")]
+    assert splits[0] == splits[1]  # one split for every fusion
