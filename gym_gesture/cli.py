@@ -129,7 +129,7 @@ def _add_training_arguments(parser) -> None:
                         help="cut every class down to the smallest one's window count (the paper's method)")
     parser.add_argument("--no-class-weights", action="store_true", help="plain instead of class-weighted loss")
     parser.add_argument("--no-augment", action="store_true", help="no mirror / rotation / scale / speed / joint dropout")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, all cores; use 1 on a busy machine)")
     _add_model_options(parser)
 
 

@@ -54,13 +54,15 @@ def compare(data, output_dir: str | Path, results: str | Path, options: Training
                         and not key.endswith("confusion_matrix")},
                      "num_windows": metrics["num_windows"], "num_clips": metrics["num_clips"],
                      "best_validation_macro_f1": summary["validation"]["macro_f1"]})
+    import torch
+
     table = markdown_table(rows)
     settings = {key: value for key, value in vars(options).items() if key not in ("fusion", "resume", "push_to_hub",
                                                                                  "init_from")}
     note = (f"Held-out test split by source video: {rows[0]['num_windows']} windows of {rows[0]['num_clips']} clips "
             f"from {len(split['test'])} sources; recall / precision / F1 are window-level macro averages. "
             f"Same split, settings and early stopping for every fusion: `{json.dumps(settings)}`. "
-            f"Training time: wall clock on {platform.machine()} CPU with {options.threads or 1} torch thread(s), "
+            f"Training time: wall clock on {platform.machine()} CPU with {torch.get_num_threads()} torch thread(s), "
             f"including the evaluation and checkpoint of every epoch.")
     results.parent.mkdir(parents=True, exist_ok=True)
     results.with_suffix(".md").write_text(f"# Fusion modules compared\n\nData: {', '.join(map(str, data))}\n\n"

@@ -185,9 +185,10 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
 
     options = options or TrainingOptions()
     output_dir = Path(output_dir)
-    # One intra-op thread by default on CPU: the model is small, and more threads on small ops mostly
-    # spin (several times slower on a busy 2-core machine); GPUs are unaffected.
-    torch.set_num_threads(options.threads or 1)
+    # torch's default uses every core (2 cores: 100 epochs on the real set in about 3 min); on a machine
+    # busy with other work, threads that wait on each other are several times slower than --threads 1.
+    if options.threads:
+        torch.set_num_threads(options.threads)
     last_checkpoint = None
     if options.resume:
         last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
