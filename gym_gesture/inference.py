@@ -7,6 +7,7 @@ per-window probabilities -> the clip's scores (mean of the window probabilities)
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,7 +48,8 @@ class Prediction:
     backend: str
     model: str
     overlay_path: str | None = None
-    window_probabilities: np.ndarray = field(default=None, repr=False)
+    window_probabilities: np.ndarray = field(default=None, repr=False)  # (windows, classes)
+    class_names: list[str] = field(default=None, repr=False)  # the columns of window_probabilities
 
     @property
     def label(self) -> str:
@@ -60,6 +62,7 @@ class Prediction:
     def to_json(self) -> dict:
         result = asdict(self)
         result.pop("window_probabilities")
+        result.pop("class_names")
         result["detection_rate"] = round(self.detection_rate, 4)
         return result
 
@@ -128,6 +131,7 @@ class Recognizer:
         self.model_name = model_name or getattr(self.config, "_name_or_path", "")
         self.max_duration = max_duration
         self.batch_size = batch_size
+        self._lock = threading.Lock()  # pose backends keep per-clip state: one clip at a time
 
     @classmethod
     def from_pretrained(cls, model: str | Path | None = None, backend: str | PoseBackend = "mediapipe",
@@ -181,6 +185,10 @@ class Recognizer:
         Raises FileNotFoundError / ValueError for a missing or unreadable file or one over the duration
         cap, and `NoPersonError` when nobody is found.
         """
+        with self._lock:
+            return self._predict(video_path, top_k, overlay_path, progress)
+
+    def _predict(self, video_path, top_k, overlay_path, progress) -> Prediction:
         from .data import windows_from_sequence
         from .pose.sequence import extract_clip
         from .video import probe
@@ -246,7 +254,7 @@ class Recognizer:
             timings={stage: round(seconds, 3) for stage, seconds in timings.items()},
             fps=sequence.fps, backend=self.backend.name, model=self.model_name,
             overlay_path=str(overlay_path) if overlay_path is not None else None,
-            window_probabilities=probabilities,
+            window_probabilities=probabilities, class_names=labels,
         )
 
 
