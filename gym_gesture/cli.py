@@ -45,16 +45,15 @@ def _add_predict(subparsers) -> None:
 
 def _run_predict(args) -> int:
     import json
-    from pathlib import Path
 
     from tqdm import tqdm
 
     from .inference import Recognizer
+    from .video import probe
 
     if args.top_k < 1:
         raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
-    if not Path(args.video).is_file():
-        raise FileNotFoundError(f"{args.video}: no such video file")
+    probe(args.video)  # a missing or unreadable file fails before the model is loaded
     recognizer = Recognizer.from_pretrained(args.model, backend=args.backend)
     with tqdm(total=100, unit="%", desc="pose", disable=args.json or not sys.stderr.isatty()) as bar:
         def progress(fraction: float, stage: str) -> None:
