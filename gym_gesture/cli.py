@@ -26,6 +26,65 @@ def _run_labels(args) -> int:
     return 0
 
 
+def _add_extract(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "extract", help="pose keypoints of a class-folder tree of videos, saved as a pose dataset",
+        description="Run a pose backend over VIDEO_DIR/<class name>/<video file> and save a Hugging Face "
+                    "dataset at DATASET_DIR. Resumable: rerun the same command after an interruption.")
+    parser.add_argument("video_dir", metavar="VIDEO_DIR")
+    parser.add_argument("--out", required=True, metavar="DATASET_DIR")
+    parser.add_argument("--backend", default="mediapipe", metavar="NAME",
+                        help="pose backend (default: mediapipe)")
+    parser.add_argument("--fps", type=float, default=30.0, metavar="F",
+                        help="frame rate of the keypoint series; frames are dropped/repeated by time (default: 30)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="parallel processes, each with its own backend (default: 1)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="try at most N more clips and stop without writing the dataset; "
+                             "rerun to continue")
+    parser.set_defaults(run=_run_extract)
+
+
+def _run_extract(args) -> int:
+    from .extract import REPORT_FILE, extract_dataset
+
+    report = extract_dataset(args.video_dir, args.out, backend=args.backend, fps=args.fps,
+                             workers=args.workers, limit=args.limit)
+    for failure in report["failed"]:
+        print(f"skipped: {failure['error']}", file=sys.stderr)
+    if report["complete"]:
+        print(f"{report['clips']} clips saved to {args.out} ({report['skipped_already_done']} from an earlier "
+              f"run), {len(report['failed'])} failed; report: {args.out}/{REPORT_FILE}")
+    else:
+        print(f"{report['clips']} clips done so far, {len(report['failed'])} failed; rerun to continue")
+    return 0
+
+
+def _add_import_keypoints(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "import-keypoints", help="turn a keypoint archive (.npz, MediaPipe-33) into a pose dataset")
+    parser.add_argument("npz", metavar="FILE.npz")
+    parser.add_argument("--out", required=True, metavar="DATASET_DIR")
+    parser.add_argument("--fps", type=float, default=30.0, metavar="F",
+                        help="frame rate of the archive's series (default: 30)")
+    parser.set_defaults(run=_run_import_keypoints)
+
+
+def _run_import_keypoints(args) -> int:
+    from pathlib import Path
+
+    from .dataset import dataset_from_records, records_from_npz
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out}: exists and is not empty; choose another --out")
+    if not Path(args.npz).is_file():
+        raise FileNotFoundError(f"{args.npz}: no such file")
+    dataset = dataset_from_records(records_from_npz(args.npz, fps=args.fps))
+    dataset.save_to_disk(str(out))
+    print(f"{len(dataset)} clips saved to {out}")
+
+
 def _add_predict(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict", help="recognise the exercise in a video clip",
@@ -79,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gym-gesture", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gym-gesture {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_command in (_add_labels, _add_predict):
+    for add_command in (_add_labels, _add_extract, _add_import_keypoints, _add_predict):
         add_command(subparsers)
     return parser
 

@@ -38,3 +38,11 @@ def model_dir(tmp_path_factory) -> Path:
     GymGestureForSequenceClassification(config).save_pretrained(folder)
     return folder
 
+
+@pytest.fixture(scope="session")
+def mediapipe_pose():
+    """One real MediaPipe backend for the session (extract_clip resets it between clips)."""
+    from gym_gesture.pose import create_backend
+
+    with create_backend("mediapipe") as backend:
+        yield backend

@@ -1,0 +1,192 @@
+"""`gym-gesture extract`: a class-folder tree of videos -> a pose dataset on disk.
+
+Each finished clip is written at once, atomically, into a work folder inside the output
+(`DATASET_DIR/.clips/<clip id>.npz`); a restarted run skips those clips. The dataset is assembled from
+the work folder in clip-id order, so an interrupted and restarted run ends with the same dataset as an
+uninterrupted one. Videos that cannot be read are listed in the summary and in
+`DATASET_DIR/extract_report.json`, and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import dataset_from_records, source_id_from_clip_id
+from .labels import canonical_label
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"})
+WORK_DIR = ".clips"
+REPORT_FILE = "extract_report.json"
+_SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    label: str
+    clip_id: str
+    path: Path
+
+
+def find_clips(video_dir: str | Path) -> list[ClipSource]:
+    """The videos of a class-folder tree `<class name>/<video file>`, sorted by clip id.
+
+    Folder names are mapped onto the canonical classes; the clip id is the file stem and must be unique.
+    """
+    video_dir = Path(video_dir)
+    if not video_dir.is_dir():
+        raise FileNotFoundError(f"{video_dir}: no such folder")
+    clips, seen = [], {}
+    for folder in sorted(p for p in video_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        label = canonical_label(folder.name)
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES:
+                continue
+            if path.stem in seen:
+                raise ValueError(f"two videos share the clip id {path.stem!r}: {seen[path.stem]} and {path}")
+            seen[path.stem] = path
+            clips.append(ClipSource(label, path.stem, path))
+    if not clips:
+        raise ValueError(f"{video_dir}: no videos found in class folders (<class name>/<video file>)")
+    return sorted(clips, key=lambda clip: clip.clip_id)
+
+
+def _check_settings(work_dir: Path, settings: dict) -> None:
+    """A work folder resumes only the run that started it: mixing backends or rates would corrupt it."""
+    path = work_dir / _SETTINGS_FILE
+    if path.exists():
+        started = json.loads(path.read_text())
+        if started != settings:
+            raise ValueError(f"{work_dir} holds clips of an unfinished run with {started}; rerun with those "
+                             f"settings to resume it, or delete that folder to start over")
+    else:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings, sort_keys=True))
+
+
+def _clip_file(work_dir: Path, clip_id: str) -> Path:
+    return work_dir / f"{clip_id}.npz"
+
+
+_worker_backend = None
+
+
+def _start_worker(backend_name: str) -> None:
+    global _worker_backend
+    from .pose import create_backend
+
+    _worker_backend = create_backend(backend_name)
+
+
+def _extract_one(job: tuple[ClipSource, Path, float]) -> tuple[ClipSource, str | None]:
+    """Extract one clip into the work folder; (clip, None) or (clip, error message)."""
+    from .pose.sequence import extract_clip
+
+    clip, work_dir, fps = job
+    try:
+        sequence = extract_clip(clip.path, _worker_backend, fps)
+        if len(sequence) == 0:
+            raise ValueError(f"{clip.path}: no frames")
+    except Exception as error:  # one bad clip must never end the run: it is reported instead
+        return clip, str(error) or type(error).__name__
+    target = _clip_file(work_dir, clip.clip_id)
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "wb") as handle:
+        np.savez(handle, keypoints=sequence.keypoints, scores=sequence.scores, detected=sequence.detected,
+                 fps=sequence.fps, width=sequence.width, height=sequence.height,
+                 layout=sequence.layout, backend=sequence.backend, label=clip.label)
+    os.replace(partial, target)
+    return clip, None
+
+
+def _run_jobs(jobs: list, backend: str, workers: int):
+    """Results of `_extract_one` as they finish: in this process, or in worker processes that each
+    load the backend once."""
+    if not jobs:
+        return
+    if workers == 1 or len(jobs) == 1:
+        _start_worker(backend)
+        try:
+            yield from map(_extract_one, jobs)
+        finally:
+            _worker_backend.close()
+        return
+    pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _start_worker, (backend,))
+    try:
+        yield from pool.imap_unordered(_extract_one, jobs)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _record(clip_id: str, path: Path) -> dict:
+    with np.load(path) as saved:
+        return {
+            "label": str(saved["label"]),
+            "clip_id": clip_id,
+            "source_id": source_id_from_clip_id(clip_id),
+            "fps": float(saved["fps"]),
+            "width": int(saved["width"]),
+            "height": int(saved["height"]),
+            "backend": str(saved["backend"]),
+            "layout": str(saved["layout"]),
+            "keypoints": saved["keypoints"],
+            "scores": saved["scores"],
+            "detected": saved["detected"],
+        }
+
+
+def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str = "mediapipe",
+                    fps: float = 30.0, workers: int = 1, limit: int | None = None,
+                    progress: bool = True) -> dict:
+    """Extract every clip of `video_dir` into a pose dataset saved at `out_dir`; returns the report.
+
+    `limit` stops after trying that many more clips, without assembling the dataset (a partial run,
+    as if interrupted). The report: {"clips", "skipped_already_done", "failed": [{"path", "error"}], ...}.
+    """
+    from tqdm import tqdm
+
+    from .pose import POSE_BACKENDS
+
+    if backend not in POSE_BACKENDS:
+        raise ValueError(f"unknown pose backend {backend!r}; available: {', '.join(sorted(POSE_BACKENDS))}")
+    if not fps > 0:
+        raise ValueError(f"--fps must be positive, got {fps}")
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    out_dir = Path(out_dir)
+    work_dir = out_dir / WORK_DIR
+    if (out_dir / "state.json").exists() and not work_dir.exists():
+        raise ValueError(f"{out_dir} already holds a finished dataset; remove it or choose another --out")
+    clips = find_clips(video_dir)
+    _check_settings(work_dir, {"backend": backend, "fps": float(fps)})
+    done = {clip.clip_id for clip in clips if _clip_file(work_dir, clip.clip_id).exists()}
+    todo = [clip for clip in clips if clip.clip_id not in done][:limit]
+    failed = []
+    jobs = [(clip, work_dir, float(fps)) for clip in todo]
+    with tqdm(total=len(clips), initial=len(done), unit="clip", desc="extract", disable=not progress) as bar:
+        for clip, error in _run_jobs(jobs, backend, workers):
+            if error is not None:
+                failed.append({"path": str(clip.path), "error": error})
+            bar.update()
+    failed.sort(key=lambda failure: failure["path"])
+    finished = [clip for clip in clips if _clip_file(work_dir, clip.clip_id).exists()]
+    report = {"video_dir": str(video_dir), "backend": backend, "fps": float(fps),
+              "clips": len(finished), "skipped_already_done": len(done), "failed": failed,
+              "complete": limit is None}
+    if limit is not None:
+        return report
+    if not finished:
+        raise ValueError(f"{video_dir}: no clip could be extracted ({len(failed)} failed)")
+    dataset = dataset_from_records([_record(clip.clip_id, _clip_file(work_dir, clip.clip_id))
+                                    for clip in finished])
+    dataset.save_to_disk(str(out_dir))
+    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
+    shutil.rmtree(work_dir)
+    return report

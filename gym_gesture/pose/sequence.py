@@ -1,0 +1,70 @@
+"""A pose backend run over a whole clip: the pose sequence every later stage reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, read_frames
+from .base import PoseBackend
+
+
+@dataclass
+class PoseSequence:
+    """One clip's poses, frame by frame at `fps`.
+
+    keypoints (T, J, 3) in the backend's `layout`, NaN where no person; image_points (T, J, 2) pixels
+    in the upright frame of `width` x `height`; scores (T, J); detected (T,) bool.
+    """
+
+    keypoints: np.ndarray
+    image_points: np.ndarray
+    scores: np.ndarray
+    detected: np.ndarray
+    fps: float
+    width: int
+    height: int
+    layout: str
+    backend: str
+
+    def __len__(self) -> int:
+        return len(self.detected)
+
+    @property
+    def detection_rate(self) -> float:
+        return float(self.detected.mean()) if len(self) else 0.0
+
+
+def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None = 30.0, *,
+                 max_duration: float | None = DEFAULT_MAX_DURATION_S,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> PoseSequence:
+    """Run `backend` over the clip's frames resampled to `fps` (None: the clip's own frames).
+
+    The backend is reset first, so no smoothing or tracking state leaks in from a previous clip.
+    Frames are decoded one at a time; only the pose arrays grow with the clip's length.
+    """
+    backend.reset()
+    keypoints, image_points, scores, detected = [], [], [], []
+    times = []
+    width = height = 0
+    for frame in read_frames(video_path, fps, max_duration=max_duration, max_pixels=max_pixels):
+        height, width = frame.image.shape[:2]
+        pose = backend(frame.image)
+        keypoints.append(pose.keypoints)
+        image_points.append(pose.image_points)
+        scores.append(pose.scores)
+        detected.append(pose.detected)
+        times.append(frame.time)
+    if fps is None:
+        # The clip's own rate, from its timestamps (the median step copes with a stray frame).
+        fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0
+    return PoseSequence(
+        keypoints=np.asarray(keypoints, dtype=np.float32),
+        image_points=np.asarray(image_points, dtype=np.float32),
+        scores=np.asarray(scores, dtype=np.float32),
+        detected=np.asarray(detected, dtype=bool),
+        fps=float(fps), width=int(width), height=int(height),
+        layout=backend.layout, backend=backend.name,
+    )

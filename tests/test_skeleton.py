@@ -1,0 +1,87 @@
+"""Skeleton layouts on real MediaPipe keypoints: conversion to H36M-17, mirror, normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gym_gesture.pose.sequence import extract_clip
+from gym_gesture.skeleton import COCO17, H36M17, MEDIAPIPE33, LAYOUTS, convert, mirror, normalize
+
+from conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def real_keypoints(mediapipe_pose):
+    """(T, 33, 3) MediaPipe image landmarks of the squat fixture at 10 fps, two frames blanked."""
+    keypoints = extract_clip(FIXTURES / "squat_clip.mp4", mediapipe_pose, fps=10).keypoints.copy()
+    assert np.isfinite(keypoints).all()
+    keypoints[[3, 7]] = np.nan
+    return keypoints
+
+
+def _joint(keypoints, layout, name):
+    return keypoints[:, layout.index[name]]
+
+
+def test_layout_bones_name_known_joints():
+    for layout in LAYOUTS.values():
+        assert len(set(layout.joints)) == layout.num_joints
+        assert all(0 <= a < layout.num_joints and 0 <= b < layout.num_joints for a, b in layout.bone_indices)
+
+
+def test_mediapipe_to_h36m(real_keypoints):
+    h36m = convert(real_keypoints, "mediapipe33")
+    assert h36m.shape == (len(real_keypoints), 17, 3)
+    mp = MEDIAPIPE33
+    hips = (_joint(real_keypoints, mp, "left_hip") + _joint(real_keypoints, mp, "right_hip")) / 2
+    shoulders = (_joint(real_keypoints, mp, "left_shoulder") + _joint(real_keypoints, mp, "right_shoulder")) / 2
+    np.testing.assert_allclose(_joint(h36m, H36M17, "pelvis"), hips, atol=1e-6)
+    np.testing.assert_allclose(_joint(h36m, H36M17, "thorax"), shoulders, atol=1e-6)
+    np.testing.assert_allclose(_joint(h36m, H36M17, "spine"), (hips + shoulders) / 2, atol=1e-6)
+    for name in ("left_knee", "right_wrist", "left_ankle", "right_shoulder"):
+        np.testing.assert_array_equal(_joint(h36m, H36M17, name), _joint(real_keypoints, mp, name))
+    # The spine lies between pelvis and thorax; the head above the thorax (image y grows downwards).
+    ok = np.isfinite(h36m[:, 0, 0])
+    assert (_joint(h36m, H36M17, "head")[ok, 1] < _joint(h36m, H36M17, "thorax")[ok, 1]).all()
+    # Frames with no person stay missing, others are complete.
+    assert np.isnan(h36m[[3, 7]]).all() and np.isfinite(np.delete(h36m, [3, 7], axis=0)).all()
+
+
+def test_coco_and_mediapipe_agree_in_h36m(real_keypoints):
+    coco = real_keypoints[:, [MEDIAPIPE33.index[name] for name in COCO17.joints]]
+    np.testing.assert_allclose(convert(coco, "coco17"), convert(real_keypoints, "mediapipe33"), atol=1e-6)
+    # A single missing joint spreads only into the joints derived from it.
+    coco[:, COCO17.index["left_hip"]] = np.nan
+    missing = np.isnan(convert(coco, "coco17")[0]).any(axis=-1)
+    assert [H36M17.joints[i] for i in np.flatnonzero(missing)] == ["pelvis", "left_hip", "spine"]
+    with pytest.raises(ValueError, match="layout 'coco17' has 17 joints"):
+        convert(real_keypoints, "coco17")
+
+
+def test_mirror_swaps_sides_and_negates_x(real_keypoints):
+    for layout, keypoints in (("mediapipe33", real_keypoints), ("h36m17", convert(real_keypoints, "mediapipe33"))):
+        normalised = normalize(keypoints, layout)
+        mirrored = mirror(normalised, layout)
+        index = LAYOUTS[layout].index
+        np.testing.assert_array_equal(mirrored[:, index["left_knee"], 0], -normalised[:, index["right_knee"], 0])
+        np.testing.assert_array_equal(mirrored[:, index["right_wrist"], 1:], normalised[:, index["left_wrist"], 1:])
+        np.testing.assert_array_equal(mirror(mirrored, layout), normalised)
+    h36m = normalize(convert(real_keypoints, "mediapipe33"), "h36m17")
+    np.testing.assert_array_equal(mirror(h36m, "h36m17")[:, 0, 0], -h36m[:, 0, 0])  # pelvis stays pelvis
+
+
+def test_normalize_centres_hips_and_scales_torso(real_keypoints):
+    normalised = normalize(real_keypoints, "mediapipe33")
+    mp = MEDIAPIPE33
+    hips = (_joint(normalised, mp, "left_hip") + _joint(normalised, mp, "right_hip")) / 2
+    shoulders = (_joint(normalised, mp, "left_shoulder") + _joint(normalised, mp, "right_shoulder")) / 2
+    np.testing.assert_allclose(np.nanmean(hips, axis=0), 0, atol=1e-5)
+    torso = np.linalg.norm((shoulders - hips)[:, :2], axis=-1)
+    assert np.nanmedian(torso) == pytest.approx(1.0, abs=1e-5)
+    assert np.isnan(normalised[[3, 7]]).all()
+    # Independent of where the person stands and of the picture's scale.
+    moved = normalize(real_keypoints * 2.5 + np.array([0.3, -0.2, 0.1], np.float32), "mediapipe33")
+    np.testing.assert_allclose(moved, normalised, atol=1e-4)
+    with pytest.raises(ValueError, match="no frame has both hips"):
+        normalize(np.full_like(real_keypoints, np.nan), "mediapipe33")
