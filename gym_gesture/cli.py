@@ -83,6 +83,7 @@ def _run_import_keypoints(args) -> int:
     dataset = dataset_from_records(records_from_npz(args.npz, fps=args.fps))
     dataset.save_to_disk(str(out))
     print(f"{len(dataset)} clips saved to {out}")
+    return 0
 
 
 def _add_predict(subparsers) -> None:
