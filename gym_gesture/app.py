@@ -164,7 +164,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="longest clip accepted, in seconds (default: 60)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests processed at once (default: 1)")
     args = parser.parse_args(argv)
-    pool = RecognizerPool(args.model, args.max_duration)
+    try:
+        pool = RecognizerPool(args.model, args.max_duration)
+    except (OSError, ValueError) as error:
+        parser.exit(1, f"app.py: error: {error}\n")
     demo = build_demo(pool)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=20).launch(
         server_name=args.host, server_port=args.port, max_file_size=DEFAULT_MAX_FILE_SIZE)

@@ -146,6 +146,9 @@ class Recognizer:
         if model == str(DEFAULT_MODEL_DIR) and not DEFAULT_MODEL_DIR.is_dir():
             raise FileNotFoundError(f"the shipped checkpoint is missing at {DEFAULT_MODEL_DIR}; "
                                     "pass a model folder or Hub id")
+        looks_like_path = Path(model).is_absolute() or model.startswith(".") or model.count("/") > 1
+        if looks_like_path and not Path(model).exists():
+            raise FileNotFoundError(f"{model}: no such model folder")
         if Path(model).exists() and not (Path(model) / "config.json").is_file():
             raise FileNotFoundError(f"{model}: not a model folder (no config.json)")
         loaded = AutoModel.from_pretrained(model)

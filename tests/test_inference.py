@@ -145,6 +145,8 @@ def test_cli_predict_errors_are_one_line(model_dir, tmp_path, capsys):
     assert main(["predict", str(tmp_path / "notes.mp4"), "--model", str(model_dir)]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "not a readable video" in error
+    assert main(["predict", str(SQUAT_CLIP), "--model", str(tmp_path / "no-model")]) == 1
+    assert capsys.readouterr().err == f"gym-gesture predict: error: {tmp_path / 'no-model'}: no such model folder\n"
 
 
 @pytest.mark.slow
