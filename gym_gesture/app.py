@@ -128,7 +128,8 @@ def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Bl
             with gr.Column():
                 # format=None and audio kept: Gradio would otherwise re-encode uploads with a system
                 # ffmpeg; PyAV reads any container itself (webcam recordings come as WebM).
-                video = gr.Video(label="Clip", sources=["upload", "webcam"], format=None, include_audio=True)
+                video = gr.Video(label="Clip", sources=["upload", "webcam"], format=None, include_audio=True,
+                                 elem_id="clip")
                 backend = gr.Dropdown(backends, value=backends[0], label="Pose backend",
                                       info="MediaPipe on the CPU; MMPose needs a GPU")
                 button = gr.Button("Recognise", variant="primary")

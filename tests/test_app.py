@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from conftest import FIXTURES, REPO_ROOT
 
 CLIP = FIXTURES / "squat_clip.mp4"
 CLIP_LABEL = "squat"
+FIRST_EXAMPLE, FIRST_EXAMPLE_LABEL = REPO_ROOT / "examples" / "plank.mp4", "plank"  # examples are sorted by name
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"]
@@ -64,13 +66,16 @@ def app_url(model_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def expected(model_dir):
-    """The package's own prediction on the clip: the app must show exactly this."""
+def recognizer(model_dir):
     recognizer = Recognizer.from_pretrained(model_dir)
-    try:
-        prediction = recognizer.predict(CLIP)
-    finally:
-        recognizer.close()
+    yield recognizer
+    recognizer.close()
+
+
+@pytest.fixture(scope="module")
+def expected(recognizer, model_dir):
+    """The package's own prediction on the clip: the app must show exactly this."""
+    prediction = recognizer.predict(CLIP)
     if model_dir == DEFAULT_MODEL_DIR:
         assert prediction.label == CLIP_LABEL
     return prediction
@@ -150,5 +155,27 @@ def test_page_in_headless_chromium_shows_label_and_playable_overlay(app_url, exp
             video.evaluate("v => { v.muted = true; return v.play(); }")
             page.wait_for_function("() => document.querySelector('#overlay video').currentTime > 0.2",
                                    timeout=15_000)
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_an_example_clip_runs_from_the_page(app_url, recognizer, model_dir):
+    _browser_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    expected_label = recognizer.predict(FIRST_EXAMPLE).label
+    if model_dir == DEFAULT_MODEL_DIR:
+        assert expected_label == FIRST_EXAMPLE_LABEL
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(app_url)
+            page.locator("[data-testid='dataset-cell-0-0']").click()
+            expect(page.locator("#clip video")).to_have_attribute("src", re.compile(r"plank\.mp4$"), timeout=30_000)
+            page.get_by_role("button", name="Recognise").click()
+            expect(page.locator("#label [data-testid='label-output-value']")).to_have_text(expected_label,
+                                                                                        timeout=120_000)
         finally:
             browser.close()
