@@ -169,3 +169,27 @@ def test_shipped_checkpoint_names_the_example_clips(recognizer, clip):
     if Path(recognizer.model_name) != DEFAULT_MODEL_DIR:
         pytest.skip(f"the shipped checkpoint is not in the repository yet ({DEFAULT_MODEL_DIR})")
     assert recognizer.predict(REPO_ROOT / "examples" / clip).label == EXAMPLE_LABELS[clip]
+
+
+def test_window_times_follow_the_windows_the_data_pipeline_keeps(recognizer, mediapipe_pose):
+    """With the person gone for 3 s mid-clip, the windows over the gap are dropped and the times of
+    the ones kept still match them, window for window."""
+    from gym_gesture.data import windows_from_sequence
+    from gym_gesture.inference import _window_spans
+    from gym_gesture.pose.sequence import extract_clip
+
+    config = recognizer.config
+    sequence = extract_clip(REPO_ROOT / "examples" / "plank.mp4", mediapipe_pose, config.sample_fps)
+    keypoints = sequence.keypoints.copy()
+    keypoints[:10] = np.nan  # walks in late: the first 10 frames are trimmed
+    keypoints[60:150] = np.nan
+    all_windows = windows_from_sequence(sequence.keypoints, sequence.layout, sequence.fps, config)
+    kept = windows_from_sequence(keypoints, sequence.layout, sequence.fps, config)
+    spans = _window_spans(keypoints, sequence.layout, sequence.fps, config)
+    assert len(spans) == len(kept) < len(all_windows)
+    window = config.num_frames / config.sample_fps
+    assert spans[0][0] == pytest.approx(10 / config.sample_fps, abs=1e-3)
+    for start, end in spans:
+        missing = max(0.0, min(end, 150 / sequence.fps) - max(start, 60 / sequence.fps))
+        assert missing / (end - start) < 0.5
+        assert end - start <= window + 1e-6
