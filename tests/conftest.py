@@ -20,6 +20,26 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """The shipped checkpoint when the repository has it, else a randomly initialised model saved the
+    same way (its labels are then meaningless: tests assert structure and consistency only)."""
+    from gym_gesture.inference import DEFAULT_MODEL_DIR
+
+    if (DEFAULT_MODEL_DIR / "config.json").is_file():
+        return DEFAULT_MODEL_DIR
+    import torch
+
+    from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
+
+    torch.manual_seed(0)
+    labels = ["bench press", "lat pulldown", "pull up", "push up", "squat", "plank", "russian twist"]
+    config = GymGestureConfig(id2label=dict(enumerate(labels)), d_model=64, ffn_dim=128)
+    folder = tmp_path_factory.mktemp("random-model")
+    GymGestureForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def mediapipe_pose():
     """One real MediaPipe backend for the session (extract_clip resets it between clips)."""
     from gym_gesture.pose import create_backend

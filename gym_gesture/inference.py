@@ -1,0 +1,264 @@
+"""One clip in, the exercise out: the single inference path of the CLI, the app and the benchmarks.
+
+video -> pose backend (frames resampled to the model's `sample_fps`) -> windows cut and normalised
+exactly as in training (`data.windows_from_sequence`, driven by the model's config) -> the model ->
+per-window probabilities -> the clip's scores (mean of the window probabilities) -> optional overlay.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .pose.base import PoseBackend, PoseFrame
+
+# The shipped checkpoint, committed with the repository: the default everywhere, so nothing is
+# downloaded unless another model is asked for.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "gym7-transformer"
+DEFAULT_MAX_DURATION_S = 600.0
+STAGES = ("pose", "windows", "model", "overlay")
+
+
+class NoPersonError(ValueError):
+    """The pose backend found nobody (or too briefly to fill one window) in the clip."""
+
+
+@dataclass
+class Prediction:
+    """What `Recognizer.predict` returns.
+
+    top_k: [{label, score}] best first, scores = mean of the window probabilities.
+    windows: [{start_s, end_s, label, score}] in time order, each window's best class.
+    frames / detected_frames: frames the pose backend saw (at the model's sample rate) / with a person.
+    seconds: processing time of the whole call; timings: seconds per stage (`STAGES`).
+    """
+
+    top_k: list[dict]
+    windows: list[dict]
+    frames: int
+    detected_frames: int
+    seconds: float
+    timings: dict[str, float]
+    fps: float
+    backend: str
+    model: str
+    overlay_path: str | None = None
+    window_probabilities: np.ndarray = field(default=None, repr=False)  # (windows, classes)
+    class_names: list[str] = field(default=None, repr=False)  # the columns of window_probabilities
+
+    @property
+    def label(self) -> str:
+        return self.top_k[0]["label"]
+
+    @property
+    def detection_rate(self) -> float:
+        return self.detected_frames / self.frames if self.frames else 0.0
+
+    def to_json(self) -> dict:
+        result = asdict(self)
+        result.pop("window_probabilities")
+        result.pop("class_names")
+        result["detection_rate"] = round(self.detection_rate, 4)
+        return result
+
+
+class _ProgressBackend(PoseBackend):
+    """Wraps a backend to report each processed frame: `extract_clip` has no callback of its own."""
+
+    def __init__(self, backend: PoseBackend, on_frame):
+        self.backend, self.on_frame = backend, on_frame
+        self.name, self.layout = backend.name, backend.layout
+
+    def __call__(self, frame_rgb: np.ndarray) -> PoseFrame:
+        pose = self.backend(frame_rgb)
+        self.on_frame()
+        return pose
+
+    def reset(self) -> None:
+        self.backend.reset()
+
+
+def _window_spans(keypoints: np.ndarray, layout: str, fps: float, config) -> list[tuple[float, float]]:
+    """(start_s, end_s) of each window `data.windows_from_sequence` returns for the same input.
+
+    Adapter: `data.Windows` does not carry the windows' times yet, so the cut is recomputed here with
+    the same steps (trim to the frames with a person, short gaps filled, windows every `window_stride`,
+    those with the person missing in most frames dropped). `fps` equals `config.sample_fps` here.
+    """
+    from . import data, skeleton
+
+    sequence = skeleton.convert(keypoints[..., :config.num_channels], layout, config.layout)
+    present = np.flatnonzero(data._present_frames(sequence))
+    if len(present) == 0:
+        return []
+    sequence = data._fill_gaps(sequence[present[0]:present[-1] + 1],
+                               max_gap=int(round(data.MAX_GAP_SECONDS * fps)))
+    length, size = len(sequence), config.num_frames
+    starts = np.arange(0, max(length - size, 0) + 1, config.window_stride)
+    if length > size and starts[-1] + size < length:
+        starts = np.append(starts, length - size)
+    present_after_fill = data._present_frames(sequence)
+    spans = []
+    for start in starts:
+        valid = min(length - start, size)
+        if present_after_fill[start:start + valid].mean() >= data.MIN_PRESENT_FRACTION:
+            first = present[0] + start
+            spans.append((round(first / fps, 3), round((first + valid) / fps, 3)))
+    return spans
+
+
+class Recognizer:
+    """A model and a pose backend, loaded once, that turn clips into `Prediction`s.
+
+        recognizer = Recognizer.from_pretrained()            # the shipped checkpoint, MediaPipe
+        prediction = recognizer.predict("clip.mp4", overlay_path="overlay.mp4")
+        print(prediction.label, prediction.to_json())
+
+    The preprocessing (sample rate, window length and stride, joint layout, normalisation) is read
+    from the model's config, so a model is always fed the way it was trained.
+    """
+
+    def __init__(self, model, backend: PoseBackend, *, model_name: str = "",
+                 max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 64):
+        self.model = model.eval()
+        self.config = model.config
+        self.backend = backend
+        self.model_name = model_name or getattr(self.config, "_name_or_path", "")
+        self.max_duration = max_duration
+        self.batch_size = batch_size
+        self._lock = threading.Lock()  # pose backends keep per-clip state: one clip at a time
+
+    @classmethod
+    def from_pretrained(cls, model: str | Path | None = None, backend: str | PoseBackend = "mediapipe",
+                        *, device: str | None = None, **kwargs) -> "Recognizer":
+        """`model`: a saved folder or a Hub id (default: the shipped checkpoint, offline);
+        `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance."""
+        from transformers import AutoModel
+
+        from .pose import create_backend
+
+        model = str(model or DEFAULT_MODEL_DIR)
+        if model == str(DEFAULT_MODEL_DIR) and not DEFAULT_MODEL_DIR.is_dir():
+            raise FileNotFoundError(f"the shipped checkpoint is missing at {DEFAULT_MODEL_DIR}; "
+                                    "pass a model folder or Hub id")
+        looks_like_path = Path(model).is_absolute() or model.startswith(".") or model.count("/") > 1
+        if looks_like_path and not Path(model).exists():
+            raise FileNotFoundError(f"{model}: no such model folder")
+        if Path(model).exists() and not (Path(model) / "config.json").is_file():
+            raise FileNotFoundError(f"{model}: not a model folder (no config.json)")
+        loaded = AutoModel.from_pretrained(model)
+        if device:
+            loaded = loaded.to(device)
+        if isinstance(backend, str):
+            backend = create_backend(backend)
+        return cls(loaded, backend, model_name=model, **kwargs)
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.config.id2label[i] for i in range(self.config.num_labels)]
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def window_probabilities(self, keypoints: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """(N, num_labels) softmax probabilities of windows from `data.windows_from_sequence`."""
+        import torch
+
+        device = next(self.model.parameters()).device
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(keypoints), self.batch_size):
+                logits = self.model(
+                    torch.from_numpy(keypoints[start:start + self.batch_size]).to(device),
+                    attention_mask=torch.from_numpy(attention_mask[start:start + self.batch_size]).to(device),
+                ).logits
+                chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+        return np.concatenate(chunks)
+
+    def predict(self, video_path: str | Path, top_k: int = 5, overlay_path: str | Path | None = None,
+                progress=None) -> Prediction:
+        """Recognise the exercise in one clip.
+
+        progress: optional `progress(fraction, stage)` called as each stage (`STAGES`) advances.
+        Raises FileNotFoundError / ValueError for a missing or unreadable file or one over the duration
+        cap, and `NoPersonError` when nobody is found.
+        """
+        with self._lock:
+            return self._predict(video_path, top_k, overlay_path, progress)
+
+    def _predict(self, video_path, top_k, overlay_path, progress) -> Prediction:
+        from .data import windows_from_sequence
+        from .pose.sequence import extract_clip
+        from .video import probe
+
+        report = progress or (lambda fraction, stage: None)
+        started = time.perf_counter()
+        timings = {}
+        info = probe(video_path)  # refuses unreadable files before any model work
+        fps = float(self.config.sample_fps)
+        expected_frames = max(1, round(info.duration * fps))
+        done = 0
+
+        def frame_done():
+            nonlocal done
+            done += 1
+            if done % 10 == 0:
+                report(min(done / expected_frames, 1.0), "pose")
+
+        report(0.0, "pose")
+        sequence = extract_clip(video_path, _ProgressBackend(self.backend, frame_done), fps,
+                                max_duration=self.max_duration)
+        timings["pose"] = time.perf_counter() - started
+        detected = int(sequence.detected.sum())
+        if detected == 0:
+            raise NoPersonError(f"{video_path}: no person found in {len(sequence)} frames")
+
+        report(0.0, "windows")
+        step = time.perf_counter()
+        windows = windows_from_sequence(sequence.keypoints, sequence.layout, sequence.fps, self.config)
+        spans = _window_spans(sequence.keypoints, sequence.layout, sequence.fps, self.config)
+        timings["windows"] = time.perf_counter() - step
+        if len(windows) == 0:
+            raise NoPersonError(f"{video_path}: a person was found in only {detected} of {len(sequence)} frames, "
+                                "too few for one window; film the whole body for longer")
+        if len(spans) != len(windows):
+            raise RuntimeError(f"window times out of step with data.windows_from_sequence "
+                               f"({len(spans)} vs {len(windows)})")
+
+        report(0.0, "model")
+        step = time.perf_counter()
+        probabilities = self.window_probabilities(windows.keypoints, windows.attention_mask)
+        timings["model"] = time.perf_counter() - step
+        clip_scores = probabilities.mean(axis=0)
+        labels = self.labels
+        ranked = np.argsort(-clip_scores)[:max(1, top_k)]
+        top = [{"label": labels[i], "score": round(float(clip_scores[i]), 4)} for i in ranked]
+        window_rows = [
+            {"start_s": start, "end_s": end, "label": labels[int(row.argmax())], "score": round(float(row.max()), 4)}
+            for (start, end), row in zip(spans, probabilities)
+        ]
+
+        if overlay_path is not None:
+            from .overlay import format_caption, render_overlay
+
+            report(0.0, "overlay")
+            step = time.perf_counter()
+            render_overlay(video_path, sequence, overlay_path, caption=format_caption(top[0]["label"], top[0]["score"]))
+            timings["overlay"] = time.perf_counter() - step
+        report(1.0, "done")
+        return Prediction(
+            top_k=top, windows=window_rows, frames=len(sequence), detected_frames=detected,
+            seconds=round(time.perf_counter() - started, 3),
+            timings={stage: round(seconds, 3) for stage, seconds in timings.items()},
+            fps=sequence.fps, backend=self.backend.name, model=self.model_name,
+            overlay_path=str(overlay_path) if overlay_path is not None else None,
+            window_probabilities=probabilities, class_names=labels,
+        )
+
+
+__all__ = ["DEFAULT_MODEL_DIR", "NoPersonError", "Prediction", "Recognizer", "STAGES"]

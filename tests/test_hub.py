@@ -1,0 +1,129 @@
+"""hub_upload.py --dry-run: the exact folders pushed, loadable by transformers alone, with valid card metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gym_gesture.hub import main
+from gym_gesture.inference import DEFAULT_MODEL_DIR
+
+from conftest import REPO_ROOT
+from test_remote_code import LOADER
+
+# What `gym-gesture evaluate --json` writes (the keys the card reads), for models that come without one.
+EVALUATION = {
+    "split": "test", "labels": ["squat", "plank"], "num_windows": 120, "num_clips": 21,
+    "window_accuracy": 0.9712, "window_macro_precision": 0.9688, "window_macro_recall": 0.9641,
+    "window_macro_f1": 0.9655, "clip_accuracy": 0.9905, "clip_macro_precision": 0.9875,
+    "clip_macro_recall": 0.985, "clip_macro_f1": 0.9861,
+    "per_class": {
+        "squat": {"window_f1": 0.95, "window_support": 70, "clip_f1": 1.0, "clip_support": 12},
+        "plank": {"window_f1": 0.981, "window_support": 50, "clip_f1": 0.97, "clip_support": 9},
+    },
+}
+
+
+def _run(args, env=None, cwd=REPO_ROOT):
+    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT), **(env or {}))
+    return subprocess.run([sys.executable, str(REPO_ROOT / "hub_upload.py"), *map(str, args)], cwd=cwd,
+                          env=environment, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def dry_run(model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hub")
+    evaluation_json = model_dir / "evaluation.json"
+    if not evaluation_json.is_file():
+        evaluation_json = out / "evaluation.json"
+        evaluation_json.write_text(json.dumps(EVALUATION))
+    assert main(["--model-dir", str(model_dir), "--repo-id", "someone/gym-gesture", "--space-id",
+                 "someone/gym-gesture-demo", "--evaluation-json", str(evaluation_json),
+                 "--dry-run", str(out / "build")]) == 0
+    return out / "build", json.loads(evaluation_json.read_text())
+
+
+def test_model_folder_holds_what_auto_map_needs(dry_run):
+    folder = dry_run[0] / "model"
+    config = json.loads((folder / "config.json").read_text())
+    for target in config["auto_map"].values():
+        assert (folder / f"{target.split('.')[0]}.py").is_file()
+    assert {"config.json", "model.safetensors", "README.md", "evaluation.json"} <= {p.name for p in folder.iterdir()}
+
+
+def test_model_folder_loads_with_trust_remote_code_in_a_fresh_process(dry_run, model_dir, tmp_path):
+    from transformers import AutoModel
+
+    expected_model = AutoModel.from_pretrained(model_dir).eval()
+    torch.manual_seed(1)
+    keypoints = torch.randn(2, 60, 17, 3)
+    torch.save(keypoints, tmp_path / "inputs.pt")
+    with torch.no_grad():
+        expected = expected_model(keypoints).logits
+
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    result = subprocess.run([sys.executable, "-c", LOADER, str(dry_run[0] / "model"), str(tmp_path / "inputs.pt")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["module"].startswith("transformers_modules.") and not loaded["project_loaded"]
+    torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_model_card_metadata_validates_and_carries_the_evaluation(dry_run, model_dir):
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    folder, evaluation = dry_run
+    card = ModelCard.load(folder / "model" / "README.md")
+    data = card.data
+    assert data.library_name == "transformers"
+    assert data.pipeline_tag == "video-classification"
+    assert data.license and data.tags and data.datasets
+    results = {(result.metric_name, result.metric_type): result for result in data.eval_results}
+    assert results[("Window accuracy", "accuracy")].metric_value == pytest.approx(evaluation["window_accuracy"], abs=1e-4)
+    assert results[("Clip macro F1", "f1")].metric_value == pytest.approx(evaluation["clip_macro_f1"], abs=1e-4)
+    assert all(result.dataset_split == evaluation["split"] for result in data.eval_results)
+    # The YAML's model-index parses back into the same results.
+    name, parsed = model_index_to_eval_results(data.to_dict()["model-index"])
+    assert name == "gym-gesture" and len(parsed) == len(data.eval_results)
+    config = json.loads((model_dir / "config.json").read_text())
+    for label in config["id2label"].values():
+        assert f"`{label}`" in card.text
+    assert f"{evaluation['clip_accuracy']:.3f}" in card.text
+    assert "{{" not in card.text and "{%" not in card.text
+
+
+def test_space_folder_is_a_gradio_space_that_finds_its_model(dry_run):
+    from huggingface_hub import SpaceCard
+
+    space = dry_run[0] / "space"
+    data = SpaceCard.load(space / "README.md").data
+    assert (data.sdk, data.app_file, data.python_version) == ("gradio", "app.py", "3.11")
+    assert data.suggested_hardware == "cpu-basic" and data.models == ["someone/gym-gesture"]
+    assert (space / "app.py").is_file() and (space / "gym_gesture" / "app.py").is_file()
+    assert list((space / "examples").glob("*.mp4"))
+    requirements = (space / "requirements.txt").read_text()
+    assert "gradio" in requirements and "mediapipe" in requirements
+    # The model sits where the app looks by default, so the Space runs offline on it.
+    assert (space / DEFAULT_MODEL_DIR.relative_to(REPO_ROOT) / "model.safetensors").is_file()
+
+
+def test_upload_without_a_token_is_a_clear_error(model_dir, tmp_path):
+    result = _run(["--model-dir", model_dir, "--repo-id", "someone/gym-gesture"],
+                  env={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "hub_upload.py: error: no Hugging Face token: set HF_TOKEN or run `hf auth login` "
+        "(or use --dry-run OUT_DIR to only build the folders)"]
+
+
+def test_not_a_model_folder_is_a_clear_error(tmp_path, capsys):
+    assert main(["--model-dir", str(tmp_path), "--repo-id", "someone/gym-gesture", "--dry-run", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.strip() == f"hub_upload.py: error: {tmp_path}: no config.json; pass a folder saved with save_pretrained"

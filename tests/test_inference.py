@@ -1,0 +1,195 @@
+"""The one inference path (Recognizer) and `gym-gesture predict` on real clips with real MediaPipe."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gym_gesture.inference import DEFAULT_MODEL_DIR, NoPersonError, Recognizer
+from gym_gesture.video import VideoWriter, probe
+
+from conftest import FIXTURES, REPO_ROOT
+
+SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
+EXAMPLE_LABELS = {"squat.mp4": "squat", "plank.mp4": "plank", "russian_twist.mp4": "russian twist"}
+JSON_KEYS = {"top_k", "windows", "frames", "detected_frames", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def recognizer(model_dir):
+    recognizer = Recognizer.from_pretrained(model_dir)
+    yield recognizer
+    recognizer.close()
+
+
+@pytest.fixture(scope="module")
+def squat_prediction(recognizer, tmp_path_factory):
+    overlay = tmp_path_factory.mktemp("overlay") / "squat_overlay.mp4"
+    stages = []
+    prediction = recognizer.predict(SQUAT_CLIP, top_k=3, overlay_path=overlay,
+                                    progress=lambda fraction, stage: stages.append((stage, fraction)))
+    return prediction, overlay, stages
+
+
+def test_prediction_is_consistent_with_the_clip_and_the_model(recognizer, squat_prediction):
+    prediction, _, stages = squat_prediction
+    info = probe(SQUAT_CLIP)
+    config = recognizer.config
+    # Frames at the model's rate cover the clip; MediaPipe finds the one person in nearly all of them.
+    assert abs(prediction.frames - info.duration * config.sample_fps) <= 2
+    assert 0.9 * prediction.frames <= prediction.detected_frames <= prediction.frames
+
+    # Clip scores are the mean of the window probabilities, ranked, top 3 of the model's labels.
+    probabilities = prediction.window_probabilities
+    assert probabilities.shape == (len(prediction.windows), config.num_labels)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    mean = probabilities.mean(axis=0)
+    assert [item["label"] for item in prediction.top_k] == [config.id2label[i] for i in np.argsort(-mean)[:3]]
+    np.testing.assert_allclose([item["score"] for item in prediction.top_k], np.sort(mean)[::-1][:3], atol=1e-4)
+
+    # Windows: in time order, inside the clip, at most num_frames long, labelled by their own argmax.
+    window_length = config.num_frames / config.sample_fps
+    starts = [window["start_s"] for window in prediction.windows]
+    assert starts == sorted(starts) and starts[0] >= 0
+    for window, row in zip(prediction.windows, probabilities):
+        assert 0 < window["end_s"] - window["start_s"] <= window_length + 1e-6
+        assert window["end_s"] <= info.duration + 1 / config.sample_fps
+        assert window["label"] == config.id2label[int(row.argmax())]
+        assert window["score"] == pytest.approx(float(row.max()), abs=1e-4)
+    # A 2.5 s clip with 2 s windows every 0.5 s: the first window and the one ending at the clip's end.
+    assert len(prediction.windows) == 2 and prediction.windows[-1]["end_s"] == pytest.approx(info.duration, abs=0.05)
+
+    assert set(prediction.timings) == {"pose", "windows", "model", "overlay"}
+    assert prediction.seconds >= sum(prediction.timings.values()) - 0.01
+    assert [stage for stage, _ in stages][0] == "pose" and stages[-1] == ("done", 1.0)
+
+
+def test_to_json_has_the_contract_keys_and_is_serialisable(squat_prediction):
+    prediction, overlay, _ = squat_prediction
+    payload = json.loads(json.dumps(prediction.to_json()))
+    assert JSON_KEYS <= set(payload)
+    assert all(set(item) == {"label", "score"} for item in payload["top_k"])
+    assert all(set(window) == {"start_s", "end_s", "label", "score"} for window in payload["windows"])
+    assert payload["overlay_path"] == str(overlay)
+    assert payload["detection_rate"] == pytest.approx(payload["detected_frames"] / payload["frames"], abs=1e-4)
+
+
+def test_overlay_is_h264_with_one_frame_per_pose_frame(squat_prediction):
+    import av
+
+    prediction, overlay, _ = squat_prediction
+    with av.open(str(overlay)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        frames = sum(1 for _ in container.decode(stream))
+    assert frames == prediction.frames
+
+
+def test_no_person_is_a_clear_error(recognizer, tmp_path):
+    # An empty scene: a grey wall with a little sensor noise, 3 s.
+    clip = tmp_path / "empty_room.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(clip, fps=30) as writer:
+        for _ in range(90):
+            writer.write(np.clip(128 + rng.normal(0, 4, (240, 320, 3)), 0, 255).astype(np.uint8))
+    with pytest.raises(NoPersonError, match="no person found"):
+        recognizer.predict(clip)
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a video\n" * 50])
+def test_unreadable_file_is_a_clear_error(recognizer, tmp_path, content):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not a video|not a readable video"):
+        recognizer.predict(path)
+
+
+def test_duration_cap(model_dir):
+    recognizer = Recognizer.from_pretrained(model_dir, max_duration=1.0)
+    with pytest.raises(ValueError, match="over the limit of 1 s"):
+        recognizer.predict(SQUAT_CLIP)
+
+
+def _cli(*args, cwd=REPO_ROOT):
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run([sys.executable, "-m", "gym_gesture", "predict", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_predict_json_matches_the_recognizer(model_dir, squat_prediction, tmp_path):
+    overlay = tmp_path / "overlay.mp4"
+    result = _cli(SQUAT_CLIP, "--model", model_dir, "--top-k", 3, "--overlay", overlay, "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout)
+    expected = squat_prediction[0].to_json()
+    assert JSON_KEYS <= set(payload)
+    assert payload["top_k"] == expected["top_k"]
+    assert payload["windows"] == expected["windows"]
+    assert (payload["frames"], payload["detected_frames"]) == (expected["frames"], expected["detected_frames"])
+    assert probe(overlay).frame_count == expected["frames"]
+
+
+def test_cli_predict_errors_are_one_line(model_dir, tmp_path, capsys):
+    from gym_gesture.cli import main
+
+    assert main(["predict", str(tmp_path / "missing.mp4"), "--model", str(model_dir)]) == 1
+    assert capsys.readouterr().err == f"gym-gesture predict: error: {tmp_path / 'missing.mp4'}: no such video file\n"
+    (tmp_path / "notes.mp4").write_text("not a video")
+    assert main(["predict", str(tmp_path / "notes.mp4"), "--model", str(model_dir)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not a readable video" in error
+    assert main(["predict", str(SQUAT_CLIP), "--model", str(tmp_path / "no-model")]) == 1
+    assert capsys.readouterr().err == f"gym-gesture predict: error: {tmp_path / 'no-model'}: no such model folder\n"
+
+
+@pytest.mark.slow
+def test_shared_clips_of_every_container(recognizer, shared_data):
+    """Real clips beside the checkout, one per label and container (.mp4, .avi; 720p and 1080p)."""
+    manifest = json.loads((shared_data / "videos" / "manifest.json").read_text())
+    picked = {}
+    for entry in manifest:  # one clip per label and container
+        picked.setdefault((entry["label"], Path(entry["file"]).suffix), entry)
+    for entry in picked.values():
+        prediction = recognizer.predict(shared_data / "videos" / entry["file"])
+        assert prediction.detected_frames > 0.5 * prediction.frames, entry["file"]
+        assert len(prediction.windows) >= 1
+        if Path(recognizer.model_name) == DEFAULT_MODEL_DIR and entry["label"] in recognizer.labels:
+            assert prediction.label == entry["label"], entry["file"]
+
+
+@pytest.mark.parametrize("clip", sorted(EXAMPLE_LABELS))
+def test_shipped_checkpoint_names_the_example_clips(recognizer, clip):
+    if Path(recognizer.model_name) != DEFAULT_MODEL_DIR:
+        pytest.skip(f"the shipped checkpoint is not in the repository yet ({DEFAULT_MODEL_DIR})")
+    assert recognizer.predict(REPO_ROOT / "examples" / clip).label == EXAMPLE_LABELS[clip]
+
+
+def test_window_times_follow_the_windows_the_data_pipeline_keeps(recognizer, mediapipe_pose):
+    """With the person gone for 3 s mid-clip, the windows over the gap are dropped and the times of
+    the ones kept still match them, window for window."""
+    from gym_gesture.data import windows_from_sequence
+    from gym_gesture.inference import _window_spans
+    from gym_gesture.pose.sequence import extract_clip
+
+    config = recognizer.config
+    sequence = extract_clip(REPO_ROOT / "examples" / "plank.mp4", mediapipe_pose, config.sample_fps)
+    keypoints = sequence.keypoints.copy()
+    keypoints[:10] = np.nan  # walks in late: the first 10 frames are trimmed
+    keypoints[60:150] = np.nan
+    all_windows = windows_from_sequence(sequence.keypoints, sequence.layout, sequence.fps, config)
+    kept = windows_from_sequence(keypoints, sequence.layout, sequence.fps, config)
+    spans = _window_spans(keypoints, sequence.layout, sequence.fps, config)
+    assert len(spans) == len(kept) < len(all_windows)
+    window = config.num_frames / config.sample_fps
+    assert spans[0][0] == pytest.approx(10 / config.sample_fps, abs=1e-3)
+    for start, end in spans:
+        missing = max(0.0, min(end, 150 / sequence.fps) - max(start, 60 / sequence.fps))
+        assert missing / (end - start) < 0.5
+        assert end - start <= window + 1e-6
