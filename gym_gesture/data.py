@@ -27,11 +27,13 @@ class Windows:
     """Model inputs cut from one sequence or a whole dataset.
 
     keypoints (N, T, J, C) float32 normalised, zero in padding; attention_mask (N, T) int64 with the
-    valid frames first; for a dataset also labels (N,) and clip_index (N,) into `clips`.
+    valid frames first; spans (N, 2) start and end of each window in seconds from the first frame of
+    the sequence it was cut from; for a dataset also labels (N,) and clip_index (N,) into `clips`.
     """
 
     keypoints: np.ndarray
     attention_mask: np.ndarray
+    spans: np.ndarray
     labels: np.ndarray | None = None
     clip_index: np.ndarray | None = None
 
@@ -40,7 +42,8 @@ class Windows:
 
     def subset(self, indices: np.ndarray) -> "Windows":
         pick = (lambda array: None if array is None else array[indices])
-        return Windows(self.keypoints[indices], self.attention_mask[indices], pick(self.labels), pick(self.clip_index))
+        return Windows(self.keypoints[indices], self.attention_mask[indices], self.spans[indices],
+                       pick(self.labels), pick(self.clip_index))
 
 
 def _present_frames(keypoints: np.ndarray) -> np.ndarray:
@@ -104,13 +107,13 @@ def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config
     size = config.num_frames
     stride = stride or config.window_stride
     empty = Windows(np.zeros((0, size, config.num_joints, config.num_channels), np.float32),
-                    np.zeros((0, size), np.int64))
+                    np.zeros((0, size), np.int64), np.zeros((0, 2)))
 
     sequence = skeleton.convert(keypoints[..., :config.num_channels], layout, config.layout)
-    present = np.flatnonzero(_present_frames(sequence))
-    if len(present) == 0:
+    present_frames = np.flatnonzero(_present_frames(sequence))
+    if len(present_frames) == 0:
         return empty
-    sequence = sequence[present[0]:present[-1] + 1]
+    sequence = sequence[present_frames[0]:present_frames[-1] + 1]
     sequence = _fill_gaps(sequence, max_gap=int(round(max_gap_seconds * fps)))
     sequence = resample(sequence, fps, config.sample_fps)
 
@@ -120,7 +123,8 @@ def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config
         starts = np.append(starts, length - size)  # the clip's last frames get a window too
     valid_length = np.minimum(length - starts, size)
     present = _present_frames(sequence)
-    windows, masks = [], []
+    offset = present_frames[0] / fps  # the leading frames with no person were trimmed
+    windows, masks, spans = [], [], []
     for start, valid in zip(starts, valid_length):
         window = sequence[start:start + valid]
         if present[start:start + valid].mean() < min_present_fraction:
@@ -135,9 +139,10 @@ def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config
         mask[:valid] = 1
         windows.append(padded)
         masks.append(mask)
+        spans.append((offset + start / config.sample_fps, offset + (start + valid) / config.sample_fps))
     if not windows:
         return empty
-    return Windows(np.stack(windows), np.stack(masks))
+    return Windows(np.stack(windows), np.stack(masks), np.array(spans))
 
 
 @dataclass
@@ -160,7 +165,7 @@ def windows_from_dataset(dataset, config, stride: int | None = None, label2id: d
     if unknown:
         raise ValueError(f"labels not known to the model: {', '.join(unknown)}")
     clips = ClipTable([], [], [])
-    keypoints, masks, labels, clip_index = [], [], [], []
+    keypoints, masks, spans, labels, clip_index = [], [], [], [], []
     rows = dataset.select_columns(["label", "clip_id", "source_id", "fps", "layout", "keypoints"])
     for row in tqdm(rows.with_format("numpy"), total=len(rows), desc="windows", disable=not progress):
         windows = windows_from_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]), config, stride)
@@ -168,6 +173,7 @@ def windows_from_dataset(dataset, config, stride: int | None = None, label2id: d
             continue
         keypoints.append(windows.keypoints)
         masks.append(windows.attention_mask)
+        spans.append(windows.spans)
         labels.append(np.full(len(windows), label2id[str(row["label"])]))
         clip_index.append(np.full(len(windows), len(clips.clip_ids)))
         clips.clip_ids.append(str(row["clip_id"]))
@@ -175,8 +181,8 @@ def windows_from_dataset(dataset, config, stride: int | None = None, label2id: d
         clips.labels.append(str(row["label"]))
     if not keypoints:
         raise ValueError("no clip gave a window: is a person visible in the clips?")
-    windows = Windows(np.concatenate(keypoints), np.concatenate(masks), np.concatenate(labels),
-                      np.concatenate(clip_index))
+    windows = Windows(np.concatenate(keypoints), np.concatenate(masks), np.concatenate(spans),
+                      np.concatenate(labels), np.concatenate(clip_index))
     return windows, clips
 
 

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .form import FormModel
 from .pose.base import PoseBackend, PoseFrame
+from .timeline import DEFAULT_MIN_PROBABILITY, abstain_reason, describe_segments, motion_energy, segments_from_windows
 
 # The shipped checkpoint, committed with the repository: the default everywhere, so nothing is
 # downloaded unless another model is asked for.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "gym7-transformer"
+DEFAULT_FORM_MODEL = REPO_ROOT / "checkpoints" / "pushup_form.json"
 DEFAULT_MAX_DURATION_S = 600.0
 STAGES = ("pose", "windows", "model", "overlay")
 
@@ -36,10 +39,16 @@ class Prediction:
     windows: [{start_s, end_s, label, score}] in time order, each window's best class.
     frames / detected_frames: frames the pose backend saw (at the model's sample rate) / with a person.
     seconds: processing time of the whole call; timings: seconds per stage (`STAGES`).
+    segments: the timeline, [{exercise, start, end, probability, windows, reps, rep_times, abstain, form}]
+        (`timeline.describe_segments`); reps: the reps of the segments of the top label.
+    abstain: why the clip should not be named (no person / no motion / not sure), or None.
     """
 
     top_k: list[dict]
     windows: list[dict]
+    segments: list[dict]
+    reps: int
+    abstain: str | None
     frames: int
     detected_frames: int
     seconds: float
@@ -83,35 +92,6 @@ class _ProgressBackend(PoseBackend):
         self.backend.reset()
 
 
-def _window_spans(keypoints: np.ndarray, layout: str, fps: float, config) -> list[tuple[float, float]]:
-    """(start_s, end_s) of each window `data.windows_from_sequence` returns for the same input.
-
-    Adapter: `data.Windows` does not carry the windows' times yet, so the cut is recomputed here with
-    the same steps (trim to the frames with a person, short gaps filled, windows every `window_stride`,
-    those with the person missing in most frames dropped). `fps` equals `config.sample_fps` here.
-    """
-    from . import data, skeleton
-
-    sequence = skeleton.convert(keypoints[..., :config.num_channels], layout, config.layout)
-    present = np.flatnonzero(data._present_frames(sequence))
-    if len(present) == 0:
-        return []
-    sequence = data._fill_gaps(sequence[present[0]:present[-1] + 1],
-                               max_gap=int(round(data.MAX_GAP_SECONDS * fps)))
-    length, size = len(sequence), config.num_frames
-    starts = np.arange(0, max(length - size, 0) + 1, config.window_stride)
-    if length > size and starts[-1] + size < length:
-        starts = np.append(starts, length - size)
-    present_after_fill = data._present_frames(sequence)
-    spans = []
-    for start in starts:
-        valid = min(length - start, size)
-        if present_after_fill[start:start + valid].mean() >= data.MIN_PRESENT_FRACTION:
-            first = present[0] + start
-            spans.append((round(first / fps, 3), round((first + valid) / fps, 3)))
-    return spans
-
-
 class Recognizer:
     """A model and a pose backend, loaded once, that turn clips into `Prediction`s.
 
@@ -124,8 +104,11 @@ class Recognizer:
     """
 
     def __init__(self, model, backend: PoseBackend, *, model_name: str = "",
-                 max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 64):
+                 max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 64,
+                 form_model: FormModel | None = None, min_probability: float = DEFAULT_MIN_PROBABILITY):
         self.model = model.eval()
+        self.form_model = form_model
+        self.min_probability = min_probability
         self.config = model.config
         self.backend = backend
         self.model_name = model_name or getattr(self.config, "_name_or_path", "")
@@ -156,6 +139,8 @@ class Recognizer:
             loaded = loaded.to(device)
         if isinstance(backend, str):
             backend = create_backend(backend)
+        if "form_model" not in kwargs and DEFAULT_FORM_MODEL.is_file():
+            kwargs["form_model"] = FormModel.load(DEFAULT_FORM_MODEL)
         return cls(loaded, backend, model_name=model, **kwargs)
 
     @property
@@ -221,14 +206,10 @@ class Recognizer:
         report(0.0, "windows")
         step = time.perf_counter()
         windows = windows_from_sequence(sequence.keypoints, sequence.layout, sequence.fps, self.config)
-        spans = _window_spans(sequence.keypoints, sequence.layout, sequence.fps, self.config)
         timings["windows"] = time.perf_counter() - step
         if len(windows) == 0:
             raise NoPersonError(f"{video_path}: a person was found in only {detected} of {len(sequence)} frames, "
                                 "too few for one window; film the whole body for longer")
-        if len(spans) != len(windows):
-            raise RuntimeError(f"window times out of step with data.windows_from_sequence "
-                               f"({len(spans)} vs {len(windows)})")
 
         report(0.0, "model")
         step = time.perf_counter()
@@ -238,9 +219,19 @@ class Recognizer:
         labels = self.labels
         ranked = np.argsort(-clip_scores)[:max(1, top_k)]
         top = [{"label": labels[i], "score": round(float(clip_scores[i]), 4)} for i in ranked]
+        segments = describe_segments(
+            segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
+                                  min_probability=self.min_probability),
+            sequence.keypoints, sequence.layout, sequence.fps, sequence.detected,
+            form_model=self.form_model, min_probability=self.min_probability,
+        )
+        abstain = abstain_reason(sequence.detection_rate, top[0]["score"],
+                                 motion_energy(sequence.keypoints, sequence.layout), top[0]["label"],
+                                 min_probability=self.min_probability)
         window_rows = [
-            {"start_s": start, "end_s": end, "label": labels[int(row.argmax())], "score": round(float(row.max()), 4)}
-            for (start, end), row in zip(spans, probabilities)
+            {"start_s": round(float(start), 3), "end_s": round(float(end), 3),
+             "label": labels[int(row.argmax())], "score": round(float(row.max()), 4)}
+            for (start, end), row in zip(windows.spans, probabilities)
         ]
 
         if overlay_path is not None:
@@ -252,7 +243,9 @@ class Recognizer:
             timings["overlay"] = time.perf_counter() - step
         report(1.0, "done")
         return Prediction(
-            top_k=top, windows=window_rows, frames=len(sequence), detected_frames=detected,
+            top_k=top, windows=window_rows, frames=len(sequence),
+            segments=segments, reps=sum(segment["reps"] for segment in segments if segment["exercise"] == top[0]["label"]),
+            abstain=abstain, detected_frames=detected,
             seconds=round(time.perf_counter() - started, 3),
             timings={stage: round(seconds, 3) for stage, seconds in timings.items()},
             fps=sequence.fps, backend=self.backend.name, model=self.model_name,

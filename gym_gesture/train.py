@@ -88,7 +88,7 @@ def windows_from_datasets(datasets, config, stride=None, ignore_unknown: bool = 
     if not all_windows:
         raise ValueError("no clip of a class the model knows in the data")
     windows = window_data.Windows(*(np.concatenate([getattr(w, name) for w in all_windows])
-                                    for name in ("keypoints", "attention_mask", "labels", "clip_index")))
+                                    for name in ("keypoints", "attention_mask", "spans", "labels", "clip_index")))
     return windows, all_clips
 
 

@@ -20,23 +20,11 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    """The shipped checkpoint when the repository has it, else a randomly initialised model saved the
-    same way (its labels are then meaningless: tests assert structure and consistency only)."""
+def model_dir() -> Path:
+    """The shipped checkpoint (committed with the repository)."""
     from gym_gesture.inference import DEFAULT_MODEL_DIR
 
-    if (DEFAULT_MODEL_DIR / "config.json").is_file():
-        return DEFAULT_MODEL_DIR
-    import torch
-
-    from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
-
-    torch.manual_seed(0)
-    labels = ["bench press", "lat pulldown", "pull up", "push up", "squat", "plank", "russian twist"]
-    config = GymGestureConfig(id2label=dict(enumerate(labels)), d_model=64, ffn_dim=128)
-    folder = tmp_path_factory.mktemp("random-model")
-    GymGestureForSequenceClassification(config).save_pretrained(folder)
-    return folder
+    return DEFAULT_MODEL_DIR
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gym_gesture.inference import DEFAULT_MODEL_DIR, Recognizer
+from gym_gesture.inference import Recognizer
 
 from conftest import FIXTURES, REPO_ROOT
 
@@ -73,11 +73,10 @@ def recognizer(model_dir):
 
 
 @pytest.fixture(scope="module")
-def expected(recognizer, model_dir):
+def expected(recognizer):
     """The package's own prediction on the clip: the app must show exactly this."""
     prediction = recognizer.predict(CLIP)
-    if model_dir == DEFAULT_MODEL_DIR:
-        assert prediction.label == CLIP_LABEL
+    assert prediction.label == CLIP_LABEL
     return prediction
 
 
@@ -160,13 +159,12 @@ def test_page_in_headless_chromium_shows_label_and_playable_overlay(app_url, exp
 
 
 @pytest.mark.browser
-def test_an_example_clip_runs_from_the_page(app_url, recognizer, model_dir):
+def test_an_example_clip_runs_from_the_page(app_url, recognizer):
     _browser_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
     expected_label = recognizer.predict(FIRST_EXAMPLE).label
-    if model_dir == DEFAULT_MODEL_DIR:
-        assert expected_label == FIRST_EXAMPLE_LABEL
+    assert expected_label == FIRST_EXAMPLE_LABEL
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
