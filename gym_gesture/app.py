@@ -62,10 +62,12 @@ class RecognizerPool:
 
         with self._lock:
             if backend not in self._recognizers:
-                model = self._recognizers["mediapipe"].model
-                self._recognizers[backend] = Recognizer(model, create_backend(backend),
+                first = self._recognizers["mediapipe"]
+                self._recognizers[backend] = Recognizer(first.model, create_backend(backend),
                                                         model_name=self.model_name,
-                                                        max_duration=self.max_duration)
+                                                        max_duration=self.max_duration,
+                                                        form_model=first.form_model,
+                                                        min_probability=first.min_probability)
             return self._recognizers[backend]
 
 
@@ -81,10 +83,28 @@ def timeline_frame(prediction) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["time (s)", "probability", "class"])
 
 
+def segment_line(segment: dict) -> str:
+    line = (f"- {segment['start']:.1f}-{segment['end']:.1f} s: **{segment['exercise']}**, "
+            f"{segment['reps']} rep{'s' if segment['reps'] != 1 else ''}")
+    if segment["form"]:
+        form, angles = segment["form"], segment["form"]["angles"]
+        line += (f"; {form['verdict']} (body line {angles['body_line']:.0f}°, "
+                 f"deepest elbow {angles['elbow_min']:.0f}°)")
+        if form["hint"]:
+            line += f": {form['hint']}"
+    if segment["abstain"]:
+        line += f"; unsure: {segment['abstain']}"
+    return line
+
+
 def summary_markdown(prediction) -> str:
     timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in prediction.timings.items())
-    return (f"**{prediction.label}**: person found in {prediction.detected_frames} of {prediction.frames} "
+    verdict = (f"**No exercise named**: {prediction.abstain}" if prediction.abstain
+               else f"**{prediction.label}**, {prediction.reps} rep{'s' if prediction.reps != 1 else ''}")
+    segments = "\n".join(segment_line(segment) for segment in prediction.segments)
+    return (f"{verdict}.\n\nPerson found in {prediction.detected_frames} of {prediction.frames} "
             f"frames ({prediction.detection_rate:.0%}), {len(prediction.windows)} windows.\n\n"
+            f"{segments}\n\n"
             f"Processing: {prediction.seconds:.1f} s ({timings}); backend `{prediction.backend}`.")
 
 

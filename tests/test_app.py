@@ -94,7 +94,9 @@ def test_api_through_gradio_client(app_url, expected):
     assert (details["frames"], details["detected_frames"]) == (expected.frames, expected.detected_frames)
     assert Path(overlay["video"] if isinstance(overlay, dict) else overlay).stat().st_size > 0
     assert len(timeline["data"]) == 3 * len(expected.windows)
-    assert f"person found in {expected.detected_frames} of {expected.frames} frames" in summary
+    assert f"Person found in {expected.detected_frames} of {expected.frames} frames" in summary
+    assert summary.startswith("**squat**, 1 rep.")  # one squat, counted by eye
+    assert details["segments"] == expected.to_json()["segments"]
 
 
 def test_api_refuses_an_unreadable_file_with_a_clear_message(app_url, tmp_path):
@@ -138,7 +140,7 @@ def test_page_in_headless_chromium_shows_label_and_playable_overlay(app_url, exp
 
             label = page.locator("#label [data-testid='label-output-value']")
             expect(label).to_have_text(expected.label, timeout=120_000)
-            expect(page.locator("#summary")).to_contain_text("person found in", timeout=10_000)
+            expect(page.locator("#summary")).to_contain_text("Person found in", timeout=10_000)
 
             video = page.locator("#overlay video")
             expect(video).to_have_count(1, timeout=30_000)
