@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .inference import DEFAULT_MODEL_DIR, REPO_ROOT
+from .inference import DEFAULT_FORM_MODEL, DEFAULT_MODEL_DIR, REPO_ROOT
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MODEL_CARD_TEMPLATE = REPO_ROOT / "model_card.md"
@@ -91,10 +91,11 @@ def render_model_card(model_dir: Path, repo_id: str, *, space_id: str | None = N
         eval_results=eval_results(evaluation, dataset_name, dataset) if evaluation else None,
     )
     training = _read_json(model_dir / "training.json")
+    form_model = _read_json(DEFAULT_FORM_MODEL)
     return ModelCard.from_template(
         card_data, template_path=str(template),
         repo_id=repo_id, space_id=space_id, config=config, labels=labels, evaluation=evaluation,
-        training=training, version=__version__,
+        training=training, form=form_model["metrics"] if form_model else None, version=__version__,
     )
 
 
