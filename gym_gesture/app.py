@@ -17,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .inference import REPO_ROOT, STAGES, NoPersonError, Recognizer
+from .inference import REPO_ROOT, NoPersonError, Recognizer
 
 EXAMPLES_DIR = REPO_ROOT / "examples"
 DEFAULT_MAX_DURATION_S = 60.0

@@ -28,6 +28,16 @@ def model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def recognizer(model_dir):
+    """The shipped checkpoint with MediaPipe, loaded once, as the CLI and the app load it."""
+    from gym_gesture.inference import Recognizer
+
+    recognizer = Recognizer.from_pretrained(model_dir)
+    yield recognizer
+    recognizer.close()
+
+
+@pytest.fixture(scope="session")
 def mediapipe_pose():
     """One real MediaPipe backend for the session (extract_clip resets it between clips)."""
     from gym_gesture.pose import create_backend

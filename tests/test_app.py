@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from gym_gesture.inference import Recognizer
 
 from conftest import FIXTURES, REPO_ROOT
 
@@ -63,13 +62,6 @@ def app_url(model_dir, tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-
-
-@pytest.fixture(scope="module")
-def recognizer(model_dir):
-    recognizer = Recognizer.from_pretrained(model_dir)
-    yield recognizer
-    recognizer.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from gym_gesture.hub import main
 from gym_gesture.inference import DEFAULT_MODEL_DIR
 
 from conftest import REPO_ROOT
-from test_remote_code import LOADER
+from test_remote_code import load_in_fresh_process
 
 # What `gym-gesture evaluate --json` writes (the keys the card reads), for models that come without one.
 EVALUATION = {
@@ -62,16 +62,10 @@ def test_model_folder_loads_with_trust_remote_code_in_a_fresh_process(dry_run, m
     expected_model = AutoModel.from_pretrained(model_dir).eval()
     torch.manual_seed(1)
     keypoints = torch.randn(2, 60, 17, 3)
-    torch.save(keypoints, tmp_path / "inputs.pt")
     with torch.no_grad():
         expected = expected_model(keypoints).logits
 
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    result = subprocess.run([sys.executable, "-c", LOADER, str(dry_run[0] / "model"), str(tmp_path / "inputs.pt")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded = load_in_fresh_process(dry_run[0] / "model", keypoints, tmp_path)
     assert loaded["module"].startswith("transformers_modules.") and not loaded["project_loaded"]
     torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-5)
 

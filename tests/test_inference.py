@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gym_gesture.inference import DEFAULT_MODEL_DIR, NoPersonError, Recognizer
+from gym_gesture.inference import NoPersonError, Recognizer
 from gym_gesture.video import VideoWriter, probe
 
 from conftest import FIXTURES, REPO_ROOT
@@ -23,13 +23,6 @@ JSON_KEYS = {"top_k", "windows", "frames", "detected_frames", "seconds", "segmen
 KNOWN_MISSES = {
     "pull_up_00.mp4": "backlit silhouette: MediaPipe misplaces the wrists and finds the person in 76% of frames",
 }
-
-
-@pytest.fixture(scope="module")
-def recognizer(model_dir):
-    recognizer = Recognizer.from_pretrained(model_dir)
-    yield recognizer
-    recognizer.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -38,17 +39,9 @@ print(json.dumps({
 """
 
 
-def test_fresh_process_loads_saved_folder_with_trust_remote_code(tmp_path):
-    torch.manual_seed(0)
-    config = GymGestureConfig(id2label={0: "squat", 1: "push up", 2: "bench press"}, d_model=32, ffn_dim=64)
-    model = GymGestureForSequenceClassification(config).eval()
-    folder = tmp_path / "model"
-    model.save_pretrained(folder)
-    keypoints = torch.randn(3, 60, 17, 3)
+def load_in_fresh_process(folder, keypoints: torch.Tensor, tmp_path) -> dict:
+    """Run LOADER on `folder` in a new interpreter with the project blocked; its JSON answer."""
     torch.save(keypoints, tmp_path / "inputs.pt")
-    with torch.no_grad():
-        expected = model(keypoints).logits
-
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
     result = subprocess.run(
@@ -56,9 +49,31 @@ def test_fresh_process_loads_saved_folder_with_trust_remote_code(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_fresh_process_loads_saved_folder_with_trust_remote_code(tmp_path):
+    torch.manual_seed(0)
+    config = GymGestureConfig(id2label={0: "squat", 1: "push up", 2: "bench press"}, d_model=32, ffn_dim=64)
+    model = GymGestureForSequenceClassification(config).eval()
+    folder = tmp_path / "model"
+    model.save_pretrained(folder)
+    keypoints = torch.randn(3, 60, 17, 3)
+    with torch.no_grad():
+        expected = model(keypoints).logits
+
+    loaded = load_in_fresh_process(folder, keypoints, tmp_path)
     assert loaded["class"] == "GymGestureForSequenceClassification"
     assert loaded["module"].startswith("transformers_modules.")  # the copied remote code, not the package
     assert not loaded["project_loaded"]
     torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-6)
     assert loaded["labels"] == [config.id2label[i] for i in expected.argmax(-1).tolist()]
+
+
+def test_shipped_checkpoint_carries_the_package_model_code():
+    """The code files saved beside the shipped weights are the package's own, byte for byte."""
+    from gym_gesture.inference import DEFAULT_MODEL_DIR
+
+    package = Path(__file__).resolve().parents[1] / "gym_gesture"
+    for name in ("configuration_gym_gesture.py", "modeling_gym_gesture.py"):
+        assert (DEFAULT_MODEL_DIR / name).read_bytes() == (package / name).read_bytes(), name
