@@ -105,7 +105,8 @@ def _training_options(args):
         fusion=getattr(args, "fusion", "transformer"), epochs=args.epochs, learning_rate=args.lr,
         batch_size=args.batch_size, seed=args.seed, validation_fraction=args.validation_fraction,
         test_fraction=args.test_fraction, patience=args.patience, stride=args.stride,
-        undersample=args.undersample, class_weights=not args.no_class_weights, augment=not args.no_augment,
+        undersample=args.undersample, class_weights=not args.no_class_weights,
+        class_weight_power=args.class_weight_power, label_smoothing=args.label_smoothing, augment=not args.no_augment,
         model=model, init_from=getattr(args, "init_from", None), resume=getattr(args, "resume", False),
         push_to_hub=getattr(args, "push_to_hub", None), threads=args.threads,
     )
@@ -128,6 +129,10 @@ def _add_training_arguments(parser) -> None:
     parser.add_argument("--undersample", action="store_true",
                         help="cut every class down to the smallest one's window count (the paper's method)")
     parser.add_argument("--no-class-weights", action="store_true", help="plain instead of class-weighted loss")
+    parser.add_argument("--class-weight-power", type=float, default=0.5,
+                        help="balanced class weights raised to this power (default 0.5, which tempers the "
+                             "weight of rare classes; 1: fully balanced)")
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing of the loss (default 0)")
     parser.add_argument("--no-augment", action="store_true", help="no mirror / rotation / scale / speed / joint dropout")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, all cores; use 1 on a busy machine)")
     _add_model_options(parser)

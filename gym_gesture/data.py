@@ -237,13 +237,15 @@ def undersample(indices: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.nd
     return np.sort(np.concatenate(keep))
 
 
-def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Balanced weights (n_samples / (n_classes * count)); classes absent from `labels` get 1."""
+def class_weights(labels: np.ndarray, num_classes: int, power: float = 1.0) -> np.ndarray:
+    """Balanced weights (n_samples / (n_classes * count)) raised to `power` (0.5: inverse square root
+    of the frequency, which keeps a class of a handful of windows from dominating the loss);
+    classes absent from `labels` get 1."""
     from sklearn.utils.class_weight import compute_class_weight
 
     weights = np.ones(num_classes, dtype=np.float32)
     present = np.unique(labels)
-    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels) ** power
     return weights
 
 

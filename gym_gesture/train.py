@@ -42,6 +42,10 @@ class TrainingOptions:
     stride: int | None = None
     undersample: bool = False
     class_weights: bool = True
+    # Square-rooted balanced weights: the full ones gave the two classes of a few clips (plank,
+    # russian twist) 57x and 133x a push up's weight; validation macro F1 0.956 against 0.944.
+    class_weight_power: float = 0.5
+    label_smoothing: float = 0.0
     augment: bool = True
     model: dict = field(default_factory=dict)
     init_from: str | None = None
@@ -96,16 +100,18 @@ class WeightedCrossEntropy:
     """Class-weighted cross-entropy for `Trainer(compute_loss_func=...)`: summed over the batch and divided
     by the number of windows the Trainer counts over devices and accumulation steps, as it expects."""
 
-    def __init__(self, weights: np.ndarray):
+    def __init__(self, weights: np.ndarray, label_smoothing: float = 0.0):
         import torch
 
         self.weights = torch.as_tensor(weights, dtype=torch.float32)
+        self.label_smoothing = label_smoothing
 
     def __call__(self, outputs, labels, num_items_in_batch=None):
         import torch.nn.functional as F
 
         logits = outputs["logits"]
-        losses = F.cross_entropy(logits, labels, weight=self.weights.to(logits.device), reduction="none")
+        losses = F.cross_entropy(logits, labels, weight=self.weights.to(logits.device), reduction="none",
+                                 label_smoothing=self.label_smoothing)
         return losses.sum() / num_items_in_batch if num_items_in_batch is not None else losses.mean()
 
 
@@ -220,7 +226,7 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         validation = windows.subset(indices["validation"])
     train_windows = windows.subset(train_indices)
 
-    weights = (window_data.class_weights(train_windows.labels, len(labels)) if options.class_weights
+    weights = (window_data.class_weights(train_windows.labels, len(labels), options.class_weight_power) if options.class_weights
                else np.ones(len(labels), np.float32))
     augmentation = window_data.Augmentation(layout=config.layout) if options.augment else None
     logger.warning("%d training windows (%d sources), %d validation windows (%d sources); labels: %s",
@@ -256,7 +262,7 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         train_dataset=window_data.WindowDataset(train_windows, augmentation, options.seed),
         eval_dataset=window_data.WindowDataset(validation),
         data_collator=window_data.collate_windows,
-        compute_loss_func=WeightedCrossEntropy(weights),
+        compute_loss_func=WeightedCrossEntropy(weights, options.label_smoothing),
         compute_metrics=window_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=options.patience)],
     )

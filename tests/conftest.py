@@ -60,7 +60,9 @@ def trained_model(synthetic_npz, tmp_path_factory) -> Path:
     from gym_gesture.train import TrainingOptions, train
 
     output_dir = tmp_path_factory.mktemp("trained")
-    options = TrainingOptions(epochs=12, patience=12, batch_size=32, seed=0,
+    # 12 epochs sat at the edge of convergence (validation accuracy 0.68-0.97 over seeds 0-3, either class
+    # weighting); 20 reach >= 0.93 on all four.
+    options = TrainingOptions(epochs=20, patience=20, batch_size=32, seed=0,
                               model={"d_model": 32, "ffn_dim": 64, "num_frames": 30})
     train(synthetic_npz, output_dir, options)
     return output_dir

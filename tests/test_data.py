@@ -123,6 +123,8 @@ def test_undersampling_and_class_weights():
     assert np.bincount(labels[kept]).tolist() == [10, 10, 10]
     weights = data.class_weights(labels, num_classes=4)
     np.testing.assert_allclose(weights, [80 / 150, 80 / 60, 80 / 30, 1.0], rtol=1e-6)
+    tempered = data.class_weights(labels, num_classes=4, power=0.5)
+    np.testing.assert_allclose(tempered, np.sqrt([80 / 150, 80 / 60, 80 / 30, 1.0]), rtol=1e-6)
 
 
 def _batch():
