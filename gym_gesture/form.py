@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .skeleton import convert, get_layout
+from .skeleton import convert, get_layout, joint_angle
 
 _H36M = get_layout("h36m17").index
 GOOD, CHECK = "form: good", "check your form"
@@ -33,13 +33,6 @@ _HINTS = {
     "knee": "keep your knees straight",
     "neck": "keep your head in line with your back",
 }
-
-
-def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Angle at b (degrees) of the image-plane triangle a-b-c, per frame."""
-    u, v = a[..., :2] - b[..., :2], c[..., :2] - b[..., :2]
-    cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-9)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def _mid(keypoints: np.ndarray, joint: str) -> np.ndarray:
@@ -61,16 +54,16 @@ def joint_angle_series(keypoints: np.ndarray, layout: str) -> dict[str, np.ndarr
     # Signed distance from the line (2-D cross product), oriented so that "below" (larger image y) is +.
     offset = (line[:, 0] * to_hip[:, 1] - line[:, 1] * to_hip[:, 0]) / length ** 2
     offset *= np.sign(line[:, 0] + 1e-9)  # the same sign whichever way the person faces
-    elbows = np.stack([_angle(k[:, _H36M[f"{s}_shoulder"]], k[:, _H36M[f"{s}_elbow"]], k[:, _H36M[f"{s}_wrist"]])
+    elbows = np.stack([joint_angle(k[:, _H36M[f"{s}_shoulder"]], k[:, _H36M[f"{s}_elbow"]], k[:, _H36M[f"{s}_wrist"]])
                        for s in ("left", "right")])
-    knees = np.stack([_angle(k[:, _H36M[f"{s}_hip"]], k[:, _H36M[f"{s}_knee"]], k[:, _H36M[f"{s}_ankle"]])
+    knees = np.stack([joint_angle(k[:, _H36M[f"{s}_hip"]], k[:, _H36M[f"{s}_knee"]], k[:, _H36M[f"{s}_ankle"]])
                       for s in ("left", "right")])
     return {
-        "body_line": _angle(shoulder, hip, ankle),
+        "body_line": joint_angle(shoulder, hip, ankle),
         "hip_offset": offset,
         "elbow": elbows.mean(0),
         "knee": knees.mean(0),
-        "neck": _angle(k[:, _H36M["head"]], k[:, _H36M["thorax"]], k[:, _H36M["pelvis"]]),
+        "neck": joint_angle(k[:, _H36M["head"]], k[:, _H36M["thorax"]], k[:, _H36M["pelvis"]]),
     }
 
 

@@ -18,20 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from .skeleton import convert, get_layout
+from .skeleton import convert, get_layout, joint_angle
 
 _H36M = get_layout("h36m17").index
 
 
-def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Angle at b (degrees) of the image-plane triangle a-b-c, per frame."""
-    u, v = a[..., :2] - b[..., :2], c[..., :2] - b[..., :2]
-    cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-9)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
 def _mean_sides(keypoints: np.ndarray, joints: tuple[str, str, str]) -> np.ndarray:
-    angles = np.stack([_angle(*(keypoints[:, _H36M[f"{side}_{joint}"]] for joint in joints))
+    angles = np.stack([joint_angle(*(keypoints[:, _H36M[f"{side}_{joint}"]] for joint in joints))
                        for side in ("left", "right")])
     seen = np.isfinite(angles).sum(0)
     return np.where(seen > 0, np.nansum(angles, axis=0) / np.maximum(seen, 1), np.nan)

@@ -160,6 +160,13 @@ def convert(keypoints: np.ndarray, source: str, target: str = CANONICAL_LAYOUT) 
     return converted.astype(keypoints.dtype, copy=False)
 
 
+def joint_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Angle at joint b (degrees) of the image-plane triangle a-b-c, per frame: arrays (..., >=2)."""
+    u, v = a[..., :2] - b[..., :2], c[..., :2] - b[..., :2]
+    cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-9)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
 def mirror(keypoints: np.ndarray, layout: str) -> np.ndarray:
     """Left/right mirror of normalised keypoints (..., J, C): swap sides and negate x."""
     mirrored = keypoints[..., get_layout(layout).mirror_permutation, :].copy()
