@@ -94,13 +94,18 @@ def _add_model_options(parser) -> None:
     model.add_argument("--ffn-dim", type=int, default=None, help="feed-forward width (default 2 x d-model)")
     model.add_argument("--dropout", type=float, default=0.1)
     model.add_argument("--num-frames", type=int, default=60, help="frames per window, T (default 60)")
+    model.add_argument("--sample-fps", type=float, default=30.0,
+                       help="frame rate windows are sampled at; inference runs pose at this rate (default 30)")
+    model.add_argument("--window-stride", type=int, default=15,
+                       help="frames between window starts at inference and evaluation (default 15)")
 
 
 def _training_options(args):
     from .train import TrainingOptions
 
     model = {"d_model": args.d_model, "num_layers": args.num_layers, "num_heads": args.num_heads,
-             "ffn_dim": args.ffn_dim or 2 * args.d_model, "dropout": args.dropout, "num_frames": args.num_frames}
+             "ffn_dim": args.ffn_dim or 2 * args.d_model, "dropout": args.dropout, "num_frames": args.num_frames,
+             "sample_fps": args.sample_fps, "window_stride": args.window_stride}
     return TrainingOptions(
         fusion=getattr(args, "fusion", "transformer"), epochs=args.epochs, learning_rate=args.lr,
         batch_size=args.batch_size, seed=args.seed, validation_fraction=args.validation_fraction,
@@ -125,7 +130,7 @@ def _add_training_arguments(parser) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.15,
                         help="share of source videos held out for evaluation (default 0.15)")
     parser.add_argument("--stride", type=int, default=None,
-                        help="frames between training windows (default: the model's window_stride, 15)")
+                        help="frames between training windows (default: the model's --window-stride)")
     parser.add_argument("--undersample", action="store_true",
                         help="cut every class down to the smallest one's window count (the paper's method)")
     parser.add_argument("--no-class-weights", action="store_true", help="plain instead of class-weighted loss")
