@@ -36,6 +36,22 @@ def load_split(source: str) -> dict[str, list[str]]:
     return json.loads(path.read_text())
 
 
+def split_pose_datasets(model_source: str, data, split: str | None = None) -> list:
+    """The pose datasets `data` (see `train.load_pose_datasets`), all of them or only the clips of the
+    sources in one part of the split saved with the model (e.g. "test": the held-out sources)."""
+    datasets = load_pose_datasets(data)
+    if split is None:
+        return datasets
+    sources = load_split(model_source).get(split)
+    if sources is None:
+        raise ValueError(f"{model_source}: the saved split has no {split!r} part")
+    sources = set(sources)
+    datasets = [dataset.filter(lambda source: source in sources, input_columns="source_id") for dataset in datasets]
+    if not sum(len(dataset) for dataset in datasets):
+        raise ValueError(f"none of the {split} sources of {model_source} is in the data")
+    return datasets
+
+
 def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
                          batch_size: int = 512) -> np.ndarray:
     """Class probabilities (N, num_labels) of windows from `data.windows_from_sequence`."""
@@ -94,16 +110,7 @@ def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: 
 
     model = load_model(model_source)
     config = model.config
-    datasets = load_pose_datasets(data)
-    if split is not None:
-        sources = load_split(model_source).get(split)
-        if sources is None:
-            raise ValueError(f"{model_source}: the saved split has no {split!r} part")
-        sources = set(sources)
-        datasets = [dataset.filter(lambda source: source in sources, input_columns="source_id")
-                    for dataset in datasets]
-        if not sum(len(dataset) for dataset in datasets):
-            raise ValueError(f"none of the {split} sources of {model_source} is in the data")
+    datasets = split_pose_datasets(model_source, data, split)
     windows, clips = windows_from_datasets(datasets, config, ignore_unknown=ignore_unknown)
 
     probabilities = window_probabilities(model, windows.keypoints, windows.attention_mask)
