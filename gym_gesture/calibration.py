@@ -23,8 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .timeline import (CALIBRATION_FILE, DEFAULT_MAX_LOST, DEFAULT_THRESHOLDS, AbstainSample, calibrate_threshold,
-                       span_sample)
+from .timeline import (
+    CALIBRATION_FILE,
+    DEFAULT_MAX_LOST,
+    DEFAULT_THRESHOLDS,
+    AbstainSample,
+    calibrate_threshold,
+    span_sample,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # Candidate values of the calibrated thresholds.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .inference import window_probabilities
 from .train import SPLIT_FILE, load_pose_datasets, windows_from_datasets
 
 logger = logging.getLogger(__name__)
@@ -50,20 +51,6 @@ def split_pose_datasets(model_source: str, data, split: str | None = None) -> li
     if not sum(len(dataset) for dataset in datasets):
         raise ValueError(f"none of the {split} sources of {model_source} is in the data")
     return datasets
-
-
-def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
-                         batch_size: int = 512) -> np.ndarray:
-    """Class probabilities (N, num_labels) of windows from `data.windows_from_sequence`."""
-    import torch
-
-    probabilities = []
-    with torch.no_grad():
-        for start in range(0, len(keypoints), batch_size):
-            logits = model(keypoints=torch.from_numpy(keypoints[start:start + batch_size]),
-                           attention_mask=torch.from_numpy(attention_mask[start:start + batch_size])).logits
-            probabilities.append(torch.softmax(logits.float(), dim=-1).numpy())
-    return np.concatenate(probabilities) if probabilities else np.zeros((0, model.config.num_labels), np.float32)
 
 
 def _scores(true: np.ndarray, predicted: np.ndarray, label_ids: list[int]) -> dict:

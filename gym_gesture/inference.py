@@ -19,8 +19,13 @@ import numpy as np
 from .data import Windows, windows_from_sequence
 from .form import FormModel
 from .pose.base import PoseBackend, PoseFrame
-from .timeline import (DEFAULT_THRESHOLDS, AbstainThresholds, describe_segments, segments_from_windows,
-                       span_abstain_reason)
+from .timeline import (
+    DEFAULT_THRESHOLDS,
+    AbstainThresholds,
+    describe_segments,
+    segments_from_windows,
+    span_abstain_reason,
+)
 
 # The shipped checkpoint, committed with the repository: the default everywhere, so nothing is
 # downloaded unless another model is asked for.
@@ -92,6 +97,24 @@ class SequenceResult:
     abstain: str | None
 
 
+def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
+                         batch_size: int = 256) -> np.ndarray:
+    """(N, num_labels) softmax probabilities of windows (`data.Windows`), in batches, on the model's device:
+    the one model call of predict, evaluate and the benchmarks."""
+    import torch
+
+    device = next(model.parameters()).device
+    chunks = [np.zeros((0, model.config.num_labels), np.float32)]
+    with torch.inference_mode():
+        for start in range(0, len(keypoints), batch_size):
+            logits = model(
+                torch.from_numpy(keypoints[start:start + batch_size]).to(device),
+                attention_mask=torch.from_numpy(attention_mask[start:start + batch_size]).to(device),
+            ).logits
+            chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(chunks)
+
+
 class _ProgressBackend(PoseBackend):
     """Wraps a backend to report each processed frame: `extract_clip` has no callback of its own."""
 
@@ -120,7 +143,7 @@ class Recognizer:
     """
 
     def __init__(self, model, backend: PoseBackend, *, model_name: str = "",
-                 max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 64,
+                 max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 256,
                  form_model: FormModel | None = None, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS):
         self.model = model.eval()
         self.form_model = form_model
@@ -172,18 +195,7 @@ class Recognizer:
 
     def window_probabilities(self, keypoints: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """(N, num_labels) softmax probabilities of windows from `data.windows_from_sequence`."""
-        import torch
-
-        device = next(self.model.parameters()).device
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(keypoints), self.batch_size):
-                logits = self.model(
-                    torch.from_numpy(keypoints[start:start + self.batch_size]).to(device),
-                    attention_mask=torch.from_numpy(attention_mask[start:start + self.batch_size]).to(device),
-                ).logits
-                chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-        return np.concatenate(chunks)
+        return window_probabilities(self.model, keypoints, attention_mask, self.batch_size)
 
     def recognize_sequence(self, keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, *,
                            timings: dict | None = None, on_windows=None) -> SequenceResult:
@@ -289,4 +301,5 @@ class Recognizer:
         )
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult"]
+__all__ = ["DEFAULT_MODEL_DIR", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
+           "window_probabilities"]
