@@ -225,6 +225,8 @@ CASES = [
          r"'squat/squat_1' has shape \(40, 17, 3\), expected \(T, 33, 4\)"),
     Case("pickled_objects.npz", KEYPOINTS, lambda p: _npz(p, **{"squat/squat_1": np.array([{"x": 1}], dtype=object)}),
          r"'squat/squat_1' is unreadable \(Object arrays cannot be loaded when allow_pickle=False\)"),
+    Case("text_values.npz", KEYPOINTS, lambda p: _npz(p, **{"squat/squat_1": np.array(["left knee", "right knee"])}),
+         r"'squat/squat_1' holds <U10 values, not numbers"),
     Case("single_array.npz", KEYPOINTS, _npy_named_npz, r"a single \.npy array, not an \.npz keypoint archive"),
     Case("bad_key.npz", KEYPOINTS, lambda p: _npz(p, squat_1=_keypoints()), r"key 'squat_1' is not '<label>/<clip id>'"),
     Case("unknown_label.npz", KEYPOINTS, lambda p: _npz(p, **{"dancing/dance_1": _keypoints()}),
