@@ -67,7 +67,7 @@ class RecognizerPool:
                                                         model_name=self.model_name,
                                                         max_duration=self.max_duration,
                                                         form_model=first.form_model,
-                                                        min_probability=first.min_probability)
+                                                        thresholds=first.thresholds)
             return self._recognizers[backend]
 
 

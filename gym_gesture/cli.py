@@ -94,13 +94,18 @@ def _add_model_options(parser) -> None:
     model.add_argument("--ffn-dim", type=int, default=None, help="feed-forward width (default 2 x d-model)")
     model.add_argument("--dropout", type=float, default=0.1)
     model.add_argument("--num-frames", type=int, default=60, help="frames per window, T (default 60)")
+    model.add_argument("--sample-fps", type=float, default=30.0,
+                       help="frame rate windows are sampled at; inference runs pose at this rate (default 30)")
+    model.add_argument("--window-stride", type=int, default=15,
+                       help="frames between window starts at inference and evaluation (default 15)")
 
 
 def _training_options(args):
     from .train import TrainingOptions
 
     model = {"d_model": args.d_model, "num_layers": args.num_layers, "num_heads": args.num_heads,
-             "ffn_dim": args.ffn_dim or 2 * args.d_model, "dropout": args.dropout, "num_frames": args.num_frames}
+             "ffn_dim": args.ffn_dim or 2 * args.d_model, "dropout": args.dropout, "num_frames": args.num_frames,
+             "sample_fps": args.sample_fps, "window_stride": args.window_stride}
     return TrainingOptions(
         fusion=getattr(args, "fusion", "transformer"), epochs=args.epochs, learning_rate=args.lr,
         batch_size=args.batch_size, seed=args.seed, validation_fraction=args.validation_fraction,
@@ -125,7 +130,7 @@ def _add_training_arguments(parser) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.15,
                         help="share of source videos held out for evaluation (default 0.15)")
     parser.add_argument("--stride", type=int, default=None,
-                        help="frames between training windows (default: the model's window_stride, 15)")
+                        help="frames between training windows (default: the model's --window-stride)")
     parser.add_argument("--undersample", action="store_true",
                         help="cut every class down to the smallest one's window count (the paper's method)")
     parser.add_argument("--no-class-weights", action="store_true", help="plain instead of class-weighted loss")
@@ -286,12 +291,48 @@ def _run_predict(args) -> int:
     return 0
 
 
+def _add_calibrate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "calibrate", help="choose when a model abstains, on held-out clips against clips of people not exercising",
+        description="Run the model over the held-out clips of its split (from --data) and over videos of people "
+                    "walking or standing (--negatives), choose the abstain thresholds and write them with the "
+                    "trade-off tables to DIR/calibration.json, which predict and the app then use.")
+    parser.add_argument("--model", required=True, metavar="DIR", help="a model folder with its split.json")
+    parser.add_argument("--data", nargs="+", default=None, metavar="DATA",
+                        help="pose dataset folder(s) or .npz archive(s) holding the model's held-out sources "
+                             "(default: the .npz archives in ../shared/data/keypoints)")
+    parser.add_argument("--negatives", nargs="+", default=None, metavar="FILE_OR_DIR",
+                        help="videos (or folders of videos) of people not exercising "
+                             "(default: ../shared/data/people)")
+    parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
+    parser.add_argument("--max-lost", type=float, default=0.01, metavar="F",
+                        help="share of the held-out windows named right a threshold may cost (default 0.01)")
+    parser.set_defaults(run=_run_calibrate)
+
+
+def _run_calibrate(args) -> int:
+    from pathlib import Path
+
+    from .calibration import calibrate, format_trade_off
+
+    if not (Path(args.model) / "config.json").is_file():
+        raise FileNotFoundError(f"{args.model}: not a model folder (no config.json)")
+    if not 0 <= args.max_lost < 1:
+        raise ValueError(f"--max-lost must be in [0, 1), got {args.max_lost}")
+    result = calibrate(args.model, args.data, args.negatives, backend=args.backend, max_lost=args.max_lost)
+    print(format_trade_off(result))
+    for clip in result["non_exercise_clips"]:
+        print(f"{Path(clip['file']).name}: {clip['abstain'] or 'named ' + clip['predicted']}")
+    print(f"thresholds saved to {Path(args.model) / 'calibration.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gym-gesture", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gym-gesture {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in (_add_labels, _add_extract, _add_import_keypoints, _add_train, _add_evaluate,
-                        _add_compare, _add_predict, _add_train_form):
+                        _add_compare, _add_predict, _add_train_form, _add_calibrate):
         add_command(subparsers)
     return parser
 

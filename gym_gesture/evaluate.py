@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .inference import load_model
+from .inference import load_model, window_probabilities
 from .train import SPLIT_FILE, load_pose_datasets, windows_from_datasets
 
 logger = logging.getLogger(__name__)
@@ -27,18 +27,20 @@ def load_split(source: str) -> dict[str, list[str]]:
     return json.loads(path.read_text())
 
 
-def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
-                         batch_size: int = 512) -> np.ndarray:
-    """Class probabilities (N, num_labels) of windows from `data.windows_from_sequence`."""
-    import torch
-
-    probabilities = []
-    with torch.no_grad():
-        for start in range(0, len(keypoints), batch_size):
-            logits = model(keypoints=torch.from_numpy(keypoints[start:start + batch_size]),
-                           attention_mask=torch.from_numpy(attention_mask[start:start + batch_size])).logits
-            probabilities.append(torch.softmax(logits.float(), dim=-1).numpy())
-    return np.concatenate(probabilities) if probabilities else np.zeros((0, model.config.num_labels), np.float32)
+def split_pose_datasets(model_source: str, data, split: str | None = None) -> list:
+    """The pose datasets `data` (see `train.load_pose_datasets`), all of them or only the clips of the
+    sources in one part of the split saved with the model (e.g. "test": the held-out sources)."""
+    datasets = load_pose_datasets(data)
+    if split is None:
+        return datasets
+    sources = load_split(model_source).get(split)
+    if sources is None:
+        raise ValueError(f"{model_source}: the saved split has no {split!r} part")
+    sources = set(sources)
+    datasets = [dataset.filter(lambda source: source in sources, input_columns="source_id") for dataset in datasets]
+    if not sum(len(dataset) for dataset in datasets):
+        raise ValueError(f"none of the {split} sources of {model_source} is in the data")
+    return datasets
 
 
 def _scores(true: np.ndarray, predicted: np.ndarray, label_ids: list[int]) -> dict:
@@ -85,16 +87,7 @@ def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: 
 
     model = load_model(model_source)
     config = model.config
-    datasets = load_pose_datasets(data)
-    if split is not None:
-        sources = load_split(model_source).get(split)
-        if sources is None:
-            raise ValueError(f"{model_source}: the saved split has no {split!r} part")
-        sources = set(sources)
-        datasets = [dataset.filter(lambda source: source in sources, input_columns="source_id")
-                    for dataset in datasets]
-        if not sum(len(dataset) for dataset in datasets):
-            raise ValueError(f"none of the {split} sources of {model_source} is in the data")
+    datasets = split_pose_datasets(model_source, data, split)
     windows, clips = windows_from_datasets(datasets, config, ignore_unknown=ignore_unknown)
 
     probabilities = window_probabilities(model, windows.keypoints, windows.attention_mask)

@@ -22,7 +22,7 @@ from .inference import DEFAULT_FORM_MODEL, DEFAULT_MODEL_DIR, REPO_ROOT
 PACKAGE_DIR = Path(__file__).resolve().parent
 MODEL_CARD_TEMPLATE = REPO_ROOT / "model_card.md"
 EVALUATION_FILE = "evaluation.json"
-RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json")
+RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json", "calibration.json")
 WEIGHTS_FILE = "model.safetensors"
 AUTO_MAP = {
     "AutoConfig": "configuration_gym_gesture.GymGestureConfig",
@@ -96,6 +96,7 @@ def render_model_card(model_dir: Path, repo_id: str, *, space_id: str | None = N
         card_data, template_path=str(template),
         repo_id=repo_id, space_id=space_id, config=config, labels=labels, evaluation=evaluation,
         training=training, form=form_model["metrics"] if form_model else None, version=__version__,
+        calibration=_read_json(model_dir / "calibration.json"),
     )
 
 

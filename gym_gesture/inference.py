@@ -2,7 +2,9 @@
 
 video -> pose backend (frames resampled to the model's `sample_fps`) -> windows cut and normalised
 exactly as in training (`data.windows_from_sequence`, driven by the model's config) -> the model ->
-per-window probabilities -> the clip's scores (mean of the window probabilities) -> optional overlay.
+per-window probabilities -> the clip's scores (mean of the window probabilities) and the timeline of
+segments -> optional overlay. `Recognizer.recognize_sequence` is the part after the pose backend, for
+pose sequences that are already extracted.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import Windows, windows_from_sequence
 from .form import FormModel
 from .pose.base import PoseBackend, PoseFrame
-from .timeline import DEFAULT_MIN_PROBABILITY, abstain_reason, describe_segments, motion_energy, segments_from_windows
+from .timeline import (
+    DEFAULT_THRESHOLDS,
+    AbstainThresholds,
+    describe_segments,
+    segments_from_windows,
+    span_abstain_reason,
+)
 
 # The shipped checkpoint, committed with the repository: the default everywhere, so nothing is
 # downloaded unless another model is asked for.
@@ -43,7 +52,7 @@ class Prediction:
     seconds: processing time of the whole call; timings: seconds per stage (`STAGES`).
     segments: the timeline, [{exercise, start, end, probability, windows, reps, rep_times, abstain, form}]
         (`timeline.describe_segments`); reps: the reps of the segments of the top label.
-    abstain: why the clip should not be named (no person / no motion / not sure), or None.
+    abstain: why the clip should not be named (no person / walking / no motion / not sure), or None.
     """
 
     top_k: list[dict]
@@ -76,6 +85,36 @@ class Prediction:
         result.pop("class_names")
         result["detection_rate"] = round(self.detection_rate, 4)
         return result
+
+
+@dataclass
+class SequenceResult:
+    """`Recognizer.recognize_sequence`: windows (`data.Windows`), their probabilities (N, classes), the
+    clip's scores (mean of those), the described segments and the clip's abstain reason (or None)."""
+
+    windows: Windows
+    probabilities: np.ndarray
+    clip_scores: np.ndarray
+    segments: list[dict]
+    abstain: str | None
+
+
+def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
+                         batch_size: int = 256) -> np.ndarray:
+    """(N, num_labels) softmax probabilities of windows (`data.Windows`), in batches, on the model's device:
+    the one model call of predict, evaluate and the benchmarks."""
+    import torch
+
+    device = next(model.parameters()).device
+    chunks = [np.zeros((0, model.config.num_labels), np.float32)]
+    with torch.inference_mode():
+        for start in range(0, len(keypoints), batch_size):
+            logits = model(
+                torch.from_numpy(keypoints[start:start + batch_size]).to(device),
+                attention_mask=torch.from_numpy(attention_mask[start:start + batch_size]).to(device),
+            ).logits
+            chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(chunks)
 
 
 class _ProgressBackend(PoseBackend):
@@ -143,11 +182,11 @@ class Recognizer:
     """
 
     def __init__(self, model, backend: PoseBackend, *, model_name: str = "",
-                 max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 64,
-                 form_model: FormModel | None = None, min_probability: float = DEFAULT_MIN_PROBABILITY):
+                 max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 256,
+                 form_model: FormModel | None = None, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS):
         self.model = model.eval()
         self.form_model = form_model
-        self.min_probability = min_probability
+        self.thresholds = thresholds
         self.config = model.config
         self.backend = backend
         self.model_name = model_name or getattr(self.config, "_name_or_path", "")
@@ -159,7 +198,9 @@ class Recognizer:
     def from_pretrained(cls, model: str | Path | None = None, backend: str | PoseBackend = "mediapipe",
                         *, device: str | None = None, **kwargs) -> "Recognizer":
         """`model`: a saved folder or a Hub id (default: the shipped checkpoint, offline);
-        `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance."""
+        `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance.
+        The abstain thresholds come from the folder's calibration.json (`gym-gesture calibrate`) when it
+        has one, else the defaults of `timeline.AbstainThresholds`."""
         from .pose import create_backend
 
         model = str(model or DEFAULT_MODEL_DIR)
@@ -170,6 +211,8 @@ class Recognizer:
             backend = create_backend(backend)
         if "form_model" not in kwargs and DEFAULT_FORM_MODEL.is_file():
             kwargs["form_model"] = FormModel.load(DEFAULT_FORM_MODEL)
+        if "thresholds" not in kwargs and Path(model).is_dir():
+            kwargs["thresholds"] = AbstainThresholds.for_model(model)
         return cls(loaded, backend, model_name=model, **kwargs)
 
     @property
@@ -181,18 +224,38 @@ class Recognizer:
 
     def window_probabilities(self, keypoints: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """(N, num_labels) softmax probabilities of windows from `data.windows_from_sequence`."""
-        import torch
+        return window_probabilities(self.model, keypoints, attention_mask, self.batch_size)
 
-        device = next(self.model.parameters()).device
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(keypoints), self.batch_size):
-                logits = self.model(
-                    torch.from_numpy(keypoints[start:start + self.batch_size]).to(device),
-                    attention_mask=torch.from_numpy(attention_mask[start:start + self.batch_size]).to(device),
-                ).logits
-                chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-        return np.concatenate(chunks)
+    def recognize_sequence(self, keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, *,
+                           timings: dict | None = None, on_windows=None) -> SequenceResult:
+        """Windows, probabilities, clip scores, timeline and abstain reason of a pose sequence: keypoints
+        (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False. No windows (and no segments)
+        when the person is missing in most frames of every window.
+
+        Only the windows of one clip are held at once (for a 10-minute clip at 30 fps and a stride of 15
+        frames, about 1200 windows of 60 x 17 x 3 floats: 15 MB); probabilities are computed in batches."""
+        timings = {} if timings is None else timings
+        step = time.perf_counter()
+        windows = windows_from_sequence(keypoints, layout, fps, self.config)
+        timings["windows"] = time.perf_counter() - step
+        if len(windows) == 0:
+            return SequenceResult(windows, np.zeros((0, self.config.num_labels)), np.zeros(self.config.num_labels),
+                                  [], "no person found in most frames: too few for one window")
+        if on_windows:
+            on_windows()
+        step = time.perf_counter()
+        probabilities = self.window_probabilities(windows.keypoints, windows.attention_mask)
+        timings["model"] = time.perf_counter() - step
+        clip_scores = probabilities.mean(axis=0)
+        labels = self.labels
+        best = int(clip_scores.argmax())
+        segments = describe_segments(
+            segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
+                                  min_probability=self.thresholds.min_probability),
+            keypoints, layout, fps, detected, form_model=self.form_model, thresholds=self.thresholds)
+        abstain = span_abstain_reason(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
+                                      float(clip_scores[best]), self.thresholds)
+        return SequenceResult(windows, probabilities, clip_scores, segments, abstain)
 
     def predict(self, video_path: str | Path, top_k: int = 5, overlay_path: str | Path | None = None,
                 progress=None) -> Prediction:
@@ -206,7 +269,6 @@ class Recognizer:
             return self._predict(video_path, top_k, overlay_path, progress)
 
     def _predict(self, video_path, top_k, overlay_path, progress) -> Prediction:
-        from .data import windows_from_sequence
         from .pose.sequence import extract_clip
         from .video import DEFAULT_MAX_PIXELS, probe
 
@@ -234,30 +296,15 @@ class Recognizer:
             raise NoPersonError(f"{video_path}: no person found in {len(sequence)} frames")
 
         report(0.0, "windows")
-        step = time.perf_counter()
-        windows = windows_from_sequence(sequence.keypoints, sequence.layout, sequence.fps, self.config)
-        timings["windows"] = time.perf_counter() - step
-        if len(windows) == 0:
+        result = self.recognize_sequence(sequence.keypoints, sequence.layout, sequence.fps, sequence.detected,
+                                         timings=timings, on_windows=lambda: report(0.0, "model"))
+        if len(result.windows) == 0:
             raise NoPersonError(f"{video_path}: a person was found in only {detected} of {len(sequence)} frames, "
                                 "too few for one window; film the whole body for longer")
-
-        report(0.0, "model")
-        step = time.perf_counter()
-        probabilities = self.window_probabilities(windows.keypoints, windows.attention_mask)
-        timings["model"] = time.perf_counter() - step
-        clip_scores = probabilities.mean(axis=0)
+        windows, probabilities, segments = result.windows, result.probabilities, result.segments
         labels = self.labels
-        ranked = np.argsort(-clip_scores)[:max(1, top_k)]
-        top = [{"label": labels[i], "score": round(float(clip_scores[i]), 4)} for i in ranked]
-        segments = describe_segments(
-            segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
-                                  min_probability=self.min_probability),
-            sequence.keypoints, sequence.layout, sequence.fps, sequence.detected,
-            form_model=self.form_model, min_probability=self.min_probability,
-        )
-        abstain = abstain_reason(sequence.detection_rate, top[0]["score"],
-                                 motion_energy(sequence.keypoints, sequence.layout), top[0]["label"],
-                                 min_probability=self.min_probability)
+        ranked = np.argsort(-result.clip_scores)[:max(1, top_k)]
+        top = [{"label": labels[i], "score": round(float(result.clip_scores[i]), 4)} for i in ranked]
         window_rows = [
             {"start_s": round(float(start), 3), "end_s": round(float(end), 3),
              "label": labels[int(row.argmax())], "score": round(float(row.max()), 4)}
@@ -275,7 +322,7 @@ class Recognizer:
         return Prediction(
             top_k=top, windows=window_rows, frames=len(sequence),
             segments=segments, reps=sum(segment["reps"] for segment in segments if segment["exercise"] == top[0]["label"]),
-            abstain=abstain, detected_frames=detected,
+            abstain=result.abstain, detected_frames=detected,
             seconds=round(time.perf_counter() - started, 3),
             timings={stage: round(seconds, 3) for stage, seconds in timings.items()},
             fps=sequence.fps, backend=self.backend.name, model=self.model_name,
@@ -284,4 +331,5 @@ class Recognizer:
         )
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "STAGES", "NoPersonError", "Prediction", "Recognizer", "load_model"]
+__all__ = ["DEFAULT_MODEL_DIR", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
+           "load_model", "window_probabilities"]

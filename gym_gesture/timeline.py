@@ -11,26 +11,41 @@ model stay in the inference path.
 segment's frames), whether to abstain on it, and for push ups the form verdict (`form.form_verdict`).
 
 Abstaining: `abstain_reason` says why a clip (or a window) should not be named at all: no person in most
-frames, no motion (for an exercise that moves: a plank is a hold), or a top probability below the
-threshold that `calibrate_threshold` picks on held-out clips of known exercises against clips of people
-walking or standing.
+frames, walking (`walking_speed`: the hips travel sideways while the legs swing in opposite phase, which
+no exercise done in place does), no motion (for an exercise that moves: a plank is a hold), or a top
+probability below the threshold. The thresholds (`AbstainThresholds`) are calibrated on held-out clips of
+known exercises against clips of people walking or standing (`gym_gesture.calibration`, saved as
+`calibration.json` beside the model); the defaults here are used when a model has none.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 
 import numpy as np
 
 from .form import FormModel, form_verdict
 from .reps import count_reps
-from .skeleton import normalize
+from .skeleton import convert, get_layout, normalize
 
 # Exercises held still: no motion is expected, so it is no reason to abstain.
 HOLD_EXERCISES = frozenset({"plank"})
 DEFAULT_MIN_DETECTION_RATE = 0.5
-DEFAULT_MIN_PROBABILITY = 0.5  # a placeholder until `calibrate_threshold` runs on the trained model
+DEFAULT_MIN_PROBABILITY = 0.5  # used when the model folder has no calibration.json
 DEFAULT_MIN_MOTION = 0.05  # torso lengths, see `motion_energy`
+DEFAULT_MIN_WALK_SPEED = 0.5  # torso lengths per second, see `walking_speed`; calibration.json overrides it
+CALIBRATION_FILE = "calibration.json"
+# Calibration may cost at most this share of the held-out samples named right (see `calibrate_threshold`).
+DEFAULT_MAX_LOST = 0.01
+# `walking_speed` looks at stretches of this many seconds (a couple of steps), a quarter of one apart.
+WALK_STRETCH_S = 2.0
+# Walking swings the legs in opposite phase: the ankles' sideways offsets from the hips are
+# anti-correlated and their difference swings by a good part of a torso length. Exercises done in
+# place keep the feet together or planted (correlation near +1); these two are not calibrated.
+WALK_MAX_ANKLE_CORRELATION = -0.2
+WALK_MIN_LEG_SWING = 0.3  # torso lengths, standard deviation of the left-right ankle offset
 
 
 @dataclass
@@ -137,27 +152,121 @@ def motion_energy(keypoints: np.ndarray, layout: str) -> float:
     return float(np.nanmean(np.nanstd(normalised, axis=0)))
 
 
+def walking_stretches(keypoints: np.ndarray, layout: str, fps: float) -> np.ndarray:
+    """Per stretch of `WALK_STRETCH_S` seconds (the whole sequence when shorter): the hip centre's
+    sideways speed in torso lengths per second (slope of a line fitted to its x over time) where the
+    legs swing in opposite phase (`WALK_MAX_ANKLE_CORRELATION`, `WALK_MIN_LEG_SWING`), else 0.
+    Frames with no person are left out. Empty when fewer than three frames have a person."""
+    index = get_layout("h36m17").index
+    body = convert(np.asarray(keypoints, dtype=np.float32)[..., :2], layout, "h36m17")
+    body = body[np.isfinite(body).all(axis=(1, 2))]
+    if len(body) < 3:
+        return np.zeros(0)
+    hips, thorax = body[:, index["pelvis"]], body[:, index["thorax"]]
+    torso = np.linalg.norm(thorax - hips, axis=-1)
+    torso = float(np.median(torso[torso > 1e-6])) if (torso > 1e-6).any() else 1.0
+    ankles = (body[:, [index["left_ankle"], index["right_ankle"]], 0] - hips[:, None, 0]) / torso
+    length = min(len(body), max(3, int(round(WALK_STRETCH_S * fps))))
+    step = max(1, length // 4)
+    speeds = []
+    for start in range(0, len(body) - length + 1, step):
+        left, right = ankles[start:start + length].T
+        swing = float(np.std(left - right))
+        alternating = (swing >= WALK_MIN_LEG_SWING and left.std() > 0 and right.std() > 0
+                       and np.corrcoef(left, right)[0, 1] <= WALK_MAX_ANKLE_CORRELATION)
+        seconds = np.arange(length) / fps
+        speeds.append(abs(np.polyfit(seconds, hips[start:start + length, 0] / torso, 1)[0]) if alternating else 0.0)
+    return np.asarray(speeds)
+
+
+def walking_speed(keypoints: np.ndarray, layout: str, fps: float) -> float:
+    """How fast the person walks across the frame: the median over `walking_stretches` (torso lengths
+    per second; 0 when the legs do not alternate in most stretches). Walking across a room is well
+    over half a torso length per second; a squat or a push up, whose hips come back where they were
+    and whose feet stay put, scores 0. NaN when fewer than three frames have a person.
+
+    Sideways only: walking straight towards or away from the camera is not caught here."""
+    speeds = walking_stretches(keypoints, layout, fps)
+    return float(np.median(speeds)) if len(speeds) else float("nan")
+
+
+@dataclass(frozen=True)
+class AbstainThresholds:
+    """When to abstain (`abstain_reason`): calibrated per model (`CALIBRATION_FILE`), else the defaults."""
+
+    min_detection_rate: float = DEFAULT_MIN_DETECTION_RATE
+    min_probability: float = DEFAULT_MIN_PROBABILITY
+    min_motion: float = DEFAULT_MIN_MOTION
+    min_walk_speed: float = DEFAULT_MIN_WALK_SPEED
+
+    @classmethod
+    def for_model(cls, model_dir: str | Path) -> AbstainThresholds:
+        """The thresholds of `model_dir/calibration.json` (`gym-gesture calibrate`), defaults for any it lacks."""
+        path = Path(model_dir) / CALIBRATION_FILE
+        if not path.is_file():
+            return cls()
+        chosen = json.loads(path.read_text()).get("thresholds", {})
+        return cls(**{field.name: float(chosen[field.name]) for field in fields(cls) if field.name in chosen})
+
+
+DEFAULT_THRESHOLDS = AbstainThresholds()
+
+
 def abstain_reason(detection_rate: float, top_probability: float, motion: float, exercise: str, *,
-                   min_detection_rate: float = DEFAULT_MIN_DETECTION_RATE,
-                   min_probability: float = DEFAULT_MIN_PROBABILITY,
-                   min_motion: float = DEFAULT_MIN_MOTION) -> str | None:
+                   walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> str | None:
     """Why not to name `exercise` for a clip or a segment; None when it can be named.
 
     detection_rate: fraction of frames with a person; top_probability: the model's probability of
-    `exercise`; motion: `motion_energy` of the frames.
+    `exercise`; motion: `motion_energy` of the frames; walking: their `walking_speed`.
     """
-    if detection_rate < min_detection_rate:
+    if detection_rate < thresholds.min_detection_rate:
         return f"no person found in most frames (a person in {detection_rate:.0%} of frames)"
-    if exercise not in HOLD_EXERCISES and not (motion >= min_motion):
-        return f"no exercise motion (motion energy {motion:.3f} < {min_motion:.3f})"
-    if top_probability < min_probability:
-        return f"not sure which exercise (top probability {top_probability:.2f} < {min_probability:.2f})"
+    if walking >= thresholds.min_walk_speed:
+        return (f"walking, not an exercise done in place (the hips travel sideways at {walking:.2f} torso "
+                f"lengths/s >= {thresholds.min_walk_speed:.2f} with the legs swinging in turn)")
+    if exercise not in HOLD_EXERCISES and not (motion >= thresholds.min_motion):
+        return f"no exercise motion (motion energy {motion:.3f} < {thresholds.min_motion:.3f})"
+    if top_probability < thresholds.min_probability:
+        return f"not sure which exercise (top probability {top_probability:.2f} < {thresholds.min_probability:.2f})"
     return None
+
+
+@dataclass(frozen=True)
+class AbstainSample:
+    """What `abstain_reason` reads of one clip or window, with its true exercise (None: not exercising)."""
+
+    predicted: str
+    probability: float
+    detection_rate: float
+    motion: float
+    walking: float
+    label: str | None = None
+
+    def reason(self, thresholds: AbstainThresholds) -> str | None:
+        return abstain_reason(self.detection_rate, self.probability, self.motion, self.predicted,
+                              walking=self.walking, thresholds=thresholds)
+
+
+def span_sample(keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, start: float, end: float,
+                predicted: str, probability: float, label: str | None = None) -> AbstainSample:
+    """The `AbstainSample` of the frames from `start` to `end` (s from the first frame) of a pose sequence:
+    keypoints (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False."""
+    first, last = max(int(round(start * fps)), 0), min(int(round(end * fps)), len(keypoints))
+    frames, seen = keypoints[first:last], np.asarray(detected[first:last], dtype=bool)
+    return AbstainSample(predicted, float(probability), float(seen.mean()) if len(seen) else 0.0,
+                         motion_energy(frames, layout), walking_speed(frames, layout, fps), label)
+
+
+def span_abstain_reason(keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, start: float,
+                        end: float, exercise: str, probability: float,
+                        thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> str | None:
+    """`abstain_reason` of the frames from `start` to `end` (s from the first frame) of a pose sequence."""
+    return span_sample(keypoints, layout, fps, detected, start, end, exercise, probability).reason(thresholds)
 
 
 @dataclass
 class Calibration:
-    """The chosen threshold and the trade-off behind it: one row per candidate threshold."""
+    """The chosen value of one threshold and the trade-off behind it: one row per candidate value."""
 
     threshold: float
     table: list[dict]
@@ -166,43 +275,43 @@ class Calibration:
         return min(self.table, key=lambda row: abs(row["threshold"] - threshold))
 
 
-def calibrate_threshold(exercise_scores: np.ndarray, exercise_correct: np.ndarray,
-                        non_exercise_scores: np.ndarray, thresholds: np.ndarray | None = None) -> Calibration:
-    """Pick `min_probability` on held-out data.
+def calibrate_threshold(exercises: list[AbstainSample], non_exercises: list[AbstainSample], name: str,
+                        candidates, base: AbstainThresholds = DEFAULT_THRESHOLDS,
+                        max_lost: float = DEFAULT_MAX_LOST) -> Calibration:
+    """Pick the value of the threshold `name` (a field of `AbstainThresholds`) on held-out data.
 
-    exercise_scores: the top probability on held-out clips of known exercises, exercise_correct whether
-    the top class was right; non_exercise_scores: the top probability on clips of people walking or
-    standing (`../shared/data/people`). For each threshold: the share of exercise clips still named
-    (and named right) and the share of non-exercise clips abstained on. The chosen threshold maximises
-    the mean of "exercise clips named right" and "non-exercise clips abstained on".
+    exercises: held-out clips (or windows) of known exercises; non_exercises: clips (or windows) of
+    people walking or standing (`../shared/data/people`). For each candidate value (the other thresholds
+    as in `base`): the share of exercise samples still named, and named right, and the share of
+    non-exercise samples abstained on. Of the values that lose at most `max_lost` of the exercise samples
+    named right (against the best value), the chosen one maximises the mean of "exercise samples named
+    right" and "non-exercise samples abstained on"; of equally good values the middle one, which leaves
+    the widest margin on both sides. (Without `max_lost` a handful of non-exercise samples would
+    outweigh hundreds of exercise samples.)
     """
-    exercise_scores = np.asarray(exercise_scores, dtype=np.float64)
-    exercise_correct = np.asarray(exercise_correct, dtype=bool)
-    non_exercise_scores = np.asarray(non_exercise_scores, dtype=np.float64)
-    if len(exercise_scores) == 0 or len(non_exercise_scores) == 0:
+    if not exercises or not non_exercises:
         raise ValueError("calibration needs clips of known exercises and clips of people not exercising")
-    if exercise_correct.shape != exercise_scores.shape:
-        raise ValueError("exercise_correct must have one entry per exercise clip")
-    if thresholds is None:
-        thresholds = np.round(np.linspace(0.0, 0.95, 20), 2)
+    if name not in {field.name for field in fields(AbstainThresholds)}:
+        raise ValueError(f"unknown threshold {name!r}")
+    right = np.array([sample.predicted == sample.label for sample in exercises])
     table = []
-    for threshold in thresholds:
-        named = exercise_scores >= threshold
-        table.append({
-            "threshold": float(threshold),
-            "exercise_named": float(named.mean()),
-            "exercise_named_right": float((named & exercise_correct).mean()),
-            "non_exercise_abstained": float((non_exercise_scores < threshold).mean()),
-        })
-    best = max(table, key=lambda row: (row["exercise_named_right"] + row["non_exercise_abstained"]) / 2)
-    return Calibration(best["threshold"], table)
+    for value in candidates:
+        thresholds = replace(base, **{name: float(value)})
+        named = np.array([sample.reason(thresholds) is None for sample in exercises])
+        abstained = np.array([sample.reason(thresholds) is not None for sample in non_exercises])
+        table.append({"threshold": round(float(value), 4), "exercise_named": round(float(named.mean()), 4),
+                      "exercise_named_right": round(float((named & right).mean()), 4),
+                      "non_exercise_abstained": round(float(abstained.mean()), 4)})
+    most_right = max(row["exercise_named_right"] for row in table)
+    allowed = [row for row in table if row["exercise_named_right"] >= most_right - max_lost - 1e-9]
+    scores = [(row["exercise_named_right"] + row["non_exercise_abstained"]) / 2 for row in allowed]
+    best = [row for row, score in zip(allowed, scores) if score == max(scores)]
+    return Calibration(best[len(best) // 2]["threshold"], table)
 
 
 def describe_segments(segments: list[Segment], keypoints: np.ndarray, layout: str, fps: float,
                       detected: np.ndarray, *, form_model: FormModel | None = None,
-                      min_detection_rate: float = DEFAULT_MIN_DETECTION_RATE,
-                      min_probability: float = DEFAULT_MIN_PROBABILITY,
-                      min_motion: float = DEFAULT_MIN_MOTION) -> list[dict]:
+                      thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> list[dict]:
     """The `segments` of the predict JSON: each segment's dict plus `reps`, `rep_times` (s, from the
     clip's start), `abstain` (a reason, or None) and `form` (push ups with a `form_model`: the verdict's
     dict, else None), from the clip's pose sequence: keypoints (T, J, C) in `layout` at `fps`, NaN where
@@ -212,10 +321,8 @@ def describe_segments(segments: list[Segment], keypoints: np.ndarray, layout: st
         first = max(int(round(segment.start * fps)), 0)
         last = min(int(round(segment.end * fps)), len(keypoints))
         frames, seen = keypoints[first:last], np.asarray(detected[first:last], dtype=bool)
-        detection_rate = float(seen.mean()) if len(seen) else 0.0
-        reason = abstain_reason(detection_rate, segment.probability, motion_energy(frames, layout),
-                                segment.exercise, min_detection_rate=min_detection_rate,
-                                min_probability=min_probability, min_motion=min_motion)
+        reason = span_abstain_reason(keypoints, layout, fps, detected, segment.start, segment.end,
+                                     segment.exercise, segment.probability, thresholds)
         counted = count_reps(frames, layout, fps, segment.exercise)
         form = None
         if form_model is not None and segment.exercise == "push up" and seen.any():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from gym_gesture.timeline import (abstain_reason, calibrate_threshold, motion_energy, segments_from_windows,
-                                  smooth_probabilities)
+from gym_gesture.timeline import (AbstainSample, AbstainThresholds, abstain_reason, calibrate_threshold, motion_energy,
+                                  segments_from_windows, smooth_probabilities, walking_speed)
 
 LABELS = ("push up", "squat", "plank")
 
@@ -69,17 +69,27 @@ def test_abstain_reasons():
 
 def test_calibration_trade_off():
     rng = np.random.default_rng(0)
-    exercise = np.clip(rng.normal(0.85, 0.1, 60), 0, 1)
-    correct = rng.random(60) < 0.9
-    walking = np.clip(rng.normal(0.45, 0.1, 20), 0, 1)
-    calibration = calibrate_threshold(exercise, correct, walking)
+    labels = rng.choice(LABELS, 60)
+    exercises = [_sample(label if right else "plank", probability, label=label)
+                 for label, probability, right in zip(labels, np.clip(rng.normal(0.85, 0.1, 60), 0, 1),
+                                                       rng.random(60) < 0.9)]
+    walking = [_sample(probability=p) for p in np.clip(rng.normal(0.45, 0.1, 20), 0, 1)]
+    candidates = np.round(np.linspace(0.0, 0.95, 20), 2)
+    calibration = calibrate_threshold(exercises, walking, "min_probability", candidates, max_lost=1.0)
     assert 0.5 <= calibration.threshold <= 0.75
     named = [row["exercise_named"] for row in calibration.table]
     abstained = [row["non_exercise_abstained"] for row in calibration.table]
     assert named == sorted(named, reverse=True) and abstained == sorted(abstained)
     assert calibration.row(0.0)["non_exercise_abstained"] == 0.0
+    # Losing none of the exercises named right caps the threshold below the balanced optimum.
+    capped = calibrate_threshold(exercises, walking, "min_probability", candidates, max_lost=0.0)
+    assert capped.threshold < calibration.threshold
+    best = max(row["exercise_named_right"] for row in capped.table)
+    assert capped.row(capped.threshold)["exercise_named_right"] == best
     with pytest.raises(ValueError, match="needs clips"):
-        calibrate_threshold(exercise, correct, [])
+        calibrate_threshold(exercises, [], "min_probability", candidates)
+    with pytest.raises(ValueError, match="unknown threshold"):
+        calibrate_threshold(exercises, walking, "min_speed", candidates)
 
 
 def test_motion_energy_on_real_clips_holds_reps_and_no_person(shared_data, mediapipe_pose):
@@ -129,3 +139,49 @@ def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, med
     assert all(d["start"] <= t <= d["end"] for d in described for t in d["rep_times"])
     assert set(described[0]["form"]) == {"verdict", "probability_good", "angles", "hint"}
     assert described[1]["form"] is None and described[2]["form"] is None
+
+
+def _sample(predicted="squat", probability=0.9, motion=0.3, walking=0.0, label=None):
+    return AbstainSample(predicted, probability, 1.0, motion, walking, label)
+
+
+def test_walking_is_a_reason_to_abstain():
+    assert abstain_reason(1.0, 0.99, 0.3, "push up", walking=0.9).startswith("walking, not an exercise")
+    assert abstain_reason(1.0, 0.99, 0.3, "push up", walking=float("nan")) is None  # too few frames to tell
+    strict = AbstainThresholds(min_walk_speed=1.0)
+    assert abstain_reason(1.0, 0.99, 0.3, "push up", walking=0.9, thresholds=strict) is None
+
+
+def test_thresholds_come_from_the_models_calibration_json(tmp_path):
+    assert AbstainThresholds.for_model(tmp_path) == AbstainThresholds()
+    (tmp_path / "calibration.json").write_text('{"thresholds": {"min_probability": 0.7, "min_walk_speed": 0.3}}')
+    assert AbstainThresholds.for_model(tmp_path) == AbstainThresholds(min_probability=0.7, min_walk_speed=0.3)
+
+
+def test_walking_speed_of_a_person_walking_across_and_of_one_squatting():
+    """Stick figures at 30 fps (image coordinates, torso 0.2): one walks sideways at one torso length per
+    second swinging the legs in turn, one squats in place (hips down and up, feet planted)."""
+    from gym_gesture.skeleton import get_layout
+
+    index = get_layout("mediapipe33").index
+    t = np.arange(90) / 30.0
+
+    def figure(hip_x, hip_y, left_foot, right_foot):
+        keypoints = np.zeros((len(t), 33, 3), np.float32)
+        for side, foot in (("left", left_foot), ("right", right_foot)):
+            keypoints[:, index[f"{side}_hip"], :2] = np.stack([hip_x, hip_y], 1)
+            keypoints[:, index[f"{side}_shoulder"], :2] = np.stack([hip_x, hip_y - 0.2], 1)
+            keypoints[:, index[f"{side}_ankle"], :2] = np.stack([foot, np.full(len(t), 0.9)], 1)
+        keypoints[:, [index["left_ear"], index["right_ear"], index["nose"]], 1] = (hip_y - 0.3)[:, None]
+        return keypoints
+
+    step = 0.1 * np.sin(2 * np.pi * t)  # feet alternate once a second
+    walk = 0.2 + 0.2 * t
+    assert walking_speed(figure(walk, np.full(len(t), 0.5), walk + step, walk - step), "mediapipe33", 30.0) \
+        == pytest.approx(1.0, rel=0.05)
+    squat_y = 0.5 + 0.1 * (1 - np.cos(2 * np.pi * t / 1.5))
+    feet = np.full(len(t), 0.5)
+    assert walking_speed(figure(feet, squat_y, feet - 0.05, feet + 0.05), "mediapipe33", 30.0) == 0.0
+    # the same walk sampled at 10 fps: the speed is per second, not per frame
+    assert walking_speed(figure(walk, np.full(len(t), 0.5), walk + step, walk - step)[::3], "mediapipe33", 10.0) \
+        == pytest.approx(1.0, rel=0.05)

@@ -1,0 +1,183 @@
+"""Calibrate when a model abstains: held-out clips of known exercises against clips of people not exercising.
+
+Exercise samples: the clips of the sources the model never saw in training (the `test` part of its
+split.json, picked from the pose data as `gym-gesture evaluate --split test` picks them). Non-exercise
+samples: videos of people walking or standing (`../shared/data/people`), run through the model's own pose
+backend. Both go through `Recognizer.recognize_sequence`, the path of `gym-gesture predict`.
+
+There are few non-exercise clips, so every window of them is a sample too: the thresholds are chosen on
+windows (each window of a held-out clip or of a non-exercise clip is one sample) and the clip-level
+trade-off is reported beside it. `min_walk_speed` is chosen first (with no probability threshold), then
+`min_probability` with it, each the value that abstains on most non-exercise windows while losing at
+most `max_lost` of the held-out windows named right; the detection and motion thresholds keep their
+defaults. The result, with the
+trade-off tables, is written to `calibration.json` in the model folder, where `Recognizer.from_pretrained`
+reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from .timeline import (
+    CALIBRATION_FILE,
+    DEFAULT_MAX_LOST,
+    DEFAULT_THRESHOLDS,
+    AbstainSample,
+    calibrate_threshold,
+    span_sample,
+)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Candidate values of the calibrated thresholds.
+CANDIDATES = {
+    "min_walk_speed": np.round(np.arange(0.1, 2.01, 0.1), 2),
+    "min_probability": np.round(np.concatenate([np.arange(0.0, 0.951, 0.05), [0.97, 0.99]]), 2),
+}
+
+
+def _samples(recognizer, keypoints, layout, fps, detected, label=None) -> tuple[AbstainSample | None, list]:
+    """The clip's sample and its windows' samples (None and [] when the clip gives no window)."""
+    result = recognizer.recognize_sequence(keypoints, layout, fps, detected)
+    if len(result.windows) == 0:
+        return None, []
+    labels = recognizer.labels
+    best = int(result.clip_scores.argmax())
+    clip = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
+                       result.clip_scores[best], label)
+    windows = [span_sample(keypoints, layout, fps, detected, start, end, labels[int(row.argmax())], row.max(), label)
+               for (start, end), row in zip(result.windows.spans, result.probabilities)]
+    return clip, windows
+
+
+def _video_files(paths) -> list[Path]:
+    from .extract import VIDEO_SUFFIXES
+
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(f for f in path.iterdir() if f.suffix.lower() in VIDEO_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    if not files:
+        raise ValueError(f"no video among the negatives: {', '.join(map(str, paths))}")
+    return files
+
+
+def calibrate(model_dir: str | Path, data=None, negatives=None, backend: str = "mediapipe",
+              split: str = "test", max_lost: float = DEFAULT_MAX_LOST) -> dict:
+    """Calibrate the abstain thresholds of the model in `model_dir` and write `calibration.json` there.
+
+    data: pose datasets / .npz archives holding the model's held-out sources (default: the .npz
+    archives in ../shared/data/keypoints); negatives: videos or folders of videos of people not
+    exercising (default: ../shared/data/people); max_lost: the share of held-out windows named right
+    that a threshold may cost (`timeline.calibrate_threshold`). Returns what was written.
+    """
+    from tqdm.auto import tqdm
+
+    from .evaluate import split_pose_datasets
+    from .inference import Recognizer
+    from .pose.sequence import extract_clip
+
+    model_dir = Path(model_dir)
+    if data is None:
+        data = sorted(map(str, (SHARED_DATA / "keypoints").glob("*.npz")))
+        if not data:
+            raise FileNotFoundError(f"no --data given and no .npz archive in {SHARED_DATA / 'keypoints'}")
+    negatives = _video_files(negatives or [SHARED_DATA / "people"])
+    datasets = split_pose_datasets(str(model_dir), data, split)
+    # Calibration starts from the defaults, never from an earlier calibration.json.
+    recognizer = Recognizer.from_pretrained(model_dir, backend=backend, thresholds=DEFAULT_THRESHOLDS)
+    known = set(recognizer.labels)
+    exercise = {"clips": [], "windows": []}
+    non_exercise = {"clips": [], "windows": []}
+    held_out, left_out = [], []
+    try:
+        for dataset in datasets:
+            rows = dataset.select_columns(["label", "clip_id", "fps", "layout", "keypoints", "detected"])
+            for row in tqdm(rows.with_format("numpy"), total=len(rows), desc="held-out clips"):
+                label = str(row["label"])
+                if label not in known:
+                    left_out.append(str(row["clip_id"]))
+                    continue
+                clip, windows = _samples(recognizer, row["keypoints"], str(row["layout"]), float(row["fps"]),
+                                         row["detected"], label)
+                if clip is not None:
+                    exercise["clips"].append(clip)
+                    exercise["windows"].extend(windows)
+                    held_out.append({"clip_id": str(row["clip_id"]), "label": label, "predicted": clip.predicted})
+        negative_clips = []
+        for path in tqdm(negatives, desc="non-exercise clips"):
+            sequence = extract_clip(path, recognizer.backend, recognizer.config.sample_fps,
+                                    max_duration=recognizer.max_duration)
+            clip, windows = _samples(recognizer, sequence.keypoints, sequence.layout, sequence.fps, sequence.detected)
+            if clip is None:  # nobody found: `predict` refuses such a clip outright
+                negative_clips.append({"file": str(path), "windows": 0, "predicted": None})
+                continue
+            non_exercise["clips"].append(clip)
+            non_exercise["windows"].extend(windows)
+            negative_clips.append({"file": str(path), "windows": len(windows), "clip": clip})
+    finally:
+        recognizer.close()
+    if not exercise["clips"]:
+        raise ValueError(f"no held-out clip of a class the model knows in {', '.join(map(str, data))}")
+
+    thresholds = replace(DEFAULT_THRESHOLDS, min_probability=0.0)
+    trade_off = {}
+    for name, candidates in CANDIDATES.items():
+        by_level = {level: calibrate_threshold(exercise[level], non_exercise[level], name, candidates, thresholds,
+                                                max_lost)
+                    for level in ("windows", "clips")}
+        thresholds = replace(thresholds, **{name: by_level["windows"].threshold})
+        trade_off[name] = {level: calibration.table for level, calibration in by_level.items()}
+
+    def outcome(sample: AbstainSample) -> dict:
+        return {"predicted": sample.predicted, "probability": round(sample.probability, 4),
+                "walking_speed": round(sample.walking, 3), "motion": round(sample.motion, 3),
+                "abstain": sample.reason(thresholds)}
+
+    for entry in negative_clips:
+        entry.update(outcome(entry.pop("clip")) if "clip" in entry else {"abstain": "no person found"})
+    for entry, sample in zip(held_out, exercise["clips"]):
+        entry["abstain"] = sample.reason(thresholds)
+    result = {
+        "model": str(model_dir), "data": [str(path) for path in data], "split": split,
+        "negatives": [str(path) for path in negatives], "chosen_on": "windows", "max_lost": max_lost,
+        "thresholds": asdict(thresholds),
+        "samples": {level: {"exercise": len(exercise[level]), "non_exercise": len(non_exercise[level])}
+                    for level in ("clips", "windows")},
+        "trade_off": trade_off,
+        "non_exercise_clips": negative_clips,
+        "held_out_clips_abstained": [entry for entry in held_out if entry["abstain"]],
+        "held_out_clips_left_out": left_out,
+    }
+    (model_dir / CALIBRATION_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def format_trade_off(result: dict) -> str:
+    """The trade-off tables of a calibration as Markdown, as printed by `gym-gesture calibrate`."""
+    lines = []
+    chosen = result["thresholds"]
+    for name, levels in result["trade_off"].items():
+        lines += [f"{name} (chosen on windows, losing at most {result['max_lost']:g} of the held-out windows "
+                  f"named right: {chosen[name]:g})", "",
+                  "| threshold | held-out windows named right | non-exercise windows abstained | "
+                  "held-out clips named right | non-exercise clips abstained |",
+                  "|---:|---:|---:|---:|---:|"]
+        for window, clip in zip(levels["windows"], levels["clips"]):
+            value = f"{window['threshold']:g}"
+            lines.append(f"| {f'**{value}**' if window['threshold'] == chosen[name] else value} | "
+                         f"{window['exercise_named_right']:.3f} | {window['non_exercise_abstained']:.3f} | "
+                         f"{clip['exercise_named_right']:.3f} | {clip['non_exercise_abstained']:.3f} |")
+        lines.append("")
+    samples = result["samples"]
+    lines.append(f"{samples['clips']['exercise']} held-out clips ({samples['windows']['exercise']} windows), "
+                 f"{samples['clips']['non_exercise']} non-exercise clips ({samples['windows']['non_exercise']} windows)")
+    return "\n".join(lines)
