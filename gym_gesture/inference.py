@@ -204,6 +204,8 @@ class Recognizer:
         from .pose import create_backend
 
         model = str(model or DEFAULT_MODEL_DIR)
+        if "thresholds" not in kwargs and Path(model).is_dir():  # before the weights: a bad file fails fast
+            kwargs["thresholds"] = AbstainThresholds.for_model(model)
         loaded = load_model(model)
         if device:
             loaded = loaded.to(device)
@@ -211,8 +213,6 @@ class Recognizer:
             backend = create_backend(backend)
         if "form_model" not in kwargs and DEFAULT_FORM_MODEL.is_file():
             kwargs["form_model"] = FormModel.load(DEFAULT_FORM_MODEL)
-        if "thresholds" not in kwargs and Path(model).is_dir():
-            kwargs["thresholds"] = AbstainThresholds.for_model(model)
         return cls(loaded, backend, model_name=model, **kwargs)
 
     @property

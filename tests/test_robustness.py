@@ -162,6 +162,12 @@ def _truncated_weights(path: Path) -> Path:
     return path
 
 
+def _bad_calibration(path: Path) -> Path:
+    _model_copy(path)
+    (path / "calibration.json").write_text('{"thresholds": {"min_probability": "high"}}')
+    return path
+
+
 # --- malformed keypoint archives --------------------------------------------------------------------
 
 def _keypoints(frames: int = 40, joints: int = 33, channels: int = 4) -> np.ndarray:
@@ -218,6 +224,7 @@ CASES = [
     Case("pickle_only", MODEL, _pickle_bin_only, r"no model\.safetensors; pytorch_model\.bin is a pickle, which is never loaded"),
     Case("truncated_weights", MODEL, _truncated_weights, r"unreadable safetensors weights"),
     Case("config_not_json", MODEL, lambda p: _model_copy(p, "{'d_model': 64,"), r"config\.json: not valid JSON"),
+    Case("bad_calibration", MODEL, _bad_calibration, r"calibration\.json: not a calibration file of gym-gesture calibrate"),
     Case("missing_model", MODEL, lambda p: p, r"no such model folder"),
 
     Case("corrupt.npz", KEYPOINTS, _corrupt_npz, r"not a readable \.npz keypoint archive"),
@@ -247,9 +254,11 @@ def _cli_commands(case: Case, path: Path, tmp_path: Path) -> list[list[str]]:
     if case.kind == VIDEO:
         return [["predict", str(path)]]
     if case.kind == MODEL:
+        predict = ["predict", str(SQUAT_CLIP), "--model", str(path)]
+        if case.name == "bad_calibration":  # only used for predictions
+            return [predict]
         # evaluate reaches the model before its data, so the data need not exist
-        return [["predict", str(SQUAT_CLIP), "--model", str(path)],
-                ["evaluate", "--model", str(path), "--data", str(tmp_path / "poses.npz")]]
+        return [predict, ["evaluate", "--model", str(path), "--data", str(tmp_path / "poses.npz")]]
     return [["import-keypoints", str(path), "--out", str(tmp_path / "dataset")],
             ["train", "--data", str(path), "--output-dir", str(tmp_path / "run")],
             ["evaluate", "--model", str(DEFAULT_MODEL_DIR), "--data", str(path)]]
