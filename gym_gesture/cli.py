@@ -258,12 +258,13 @@ def _run_predict(args) -> int:
 
     from tqdm import tqdm
 
-    from .inference import Recognizer
-    from .video import probe
+    from .inference import DEFAULT_MAX_DURATION_S, Recognizer
+    from .video import DEFAULT_MAX_PIXELS, probe
 
     if args.top_k < 1:
         raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
-    probe(args.video)  # a missing or unreadable file fails before the model is loaded
+    # A missing, unreadable or over-long file fails before the model is loaded.
+    probe(args.video, max_duration=DEFAULT_MAX_DURATION_S, max_pixels=DEFAULT_MAX_PIXELS)
     recognizer = Recognizer.from_pretrained(args.model, backend=args.backend)
     with tqdm(total=100, unit="%", desc="pose", disable=args.json or not sys.stderr.isatty()) as bar:
         def progress(fraction: float, stage: str) -> None:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
+from transformers import GenerationConfig, PreTrainedConfig
 
 FUSIONS = ("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm")
 POOLINGS = ("mean", "max")
 NORMALIZATIONS = ("hip_center_torso_scale",)
+# Keys that are not fields but that transformers itself writes into a config or passes to it; any other
+# unknown key (a typo such as "d_modle", another model's setting) is refused instead of silently kept.
+_TRANSFORMERS_KEYS = frozenset({
+    "auto_map", "model_type", "name_or_path", "_name_or_path", "_commit_hash", "num_labels", "torch_dtype",
+    "attn_implementation", "experts_implementation", "per_layer_config",
+}) | frozenset(GenerationConfig().to_dict())
 
 
 @strict(accept_kwargs=True)
@@ -50,6 +56,10 @@ class GymGestureConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         # Checked before the parent's post-init so that a bad value surfaces as a plain ValueError
         # naming the field, not wrapped in huggingface_hub's validation error.
+        unknown = sorted(set(kwargs) - _TRANSFORMERS_KEYS)
+        if unknown:
+            raise ValueError(f"unknown config field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                             f"(this model's own fields: {', '.join(GymGestureConfig.__annotations__)})")
         self.validate_architecture()
         super().__post_init__(**kwargs)
         if self.id2label is not None and not self.label2id:

@@ -61,18 +61,33 @@ def records_from_npz(path: str | Path, fps: float = 30.0) -> list[dict]:
         archive = np.load(path, allow_pickle=False)
     except Exception as error:  # numpy raises several types for a damaged zip
         raise ValueError(f"{path}: not a readable .npz keypoint archive ({error})") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # a bad input file, not a programming error
+        raise ValueError(  # noqa: TRY004
+            f"{path}: a single .npy array, not an .npz keypoint archive of '<label>/<clip id>' keys")
     rows = []
     with archive:
+        if not archive.files:
+            raise ValueError(f"{path}: an empty archive, no clips")
         for key in archive.files:
             if key.count("/") != 1:
                 raise ValueError(f"{path}: key {key!r} is not '<label>/<clip id>'")
             label, clip_id = key.split("/")
-            array = np.asarray(archive[key], dtype=np.float32)
+            try:
+                array = archive[key]
+            except Exception as error:  # a damaged member, or Python objects: pickles are never loaded
+                raise ValueError(f"{path}: {key!r} is unreadable ({error})") from error
+            if array.dtype.kind not in "fiu":
+                raise ValueError(f"{path}: {key!r} holds {array.dtype} values, not numbers")
             if array.ndim != 3 or array.shape[1:] != (33, 4):
                 raise ValueError(f"{path}: {key!r} has shape {array.shape}, expected (T, 33, 4)")
+            array = array.astype(np.float32)
             detected = ~np.isnan(array).any(axis=(1, 2))
+            try:
+                label = canonical_label(label)
+            except ValueError as error:
+                raise ValueError(f"{path}: {key!r}: {error}") from error
             rows.append({
-                "label": canonical_label(label),
+                "label": label,
                 "clip_id": clip_id,
                 "source_id": source_id_from_clip_id(clip_id),
                 "fps": float(fps),

@@ -9,20 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .inference import window_probabilities
+from .inference import load_model, window_probabilities
 from .train import SPLIT_FILE, load_pose_datasets, windows_from_datasets
 
 logger = logging.getLogger(__name__)
-
-
-def load_model(source: str):
-    """A saved model folder or a Hub id, in evaluation mode."""
-    from .modeling_gym_gesture import GymGestureForSequenceClassification
-
-    if Path(source).exists() and not (Path(source) / "config.json").exists():
-        raise ValueError(f"{source}: not a saved model folder (no config.json)")
-    model = GymGestureForSequenceClassification.from_pretrained(source)
-    return model.eval()
 
 
 def load_split(source: str) -> dict[str, list[str]]:

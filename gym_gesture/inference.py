@@ -9,6 +9,7 @@ pose sequences that are already extracted.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "gym7-transformer"
 DEFAULT_FORM_MODEL = REPO_ROOT / "checkpoints" / "pushup_form.json"
 DEFAULT_MAX_DURATION_S = 600.0
 STAGES = ("pose", "windows", "model", "overlay")
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 class NoPersonError(ValueError):
@@ -131,6 +133,43 @@ class _ProgressBackend(PoseBackend):
         self.backend.reset()
 
 
+def load_model(source: str | Path | None = None):
+    """A saved model folder or a Hub id (default: the shipped checkpoint), in evaluation mode.
+
+    Weights load only from safetensors: a folder whose weights are a pickle (`pytorch_model.bin`, `.pt`)
+    is refused without unpickling it. Every problem is a FileNotFoundError / ValueError naming `source`.
+    """
+    from safetensors import SafetensorError
+    from transformers import AutoModel
+
+    source = str(source or DEFAULT_MODEL_DIR)
+    folder = Path(source)
+    if source == str(DEFAULT_MODEL_DIR) and not folder.is_dir():
+        raise FileNotFoundError(f"the shipped checkpoint is missing at {DEFAULT_MODEL_DIR}; "
+                                "pass a model folder or Hub id")
+    looks_like_path = folder.is_absolute() or source.startswith(".") or source.count("/") > 1
+    if looks_like_path and not folder.exists():
+        raise FileNotFoundError(f"{source}: no such model folder")
+    if folder.exists():
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{source}: not a model folder (no config.json)")
+        try:
+            json.loads((folder / "config.json").read_text())
+        except ValueError as error:
+            raise ValueError(f"{folder / 'config.json'}: not valid JSON ({error})") from error
+        if not any(folder.glob("*.safetensors")):
+            pickles = sorted(path.name for path in folder.iterdir() if path.suffix in _PICKLE_SUFFIXES)
+            raise FileNotFoundError(f"{source}: no model.safetensors" + (
+                f"; {', '.join(pickles)} is a pickle, which is never loaded (save the model with "
+                "save_pretrained, which writes safetensors)" if pickles else ""))
+    try:
+        return AutoModel.from_pretrained(source, use_safetensors=True).eval()
+    except SafetensorError as error:
+        raise ValueError(f"{source}: unreadable safetensors weights ({error})") from error
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from error
+
+
 class Recognizer:
     """A model and a pose backend, loaded once, that turn clips into `Prediction`s.
 
@@ -162,28 +201,18 @@ class Recognizer:
         `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance.
         The abstain thresholds come from the folder's calibration.json (`gym-gesture calibrate`) when it
         has one, else the defaults of `timeline.AbstainThresholds`."""
-        from transformers import AutoModel
-
         from .pose import create_backend
 
         model = str(model or DEFAULT_MODEL_DIR)
-        if model == str(DEFAULT_MODEL_DIR) and not DEFAULT_MODEL_DIR.is_dir():
-            raise FileNotFoundError(f"the shipped checkpoint is missing at {DEFAULT_MODEL_DIR}; "
-                                    "pass a model folder or Hub id")
-        looks_like_path = Path(model).is_absolute() or model.startswith(".") or model.count("/") > 1
-        if looks_like_path and not Path(model).exists():
-            raise FileNotFoundError(f"{model}: no such model folder")
-        if Path(model).exists() and not (Path(model) / "config.json").is_file():
-            raise FileNotFoundError(f"{model}: not a model folder (no config.json)")
-        loaded = AutoModel.from_pretrained(model)
+        if "thresholds" not in kwargs and Path(model).is_dir():  # before the weights: a bad file fails fast
+            kwargs["thresholds"] = AbstainThresholds.for_model(model)
+        loaded = load_model(model)
         if device:
             loaded = loaded.to(device)
         if isinstance(backend, str):
             backend = create_backend(backend)
         if "form_model" not in kwargs and DEFAULT_FORM_MODEL.is_file():
             kwargs["form_model"] = FormModel.load(DEFAULT_FORM_MODEL)
-        if "thresholds" not in kwargs and Path(model).is_dir():
-            kwargs["thresholds"] = AbstainThresholds.for_model(model)
         return cls(loaded, backend, model_name=model, **kwargs)
 
     @property
@@ -241,12 +270,13 @@ class Recognizer:
 
     def _predict(self, video_path, top_k, overlay_path, progress) -> Prediction:
         from .pose.sequence import extract_clip
-        from .video import probe
+        from .video import DEFAULT_MAX_PIXELS, probe
 
         report = progress or (lambda fraction, stage: None)
         started = time.perf_counter()
         timings = {}
-        info = probe(video_path)  # refuses unreadable files before any model work
+        # Refuses unreadable files, and clips whose header is over the limits, before any model work.
+        info = probe(video_path, max_duration=self.max_duration, max_pixels=DEFAULT_MAX_PIXELS)
         fps = float(self.config.sample_fps)
         expected_frames = max(1, round(info.duration * fps))
         done = 0
@@ -302,4 +332,4 @@ class Recognizer:
 
 
 __all__ = ["DEFAULT_MODEL_DIR", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
-           "window_probabilities"]
+           "load_model", "window_probabilities"]

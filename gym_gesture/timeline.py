@@ -205,8 +205,11 @@ class AbstainThresholds:
         path = Path(model_dir) / CALIBRATION_FILE
         if not path.is_file():
             return cls()
-        chosen = json.loads(path.read_text()).get("thresholds", {})
-        return cls(**{field.name: float(chosen[field.name]) for field in fields(cls) if field.name in chosen})
+        try:
+            chosen = json.loads(path.read_text()).get("thresholds", {})
+            return cls(**{field.name: float(chosen[field.name]) for field in fields(cls) if field.name in chosen})
+        except (ValueError, TypeError, AttributeError) as error:  # not JSON, not an object, not numbers
+            raise ValueError(f"{path}: not a calibration file of gym-gesture calibrate ({error})") from error
 
 
 DEFAULT_THRESHOLDS = AbstainThresholds()

@@ -127,9 +127,10 @@ def window_metrics(eval_prediction) -> dict[str, float]:
 def _load_init_model(source: str, labels: list[str]):
     """The model to fine-tune: same labels continue as they are; another label set keeps everything
     but the classification head, which starts afresh."""
+    from .inference import load_model
     from .modeling_gym_gesture import GymGestureForSequenceClassification
 
-    model = GymGestureForSequenceClassification.from_pretrained(source)
+    model = load_model(source)
     if list(model.config.id2label.values()) == labels:
         logger.warning("--init-from %s: same labels, training continues from its weights", source)
         return model

@@ -43,6 +43,8 @@ class Frame:
 
 
 def _open(path: Path):
+    if path.is_dir():
+        raise FileNotFoundError(f"{path}: a folder, not a video file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such video file")
     if path.stat().st_size == 0:
@@ -113,12 +115,15 @@ def _check_limits(path: Path, duration: float, width: int, height: int,
         raise ValueError(f"{path}: frames are {width}x{height}, over the limit of {max_pixels} pixels")
 
 
-def probe(path: str | Path) -> VideoInfo:
+def probe(path: str | Path, *, max_duration: float | None = None, max_pixels: int | None = None) -> VideoInfo:
     """Duration, rate, upright size, frame count and rotation of a video; decodes its first frame so a
-    file that opens but holds no picture (truncated, corrupt) is refused here, with a ValueError."""
+    file that opens but holds no picture (truncated, corrupt) is refused here, with a ValueError.
+    A clip whose header declares more than `max_duration` seconds or `max_pixels` pixels per frame is
+    refused before anything is decoded (None: no limit)."""
     path = Path(path)
     container, stream = _open(path)
     with container:
+        _check_limits(path, _duration(container, stream), stream.width, stream.height, max_duration, max_pixels)
         frame, _ = next(_decoded(path, container, stream))
         rotation = int(frame.rotation)
         width, height = frame.width, frame.height
