@@ -61,7 +61,8 @@ def test_model_folder_loads_with_trust_remote_code_in_a_fresh_process(dry_run, m
 
     expected_model = AutoModel.from_pretrained(model_dir).eval()
     torch.manual_seed(1)
-    keypoints = torch.randn(2, 60, 17, 3)
+    config = expected_model.config
+    keypoints = torch.randn(2, config.num_frames, config.num_joints, config.num_channels)
     with torch.no_grad():
         expected = expected_model(keypoints).logits
 

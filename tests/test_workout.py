@@ -29,9 +29,10 @@ def held_out_clips(shared_data, model_dir):
 
 
 def test_ten_minute_workout_gives_its_exercises_in_order(recognizer, held_out_clips):
-    """Six exercise blocks of held-out clips (clips the model names right on their own, repeated to about
-    100 s a block) with 3 s of nobody between blocks, through the Recognizer's own window/segment path.
-    Every segment falls in one block and names its exercise; the segments cover each block."""
+    """Six exercise blocks, each the longest held-out clip of its exercise that the model names right on its
+    own, looped to about 100 s (one person doing set after set), with 3 s of nobody between blocks, through
+    the Recognizer's own window/segment path. Every segment falls in one block and names its exercise; the
+    segments cover each block."""
     fps = 30.0  # the archives' rate
     pieces, blocks, time = [], [], 0.0
     for exercise in WORKOUT:
@@ -39,10 +40,9 @@ def test_ten_minute_workout_gives_its_exercises_in_order(recognizer, held_out_cl
                        if recognizer.labels[int(recognizer.recognize_sequence(
                            clip, "mediapipe33", fps, np.isfinite(clip).all(axis=(1, 2))).clip_scores.argmax())]
                        == exercise]
-        picked = []
-        while sum(map(len, picked)) < 100 * fps:  # the clips in turn, until the block lasts 100 s
-            picked.append(named_right[len(picked) % len(named_right)])
-        block = np.concatenate(picked)
+        # Clips of different people joined back to back make a body jump no video has; a loop of one does not.
+        longest = max(named_right, key=len)
+        block = np.concatenate([longest] * int(np.ceil(100 * fps / len(longest))))
         pieces += [block, np.full((int(GAP_S * fps),) + block.shape[1:], np.nan, np.float32)]
         blocks.append((exercise, time, time + len(block) / fps))
         time += (len(block) + GAP_S * fps) / fps
@@ -52,16 +52,15 @@ def test_ten_minute_workout_gives_its_exercises_in_order(recognizer, held_out_cl
 
     result = recognizer.recognize_sequence(keypoints, "mediapipe33", fps, detected)
     segments = [segment for segment in result.segments if segment["abstain"] is None]
-    # Where two clips of one block meet, a different person jumps into place: the windows over the join
-    # can fall under the probability threshold and split the block, never change its exercise.
+    # Windows over a loop's join can fall under the probability threshold and split a block, never change
+    # its exercise.
     groups = [[segment for segment in segments if start - 5 <= segment["start"] and segment["end"] <= end + 5]
               for _, start, end in blocks]
     assert sum(map(len, groups)) == len(segments)
     for group, (exercise, start, end) in zip(groups, blocks):
         assert {segment["exercise"] for segment in group} == {exercise}
         assert abs(group[0]["start"] - start) < 5 and abs(group[-1]["end"] - end) < 5, (exercise, group)
-        # lat pulldown clips are a few seconds each, so their block has the most joins: about two thirds covered
-    assert sum(segment["end"] - segment["start"] for segment in group) > 0.6 * (end - start)
+        assert sum(segment["end"] - segment["start"] for segment in group) > 0.8 * (end - start), (exercise, group)
     # Windows grow linearly with the clip, one per stride: nothing quadratic is held.
     window_s = recognizer.config.window_stride / recognizer.config.sample_fps
     assert len(result.windows) <= len(keypoints) / fps / window_s + len(WORKOUT) + 1
