@@ -9,7 +9,7 @@ import numpy as np
 
 from .pose.sequence import PoseSequence
 from .skeleton import get_layout
-from .video import VideoWriter, read_frames
+from .video import VideoWriter, read_ahead, read_frames
 
 # RGB colours by body side, so a mirrored or swapped skeleton is visible at a glance.
 _LEFT = (255, 140, 0)
@@ -103,13 +103,13 @@ def render_overlay(video_path: str | Path, sequence: PoseSequence, out_path: str
     at most 720p (larger frames are scaled down, so the short side is `MAX_OVERLAY_SIDE`).
 
     The clip is decoded again, resampled exactly as `extract_clip` did, so frame t of the video gets
-    pose t of the sequence; frames stream through, never all in memory.
+    pose t of the sequence; frames stream through (decoded ahead in a thread), never all in memory.
     """
     out_path = Path(out_path)
     scale = min(1.0, MAX_OVERLAY_SIDE / min(sequence.width, sequence.height)) if len(sequence) else 1.0
     size = (round(sequence.width * scale), round(sequence.height * scale))
     with VideoWriter(out_path, sequence.fps, preset=OVERLAY_PRESET) as writer:
-        for frame in read_frames(video_path, sequence.fps, max_duration=None, max_pixels=None):
+        for frame in read_ahead(read_frames(video_path, sequence.fps, max_duration=None, max_pixels=None)):
             if frame.index >= len(sequence):
                 break
             image = frame.image if scale == 1.0 else cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
