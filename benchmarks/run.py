@@ -51,17 +51,33 @@ def _python_env() -> dict:
                 GRADIO_ANALYTICS_ENABLED="False")
 
 
+def _peak_rss_gb(pid: int) -> float | None:
+    """The process's peak resident memory so far (VmHWM), None once it has exited."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) * 1024 / GB for line in status.splitlines() if line.startswith("VmHWM")), None)
+
+
 def run_measured(command: list[str], log: Path, **kwargs) -> dict:
-    """Run `command` as a child process; its wall time, exit code and peak resident memory (`wait4`)."""
+    """Run `command` as a child process: its wall time and peak resident memory.
+
+    The peak is the child's own VmHWM, read every 50 ms until it exits (it only grows, so at most
+    the last 50 ms are missed). Not `ru_maxrss`: Linux carries the parent's peak over into the
+    child's at fork/exec, so every child would report at least this process's memory.
+    """
     started = time.perf_counter()
-    with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.PIPE, text=True, **kwargs)
-        stderr = process.stderr.read()  # MediaPipe and transformers log there; read it so the pipe never fills
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:4])} ... failed ({process.returncode}): {stderr[-2000:]}")
-    return {"wall_s": time.perf_counter() - started, "peak_rss_gb": usage.ru_maxrss * 1024 / GB}
+    peak = 0.0
+    with log.open("w") as output, tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(command, stdout=output, stderr=errors, text=True, **kwargs)
+        while process.poll() is None:
+            peak = max(peak, _peak_rss_gb(process.pid) or 0.0)
+            time.sleep(0.05)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{' '.join(command[:4])} ... failed ({process.returncode}): {errors.read()[-2000:]}")
+    return {"wall_s": time.perf_counter() - started, "peak_rss_gb": peak}
 
 
 # ---------------------------------------------------------------------------------------------- machine
@@ -394,7 +410,7 @@ def markdown(report: dict) -> str:
               ("- **Training**: `gym_gesture.train.train` in a fresh process, on the shipped checkpoint's data "
               "(README) with its `training.json` options, for 100 epochs with early stopping off. 'Whole "
               "command' includes loading the data; 'Trainer only' is `training_seconds`."),
-              "- **Peak RSS**: `ru_maxrss` of each long-video `predict` process (`os.wait4`).",
+              "- **Peak RSS**: the peak resident memory (VmHWM) of each long-video `predict` process.",
               ("- **App cold start**: `python app.py` launched, then timed until `gradio_client` gets the "
               "first prediction of the squat fixture clip back (not just a page)."), ""]
     if "real_clips" in results:
