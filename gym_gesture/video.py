@@ -8,6 +8,8 @@ no system ffmpeg is needed.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -177,6 +179,50 @@ def read_frames(path: str | Path, fps: float | None = None, *,
             image = _upright(held) if image is None else image
             yield Frame(image, index / fps, index)
             index += 1
+
+
+def read_ahead(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
+    """`frames` (from `read_frames`) decoded up to `depth` frames ahead in a background thread.
+
+    PyAV releases the GIL while it decodes and converts, so on a second core decoding overlaps the
+    caller's work on each frame (pose, drawing) instead of adding to it: at 10 fps from a 30 fps 720p
+    clip, decoding costs about 40% of MediaPipe's time. Same frames, same order; decoding errors are
+    raised here; stopping early (break, an exception) stops the thread and closes the video.
+    """
+    buffer = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def decode() -> None:
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return
+            put(end)
+        except Exception as error:  # noqa: BLE001 (any error is handed to the consumer and raised there)
+            put(error)
+        finally:
+            frames.close()
+
+    thread = threading.Thread(target=decode, name="read_ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not end:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _rate(fps: float) -> Fraction:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -65,3 +66,28 @@ def test_render_overlay_is_browser_playable(squat_sequence, tmp_path):
     assert len(frames) == len(squat_sequence) == 38
     original = next(read_frames(SQUAT_CLIP)).image
     assert np.abs(frames[0].astype(int) - original.astype(int)).mean() > 1  # skeleton and caption drawn
+
+
+def test_overlay_of_a_1080p_clip_is_720p_with_the_skeleton_in_place(shared_data, mediapipe_pose, tmp_path):
+    clip = shared_data / "videos" / "push_up_correct134.mp4"  # 1920x1080
+    sequence = extract_clip(clip, mediapipe_pose, fps=5)
+    out = render_overlay(clip, sequence, tmp_path / "overlay.mp4")
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (1280, 720)
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+    assert len(frames) == len(sequence)
+    first = int(np.flatnonzero(sequence.detected)[0])
+    original = next(frame.image for frame in read_frames(clip, 5) if frame.index == first)
+    expected = draw_pose(original, sequence.image_points[first], sequence.scores[first], sequence.layout)
+    scaled = cv2.resize(expected, (1280, 720), interpolation=cv2.INTER_AREA)
+    bare = cv2.resize(original, (1280, 720), interpolation=cv2.INTER_AREA)
+    left, top = np.floor(np.nanmin(sequence.image_points[first], axis=0) / 1.5).astype(int)
+    right, bottom = np.ceil(np.nanmax(sequence.image_points[first], axis=0) / 1.5).astype(int)
+    box = (slice(max(top, 0), bottom), slice(max(left, 0), right))
+
+    def error(reference):
+        return np.abs(frames[first][box].astype(int) - reference[box].astype(int)).mean()
+
+    # The skeleton lands where it is in the full-size frame, drawn (H.264 leaves a few levels of noise).
+    assert error(scaled) < 4 < error(bare)

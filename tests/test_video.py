@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gym_gesture.video import VideoWriter, probe, read_frames
+from gym_gesture.video import VideoWriter, probe, read_ahead, read_frames
 
 from conftest import FIXTURES
 
@@ -100,6 +100,29 @@ def test_bad_files_are_clear_errors(tmp_path, make, message):
     with pytest.raises(ValueError, match=message) as error:
         list(read_frames(path))  # a cut file may still open and decode up to the cut
     assert str(path) in str(error.value)
+
+
+def test_read_ahead_gives_the_same_frames_and_errors_and_stops_its_thread(tmp_path):
+    import threading
+
+    def decoding_threads():
+        return [thread for thread in threading.enumerate() if thread.name == "read_ahead"]
+
+    expected = list(read_frames(SQUAT_CLIP, 12.5))
+    frames = list(read_ahead(read_frames(SQUAT_CLIP, 12.5), depth=2))
+    assert [(f.index, f.time) for f in frames] == [(f.index, f.time) for f in expected]
+    assert all((a.image == b.image).all() for a, b in zip(frames, expected))
+    truncated = tmp_path / "clip.mp4"
+    truncated.write_bytes(SQUAT_CLIP.read_bytes()[:30000])
+    with pytest.raises(ValueError, match="truncated video, frames end at 1.2 s of 2.5 s"):
+        list(read_ahead(read_frames(truncated)))
+    with pytest.raises(FileNotFoundError):
+        list(read_ahead(read_frames(tmp_path / "missing.mp4")))
+    ahead = read_ahead(read_frames(SQUAT_CLIP), depth=2)
+    next(ahead)
+    assert len(decoding_threads()) == 1
+    ahead.close()  # the consumer stops early (a break, an exception)
+    assert decoding_threads() == []
 
 
 def test_still_image_and_audio_only_are_refused(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, read_frames
+from ..video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, read_ahead, read_frames
 from .base import PoseBackend
 
 
@@ -43,13 +43,14 @@ def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None
     """Run `backend` over the clip's frames resampled to `fps` (None: the clip's own frames).
 
     The backend is reset first, so no smoothing or tracking state leaks in from a previous clip.
-    Frames are decoded one at a time; only the pose arrays grow with the clip's length.
+    Frames are decoded a few at a time, in a thread beside the backend (`read_ahead`); only the pose
+    arrays grow with the clip's length.
     """
     backend.reset()
     keypoints, image_points, scores, detected = [], [], [], []
     times = []
     width = height = 0
-    for frame in read_frames(video_path, fps, max_duration=max_duration, max_pixels=max_pixels):
+    for frame in read_ahead(read_frames(video_path, fps, max_duration=max_duration, max_pixels=max_pixels)):
         height, width = frame.image.shape[:2]
         pose = backend(frame.image)
         keypoints.append(pose.keypoints)

@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks of gym-gesture (`python -m benchmarks.run`)."""

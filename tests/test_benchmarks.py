@@ -1,0 +1,45 @@
+"""The benchmark command (`python -m benchmarks.run`) in its quick form on the squat fixture, so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.run import main
+from benchmarks.workout_video import make_workout_video
+from gym_gesture.video import probe
+
+from conftest import FIXTURES
+
+SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
+
+
+def test_quick_benchmark_measures_the_real_pipeline(tmp_path, capsys):
+    out = tmp_path / "results.json"
+    assert main(["--quick", "--videos", str(SQUAT_CLIP), "--long-seconds", "3", "--skip-training", "--skip-app",
+                 "--cache", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    results, sample_fps = report["results"], report["model"]["sample_fps"]
+    clip = results["real_clips"]["clips"][0]
+    assert clip["label"] == "squat" and 0 < clip["top_k_s"] and 0 < clip["timings"]["overlay"]
+    long_run = results["long_videos"][0]
+    assert long_run["seconds"] == pytest.approx(3, abs=0.05)
+    assert long_run["frames"] == round(3 * sample_fps)
+    assert 0.2 < long_run["peak_rss_gb"] < 8  # a real process with torch and MediaPipe loaded
+    assert 0 < results["pose"]["bare_ms"] and 0 < results["pose"]["wrapper_ms"]
+    assert results["classifier"]["batch_256_windows_per_s"] > results["classifier"]["batch_1_windows_per_s"] / 10
+    names = [row["figure"] for row in report["figures"]]
+    assert "RTF top-k, 3-s 720p video" in names and "pose wrapper overhead" in names
+    assert all(row["value"] > 0 for row in report["figures"])
+    assert "| pose wrapper overhead |" in out.with_suffix(".md").read_text()
+    assert "RTF overlay, 3-s 720p video" in capsys.readouterr().out  # the table
+
+
+def test_workout_video_is_720p_at_30_fps_and_cached(tmp_path):
+    video = make_workout_video(tmp_path / "workout.mp4", 2, [SQUAT_CLIP])
+    info = probe(video)
+    assert (info.width, info.height, info.frame_count) == (1280, 720, 60)
+    assert info.fps == pytest.approx(30)
+    modified = video.stat().st_mtime_ns
+    assert make_workout_video(video, 2, [SQUAT_CLIP]) == video and video.stat().st_mtime_ns == modified
