@@ -213,7 +213,7 @@ CASES = [
     Case("photo_renamed.mp4", VIDEO, _png_named_mp4, r"a still image, not a video"),
     Case("over_8k.mp4", VIDEO, _over_8k, rf"frames are 7680x4336, over the limit of {DEFAULT_MAX_PIXELS} pixels"),
     Case("one_hour.mp4", VIDEO, _one_hour_header, r"video is 3600 s long, over the limit of (?P<limit>\d+) s"),
-    Case("empty_room.mp4", VIDEO, _no_person, r"no person found in 60 frames"),
+    Case("empty_room.mp4", VIDEO, _no_person, r"no person found in \d+ frames"),
     Case("missing.mp4", VIDEO, lambda p: p, r"no such video file"),
     Case("folder.mp4", VIDEO, _folder, r"a folder, not a video file"),
 
