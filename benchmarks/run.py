@@ -237,8 +237,9 @@ def training_data(videos: Path, cache: Path, scratch: Path) -> list[str]:
             link = tree / label / clip.name
             if not link.exists():
                 link.symlink_to(clip.resolve())
-    run_measured([sys.executable, "-m", "gym_gesture", "extract", str(tree), "--out", str(extracted)],
-                 scratch / "extract.log", env=_python_env(), cwd=REPO_ROOT)  # resumable: a no-op once done
+    if not (extracted / "state.json").is_file():  # a finished `datasets` folder (an interrupted one resumes)
+        run_measured([sys.executable, "-m", "gym_gesture", "extract", str(tree), "--out", str(extracted)],
+                     scratch / "extract.log", env=_python_env(), cwd=REPO_ROOT)
     return [str(keypoints / "gym5_mediapipe33.npz"), str(keypoints / "pushup_form_mediapipe33.npz"), str(extracted)]
 
 
@@ -445,6 +446,17 @@ def _clips(paths: list[Path]) -> list[Path]:
     return clips
 
 
+def save(report: dict, out: Path, started: float) -> None:
+    """The JSON and, beside it, the Markdown report of what is measured so far."""
+    report["machine"]["load_average_end"] = os.getloadavg()
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    report["figures"] = figures(report["results"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    if "model" in report:
+        out.with_suffix(".md").write_text(markdown(report))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped checkpoint)")
@@ -477,7 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     results = report["results"] = {}
 
     def step(name: str):
+        """Log the next step, and save what is measured so far (an interrupted run keeps its figures)."""
         print(f"[{time.perf_counter() - started:6.0f} s] {name}", file=sys.stderr, flush=True)
+        save(report, args.out, started)
 
     with tempfile.TemporaryDirectory(prefix="gym-gesture-bench-") as scratch:
         scratch = Path(scratch)
@@ -515,12 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             step("app cold start")
             results["app"] = app_cold_start(str(model_dir), FIXTURE_CLIP, scratch)
 
-    report["machine"]["load_average_end"] = os.getloadavg()
-    report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    report["figures"] = figures(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    save(report, args.out, started)
     print(table(report["figures"]))
     print(f"\n{report['wall_seconds'] / 60:.1f} min; results in {args.out} and {args.out.with_suffix('.md')}")
     return 0
