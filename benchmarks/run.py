@@ -1,7 +1,7 @@
 """gym-gesture's speed and memory on this machine: one command prints one table and writes JSON (and
 the Markdown report beside it).
 
-    python -m benchmarks.run                                  # everything (about 40 min on 2 cores)
+    python -m benchmarks.run                                  # everything (about 8 min on 2 cores once the videos are built)
     python -m benchmarks.run --skip-training --skip-app       # while iterating
     python -m benchmarks.run --quick --videos tests/fixtures/squat_clip.mp4 --out /tmp/smoke.json
 
