@@ -46,9 +46,7 @@ def _samples(recognizer, keypoints, layout, fps, detected, label=None) -> tuple[
     if len(result.windows) == 0:
         return None, []
     labels = recognizer.labels
-    best = int(result.clip_scores.argmax())
-    clip = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
-                       result.clip_scores[best], label)
+    clip = replace(result.clip_sample, label=label)  # what `predict` read its abstain reason from
     windows = [span_sample(keypoints, layout, fps, detected, start, end, labels[int(row.argmax())], row.max(), label)
                for (start, end), row in zip(result.windows.spans, result.probabilities)]
     return clip, windows

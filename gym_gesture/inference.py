@@ -22,10 +22,11 @@ from .form import FormModel
 from .pose.base import PoseBackend, PoseFrame
 from .timeline import (
     DEFAULT_THRESHOLDS,
+    AbstainSample,
     AbstainThresholds,
     describe_segments,
     segments_from_windows,
-    span_abstain_reason,
+    span_sample,
 )
 
 # The shipped checkpoint, committed with the repository: the default everywhere, so nothing is
@@ -90,13 +91,15 @@ class Prediction:
 @dataclass
 class SequenceResult:
     """`Recognizer.recognize_sequence`: windows (`data.Windows`), their probabilities (N, classes), the
-    clip's scores (mean of those), the described segments and the clip's abstain reason (or None)."""
+    clip's scores (mean of those), the described segments, the clip's abstain reason (or None) and what
+    that reason was read from (`timeline.AbstainSample`; None when the clip gives no window)."""
 
     windows: Windows
     probabilities: np.ndarray
     clip_scores: np.ndarray
     segments: list[dict]
     abstain: str | None
+    clip_sample: AbstainSample | None = None
 
 
 def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
@@ -232,8 +235,8 @@ class Recognizer:
         (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False. No windows (and no segments)
         when the person is missing in most frames of every window.
 
-        Only the windows of one clip are held at once (for a 10-minute clip at 30 fps and a stride of 15
-        frames, about 1200 windows of 60 x 17 x 3 floats: 15 MB); probabilities are computed in batches."""
+        Only the windows of one clip are held at once (for 10 minutes at the shipped model's 10 fps and a
+        window every 5 frames, 1200 windows of 30 x 17 x 3 floats: 7 MB); probabilities are computed in batches."""
         timings = {} if timings is None else timings
         step = time.perf_counter()
         windows = windows_from_sequence(keypoints, layout, fps, self.config)
@@ -253,9 +256,10 @@ class Recognizer:
             segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
                                   min_probability=self.thresholds.min_probability),
             keypoints, layout, fps, detected, form_model=self.form_model, thresholds=self.thresholds)
-        abstain = span_abstain_reason(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
-                                      float(clip_scores[best]), self.thresholds)
-        return SequenceResult(windows, probabilities, clip_scores, segments, abstain)
+        clip_sample = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
+                                  float(clip_scores[best]))
+        return SequenceResult(windows, probabilities, clip_scores, segments, clip_sample.reason(self.thresholds),
+                              clip_sample)
 
     def predict(self, video_path: str | Path, top_k: int = 5, overlay_path: str | Path | None = None,
                 progress=None) -> Prediction:

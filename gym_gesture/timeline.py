@@ -168,13 +168,13 @@ def walking_stretches(keypoints: np.ndarray, layout: str, fps: float) -> np.ndar
     ankles = (body[:, [index["left_ankle"], index["right_ankle"]], 0] - hips[:, None, 0]) / torso
     length = min(len(body), max(3, int(round(WALK_STRETCH_S * fps))))
     step = max(1, length // 4)
+    seconds = np.arange(length) / fps
     speeds = []
     for start in range(0, len(body) - length + 1, step):
         left, right = ankles[start:start + length].T
         swing = float(np.std(left - right))
         alternating = (swing >= WALK_MIN_LEG_SWING and left.std() > 0 and right.std() > 0
                        and np.corrcoef(left, right)[0, 1] <= WALK_MAX_ANKLE_CORRELATION)
-        seconds = np.arange(length) / fps
         speeds.append(abs(np.polyfit(seconds, hips[start:start + length, 0] / torso, 1)[0]) if alternating else 0.0)
     return np.asarray(speeds)
 
@@ -250,21 +250,19 @@ class AbstainSample:
                               walking=self.walking, thresholds=thresholds)
 
 
+def _span(keypoints: np.ndarray, detected: np.ndarray, fps: float, start: float, end: float):
+    """The first frame, the keypoints and the detected flags of the frames from `start` to `end` (s)."""
+    first, last = max(int(round(start * fps)), 0), min(int(round(end * fps)), len(keypoints))
+    return first, keypoints[first:last], np.asarray(detected[first:last], dtype=bool)
+
+
 def span_sample(keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, start: float, end: float,
                 predicted: str, probability: float, label: str | None = None) -> AbstainSample:
     """The `AbstainSample` of the frames from `start` to `end` (s from the first frame) of a pose sequence:
     keypoints (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False."""
-    first, last = max(int(round(start * fps)), 0), min(int(round(end * fps)), len(keypoints))
-    frames, seen = keypoints[first:last], np.asarray(detected[first:last], dtype=bool)
+    _, frames, seen = _span(keypoints, detected, fps, start, end)
     return AbstainSample(predicted, float(probability), float(seen.mean()) if len(seen) else 0.0,
                          motion_energy(frames, layout), walking_speed(frames, layout, fps), label)
-
-
-def span_abstain_reason(keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, start: float,
-                        end: float, exercise: str, probability: float,
-                        thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> str | None:
-    """`abstain_reason` of the frames from `start` to `end` (s from the first frame) of a pose sequence."""
-    return span_sample(keypoints, layout, fps, detected, start, end, exercise, probability).reason(thresholds)
 
 
 @dataclass
@@ -321,11 +319,9 @@ def describe_segments(segments: list[Segment], keypoints: np.ndarray, layout: st
     `detected` (T,) is False. Segment times are seconds from the sequence's first frame."""
     described = []
     for segment in segments:
-        first = max(int(round(segment.start * fps)), 0)
-        last = min(int(round(segment.end * fps)), len(keypoints))
-        frames, seen = keypoints[first:last], np.asarray(detected[first:last], dtype=bool)
-        reason = span_abstain_reason(keypoints, layout, fps, detected, segment.start, segment.end,
-                                     segment.exercise, segment.probability, thresholds)
+        first, frames, seen = _span(keypoints, detected, fps, segment.start, segment.end)
+        reason = span_sample(keypoints, layout, fps, detected, segment.start, segment.end, segment.exercise,
+                             segment.probability).reason(thresholds)
         counted = count_reps(frames, layout, fps, segment.exercise)
         form = None
         if form_model is not None and segment.exercise == "push up" and seen.any():
