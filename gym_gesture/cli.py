@@ -8,6 +8,7 @@ stderr and exit status 1, never in a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -151,6 +152,9 @@ def _add_train(subparsers) -> None:
                         choices=("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm"))
     parser.add_argument("--init-from", metavar="DIR_OR_HUB_ID", help="fine-tune this saved model")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
+    parser.add_argument("--split-from", metavar="DIR_OR_HUB_ID",
+                        help="train on the split.json of this model (its train / validation / test sources) "
+                             "instead of the seeded split, e.g. to compare seeds or settings on one held-out set")
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the best model to this Hub repository")
     parser.set_defaults(run=_run_train)
 
@@ -158,12 +162,18 @@ def _add_train(subparsers) -> None:
 def _run_train(args) -> int:
     import json
 
+    from .evaluate import load_split
     from .train import train
 
-    summary = train(args.data, args.output_dir, _training_options(args))
+    split = load_split(args.split_from) if args.split_from else None
+    summary = train(args.data, args.output_dir, _training_options(args), split=split)
+    if int(os.environ.get("RANK", "0")) != 0:  # one report from a torchrun / accelerate launch run
+        return 0
     print(json.dumps({key: summary[key] for key in ("fusion", "parameters", "training_seconds", "epochs_run",
                                                     "validation")}, indent=1))
     print(f"best model saved in {args.output_dir}")
+    if "hub_commit" in summary:
+        print(f"pushed to the Hub: {summary['hub_commit']}")
     return 0
 
 

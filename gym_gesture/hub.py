@@ -187,7 +187,7 @@ def build_space_folder(model_folder: Path, out_dir: str | Path, repo_id: str, sp
     return out_dir
 
 
-def upload(folder: Path, repo_id: str, repo_type: str, private: bool, token: str) -> str:
+def upload(folder: Path, repo_id: str, repo_type: str, private: bool, token: str | None) -> str:
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
@@ -196,6 +196,15 @@ def upload(folder: Path, repo_id: str, repo_type: str, private: bool, token: str
     commit = api.upload_folder(repo_id=repo_id, repo_type=repo_type, folder_path=folder,
                                commit_message=f"gym-gesture {__version__}")
     return commit.commit_url
+
+
+def push_model(model_dir: str | Path, repo_id: str, *, private: bool = False, token: str | None = None) -> str:
+    """Upload the model folder of `model_dir` (as `build_model_folder` writes it, card included);
+    the token defaults to huggingface_hub's (HF_TOKEN or `hf auth login`)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="gym-gesture-hub-") as out:
+        return upload(build_model_folder(model_dir, Path(out) / "model", repo_id), repo_id, "model", private, token)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -211,6 +211,10 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     windows, clips = windows_from_datasets(datasets, config, stride=options.stride, ignore_unknown=False)
     split = split or split_datasets(datasets, options)
     indices = window_data.split_indices(windows, clips, split)
+    unused = set(clips.source_ids) - {source for sources in split.values() for source in sources}
+    if unused:
+        logger.warning("%d sources of the data are in no part of the split and are not used: %s", len(unused),
+                       ", ".join(sorted(unused)[:5]) + (", ..." if len(unused) > 5 else ""))
     if len(indices["train"]) == 0:
         raise ValueError("the training split has no window")
     if len(indices["validation"]) == 0:
@@ -255,12 +259,16 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         report_to="none",
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Without an accelerator, accelerate takes the processes of `torchrun` / `accelerate launch` for
+        # one multi-CPU (gloo) run only when told it is on the CPU; otherwise each process trains alone.
+        use_cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),
+        ddp_find_unused_parameters=False,  # every fusion uses all its parameters
         remove_unused_columns=False,
     )
     trainer = Trainer(
         model=model,
         args=arguments,
-        train_dataset=window_data.WindowDataset(train_windows, augmentation, options.seed),
+        train_dataset=window_data.WindowDataset(train_windows, augmentation, options.seed + arguments.process_index),
         eval_dataset=window_data.WindowDataset(validation),
         data_collator=window_data.collate_windows,
         compute_loss_func=WeightedCrossEntropy(weights, options.label_smoothing),
@@ -287,6 +295,7 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         "validation": {key.removeprefix("eval_"): value for key, value in best.items()},
         "num_train_windows": len(train_windows),
         "num_validation_windows": len(validation),
+        "world_size": arguments.world_size,
         "split_sizes": {name: len(sources) for name, sources in split.items()},
         "class_weights": [round(float(w), 4) for w in weights],
         "options": {key: value for key, value in asdict(options).items() if key not in ("resume",)},
@@ -294,16 +303,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     if trainer.is_world_process_zero():
         (output_dir / TRAINING_FILE).write_text(json.dumps(summary, indent=1) + "\n")
     if options.push_to_hub and trainer.is_world_process_zero():
-        push_model_folder(output_dir, options.push_to_hub, f"gym-gesture {config.fusion}: {', '.join(labels)}")
+        from .hub import push_model  # the folder and card that hub_upload.py publishes
+
+        summary["hub_commit"] = push_model(output_dir, options.push_to_hub)
     return summary
 
-
-def push_model_folder(output_dir: Path, repo_id: str, message: str) -> str:
-    """Upload the best model with its split and training summary (not the checkpoints) to the Hub."""
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    api.create_repo(repo_id, exist_ok=True)
-    api.upload_folder(repo_id=repo_id, folder_path=str(output_dir), commit_message=message,
-                      ignore_patterns=["checkpoint-*", "checkpoint-*/**", "runs/**"])
-    return repo_id

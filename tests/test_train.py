@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +22,13 @@ from gym_gesture.evaluate import evaluate
 from gym_gesture.modeling_gym_gesture import GymGestureForSequenceClassification
 
 SMALL = {"d_model": 32, "ffn_dim": 64, "num_frames": 30}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_learns_the_synthetic_classes_and_saves_labels_and_split(trained_model, synthetic_npz):
@@ -115,6 +128,14 @@ def test_train_cli_on_npz(synthetic_npz, tmp_path, capsys):
     assert np.allclose(summary["class_weights"], 1.0)  # undersampled: every class equally frequent
 
 
+def test_split_from_reuses_another_models_split_whatever_the_seed(trained_model, synthetic_npz, tmp_path):
+    assert main(["train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path), "--epochs", "1",
+                 "--d-model", "16", "--num-frames", "30", "--seed", "1", "--split-from", str(trained_model)]) == 0
+    split = json.loads((tmp_path / "split.json").read_text())
+    assert split == json.loads((trained_model / "split.json").read_text())
+    assert split != training.split_datasets(training.load_pose_datasets(synthetic_npz), training.TrainingOptions(seed=1))
+
+
 def test_compare_writes_the_table_for_each_fusion(synthetic_npz, tmp_path, capsys):
     results = tmp_path / "results" / "compare"
     assert main(["compare", "--data", str(synthetic_npz), "--output-dir", str(tmp_path / "runs"), "--results",
@@ -129,3 +150,71 @@ def test_compare_writes_the_table_for_each_fusion(synthetic_npz, tmp_path, capsy
         assert f"| {row['fusion']} | {row['window_macro_recall']:.4f} |" in table
     splits = [json.loads((tmp_path / "runs" / fusion / "split.json").read_text()) for fusion in ("transformer", "bilstm")]
     assert splits[0] == splits[1]  # one split for every fusion
+
+
+class _RecordingHubApi:
+    """huggingface_hub.HfApi at the network boundary (no Hub here): records what would be pushed."""
+
+    calls: list = []
+
+    def __init__(self, token=None):
+        self.token = token
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", repo_id, kwargs))
+
+    def upload_folder(self, *, repo_id, repo_type, folder_path, commit_message):
+        files = {path.relative_to(folder_path).as_posix(): path.read_bytes()
+                 for path in Path(folder_path).rglob("*") if path.is_file()}
+        self.calls.append(("upload_folder", repo_id, {"repo_type": repo_type, "files": files}))
+        return type("CommitInfo", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/0"})()
+
+
+def test_push_to_hub_uploads_the_model_folder_with_its_card(synthetic_npz, tmp_path, monkeypatch, capsys):
+    import huggingface_hub
+
+    _RecordingHubApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", _RecordingHubApi)
+    assert main(["train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path), "--epochs", "2",
+                 "--d-model", "16", "--num-frames", "30", "--push-to-hub", "someone/my-gym-model"]) == 0
+    assert "pushed to the Hub: https://huggingface.co/someone/my-gym-model/commit/0" in capsys.readouterr().out
+    (create, repo_id, options), (upload, upload_repo, pushed) = _RecordingHubApi.calls
+    assert (create, repo_id, options["repo_type"], upload, upload_repo) == (
+        "create_repo", "someone/my-gym-model", "model", "upload_folder", "someone/my-gym-model")
+    files = pushed["files"]
+    assert {"config.json", "model.safetensors", "configuration_gym_gesture.py", "modeling_gym_gesture.py",
+            "README.md", "training.json", "split.json"} <= set(files)
+    assert not [name for name in files if name.startswith("checkpoint-") or name.endswith(".bin")]
+    assert files["model.safetensors"] == (tmp_path / "model.safetensors").read_bytes()
+    card = files["README.md"].decode()
+    assert "someone/my-gym-model" in card and "lateral raises" in card
+
+
+LAUNCHERS = {
+    "torchrun": ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "{port}"],
+    "accelerate": ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "{port}"],
+}
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_distributed_launch_trains_one_model_over_two_processes(launcher, synthetic_npz, tmp_path):
+    """Two CPU processes (gloo), as several GPUs would run it: the data is sharded, one model is saved."""
+    epochs, batch_size = 2, 32
+    command = [sys.executable, *(arg.format(port=_free_port()) for arg in LAUNCHERS[launcher]),
+               "-m", "gym_gesture", "train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path),
+               "--epochs", str(epochs), "--batch-size", str(batch_size), "--d-model", "16", "--num-frames", "30"]
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("best model saved in") == 1  # rank 0 reports
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert summary["world_size"] == 2
+    steps_per_epoch = math.ceil(summary["num_train_windows"] / (2 * batch_size))  # each process takes half
+    last = max(tmp_path.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    assert json.loads((last / "trainer_state.json").read_text())["global_step"] == epochs * steps_per_epoch
+    split = json.loads((tmp_path / "split.json").read_text())
+    datasets = training.load_pose_datasets(synthetic_npz)
+    assert split == training.split_datasets(datasets, training.TrainingOptions())
+    model = GymGestureForSequenceClassification.from_pretrained(tmp_path)
+    assert model(torch.zeros(1, 30, 17, 3)).logits.shape == (1, 3)
