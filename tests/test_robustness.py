@@ -43,6 +43,7 @@ from gym_gesture.video import DEFAULT_MAX_PIXELS, VideoWriter, probe, read_frame
 
 from conftest import FIXTURES, REPO_ROOT
 from test_app import app_url  # noqa: F401  (the fixture: `python app.py` served on a free port)
+from test_video import write_audio_only
 
 SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
 REFUSAL_SECONDS = 30  # every refusal comes at once: a one-hour header must not be decoded
@@ -72,16 +73,6 @@ def _write_clip(path: Path, images, times, rotation: int | None = None) -> Path:
 
 
 # --- malformed videos -------------------------------------------------------------------------------
-
-def _audio_only(path: Path) -> Path:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=16000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 16000
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
-
 
 def _still_image(path: Path) -> Path:
     cv2.imwrite(str(path), np.full((480, 640, 3), 90, np.uint8))
@@ -208,7 +199,7 @@ CASES = [
     Case("header_only.mp4", VIDEO, _writes(SQUAT_CLIP.read_bytes()[:3000]),
          r"truncated or corrupt video, decoding failed after 0 frames"),
     Case("no_header.mp4", VIDEO, _writes(SQUAT_CLIP.read_bytes()[-20000:]), r"not a readable video"),
-    Case("audio.m4a", VIDEO, _audio_only, r"no video stream \(audio only or not a video\)"),
+    Case("audio.m4a", VIDEO, write_audio_only, r"no video stream \(audio only or not a video\)"),
     Case("photo.jpg", VIDEO, _still_image, r"a still image, not a video"),
     Case("photo_renamed.mp4", VIDEO, _png_named_mp4, r"a still image, not a video"),
     Case("over_8k.mp4", VIDEO, _over_8k, rf"frames are 7680x4336, over the limit of {DEFAULT_MAX_PIXELS} pixels"),

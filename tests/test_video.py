@@ -125,20 +125,24 @@ def test_read_ahead_gives_the_same_frames_and_errors_and_stops_its_thread(tmp_pa
     assert decoding_threads() == []
 
 
+def write_audio_only(path):
+    """An .m4a with one second of silence and no video stream."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
 def test_still_image_and_audio_only_are_refused(tmp_path):
     photo = tmp_path / "photo.jpg"
     cv2.imwrite(str(photo), np.zeros((32, 32, 3), np.uint8))
     with pytest.raises(ValueError, match="still image"):
         probe(photo)
-    audio = tmp_path / "sound.m4a"
-    with av.open(str(audio), "w") as container:
-        stream = container.add_stream("aac", rate=16000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 16000
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
     with pytest.raises(ValueError, match="no video stream"):
-        probe(audio)
+        probe(write_audio_only(tmp_path / "sound.m4a"))
     with pytest.raises(FileNotFoundError, match="no such video"):
         probe(tmp_path / "missing.mp4")
 
