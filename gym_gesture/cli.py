@@ -8,7 +8,6 @@ stderr and exit status 1, never in a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from . import __version__
@@ -167,7 +166,9 @@ def _run_train(args) -> int:
 
     split = load_split(args.split_from) if args.split_from else None
     summary = train(args.data, args.output_dir, _training_options(args), split=split)
-    if int(os.environ.get("RANK", "0")) != 0:  # one report from a torchrun / accelerate launch run
+    from accelerate import PartialState  # set up by the Trainer: tells the processes of a torchrun apart
+
+    if not PartialState().is_main_process:  # one report from a torchrun / accelerate launch run
         return 0
     print(json.dumps({key: summary[key] for key in ("fusion", "parameters", "training_seconds", "epochs_run",
                                                     "validation")}, indent=1))
