@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 
-from conftest import FIXTURES, REPO_ROOT
+from conftest import FIXTURES, REPO_ROOT, free_port
 
 CLIP = FIXTURES / "squat_clip.mp4"
 CLIP_LABEL = "squat"
@@ -26,16 +25,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 START_TIMEOUT_S = 180
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(model_dir, tmp_path_factory):
     """`python app.py` on a free port of 127.0.0.1, as a user starts it."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("app") / "app.log").open("w")
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), GYM_GESTURE_MODEL=str(model_dir),
                GRADIO_ANALYTICS_ENABLED="False")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT, free_port
 from synthetic_poses import write_synthetic_npz
 from transformers import TrainerCallback
 
@@ -22,13 +22,6 @@ from gym_gesture.evaluate import evaluate
 from gym_gesture.modeling_gym_gesture import GymGestureForSequenceClassification
 
 SMALL = {"d_model": 32, "ffn_dim": 64, "num_frames": 30}
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_learns_the_synthetic_classes_and_saves_labels_and_split(trained_model, synthetic_npz):
@@ -201,7 +194,7 @@ LAUNCHERS = {
 def test_distributed_launch_trains_one_model_over_two_processes(launcher, synthetic_npz, tmp_path):
     """Two CPU processes (gloo), as several GPUs would run it: the data is sharded, one model is saved."""
     epochs, batch_size = 2, 32
-    command = [sys.executable, *(arg.format(port=_free_port()) for arg in LAUNCHERS[launcher]),
+    command = [sys.executable, *(arg.format(port=free_port()) for arg in LAUNCHERS[launcher]),
                "-m", "gym_gesture", "train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path),
                "--epochs", str(epochs), "--batch-size", str(batch_size), "--d-model", "16", "--num-frames", "30"]
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
