@@ -1,14 +1,41 @@
-"""gym-gesture: recognise gym exercises from video (pose estimator + Transformer fusion module)."""
+"""gym-gesture: recognise gym exercises from video (pose estimator + Transformer fusion module).
 
-from transformers import AutoConfig, AutoModel
+Importing the package is cheap: the model classes (and transformers with them) load on first use, so
+`gym-gesture --help` and input errors answer without importing torch or transformers.
+"""
 
-from .configuration_gym_gesture import GymGestureConfig
-from .modeling_gym_gesture import GymGestureForSequenceClassification
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-# Local registration: with gym_gesture imported, AutoModel loads our checkpoints without remote code.
-AutoConfig.register(GymGestureConfig.model_type, GymGestureConfig, exist_ok=True)
-AutoModel.register(GymGestureConfig, GymGestureForSequenceClassification, exist_ok=True)
+# Public name -> the module that defines it, imported on first access (PEP 562).
+_LAZY = {
+    "GymGestureConfig": "configuration_gym_gesture",
+    "GymGestureForSequenceClassification": "modeling_gym_gesture",
+}
 
-__all__ = ["GymGestureConfig", "GymGestureForSequenceClassification", "__version__"]
+
+def register_auto_classes() -> None:
+    """Register the model with transformers' Auto classes, so that they load gym-gesture folders
+    without remote code."""
+    from transformers import AutoConfig, AutoModel
+
+    from .configuration_gym_gesture import GymGestureConfig
+    from .modeling_gym_gesture import GymGestureForSequenceClassification
+
+    AutoConfig.register(GymGestureConfig.model_type, GymGestureConfig, exist_ok=True)
+    AutoModel.register(GymGestureConfig, GymGestureForSequenceClassification, exist_ok=True)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    register_auto_classes()
+    globals()[name] = value
+    return value
+
+
+__all__ = ["__version__", "register_auto_classes", *_LAZY]

@@ -145,6 +145,10 @@ def load_model(source: str | Path | None = None):
     from safetensors import SafetensorError
     from transformers import AutoModel
 
+    from . import register_auto_classes
+
+    register_auto_classes()
+
     source = str(source or DEFAULT_MODEL_DIR)
     folder = Path(source)
     if source == str(DEFAULT_MODEL_DIR) and not folder.is_dir():
