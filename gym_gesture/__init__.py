@@ -13,20 +13,26 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it, imported on first access (PEP 562).
 _LAZY = {
     "GymGestureConfig": "configuration_gym_gesture",
+    "GymGestureModel": "modeling_gym_gesture",
     "GymGestureForSequenceClassification": "modeling_gym_gesture",
+    "GymGestureProcessor": "processing_gym_gesture",
 }
 
 
 def register_auto_classes() -> None:
-    """Register the model with transformers' Auto classes, so that they load gym-gesture folders
-    without remote code."""
-    from transformers import AutoConfig, AutoModel
+    """Register the package's classes with transformers' Auto classes (AutoConfig, AutoModel,
+    AutoModelForSequenceClassification, AutoProcessor), so that they load gym-gesture folders without
+    remote code."""
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoProcessor
 
     from .configuration_gym_gesture import GymGestureConfig
-    from .modeling_gym_gesture import GymGestureForSequenceClassification
+    from .modeling_gym_gesture import GymGestureForSequenceClassification, GymGestureModel
+    from .processing_gym_gesture import GymGestureProcessor
 
     AutoConfig.register(GymGestureConfig.model_type, GymGestureConfig, exist_ok=True)
-    AutoModel.register(GymGestureConfig, GymGestureForSequenceClassification, exist_ok=True)
+    AutoModel.register(GymGestureConfig, GymGestureModel, exist_ok=True)
+    AutoModelForSequenceClassification.register(GymGestureConfig, GymGestureForSequenceClassification, exist_ok=True)
+    AutoProcessor.register(GymGestureConfig, GymGestureProcessor, exist_ok=True)
 
 
 def __getattr__(name: str):

@@ -12,14 +12,15 @@ import importlib.util
 import os
 import tempfile
 import threading
+from importlib.resources import files
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from .inference import REPO_ROOT, NoPersonError, Recognizer
+from .inference import NoPersonError, Recognizer
 
-EXAMPLES_DIR = REPO_ROOT / "examples"
+EXAMPLES_DIR = Path(str(files(__package__) / "examples"))  # package data: a wheel install has them too
 DEFAULT_MAX_DURATION_S = 60.0
 DEFAULT_MAX_FILE_SIZE = "50mb"
 TOP_K = 5

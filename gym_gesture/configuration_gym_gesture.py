@@ -36,6 +36,9 @@ class GymGestureConfig(PreTrainedConfig):
     """
 
     model_type = "gym_gesture"
+    # transformers' common names for the sizes, so generic tools read them (config.hidden_size, ...).
+    attribute_map = {"hidden_size": "d_model", "num_attention_heads": "num_heads", "num_hidden_layers": "num_layers",
+                     "intermediate_size": "ffn_dim"}
 
     num_frames: int = 60
     num_joints: int = 17
@@ -56,6 +59,9 @@ class GymGestureConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         # Checked before the parent's post-init so that a bad value surfaces as a plain ValueError
         # naming the field, not wrapped in huggingface_hub's validation error.
+        for common, own in self.attribute_map.items():
+            if common in kwargs:
+                setattr(self, own, kwargs.pop(common))
         unknown = sorted(set(kwargs) - _TRANSFORMERS_KEYS)
         if unknown:
             raise ValueError(f"unknown config field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "

@@ -1,12 +1,9 @@
 """From pose sequences to the model's inputs: windows, splits by source video, class balance, augmentation.
 
 `windows_from_sequence` is the one preprocessing path: training calls it on every clip of a pose
-dataset, inference calls it on a freshly extracted clip, so both see exactly the same windows.
-Steps, all driven by the model's config: convert into `config.layout`, trim the leading and trailing
-frames with no person, interpolate short gaps, resample to `config.sample_fps`, cut windows of
-`config.num_frames` frames every `stride` frames, drop windows where the person is missing in most
-frames, fill the remaining holes, normalise each window with `skeleton.normalize`, pad short clips
-and mark the padding in the attention mask.
+dataset, inference calls it on a freshly extracted clip, so both see exactly the same windows. It is the
+model's own processor (`processing_gym_gesture.GymGestureProcessor`, its named transforms driven by the
+model's config), the same code a Hub user loads with AutoProcessor.
 """
 
 from __future__ import annotations
@@ -16,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import skeleton
+from .processing_gym_gesture import GymGestureProcessor
 
-MAX_GAP_SECONDS = 0.3
-MIN_PRESENT_FRACTION = 0.5
 SPLITS = ("train", "validation", "test")
 
 
@@ -46,103 +42,13 @@ class Windows:
                        pick(self.labels), pick(self.clip_index))
 
 
-def _present_frames(keypoints: np.ndarray) -> np.ndarray:
-    return np.isfinite(keypoints).all(axis=(1, 2))
-
-
-def _fill_gaps(keypoints: np.ndarray, max_gap: int | None) -> np.ndarray:
-    """Linear interpolation over runs of missing frames of at most `max_gap` frames (all runs when
-    None), joint by joint; runs before the first or after the last present value hold that value."""
-    frames = keypoints.shape[0]
-    flat = keypoints.reshape(frames, -1)
-    valid = np.isfinite(flat)
-    if valid.all() or not valid.any():
-        return keypoints
-    time = np.arange(frames)[:, None]
-    previous = np.maximum.accumulate(np.where(valid, time, -1), axis=0)
-    following = np.minimum.accumulate(np.where(valid, time, frames)[::-1], axis=0)[::-1]
-    fill = ~valid & ((previous >= 0) | (following < frames))
-    if max_gap is not None:
-        fill &= (previous >= 0) & (following < frames) & (following - previous - 1 <= max_gap)
-    before = np.clip(previous, 0, frames - 1)
-    after = np.clip(following, 0, frames - 1)
-    columns = np.arange(flat.shape[1])[None, :]
-    value_before = np.where(previous >= 0, flat[before, columns], flat[after, columns])
-    value_after = np.where(following < frames, flat[after, columns], value_before)
-    span = np.maximum(following - previous, 1)
-    weight = np.where((previous >= 0) & (following < frames), (time - previous) / span, 0.0)
-    filled = flat.copy()
-    filled[fill] = (value_before + weight * (value_after - value_before))[fill]
-    return filled.reshape(keypoints.shape)
-
-
-def resample(keypoints: np.ndarray, fps: float, target_fps: float) -> np.ndarray:
-    """Linear resampling in time of (T, J, C) from `fps` to `target_fps`; NaN frames stay NaN."""
-    if abs(fps - target_fps) < 1e-6 or len(keypoints) < 2:
-        return keypoints
-    count = int(np.floor((len(keypoints) - 1) * target_fps / fps)) + 1
-    position = np.arange(count) * (fps / target_fps)
-    before = np.floor(position).astype(int)
-    after = np.minimum(before + 1, len(keypoints) - 1)
-    weight = (position - before)[:, None, None]
-    blended = keypoints[before] * (1 - weight) + keypoints[after] * weight
-    # An exact hit on a frame must not pick up a NaN from its neighbour (0 * NaN = NaN).
-    return np.where(weight == 0, keypoints[before], blended).astype(keypoints.dtype, copy=False)
-
-
-def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config, stride: int | None = None,
-                          max_gap_seconds: float = MAX_GAP_SECONDS,
-                          min_present_fraction: float = MIN_PRESENT_FRACTION) -> Windows:
-    """Windows of one clip, ready for the model described by `config` (a GymGestureConfig).
-
-    keypoints: (T, J, C>=config.num_channels) in `layout` at `fps`, NaN in frames with no person.
-    stride: frames (at `config.sample_fps`) between window starts; default `config.window_stride`.
-    Returns no windows (N = 0) when the person is missing in most frames of every window.
+def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config, stride: int | None = None) -> Windows:
+    """Windows of one clip, ready for the model described by `config` (a GymGestureConfig): the model's
+    processor (`processing_gym_gesture.GymGestureProcessor`) applied to keypoints (T, J, C>=num_channels)
+    in `layout` at `fps`, NaN in frames with no person. `stride`: frames between window starts (default
+    `config.window_stride`). Returns no windows (N = 0) when the person is missing in most frames of every window.
     """
-    keypoints = np.asarray(keypoints, dtype=np.float32)
-    if keypoints.ndim != 3 or keypoints.shape[-1] < config.num_channels:
-        raise ValueError(f"keypoints must be (frames, joints, >={config.num_channels}), got {keypoints.shape}")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    size = config.num_frames
-    stride = stride or config.window_stride
-    empty = Windows(np.zeros((0, size, config.num_joints, config.num_channels), np.float32),
-                    np.zeros((0, size), np.int64), np.zeros((0, 2)))
-
-    sequence = skeleton.convert(keypoints[..., :config.num_channels], layout, config.layout)
-    present_frames = np.flatnonzero(_present_frames(sequence))
-    if len(present_frames) == 0:
-        return empty
-    sequence = sequence[present_frames[0]:present_frames[-1] + 1]
-    sequence = _fill_gaps(sequence, max_gap=int(round(max_gap_seconds * fps)))
-    sequence = resample(sequence, fps, config.sample_fps)
-
-    length = len(sequence)
-    starts = np.arange(0, max(length - size, 0) + 1, stride)
-    if length > size and starts[-1] + size < length:
-        starts = np.append(starts, length - size)  # the clip's last frames get a window too
-    valid_length = np.minimum(length - starts, size)
-    present = _present_frames(sequence)
-    offset = present_frames[0] / fps  # the leading frames with no person were trimmed
-    windows, masks, spans = [], [], []
-    for start, valid in zip(starts, valid_length):
-        window = sequence[start:start + valid]
-        if present[start:start + valid].mean() < min_present_fraction:
-            continue
-        # Recurrent fusions need the valid frames first, so the few long holes left are filled
-        # rather than masked.
-        window = _fill_gaps(window, max_gap=None)
-        normalised = skeleton.normalize(window, config.layout, config.normalization)
-        padded = np.zeros((size,) + window.shape[1:], np.float32)
-        padded[:valid] = normalised
-        mask = np.zeros(size, np.int64)
-        mask[:valid] = 1
-        windows.append(padded)
-        masks.append(mask)
-        spans.append((offset + start / config.sample_fps, offset + (start + valid) / config.sample_fps))
-    if not windows:
-        return empty
-    return Windows(np.stack(windows), np.stack(masks), np.array(spans))
+    return Windows(*GymGestureProcessor.from_model_config(config).windows(keypoints, layout, fps, stride))
 
 
 @dataclass

@@ -1,11 +1,14 @@
 """Publishing: the exact folders pushed to the Hugging Face Hub (the model repo and its Space).
 
-Model folder: config.json (with `auto_map`), model.safetensors, the configuration/modeling code that
-`auto_map` names (copied from this package, so `trust_remote_code=True` loads it anywhere), README.md
+Model folder: config.json (with `auto_map`), model.safetensors, the configuration/modeling/processing code
+that `auto_map` names (copied from this package, so `trust_remote_code=True` loads it anywhere), the
+per-model files the recognizer reads (preprocessor config, calibration, form model), README.md
 rendered from `model_card.md` with huggingface_hub's `ModelCard` (metadata and model-index from the
 evaluation JSON), and the training records (evaluation, split, training summary) when present.
-Space folder: README.md front matter for a Gradio Space, requirements, app.py, the package, the
-examples and the model itself (so the Space runs offline on it, exactly as the app does locally).
+Space folder: README.md front matter for a Gradio Space, requirements, app.py, the package (with its
+examples) and the model itself in place of the shipped checkpoint (so the Space runs offline on it,
+exactly as the app does locally). The Space's requirements, app.py and licence come from a source
+checkout (REPO_ROOT).
 """
 
 from __future__ import annotations
@@ -17,17 +20,19 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .inference import DEFAULT_FORM_MODEL, DEFAULT_MODEL_DIR, REPO_ROOT
+from .inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
+from .timeline import CALIBRATION_FILE
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-MODEL_CARD_TEMPLATE = REPO_ROOT / "model_card.md"
+# The source checkout the Space's requirements, app.py and licence come from.
+REPO_ROOT = PACKAGE_DIR.parent
+MODEL_CARD_TEMPLATE = PACKAGE_DIR / "model_card.md"
 EVALUATION_FILE = "evaluation.json"
-RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json", "calibration.json")
+RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json")
+# Read by the recognizer and the processor: they travel with the weights.
+MODEL_FILES = ("preprocessor_config.json", CALIBRATION_FILE, FORM_MODEL_FILE)
 WEIGHTS_FILE = "model.safetensors"
-AUTO_MAP = {
-    "AutoConfig": "configuration_gym_gesture.GymGestureConfig",
-    "AutoModel": "modeling_gym_gesture.GymGestureForSequenceClassification",
-}
+REMOTE_CODE = ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py")
 # The weights are trained on research data whose terms forbid commercial use (see the card): the code
 # is Apache-2.0, the checkpoint is not.
 DEFAULT_LICENSE = "other"
@@ -91,7 +96,7 @@ def render_model_card(model_dir: Path, repo_id: str, *, space_id: str | None = N
         eval_results=eval_results(evaluation, dataset_name, dataset) if evaluation else None,
     )
     training = _read_json(model_dir / "training.json")
-    form_model = _read_json(DEFAULT_FORM_MODEL)
+    form_model = _read_json(model_dir / FORM_MODEL_FILE)
     return ModelCard.from_template(
         card_data, template_path=str(template),
         repo_id=repo_id, space_id=space_id, config=config, labels=labels, evaluation=evaluation,
@@ -104,6 +109,10 @@ def build_model_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str,
                        evaluation_json: str | Path | None = None, space_id: str | None = None,
                        **card_options) -> Path:
     """Write the exact folder pushed to the model repo into `out_dir` (emptied first)."""
+    from .configuration_gym_gesture import GymGestureConfig
+    from .modeling_gym_gesture import AUTO_MAP
+    from .processing_gym_gesture import GymGestureProcessor
+
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     config = _check_model_dir(model_dir)
     evaluation_json = Path(evaluation_json) if evaluation_json else model_dir / EVALUATION_FILE
@@ -117,11 +126,13 @@ def build_model_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     config["auto_map"] = AUTO_MAP
     (out_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     shutil.copy2(model_dir / WEIGHTS_FILE, out_dir / WEIGHTS_FILE)
-    for module in {target.split(".")[0] for target in AUTO_MAP.values()}:
-        shutil.copy2(PACKAGE_DIR / f"{module}.py", out_dir / f"{module}.py")
-    for name in RECORD_FILES:
+    for name in REMOTE_CODE:
+        shutil.copy2(PACKAGE_DIR / name, out_dir / name)
+    for name in RECORD_FILES + MODEL_FILES:
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, out_dir / name)
+    if not (out_dir / MODEL_FILES[0]).is_file():  # a folder saved before models carried their processor
+        GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(model_dir)).save_pretrained(out_dir)
     if evaluation is not None:
         (out_dir / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1) + "\n")
     card = render_model_card(model_dir, repo_id, space_id=space_id, evaluation=evaluation, **card_options)
@@ -180,10 +191,10 @@ def build_space_folder(model_folder: Path, out_dir: str | Path, repo_id: str, sp
                 shutil.copy2(REPO_ROOT / name, out_dir / name)
     shutil.copy2(REPO_ROOT / "app.py", out_dir / "app.py")
     shutil.copy2(REPO_ROOT / "LICENSE", out_dir / "LICENSE")
-    shutil.copytree(PACKAGE_DIR, out_dir / "gym_gesture", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copytree(REPO_ROOT / "examples", out_dir / "examples")
-    model_target = out_dir / DEFAULT_MODEL_DIR.relative_to(REPO_ROOT)
-    shutil.copytree(model_folder, model_target)
+    # The package without its checkpoints: the model pushed with the Space takes the shipped one's place.
+    shutil.copytree(PACKAGE_DIR, out_dir / "gym_gesture",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", DEFAULT_MODEL_DIR.parent.name))
+    shutil.copytree(model_folder, out_dir / DEFAULT_MODEL_DIR.relative_to(REPO_ROOT))
     return out_dir
 
 

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +30,13 @@ from .timeline import (
     span_sample,
 )
 
-# The shipped checkpoint, committed with the repository: the default everywhere, so nothing is
-# downloaded unless another model is asked for.
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "gym7-transformer"
-DEFAULT_FORM_MODEL = REPO_ROOT / "checkpoints" / "pushup_form.json"
+# The shipped checkpoint is package data (importlib.resources), so a wheel install has it too: the
+# default everywhere, so nothing is downloaded unless another model is asked for.
+DEFAULT_MODEL_DIR = Path(str(files(__package__) / "checkpoints" / "gym7-transformer"))
+# The push-up form model (`gym-gesture train-form`) that a model folder may carry beside its weights.
+FORM_MODEL_FILE = "pushup_form.json"
+# What a Hub download of a model takes: its config, weights, remote code and per-model files, nothing else.
+MODEL_FOLDER_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.md")
 DEFAULT_MAX_DURATION_S = 600.0
 STAGES = ("pose", "windows", "model", "overlay")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
@@ -136,41 +139,61 @@ class _ProgressBackend(PoseBackend):
         self.backend.reset()
 
 
-def load_model(source: str | Path | None = None):
+def resolve_model_dir(source: str | Path | None = None, revision: str | None = None) -> Path:
+    """The local folder of a model: a saved folder as it is, or a Hub id (`USER/NAME`, at `revision`)
+    downloaded once into huggingface_hub's cache (`snapshot_download`); default: the shipped checkpoint.
+    Everything the recognizer reads of a model (config, weights, calibration, form model) comes from this
+    folder. Raises FileNotFoundError naming `source` when it is neither, or when the Hub cannot be reached
+    and the model is not in the cache."""
+    source = str(source or DEFAULT_MODEL_DIR)
+    folder = Path(source)
+    if folder.exists():
+        if revision:
+            raise ValueError(f"--revision {revision}: {source} is a local folder, not a Hub id")
+        return folder
+    looks_like_path = folder.is_absolute() or source.startswith(".") or source.count("/") != 1
+    if looks_like_path:
+        raise FileNotFoundError(f"{source}: no such model folder")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError, \
+        RevisionNotFoundError
+
+    try:
+        return Path(snapshot_download(source, revision=revision, allow_patterns=list(MODEL_FOLDER_PATTERNS)))
+    except LocalEntryNotFoundError as error:
+        raise FileNotFoundError(f"{source}: not in the local Hugging Face cache and the Hub cannot be reached "
+                                f"(offline?); download it once with network access, or pass a local folder") from error
+    except (RepositoryNotFoundError, RevisionNotFoundError, HFValidationError) as error:
+        raise FileNotFoundError(f"{source}" + (f" at revision {revision}" if revision else "") +
+                                f": no such model on the Hub ({type(error).__name__})") from error
+
+
+def load_model(source: str | Path | None = None, revision: str | None = None):
     """A saved model folder or a Hub id (default: the shipped checkpoint), in evaluation mode.
 
     Weights load only from safetensors: a folder whose weights are a pickle (`pytorch_model.bin`, `.pt`)
     is refused without unpickling it. Every problem is a FileNotFoundError / ValueError naming `source`.
     """
     from safetensors import SafetensorError
-    from transformers import AutoModel
+    from transformers import AutoModelForSequenceClassification
 
     from . import register_auto_classes
 
     register_auto_classes()
-
-    source = str(source or DEFAULT_MODEL_DIR)
-    folder = Path(source)
-    if source == str(DEFAULT_MODEL_DIR) and not folder.is_dir():
-        raise FileNotFoundError(f"the shipped checkpoint is missing at {DEFAULT_MODEL_DIR}; "
-                                "pass a model folder or Hub id")
-    looks_like_path = folder.is_absolute() or source.startswith(".") or source.count("/") > 1
-    if looks_like_path and not folder.exists():
-        raise FileNotFoundError(f"{source}: no such model folder")
-    if folder.exists():
-        if not (folder / "config.json").is_file():
-            raise FileNotFoundError(f"{source}: not a model folder (no config.json)")
-        try:
-            json.loads((folder / "config.json").read_text())
-        except ValueError as error:
-            raise ValueError(f"{folder / 'config.json'}: not valid JSON ({error})") from error
-        if not any(folder.glob("*.safetensors")):
-            pickles = sorted(path.name for path in folder.iterdir() if path.suffix in _PICKLE_SUFFIXES)
-            raise FileNotFoundError(f"{source}: no model.safetensors" + (
-                f"; {', '.join(pickles)} is a pickle, which is never loaded (save the model with "
-                "save_pretrained, which writes safetensors)" if pickles else ""))
+    folder = resolve_model_dir(source, revision)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{source}: not a model folder (no config.json)")
     try:
-        return AutoModel.from_pretrained(source, use_safetensors=True).eval()
+        json.loads((folder / "config.json").read_text())
+    except ValueError as error:
+        raise ValueError(f"{folder / 'config.json'}: not valid JSON ({error})") from error
+    if not any(folder.glob("*.safetensors")):
+        pickles = sorted(path.name for path in folder.iterdir() if path.suffix in _PICKLE_SUFFIXES)
+        raise FileNotFoundError(f"{source}: no model.safetensors" + (
+            f"; {', '.join(pickles)} is a pickle, which is never loaded (save the model with "
+            "save_pretrained, which writes safetensors)" if pickles else ""))
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
     except SafetensorError as error:
         raise ValueError(f"{source}: unreadable safetensors weights ({error})") from error
     except ValueError as error:
@@ -203,24 +226,26 @@ class Recognizer:
 
     @classmethod
     def from_pretrained(cls, model: str | Path | None = None, backend: str | PoseBackend = "mediapipe",
-                        *, device: str | None = None, **kwargs) -> "Recognizer":
-        """`model`: a saved folder or a Hub id (default: the shipped checkpoint, offline);
+                        *, revision: str | None = None, device: str | None = None, **kwargs) -> "Recognizer":
+        """`model`: a saved folder or a Hub id at `revision` (default: the shipped checkpoint, offline);
         `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance.
-        The abstain thresholds come from the folder's calibration.json (`gym-gesture calibrate`) when it
-        has one, else the defaults of `timeline.AbstainThresholds`."""
+        Everything else comes from the model's folder: the abstain thresholds from its calibration.json
+        (`gym-gesture calibrate`; the defaults of `timeline.AbstainThresholds` without one), the push-up
+        form model from its `FORM_MODEL_FILE` (no form feedback without one)."""
         from .pose import create_backend
 
-        model = str(model or DEFAULT_MODEL_DIR)
-        if "thresholds" not in kwargs and Path(model).is_dir():  # before the weights: a bad file fails fast
-            kwargs["thresholds"] = AbstainThresholds.for_model(model)
-        loaded = load_model(model)
+        name = str(model or DEFAULT_MODEL_DIR)
+        folder = resolve_model_dir(name, revision)
+        if "thresholds" not in kwargs:  # before the weights: a bad file fails fast
+            kwargs["thresholds"] = AbstainThresholds.for_model(folder)
+        if "form_model" not in kwargs and (folder / FORM_MODEL_FILE).is_file():
+            kwargs["form_model"] = FormModel.load(folder / FORM_MODEL_FILE)
+        loaded = load_model(folder)
         if device:
             loaded = loaded.to(device)
         if isinstance(backend, str):
             backend = create_backend(backend)
-        if "form_model" not in kwargs and DEFAULT_FORM_MODEL.is_file():
-            kwargs["form_model"] = FormModel.load(DEFAULT_FORM_MODEL)
-        return cls(loaded, backend, model_name=model, **kwargs)
+        return cls(loaded, backend, model_name=name, **kwargs)
 
     @property
     def labels(self) -> list[str]:
@@ -339,5 +364,5 @@ class Recognizer:
         )
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
-           "load_model", "window_probabilities"]
+__all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
+           "load_model", "resolve_model_dir", "window_probabilities"]

@@ -1,26 +1,37 @@
 """The gym-gesture classifier: a skeleton time series in, exercise logits out (transformers layout).
 
-keypoints (B, T, J, C) -> flatten joints per frame -> linear projection to d_model -> fusion over time
--> pooling over the valid frames -> linear head. The "transformer" fusion is the paper's: sinusoidal
+`GymGestureModel` (the trunk, `base_model_prefix` "gym_gesture"): keypoints (B, T, J, C) -> flatten joints
+per frame -> linear projection to d_model -> fusion over time -> pooling over the valid frames.
+`GymGestureForSequenceClassification`: the trunk and a linear head over `config.id2label`. The "transformer" fusion is the paper's: sinusoidal
 positional encoding, multi-head attention, Add&Norm, FFN, Add&Norm. The paper's baselines (mlp, cnn1d,
 rnn, lstm, bilstm) are the same model with another fusion, so they are trained, saved and loaded alike.
 
 Self-contained: imports only torch, transformers and its configuration file, so that
-`AutoModel.from_pretrained(..., trust_remote_code=True)` loads it from a folder or the Hub.
+`AutoModelForSequenceClassification.from_pretrained(..., trust_remote_code=True)` (and `AutoModel`, for the
+trunk) loads it from a folder or the Hub.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 from .configuration_gym_gesture import GymGestureConfig
+from .processing_gym_gesture import GymGestureProcessor
+
+# Every Auto class a saved folder answers to, written into its config.json whichever class saved it.
+AUTO_MAP = {
+    "AutoConfig": "configuration_gym_gesture.GymGestureConfig",
+    "AutoModel": "modeling_gym_gesture.GymGestureModel",
+    "AutoModelForSequenceClassification": "modeling_gym_gesture.GymGestureForSequenceClassification",
+}
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -53,13 +64,22 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.out = nn.Linear(config.d_model, config.d_model)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The attended frames and, when asked, the attention weights (B, heads, T, T)."""
         batch, frames, dim = hidden.shape
         q, k, v = self.qkv(hidden).view(batch, frames, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
         # Padded frames are never attended to; every sequence has at least one valid frame. No dropout on
         # the attention weights (it about doubles the attention's cost on CPU): the block's outputs have it.
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
-        return self.out(attended.transpose(1, 2).reshape(batch, frames, dim))
+        key_mask = mask[:, None, None, :]
+        if output_attentions:  # the fused kernel does not return its weights: the same product, spelled out
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+            weights = scores.masked_fill(~key_mask, float("-inf")).softmax(dim=-1)
+            attended = weights @ v
+        else:
+            weights = None
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
+        return self.out(attended.transpose(1, 2).reshape(batch, frames, dim)), weights
 
 
 class FeedForward(nn.Sequential):
@@ -70,6 +90,15 @@ class FeedForward(nn.Sequential):
             nn.Dropout(config.dropout),
             nn.Linear(config.ffn_dim, config.d_model),
         )
+
+
+class FusionOutput(NamedTuple):
+    """What a fusion returns: the fused frames (B, T, d_model); with `output_hidden_states`, the frames
+    before and after each layer; with `output_attentions`, each layer's attention weights."""
+
+    last_hidden_state: torch.Tensor
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 class TransformerBlock(nn.Module):
@@ -83,9 +112,11 @@ class TransformerBlock(nn.Module):
         self.ffn_norm = nn.LayerNorm(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.attention_norm(hidden + self.dropout(self.attention(hidden, mask)))
-        return self.ffn_norm(hidden + self.dropout(self.ffn(hidden)))
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attention(hidden, mask, output_attentions)
+        hidden = self.attention_norm(hidden + self.dropout(attended))
+        return self.ffn_norm(hidden + self.dropout(self.ffn(hidden))), weights
 
 
 class TransformerFusion(nn.Module):
@@ -95,11 +126,16 @@ class TransformerFusion(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
         hidden = self.dropout(self.positional_encoding(hidden))
+        states, attentions = [hidden], []
         for block in self.blocks:
-            hidden = block(hidden, mask)
-        return hidden
+            hidden, weights = block(hidden, mask, output_attentions)
+            states.append(hidden)
+            attentions.append(weights)
+        return FusionOutput(hidden, tuple(states) if output_hidden_states else None,
+                            tuple(attentions) if output_attentions else None)
 
 
 class MLPFusion(nn.Module):
@@ -110,10 +146,13 @@ class MLPFusion(nn.Module):
         self.blocks = nn.ModuleList(FeedForward(config) for _ in range(config.num_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(config.d_model) for _ in range(config.num_layers))
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
+        states = [hidden]
         for block, norm in zip(self.blocks, self.norms):
             hidden = norm(hidden + block(hidden))
-        return hidden
+            states.append(hidden)
+        return FusionOutput(hidden, tuple(states) if output_hidden_states else None)
 
 
 class Conv1dFusion(nn.Module):
@@ -127,13 +166,16 @@ class Conv1dFusion(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(config.d_model) for _ in range(config.num_layers))
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
+        states = [hidden]
         for conv, norm in zip(self.convs, self.norms):
             # Zeroing padded frames before each convolution makes them look exactly like the
             # convolution's own zero padding: a padded sequence gives the same result as alone.
             hidden = hidden.masked_fill(~mask[..., None], 0.0)
             hidden = norm(hidden + self.dropout(F.gelu(conv(hidden.transpose(1, 2)).transpose(1, 2))))
-        return hidden
+            states.append(hidden)
+        return FusionOutput(hidden, tuple(states) if output_hidden_states else None)
 
 
 class RecurrentFusion(nn.Module):
@@ -153,14 +195,15 @@ class RecurrentFusion(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
         lengths = mask.sum(dim=1)
         if not torch.equal(mask, torch.arange(mask.shape[1], device=mask.device)[None] < lengths[:, None]):
             raise ValueError("recurrent fusions need attention_mask with the valid frames first, padding after")
         packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths.cpu(), batch_first=True, enforce_sorted=False)
         output, _ = self.recurrent(packed)
         output, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=hidden.shape[1])
-        return output
+        return FusionOutput(output, (hidden, output) if output_hidden_states else None)
 
 
 FUSION_MODULES: dict[str, type[nn.Module]] = {
@@ -178,6 +221,14 @@ class GymGesturePreTrainedModel(PreTrainedModel):
     base_model_prefix = "gym_gesture"
     main_input_name = "keypoints"
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Also writes the processor that makes this model's inputs (preprocessor_config.json and its
+        code, for AutoProcessor), and every Auto class of `AUTO_MAP`: a saved folder is self-sufficient."""
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **AUTO_MAP}
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            GymGestureProcessor.from_model_config(self.config).save_pretrained(save_directory)
+
     def _init_weights(self, module: nn.Module):
         super()._init_weights(module)
         if isinstance(module, SinusoidalPositionalEncoding):
@@ -190,24 +241,26 @@ class GymGesturePreTrainedModel(PreTrainedModel):
                     init.zeros_(parameter)
 
 
-class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
-    """Classifies windows of skeleton frames into `config.id2label`.
+class GymGestureModel(GymGesturePreTrainedModel):
+    """The trunk: per-frame joints projected to `d_model`, fused over time, pooled over the valid frames.
 
     Args of `forward`:
         keypoints: (B, T, J, C) or (B, T, J*C) float, in `config.layout`, normalised as in
-            `config.normalization`; T <= config.num_frames.
+            `config.normalization` (`GymGestureProcessor` makes them); T <= config.num_frames.
         attention_mask: (B, T), 1 for valid frames and 0 for padding or missing frames. Frames masked out
             may hold NaN (they are ignored); a NaN in a valid frame is an error. Defaults to all valid.
-        labels: (B,) class ids, for the cross-entropy loss.
+        output_hidden_states: also return the frames before and after each fusion layer.
+        output_attentions: also return each layer's attention weights (the transformer fusion only).
+        return_dict: a `BaseModelOutputWithPooling` (default) or a plain tuple.
+    Returns `last_hidden_state` (B, T, d_model) and `pooler_output` (B, d_model), the clip embedding.
     """
 
-    def __init__(self, config: GymGestureConfig):
+    def __init__(self, config: GymGestureConfig, initialize: bool = True):
         super().__init__(config)
         self.input_projection = nn.Linear(config.num_joints * config.num_channels, config.d_model)
         self.fusion = FUSION_MODULES[config.fusion](config)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.d_model, config.num_labels)
-        self.post_init()
+        if initialize:
+            self.post_init()
 
     def _check_inputs(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None):
         config = self.config
@@ -239,21 +292,86 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         self,
         keypoints: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        **kwargs,
-    ) -> SequenceClassifierOutput:
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutputWithPooling | tuple:
+        config = self.config
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        return_dict = config.return_dict if return_dict is None else return_dict
+        if output_attentions and config.fusion != "transformer":
+            raise ValueError(f"output_attentions: the {config.fusion!r} fusion has no attention weights")
         keypoints, mask = self._check_inputs(keypoints, attention_mask)
-        hidden = self.fusion(self.input_projection(keypoints.to(self.dtype)), mask)
-        valid = mask[..., None]
-        if self.config.pooling == "mean":
+        fused = self.fusion(self.input_projection(keypoints.to(self.dtype)), mask, output_hidden_states,
+                            output_attentions)
+        hidden, valid = fused.last_hidden_state, mask[..., None]
+        if config.pooling == "mean":
             pooled = hidden.masked_fill(~valid, 0.0).sum(dim=1) / valid.sum(dim=1)
         else:
             pooled = hidden.masked_fill(~valid, float("-inf")).amax(dim=1)
-        logits = self.classifier(self.dropout(pooled))
-        loss = F.cross_entropy(logits, labels.to(logits.device)) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        output = BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled,
+                                            hidden_states=fused.hidden_states, attentions=fused.attentions)
+        return output if return_dict else output.to_tuple()
 
 
-GymGestureForSequenceClassification.register_for_auto_class("AutoModel")
+class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
+    """Classifies windows of skeleton frames into `config.id2label`: `GymGestureModel` and a linear head.
 
-__all__ = ["GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]
+    Args of `forward`: those of `GymGestureModel.forward`, and
+        labels: (B,) class ids (single-label classification: cross-entropy), (B, num_labels) multi-hot
+            floats (multi-label: binary cross-entropy) or (B,) floats with one label (regression: mean
+            squared error); `config.problem_type` says which, inferred from the labels when unset.
+    Returns a `SequenceClassifierOutput` (loss, logits, hidden_states, attentions) or, with
+    `return_dict=False`, the tuple of its non-empty fields.
+    """
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__(config)
+        # Initialised once, by this model's post_init, in creation order: a seed gives the same weights as
+        # before the trunk was split out, so the shipped recipe still retrains to the same checkpoint.
+        self.gym_gesture = GymGestureModel(config, initialize=False)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.d_model, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        keypoints: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> SequenceClassifierOutput | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        trunk = self.gym_gesture(keypoints, attention_mask, output_hidden_states=output_hidden_states,
+                                 output_attentions=output_attentions, return_dict=True)
+        logits = self.classifier(self.dropout(trunk.pooler_output))
+        loss = self.loss(logits, labels.to(logits.device)) if labels is not None else None
+        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=trunk.hidden_states,
+                                          attentions=trunk.attentions)
+        return output if return_dict else output.to_tuple()
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of `config.problem_type` (set from the labels' dtype and shape on first use, as
+        transformers' own sequence classifiers do)."""
+        config = self.config
+        if config.problem_type is None:
+            if config.num_labels == 1:
+                config.problem_type = "regression"
+            elif labels.dtype in (torch.long, torch.int):
+                config.problem_type = "single_label_classification"
+            else:
+                config.problem_type = "multi_label_classification"
+        if config.problem_type == "regression":
+            return F.mse_loss(logits.squeeze(-1), labels.squeeze(-1).to(logits.dtype))
+        if config.problem_type == "single_label_classification":
+            return F.cross_entropy(logits.view(-1, config.num_labels), labels.view(-1))
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+GymGestureModel.register_for_auto_class("AutoModel")
+GymGestureForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+
+__all__ = ["AUTO_MAP", "GymGestureModel", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]

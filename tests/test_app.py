@@ -15,10 +15,11 @@ import pytest
 
 
 from conftest import FIXTURES, REPO_ROOT, free_port
+from gym_gesture.app import EXAMPLES_DIR
 
 CLIP = FIXTURES / "squat_clip.mp4"
 CLIP_LABEL = "squat"
-FIRST_EXAMPLE, FIRST_EXAMPLE_LABEL = REPO_ROOT / "examples" / "plank.mp4", "plank"  # examples are sorted by name
+FIRST_EXAMPLE, FIRST_EXAMPLE_LABEL = EXAMPLES_DIR / "plank.mp4", "plank"  # examples are sorted by name
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"]

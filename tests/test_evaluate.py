@@ -65,7 +65,7 @@ def test_split_of_a_model_without_split_file_is_an_error(trained_model, syntheti
         evaluate(str(bare), synthetic_npz, split="test")
 
 
-CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "gym7-transformer"
+from gym_gesture.inference import DEFAULT_MODEL_DIR as CHECKPOINT
 
 
 def test_shipped_checkpoint_reproduces_its_held_out_figures(shared_data):

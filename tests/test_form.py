@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
 from gym_gesture.form import CHECK, GOOD, FEATURES, FormModel, form_features, form_verdict, train_form_model
+from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from gym_gesture.skeleton import get_layout
 
-CHECKPOINT = REPO_ROOT / "checkpoints" / "pushup_form.json"
+CHECKPOINT = DEFAULT_MODEL_DIR / FORM_MODEL_FILE
 ARCHIVE = "keypoints/pushup_form_mediapipe33.npz"
 _MP = get_layout("mediapipe33").index
 

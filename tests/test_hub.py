@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from gym_gesture.hub import main
-from gym_gesture.inference import DEFAULT_MODEL_DIR
+from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 
 from conftest import REPO_ROOT
 from test_remote_code import load_in_fresh_process
@@ -57,9 +58,9 @@ def test_model_folder_holds_what_auto_map_needs(dry_run):
 
 
 def test_model_folder_loads_with_trust_remote_code_in_a_fresh_process(dry_run, model_dir, tmp_path):
-    from transformers import AutoModel
+    from gym_gesture.inference import load_model
 
-    expected_model = AutoModel.from_pretrained(model_dir).eval()
+    expected_model = load_model(model_dir)
     torch.manual_seed(1)
     config = expected_model.config
     keypoints = torch.randn(2, config.num_frames, config.num_joints, config.num_channels)
@@ -103,11 +104,39 @@ def test_space_folder_is_a_gradio_space_that_finds_its_model(dry_run):
     assert (data.sdk, data.app_file, data.python_version) == ("gradio", "app.py", "3.11")
     assert data.suggested_hardware == "cpu-basic" and data.models == ["someone/gym-gesture"]
     assert (space / "app.py").is_file() and (space / "gym_gesture" / "app.py").is_file()
-    assert list((space / "examples").glob("*.mp4"))
+    assert list((space / "gym_gesture" / "examples").glob("*.mp4"))
     requirements = (space / "requirements.txt").read_text()
     assert "gradio" in requirements and "mediapipe" in requirements
-    # The model sits where the app looks by default, so the Space runs offline on it.
-    assert (space / DEFAULT_MODEL_DIR.relative_to(REPO_ROOT) / "model.safetensors").is_file()
+    # The model sits where the app looks by default, so the Space runs offline on it: the pushed model
+    # folder (card included), with every per-model file the recognizer reads.
+    model = space / DEFAULT_MODEL_DIR.relative_to(REPO_ROOT)
+    assert sorted(path.name for path in model.parent.iterdir()) == [DEFAULT_MODEL_DIR.name]
+    assert {"model.safetensors", "README.md", "calibration.json", FORM_MODEL_FILE, "preprocessor_config.json"} <= \
+        {path.name for path in model.iterdir()}
+
+
+SPACE_PREDICT = r"""
+import json, sys
+import gym_gesture
+from gym_gesture.app import RecognizerPool
+
+prediction = RecognizerPool(None, max_duration=60).get("mediapipe").predict(sys.argv[1])
+print(json.dumps({"package": gym_gesture.__file__, "label": prediction.label,
+                  "forms": [segment["form"] for segment in prediction.to_json()["segments"]]}))
+"""
+
+
+def test_space_folder_alone_predicts_with_form_feedback(dry_run, shared_data):
+    """The Space's app path, run from the Space folder with nothing of the checkout importable."""
+    space = dry_run[0] / "space"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", SPACE_PREDICT, str(shared_data / "videos" / "push_up_correct19.mp4")],
+                            cwd=space, env=dict(env, PYTHONPATH=str(space)), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(answer["package"]).resolve().is_relative_to(space.resolve())
+    assert answer["label"] == "push up"
+    assert any(form and form["verdict"] for form in answer["forms"])
 
 
 def test_upload_without_a_token_is_a_clear_error(model_dir, tmp_path):

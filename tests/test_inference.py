@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gym_gesture.app import EXAMPLES_DIR
 from gym_gesture.inference import NoPersonError, Recognizer
 from gym_gesture.video import VideoWriter, probe
 
@@ -192,7 +193,7 @@ def test_shared_clips_of_every_container(recognizer, shared_data):
 
 @pytest.mark.parametrize("clip", sorted(EXAMPLE_LABELS))
 def test_shipped_checkpoint_names_the_example_clips(recognizer, clip):
-    assert recognizer.predict(REPO_ROOT / "examples" / clip).label == EXAMPLE_LABELS[clip]
+    assert recognizer.predict(EXAMPLES_DIR / clip).label == EXAMPLE_LABELS[clip]
 
 
 def test_window_times_follow_the_windows_the_data_pipeline_keeps(recognizer, mediapipe_pose):
@@ -202,7 +203,7 @@ def test_window_times_follow_the_windows_the_data_pipeline_keeps(recognizer, med
     from gym_gesture.pose.sequence import extract_clip
 
     config = recognizer.config
-    sequence = extract_clip(REPO_ROOT / "examples" / "plank.mp4", mediapipe_pose, config.sample_fps)
+    sequence = extract_clip(EXAMPLES_DIR / "plank.mp4", mediapipe_pose, config.sample_fps)
     keypoints = sequence.keypoints.copy()
     keypoints[:10] = np.nan  # walks in late: the first 10 frames are trimmed
     keypoints[60:150] = np.nan
@@ -216,3 +217,51 @@ def test_window_times_follow_the_windows_the_data_pipeline_keeps(recognizer, med
         missing = max(0.0, min(end, 150 / sequence.fps) - max(start, 60 / sequence.fps))
         assert missing / (end - start) < 0.5
         assert end - start <= window + 1e-6
+
+
+def test_hub_model_is_one_snapshot_with_its_calibration_and_form_model(model_dir, tmp_path, monkeypatch):
+    """A Hub id resolves to one downloaded folder (at the asked revision), and the recognizer reads every
+    per-model file from it: here a calibration.json that differs from the shipped one."""
+    import shutil
+
+    import huggingface_hub
+
+    from gym_gesture.inference import FORM_MODEL_FILE, resolve_model_dir
+
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(model_dir, snapshot)
+    calibration = json.loads((snapshot / "calibration.json").read_text())
+    calibration["thresholds"]["min_probability"] = 0.77
+    (snapshot / "calibration.json").write_text(json.dumps(calibration))
+    calls = []
+
+    def fake_snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append((repo_id, revision, tuple(allow_patterns)))
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    recognizer = Recognizer.from_pretrained("someone/gym-gesture", backend=_NoBackend(), revision="v2")
+    assert {call[:2] for call in calls} == {("someone/gym-gesture", "v2")}
+    assert "*.safetensors" in calls[0][2] and "*.json" in calls[0][2]
+    assert recognizer.thresholds.min_probability == 0.77
+    assert recognizer.form_model is not None and (snapshot / FORM_MODEL_FILE).is_file()
+    assert resolve_model_dir(model_dir) == model_dir
+
+
+def test_hub_model_offline_and_not_cached_is_a_clear_error(tmp_path, monkeypatch):
+    from gym_gesture.inference import resolve_model_dir
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="someone/gym-gesture: not in the local Hugging Face cache"):
+        resolve_model_dir("someone/gym-gesture")
+
+
+class _NoBackend:
+    """A stand-in pose backend for tests that never run pose."""
+
+    name, layout = "none", "mediapipe33"
+
+    def close(self):
+        pass

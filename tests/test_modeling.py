@@ -38,13 +38,14 @@ def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
     assert reloaded.config.id2label == LABELS
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "config.json", "configuration_gym_gesture.py", "model.safetensors", "modeling_gym_gesture.py",
+        "preprocessor_config.json", "processing_gym_gesture.py",
     ]
 
 
 def test_positional_table_is_refilled_after_meta_device_loading(tmp_path):
     make_model("transformer").save_pretrained(tmp_path)
     reloaded = GymGestureForSequenceClassification.from_pretrained(tmp_path)
-    table = reloaded.fusion.positional_encoding.table
+    table = reloaded.gym_gesture.fusion.positional_encoding.table
     torch.testing.assert_close(table, sinusoidal_table(24, 32))
     assert table[1, 0].item() == pytest.approx(math.sin(1.0))
 
@@ -142,3 +143,70 @@ def test_nan_in_masked_frames_is_ignored():
     with_nan[0, 10:14] = float("nan")
     with torch.no_grad():
         torch.testing.assert_close(model(with_nan, mask).logits, model(keypoints, mask).logits)
+
+
+def test_common_config_names_map_onto_the_models_own():
+    config = GymGestureConfig(hidden_size=48, num_attention_heads=3, num_hidden_layers=2, intermediate_size=80)
+    assert (config.d_model, config.num_heads, config.num_layers, config.ffn_dim) == (48, 3, 2, 80)
+    assert (config.hidden_size, config.num_attention_heads, config.num_hidden_layers, config.intermediate_size) == \
+        (48, 3, 2, 80)
+    assert "hidden_size" not in config.to_dict()  # saved under the model's own names only
+
+
+def test_base_model_is_the_trunk_of_the_classifier():
+    model = make_model("transformer")
+    assert model.base_model_prefix == "gym_gesture" and model.base_model is model.gym_gesture
+    keypoints = torch.randn(2, 24, 17, 3)
+    with torch.no_grad():
+        trunk = model.gym_gesture(keypoints)
+        torch.testing.assert_close(model(keypoints).logits, model.classifier(trunk.pooler_output))
+    assert trunk.last_hidden_state.shape == (2, 24, 32) and trunk.pooler_output.shape == (2, 32)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_hidden_states_attentions_and_tuples(fusion):
+    model = make_model(fusion, num_layers=2)
+    keypoints = torch.randn(2, 24, 17, 3)
+    with torch.no_grad():
+        output = model(keypoints, output_hidden_states=True)
+        as_tuple = model(keypoints, return_dict=False)
+    recurrent = fusion in ("rnn", "lstm", "bilstm")
+    assert len(output.hidden_states) == (2 if recurrent else 3)  # the input to the fusion, then each layer's output
+    assert all(state.shape == (2, 24, 32) for state in output.hidden_states)
+    assert output.attentions is None and isinstance(as_tuple, tuple)
+    torch.testing.assert_close(as_tuple[0], output.logits)
+    if fusion == "transformer":
+        with torch.no_grad():
+            attentions = model(keypoints, attention_mask=torch.tensor([[1] * 24, [1] * 10 + [0] * 14]),
+                               output_attentions=True).attentions
+        assert len(attentions) == 2 and attentions[0].shape == (2, 4, 24, 24)
+        torch.testing.assert_close(attentions[0].sum(-1), torch.ones(2, 4, 24))
+        assert attentions[0][1, :, :, 10:].abs().max() == 0  # padding is never attended to
+    else:
+        with pytest.raises(ValueError, match="no attention weights"):
+            model(keypoints, output_attentions=True)
+
+
+def test_unknown_keyword_arguments_are_errors():
+    model = make_model("transformer")
+    with pytest.raises(TypeError, match="attention_masks"):
+        model(torch.randn(1, 24, 17, 3), attention_masks=torch.ones(1, 24))
+
+
+@pytest.mark.parametrize(("problem_type", "labels", "expected"), [
+    ("single_label_classification", torch.tensor([0, 2]), torch.nn.functional.cross_entropy),
+    ("multi_label_classification", torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]),
+     torch.nn.functional.binary_cross_entropy_with_logits),
+])
+def test_loss_follows_problem_type(problem_type, labels, expected):
+    model = make_model("transformer", problem_type=problem_type)
+    keypoints = torch.randn(2, 24, 17, 3)
+    with torch.no_grad():
+        output = model(keypoints, labels=labels)
+    torch.testing.assert_close(output.loss, expected(output.logits, labels))
+
+
+def test_problem_type_is_inferred_from_integer_labels():
+    model = make_model("transformer")
+    model(torch.randn(2, 24, 17, 3), labels=torch.tensor([0, 1]))
+    assert model.config.problem_type == "single_label_classification"

@@ -1,4 +1,6 @@
-"""A saved folder loads in a fresh process where only torch and transformers are importable."""
+"""A saved folder loads in a fresh process where only torch, numpy and transformers are importable:
+the model through AutoModelForSequenceClassification (and its trunk through AutoModel), its processor
+through AutoProcessor, with results equal to the package's."""
 
 from __future__ import annotations
 
@@ -6,11 +8,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
 from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
+from gym_gesture.data import windows_from_sequence
+from gym_gesture.inference import DEFAULT_MODEL_DIR, load_model, window_probabilities
 
 LOADER = r"""
 import importlib.abc, json, sys
@@ -21,33 +26,46 @@ class BlockProject(importlib.abc.MetaPathFinder):
             raise ImportError("the project must not be importable here")
 
 sys.meta_path.insert(0, BlockProject())
+import numpy as np
 import torch
-from transformers import AutoModel
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoProcessor
 
-folder, inputs = sys.argv[1], sys.argv[2]
-model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-keypoints = torch.load(inputs, weights_only=True)
+folder, inputs, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
+answer = {"class": type(model).__name__, "module": type(model).__module__}
 with torch.no_grad():
-    logits = model(keypoints).logits
-print(json.dumps({
-    "class": type(model).__name__,
-    "module": type(model).__module__,
-    "logits": logits.tolist(),
-    "labels": [model.config.id2label[i] for i in logits.argmax(-1).tolist()],
-    "project_loaded": any(m.startswith("gym_gesture") for m in sys.modules),
-}))
+    if mode == "windows":
+        keypoints = torch.load(inputs, weights_only=True)
+        logits = model(keypoints).logits
+        trunk = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+        answer["trunk_class"] = type(trunk).__name__
+        answer["embedding"] = trunk(keypoints).pooler_output.tolist()
+    else:  # raw landmarks of one clip, through the folder's processor
+        processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+        answer["processor_class"] = type(processor).__name__
+        batch = processor(np.load(inputs), layout="mediapipe33", fps=30.0, return_tensors="pt")
+        logits = model(keypoints=batch["keypoints"], attention_mask=batch["attention_mask"]).logits
+        answer["spans"] = batch["spans"].tolist()
+answer["logits"] = logits.tolist()
+answer["labels"] = [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
+answer["project_loaded"] = any(m.startswith("gym_gesture") for m in sys.modules)
+print(json.dumps(answer))
 """
 
 
-def load_in_fresh_process(folder, keypoints: torch.Tensor, tmp_path) -> dict:
-    """Run LOADER on `folder` in a new interpreter with the project blocked; its JSON answer."""
-    torch.save(keypoints, tmp_path / "inputs.pt")
+def load_in_fresh_process(folder, inputs: torch.Tensor | np.ndarray, tmp_path) -> dict:
+    """Run LOADER on `folder` in a new interpreter with the project blocked; its JSON answer. A tensor is
+    a batch of windows for the model; an array is one clip of MediaPipe-33 landmarks for the processor."""
+    if isinstance(inputs, torch.Tensor):
+        path, mode = tmp_path / "inputs.pt", "windows"
+        torch.save(inputs, path)
+    else:
+        path, mode = tmp_path / "landmarks.npy", "landmarks"
+        np.save(path, inputs)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    result = subprocess.run(
-        [sys.executable, "-c", LOADER, str(folder), str(tmp_path / "inputs.pt")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
+    result = subprocess.run([sys.executable, "-c", LOADER, str(folder), str(path), mode],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -61,19 +79,59 @@ def test_fresh_process_loads_saved_folder_with_trust_remote_code(tmp_path):
     keypoints = torch.randn(3, 60, 17, 3)
     with torch.no_grad():
         expected = model(keypoints).logits
+        embedding = model.gym_gesture(keypoints).pooler_output
 
     loaded = load_in_fresh_process(folder, keypoints, tmp_path)
-    assert loaded["class"] == "GymGestureForSequenceClassification"
+    assert (loaded["class"], loaded["trunk_class"]) == ("GymGestureForSequenceClassification", "GymGestureModel")
     assert loaded["module"].startswith("transformers_modules.")  # the copied remote code, not the package
     assert not loaded["project_loaded"]
     torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(loaded["embedding"]), embedding, rtol=1e-5, atol=1e-6)
     assert loaded["labels"] == [config.id2label[i] for i in expected.argmax(-1).tolist()]
 
 
-def test_shipped_checkpoint_carries_the_package_model_code():
-    """The code files saved beside the shipped weights are the package's own, byte for byte."""
-    from gym_gesture.inference import DEFAULT_MODEL_DIR
+def test_hub_user_goes_from_mediapipe_landmarks_to_the_packages_logits(shared_data, tmp_path):
+    """The model card's few lines (AutoProcessor + AutoModelForSequenceClassification, no package) give
+    the package's windows and logits on a real clip of MediaPipe landmarks."""
+    with np.load(shared_data / "keypoints" / "gym5_mediapipe33.npz") as archive:
+        clip_id = sorted(key for key in archive.files if key.startswith("squat/"))[0]
+        landmarks = archive[clip_id].astype(np.float32)  # (T, 33, 4): x, y, z, visibility; NaN where lost
+    model = load_model(DEFAULT_MODEL_DIR)
+    windows = windows_from_sequence(landmarks, "mediapipe33", 30.0, model.config)
+    assert len(windows) >= 2
 
-    package = Path(__file__).resolve().parents[1] / "gym_gesture"
-    for name in ("configuration_gym_gesture.py", "modeling_gym_gesture.py"):
+    loaded = load_in_fresh_process(DEFAULT_MODEL_DIR, landmarks, tmp_path)
+    assert loaded["processor_class"] == "GymGestureProcessor" and not loaded["project_loaded"]
+    np.testing.assert_allclose(loaded["spans"], windows.spans, rtol=1e-6)
+    expected = window_probabilities(model, windows.keypoints, windows.attention_mask)
+    probabilities = torch.tensor(loaded["logits"]).softmax(-1).numpy()
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-6)
+    assert set(loaded["labels"]) == {"squat"}
+
+
+def test_shipped_checkpoint_carries_the_package_code():
+    """The code files saved beside the shipped weights are the package's own, byte for byte, and its
+    processor config is the one its model config implies."""
+    from gym_gesture import GymGestureProcessor
+
+    package = DEFAULT_MODEL_DIR.parents[2] / "gym_gesture"
+    for name in ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py"):
         assert (DEFAULT_MODEL_DIR / name).read_bytes() == (package / name).read_bytes(), name
+    saved = GymGestureProcessor.from_pretrained(DEFAULT_MODEL_DIR).to_dict()
+    implied = GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(DEFAULT_MODEL_DIR)).to_dict()
+    assert saved.pop("auto_map") == {"AutoProcessor": "processing_gym_gesture.GymGestureProcessor"}
+    assert saved == implied
+
+
+@pytest.mark.parametrize("auto_class", ["AutoModel", "AutoModelForSequenceClassification", "AutoProcessor"])
+def test_auto_classes_load_the_shipped_checkpoint_without_remote_code(auto_class):
+    """With the package imported, the Auto classes load its own classes (no trust_remote_code)."""
+    import transformers
+
+    import gym_gesture
+
+    gym_gesture.register_auto_classes()
+    loaded = getattr(transformers, auto_class).from_pretrained(DEFAULT_MODEL_DIR)
+    expected = {"AutoModel": "GymGestureModel", "AutoModelForSequenceClassification": "GymGestureForSequenceClassification",
+                "AutoProcessor": "GymGestureProcessor"}[auto_class]
+    assert type(loaded).__name__ == expected and type(loaded).__module__.startswith("gym_gesture.")

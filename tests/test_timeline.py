@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from gym_gesture.timeline import (AbstainSample, AbstainThresholds, abstain_reason, calibrate_threshold, motion_energy,
                                   segments_from_windows, smooth_probabilities, walking_speed)
 
@@ -132,7 +132,7 @@ def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, med
 
     segments = segments_from_windows(starts, ends, probabilities, LABELS, min_duration_s=1.0)
     described = describe_segments(segments, keypoints, sequences[0].layout, fps, detected,
-                                  form_model=FormModel.load(REPO_ROOT / "checkpoints" / "pushup_form.json"))
+                                  form_model=FormModel.load(DEFAULT_MODEL_DIR / FORM_MODEL_FILE))
     assert [d["exercise"] for d in described] == [exercise for _, exercise, _ in clips]
     assert [d["reps"] for d in described] == [reps for _, _, reps in clips]
     assert all(d["abstain"] is None for d in described)
