@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from importlib.resources import files
@@ -18,7 +21,10 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from .hub import MMPOSE_INSTALLER, REPO_ROOT
 from .inference import NoPersonError, Recognizer
+
+logger = logging.getLogger(__name__)
 
 EXAMPLES_DIR = Path(str(files(__package__) / "examples"))  # package data: a wheel install has them too
 DEFAULT_MAX_DURATION_S = 60.0
@@ -36,15 +42,32 @@ except ImportError:
         return function
 
 
+def install_mmpose_on_gpu_space() -> None:
+    """On a Hugging Face Space (SPACE_ID set) with a GPU, install the MMPose extra if it is missing, with
+    the script that `hub.build_space_folder` ships to GPU Spaces. If that fails the app runs on MediaPipe."""
+    import torch
+
+    installer = REPO_ROOT / MMPOSE_INSTALLER
+    if not (os.environ.get("SPACE_ID") and installer.is_file() and torch.cuda.is_available()):
+        return
+    if importlib.util.find_spec("mmpose") is not None:
+        return
+    logger.warning("installing the MMPose extra with %s (mmcv is built from source: minutes)", installer)
+    result = subprocess.run(["bash", str(installer)], env=dict(os.environ, PYTHON=sys.executable))
+    if result.returncode != 0:
+        logger.error("%s failed (exit status %d): MediaPipe only", installer, result.returncode)
+    importlib.invalidate_caches()
+
+
 def available_backends() -> list[str]:
-    """MediaPipe always; MMPose when its extra is installed and a GPU is present."""
+    """MMPose first (the default) when its extra is installed and a GPU is present; MediaPipe always."""
     import torch
 
     from .pose import POSE_BACKENDS
 
     backends = ["mediapipe"]
     if "mmpose" in POSE_BACKENDS and importlib.util.find_spec("mmpose") and torch.cuda.is_available():
-        backends.append("mmpose")
+        backends.insert(0, "mmpose")
     return backends
 
 
@@ -186,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="longest clip accepted, in seconds (default: 60)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests processed at once (default: 1)")
     args = parser.parse_args(argv)
+    install_mmpose_on_gpu_space()
     try:
         pool = RecognizerPool(args.model, args.max_duration)
     except (OSError, ValueError) as error:

@@ -43,6 +43,9 @@ TAGS = ["gym-gesture", "exercise-recognition", "pose-estimation", "skeleton", "a
 SPACE_HARDWARE = ("cpu-basic", "cpu-upgrade", "zero-a10g", "t4-small", "a10g-small")
 PYTHON_VERSION = "3.11"
 MMPOSE_REQUIREMENTS = ("requirements-mmpose.txt", "requirements-mmpose-nodeps.txt")
+# Run by the app at a GPU Space's start: the OpenMMLab packages cannot come from requirements.txt
+# (--no-deps, and mmcv is built against the installed torch).
+MMPOSE_INSTALLER = "install_mmpose.sh"
 
 
 def _read_json(path: Path) -> dict | None:
@@ -169,7 +172,7 @@ def _space_requirements(hardware: str) -> str:
     extra = REPO_ROOT / MMPOSE_REQUIREMENTS[0]
     if not extra.is_file():
         raise FileNotFoundError(f"{extra}: the MMPose extra is needed for a GPU Space")
-    return lines + f"# The MMPose extra ({extra.name}); then the OpenMMLab packages: {MMPOSE_REQUIREMENTS[1]}\n" + \
+    return lines + f"# The MMPose extra ({extra.name}); {MMPOSE_INSTALLER} adds the OpenMMLab packages at start-up\n" + \
         extra.read_text()
 
 
@@ -186,9 +189,8 @@ def build_space_folder(model_folder: Path, out_dir: str | Path, repo_id: str, sp
     (out_dir / "README.md").write_text(space_readme(repo_id, space_id, hardware, license))
     (out_dir / "requirements.txt").write_text(_space_requirements(hardware))
     if hardware not in ("cpu-basic", "cpu-upgrade"):
-        for name in MMPOSE_REQUIREMENTS[1:]:
-            if (REPO_ROOT / name).is_file():
-                shutil.copy2(REPO_ROOT / name, out_dir / name)
+        for name in (*MMPOSE_REQUIREMENTS, MMPOSE_INSTALLER):
+            shutil.copy2(REPO_ROOT / name, out_dir / name)
     shutil.copy2(REPO_ROOT / "app.py", out_dir / "app.py")
     shutil.copy2(REPO_ROOT / "LICENSE", out_dir / "LICENSE")
     # The package without its checkpoints: the model pushed with the Space takes the shipped one's place.

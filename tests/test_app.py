@@ -165,3 +165,23 @@ def test_an_example_clip_runs_from_the_page(app_url, recognizer):
                                                                                         timeout=120_000)
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("space_id", ["someone/gym-gesture-demo", None])
+def test_the_mmpose_installer_runs_only_on_a_gpu_space(space_id, monkeypatch):
+    import torch
+
+    from gym_gesture import app
+
+    runs = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(app.subprocess, "run", lambda args, env: runs.append((args, env["PYTHON"])) or
+                        subprocess.CompletedProcess(args, 0))
+    if space_id:
+        monkeypatch.setenv("SPACE_ID", space_id)
+    else:
+        monkeypatch.delenv("SPACE_ID", raising=False)
+    app.install_mmpose_on_gpu_space()
+
+    # MMPose is not installed here, so on a Space it is installed with the app's own Python.
+    assert runs == ([(["bash", str(REPO_ROOT / "install_mmpose.sh")], sys.executable)] if space_id else [])

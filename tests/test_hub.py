@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gym_gesture.hub import main
+from gym_gesture.hub import build_space_folder, main
 from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 
 from conftest import REPO_ROOT
@@ -137,6 +137,27 @@ def test_space_folder_alone_predicts_with_form_feedback(dry_run, shared_data):
     assert Path(answer["package"]).resolve().is_relative_to(space.resolve())
     assert answer["label"] == "push up"
     assert any(form and form["verdict"] for form in answer["forms"])
+
+
+
+def test_gpu_space_carries_the_mmpose_installer_and_its_requirements(dry_run, tmp_path):
+    space = build_space_folder(dry_run[0] / "model", tmp_path / "space", "someone/gym-gesture",
+                               "someone/gym-gesture-demo", hardware="t4-small")
+    assert "torchvision" in (space / "requirements.txt").read_text()  # the extra's pip part: at build time
+    # The installer run with a stand-in Python that records its pip calls: all the files it names are there.
+    calls = tmp_path / "calls.txt"
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    python.chmod(0o755)
+    subprocess.run(["bash", str(space / "install_mmpose.sh")], env=dict(os.environ, PYTHON=str(python)),
+                   cwd=tmp_path, check=True)
+    first, second = calls.read_text().splitlines()
+    assert first.startswith("-m pip install") and first.endswith(
+        f"-r {space}/requirements.txt -r {space}/requirements-mmpose.txt")
+    assert "--no-deps --no-build-isolation" in second and second.endswith(f"-r {space}/requirements-mmpose-nodeps.txt")
+    cpu_space = build_space_folder(dry_run[0] / "model", tmp_path / "cpu-space", "someone/gym-gesture",
+                                   "someone/gym-gesture-demo")
+    assert not (cpu_space / "install_mmpose.sh").exists()
 
 
 def test_upload_without_a_token_is_a_clear_error(model_dir, tmp_path):

@@ -1,23 +1,32 @@
 """The mmpose backend with real MMPose and models built from the configs inside the mmpose package.
 
-No weights can be downloaded here, so the models are randomly initialised (weights None): these tests
-check the adapter's real code paths, shapes, the joint mapping, the lifter's context and the
-no-person case, not pose quality. They need the MMPose extra (run by .ci/mmpose); without it they skip.
+No weights can be downloaded here, so the models are randomly initialised (random_weights=True, the
+test-only switch): these tests check the adapter's real code paths, shapes, the joint mapping, the
+lifter's context and the no-person case, not pose quality. They need the MMPose extra (run by
+.ci/mmpose); without it they skip. The checkpoint cache and download (up to the network, which is
+replaced here) need no MMPose and run in the core suite.
 """
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
+import io
+import urllib.error
 
 import numpy as np
 import pytest
+import torch.hub
 
 from gym_gesture.pose import create_backend
+from gym_gesture.pose.mmpose_backend import MissingCheckpointError, checkpoint_cache_dir, local_checkpoints
 from gym_gesture.skeleton import COCO17, H36M17
 
 # Small models keep the lane fast on CPU: RTMPose-t and MotionBERT over a short window.
 POSE2D = "rtmpose-t_8xb256-420e_body8-256x192"
 SHORT_CONTEXT = 8
+CHECKPOINT_URLS = [f"https://download.openmmlab.com/mmpose/v1/{name}" for name in
+                   ("rtmpose-example-0123abcd_20230504.pth", "lifter-example-89abcdef_20230531.pth")]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +52,7 @@ def make_backend(**kwargs):
     import torch
 
     torch.manual_seed(0)
-    return create_backend("mmpose", pose2d_model=POSE2D, **kwargs)
+    return create_backend("mmpose", pose2d_model=POSE2D, random_weights=True, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +75,7 @@ def synthetic_frames(count: int, height: int = 240, width: int = 320) -> list[np
 
 
 @pytest.mark.mmpose
-def test_missing_weights_build_random_models_on_the_automatic_device(lifting_backend):
+def test_random_weights_build_models_on_the_automatic_device(lifting_backend):
     import torch
 
     assert lifting_backend.device == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -190,3 +199,78 @@ def test_rejects_non_rgb_input(lifting_backend):
 def test_without_mmpose_the_backend_says_how_to_install_it():
     with pytest.raises(ImportError, match="requirements-mmpose.txt"):
         create_backend("mmpose")
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """An empty checkpoint cache, and a network that fails as it does without a connection."""
+    def no_network(request, *args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "urlopen", no_network)
+    return checkpoint_cache_dir()
+
+
+def test_offline_the_error_names_each_missing_file_its_url_and_where_to_put_it(offline):
+    with pytest.raises(MissingCheckpointError) as raised:
+        local_checkpoints(CHECKPOINT_URLS)
+
+    message = str(raised.value)
+    assert "Temporary failure in name resolution" in message and str(offline) in message
+    for url in CHECKPOINT_URLS:
+        name = url.rsplit("/", 1)[1]
+        assert f"{name}\n    from {url}\n    to   {offline / name}" in message
+    assert isinstance(raised.value, OSError)  # what the CLI and the app report as a plain error
+    assert not any(offline.iterdir())  # no partial download left behind
+
+
+def test_a_checkpoint_in_the_cache_is_used_without_the_network(offline, tmp_path):
+    cached = offline / CHECKPOINT_URLS[0].rsplit("/", 1)[1]
+    offline.mkdir(parents=True)
+    cached.write_bytes(b"weights")
+    local_file = str(tmp_path / "mine.pth")
+
+    assert local_checkpoints([CHECKPOINT_URLS[0], local_file, None]) == [str(cached), local_file, None]
+    # Only the file that is not there yet is named.
+    with pytest.raises(MissingCheckpointError) as raised:
+        local_checkpoints(CHECKPOINT_URLS)
+    assert [url for url, _ in raised.value.missing] == CHECKPOINT_URLS[1:]
+
+
+def test_a_missing_checkpoint_is_downloaded_once_into_the_cache(offline, monkeypatch):
+    requested = []
+
+    class Response(io.BytesIO):
+        def info(self):
+            return http.client.HTTPMessage()  # no headers: no Content-Length
+
+    def fake_server(request, *args, **kwargs):
+        requested.append(request.full_url)
+        return Response(b"weights of " + request.full_url.encode())
+
+    monkeypatch.setattr(torch.hub, "urlopen", fake_server)
+    paths = local_checkpoints(CHECKPOINT_URLS)
+    assert local_checkpoints(CHECKPOINT_URLS) == paths  # the second time from the cache
+    assert requested == CHECKPOINT_URLS
+    for url, path in zip(CHECKPOINT_URLS, paths):
+        assert path == str(offline / url.rsplit("/", 1)[1])
+        assert open(path, "rb").read() == b"weights of " + url.encode()
+
+
+def test_random_weights_need_the_explicit_test_switch():
+    with pytest.raises(ValueError, match="random_weights=True"):
+        create_backend("mmpose", pose2d_weights=None)
+
+
+@pytest.mark.mmpose
+def test_default_backend_offline_names_the_model_index_checkpoints(mmpose_apis, offline):
+    with pytest.raises(MissingCheckpointError) as raised:
+        create_backend("mmpose")
+
+    names = [path.name for _, path in raised.value.missing]
+    assert names == ["rtmpose-m_simcc-body7_pt-body7_420e-256x192-e48f03d0_20230504.pth",
+                     "motionbert_ft_h36m-d80af323_20230531.pth"]
+    for url, path in raised.value.missing:
+        assert url.startswith("https://download.openmmlab.com/mmpose/v1/") and url.endswith("/" + path.name)
+        assert path.parent == offline

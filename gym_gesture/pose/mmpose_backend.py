@@ -20,9 +20,10 @@ Output layout: `h36m17` with the lifter, keypoints in the lifter's root-relative
 `image_points` are pixels from the 2D model in the output layout (H36M joints that COCO lacks, e.g.
 the pelvis, derived by `skeleton.convert`), `scores` the 2D model's confidences clipped to [0, 1].
 
-Weights: `None` builds the model with random weights (what the tests do: no weights can be downloaded
-there) and logs a warning; real use passes a checkpoint path or URL, or "openmmlab" for the checkpoint
-that MMPose's model index lists for the model (downloaded once by mmengine into the torch hub cache).
+Weights: by default ("openmmlab") the checkpoints that MMPose's model index lists for the models,
+downloaded once into torch hub's checkpoint cache, where mmengine's `load_from_http` keeps them; offline
+without them, `MissingCheckpointError` names each file, its URL and where to put it. A checkpoint path or
+URL may be given instead. Random weights only with `random_weights=True`, for tests.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -77,27 +79,84 @@ def resolve_model(model: str, weights: str | None) -> tuple[str, str | None]:
     return config, weights
 
 
+def checkpoint_cache_dir() -> Path:
+    """Torch hub's checkpoint cache ($TORCH_HOME/hub/checkpoints), where mmengine's `load_from_http` keeps
+    what it downloads: a file already there (put by mmengine, by this backend or by hand) is used as is."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _is_url(checkpoint: str | None) -> bool:
+    return checkpoint is not None and urlparse(checkpoint).scheme in ("http", "https")
+
+
+class MissingCheckpointError(FileNotFoundError):
+    """Checkpoints that are neither in the cache nor downloadable (offline): each file, its URL, its place."""
+
+    def __init__(self, reason: OSError, missing: list[tuple[str, Path]]):
+        files = "\n".join(f"  {path.name}\n    from {url}\n    to   {path}" for url, path in missing)
+        super().__init__(
+            f"the mmpose backend cannot download its weights ({reason}). Download these files on a machine "
+            f"with internet access and put them in {missing[0][1].parent} (torch hub's checkpoint cache; "
+            f"TORCH_HOME moves it), or pass local checkpoint paths as pose2d_weights / lifter_weights:\n{files}")
+        self.missing = missing
+
+
+def local_checkpoints(checkpoints: list[str | None]) -> list[str | None]:
+    """The checkpoints as local files: a URL becomes its file in the cache, downloaded first if it is not
+    there yet; paths and None pass through. Files are fetched before any model is built, so an offline
+    machine is told about all of them at once."""
+    import torch.hub
+
+    cache = checkpoint_cache_dir()
+    local = [str(cache / Path(urlparse(checkpoint).path).name) if _is_url(checkpoint) else checkpoint
+             for checkpoint in checkpoints]
+    missing = [(url, Path(path)) for url, path in zip(checkpoints, local) if _is_url(url) and not Path(path).is_file()]
+    for done, (url, path) in enumerate(missing):
+        logger.info("mmpose backend: downloading %s to %s", url, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # torch hub's own download (mmengine's too): a partial file is never left at `path`.
+            torch.hub.download_url_to_file(url, str(path))
+        except OSError as error:
+            raise MissingCheckpointError(error, missing[done:]) from error
+    return local
+
+
 class MMPoseBackend(PoseBackend):
     name = "mmpose"
 
     def __init__(
         self,
         pose2d_model: str = DEFAULT_POSE2D_MODEL,
-        pose2d_weights: str | None = None,
+        pose2d_weights: str = OPENMMLAB_WEIGHTS,
         lifter_model: str | None = DEFAULT_LIFTER_MODEL,
-        lifter_weights: str | None = None,
+        lifter_weights: str = OPENMMLAB_WEIGHTS,
         device: str | None = None,
         score_threshold: float = 0.3,
         lifter_context: int | None = None,
+        random_weights: bool = False,
     ):
+        """Weights: a checkpoint path or URL, or "openmmlab" for the model index's. `random_weights=True`
+        builds untrained models and reads no checkpoint: for tests only."""
+        models = [(pose2d_model, pose2d_weights)] + ([] if lifter_model is None else [(lifter_model, lifter_weights)])
+        if not random_weights and any(weights is None for _, weights in models):
+            raise ValueError("mmpose backend: no weights given; pass a checkpoint path or URL, or "
+                             f"{OPENMMLAB_WEIGHTS!r} (random weights only with random_weights=True, for tests)")
         apis, _ = _import_mmpose()
         import torch
 
         self._apis = apis
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.score_threshold = score_threshold
-        self.pose2d = self._load(pose2d_model, pose2d_weights)
-        self.lifter = None if lifter_model is None else self._load(lifter_model, lifter_weights)
+        resolved = [resolve_model(model, None if random_weights else weights) for model, weights in models]
+        if random_weights:
+            logger.warning("mmpose backend: random weights (random_weights=True), for tests only")
+        checkpoints = local_checkpoints([checkpoint for _, checkpoint in resolved])
+        self.pose2d, *lifter = [apis.init_model(config, checkpoint, device=self.device)
+                                for (config, _), checkpoint in zip(resolved, checkpoints)]
+        self.lifter = lifter[0] if lifter else None
         self.layout = "coco17" if self.lifter is None else "h36m17"
         self._pose2d_dataset = self.pose2d.dataset_meta["dataset_name"]
         if self.pose2d.dataset_meta["num_keypoints"] != 17:
@@ -116,12 +175,6 @@ class MMPoseBackend(PoseBackend):
 
             self._lifter_pipeline = Compose(self.lifter.cfg.test_dataloader.dataset.pipeline)
         self.reset()
-
-    def _load(self, model: str, weights: str | None):
-        config, checkpoint = resolve_model(model, weights)
-        if checkpoint is None:
-            logger.warning("mmpose backend: no checkpoint for %s, its weights are random (tests only)", model)
-        return self._apis.init_model(config, checkpoint, device=self.device)
 
     def reset(self) -> None:
         self._person_box = None

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the MMPose extra (the `mmpose` pose backend) into the environment of $PYTHON (default:
+# python3), with the requirement files beside this script. The recipe of docs/mmpose.md, run by
+# .ci/mmpose and, on GPU hardware, by the Hugging Face Space at its start (gym_gesture/app.py).
+set -euo pipefail
+here="$(dirname "$0")"
+
+pip=("${PYTHON:-python3}" -m pip install --disable-pip-version-check --progress-bar off)
+"${pip[@]}" -r "$here/requirements.txt" -r "$here/requirements-mmpose.txt"
+
+# mmcv's ops compile against the torch installed above, hence no build isolation. mmcv builds its CUDA
+# ops whenever torch sees a GPU, which needs the CUDA toolkit: without nvcc the GPU is hidden from the
+# build and the CPU ops are built (mmpose only imports them; the models run on the GPU through torch).
+if command -v nvcc >/dev/null; then
+    export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-8.0;8.6;8.9;9.0}"
+else
+    export CUDA_VISIBLE_DEVICES=""
+fi
+MMCV_WITH_OPS=1 MAX_JOBS="$(nproc)" "${pip[@]}" --no-deps --no-build-isolation -r "$here/requirements-mmpose-nodeps.txt"
