@@ -78,3 +78,8 @@ def test_other_versions_and_other_json_are_refused(payload):
     with pytest.raises(ValueError, match="not a gym-gesture prediction"):
         Prediction.from_json(payload)
 
+
+def test_the_inference_module_still_exports_prediction():
+    from gym_gesture import inference
+
+    assert inference.Prediction is Prediction
