@@ -143,19 +143,20 @@ def long_video(video: Path, model: str, scratch: Path) -> dict:
     Top-k only is the same call less its overlay stage (the stages run one after the other), so one
     run gives both figures.
     """
+    from gym_gesture.prediction import Prediction
     from gym_gesture.video import probe
 
     log = scratch / f"{video.stem}.json"
     process = run_measured([sys.executable, "-m", "gym_gesture", "predict", str(video), "--model", model,
                             "--json", "--overlay", str(scratch / f"{video.stem}_overlay.mp4")],
                            log, env=_python_env(), cwd=REPO_ROOT)
-    prediction = json.loads(log.read_text())
+    prediction = Prediction.from_json(json.loads(log.read_text()))
     duration = probe(video).duration
-    top_k_s = prediction["seconds"] - prediction["timings"]["overlay"]
-    return {"video": video.name, "seconds": round(duration, 3), "frames": prediction["frames"],
-            "label": prediction["top_k"][0]["label"], "segments": [s["exercise"] for s in prediction["segments"]],
-            "top_k_s": round(top_k_s, 3), "overlay_s": prediction["seconds"], "timings": prediction["timings"],
-            "rtf_top_k": top_k_s / duration, "rtf_overlay": prediction["seconds"] / duration,
+    top_k_s = prediction.seconds - prediction.timings["overlay"]
+    return {"video": video.name, "seconds": round(duration, 3), "frames": prediction.frames,
+            "label": prediction.label, "segments": [segment.exercise for segment in prediction.segments],
+            "top_k_s": round(top_k_s, 3), "overlay_s": prediction.seconds, "timings": prediction.timings,
+            "rtf_top_k": top_k_s / duration, "rtf_overlay": prediction.seconds / duration,
             "process_wall_s": round(process["wall_s"], 2), "peak_rss_gb": round(process["peak_rss_gb"], 3)}
 
 

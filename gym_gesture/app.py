@@ -23,6 +23,7 @@ import pandas as pd
 
 from .hub import MMPOSE_INSTALLER, REPO_ROOT
 from .inference import NoPersonError, Recognizer
+from .prediction import Segment
 
 logger = logging.getLogger(__name__)
 
@@ -100,24 +101,24 @@ def timeline_frame(prediction) -> pd.DataFrame:
     index = {label: i for i, label in enumerate(prediction.class_names)}
     rows = []
     for window, probabilities in zip(prediction.windows, prediction.window_probabilities):
-        middle = round((window["start_s"] + window["end_s"]) / 2, 3)
+        middle = round((window.start_s + window.end_s) / 2, 3)
         for item in prediction.top_k[:3]:
-            rows.append({"time (s)": middle, "probability": float(probabilities[index[item["label"]]]),
-                         "class": item["label"]})
+            rows.append({"time (s)": middle, "probability": float(probabilities[index[item.label]]),
+                         "class": item.label})
     return pd.DataFrame(rows, columns=["time (s)", "probability", "class"])
 
 
-def segment_line(segment: dict) -> str:
-    line = (f"- {segment['start']:.1f}-{segment['end']:.1f} s: **{segment['exercise']}**, "
-            f"{segment['reps']} rep{'s' if segment['reps'] != 1 else ''}")
-    if segment["form"]:
-        form, angles = segment["form"], segment["form"]["angles"]
-        line += (f"; {form['verdict']} (body line {angles['body_line']:.0f}°, "
+def segment_line(segment: Segment) -> str:
+    line = (f"- {segment.start:.1f}-{segment.end:.1f} s: **{segment.exercise}**, "
+            f"{segment.reps} rep{'s' if segment.reps != 1 else ''}")
+    if segment.form:
+        form, angles = segment.form, segment.form.angles
+        line += (f"; {form.verdict} (body line {angles['body_line']:.0f}°, "
                  f"deepest elbow {angles['elbow_min']:.0f}°)")
-        if form["hint"]:
-            line += f": {form['hint']}"
-    if segment["abstain"]:
-        line += f"; unsure: {segment['abstain']}"
+        if form.hint:
+            line += f": {form.hint}"
+    if segment.abstain:
+        line += f"; unsure: {segment.abstain}"
     return line
 
 
@@ -156,7 +157,7 @@ def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Bl
             raise gr.Error(f"Cannot read this clip: {_without_path(error, video)}") from error
         return (
             str(overlay),
-            {item["label"]: item["score"] for item in prediction.top_k},
+            {item.label: item.score for item in prediction.top_k},
             timeline_frame(prediction),
             summary_markdown(prediction),
             prediction.to_json(),

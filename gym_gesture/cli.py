@@ -293,10 +293,10 @@ def _run_predict(args) -> int:
     if prediction.abstain:
         print(f"no exercise named: {prediction.abstain}; the model's ranking:")
     for rank, item in enumerate(prediction.top_k, 1):
-        print(f"{rank}. {item['label']:<20} {item['score']:.1%}")
+        print(f"{rank}. {item.label:<20} {item.score:.1%}")
     for segment in prediction.segments:
-        form = f", {segment['form']['verdict']}" if segment["form"] else ""
-        print(f"{segment['start']:6.1f}-{segment['end']:.1f} s  {segment['exercise']}: {segment['reps']} reps{form}")
+        form = f", {segment.form.verdict}" if segment.form else ""
+        print(f"{segment.start:6.1f}-{segment.end:.1f} s  {segment.exercise}: {segment.reps} reps{form}")
     print(f"{len(prediction.windows)} windows, person found in {prediction.detected_frames}/{prediction.frames} "
           f"frames, {prediction.seconds:.1f} s" + (f"; overlay: {args.overlay}" if args.overlay else ""))
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .prediction import FormVerdict
 from .skeleton import convert, get_layout, joint_angle
 
 _H36M = get_layout("h36m17").index
@@ -177,18 +178,6 @@ def train_form_model(npz_path: str | Path, test_size: float = 0.25, seed: int = 
     }
     return FormModel(FEATURES, scaler.mean_, scaler.scale_, classifier.coef_[0],
                      float(classifier.intercept_[0]), metrics)
-
-
-@dataclass
-class FormVerdict:
-    verdict: str  # GOOD or CHECK
-    probability_good: float
-    angles: dict[str, float]  # the features behind the verdict (degrees; hip offsets in body lengths)
-    hint: str | None  # what pulled the verdict down most, when it is CHECK
-
-    def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "probability_good": round(self.probability_good, 3),
-                "angles": {name: round(value, 3) for name, value in self.angles.items()}, "hint": self.hint}
 
 
 def form_verdict(keypoints: np.ndarray, layout: str, model: FormModel, threshold: float = 0.5) -> FormVerdict:

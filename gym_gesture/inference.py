@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 from .data import Windows, windows_from_sequence
 from .form import FormModel
 from .pose.base import PoseBackend, PoseFrame
+from .prediction import ClassScore, Prediction, Segment, WindowScore
 from .timeline import (
     DEFAULT_THRESHOLDS,
     AbstainSample,
@@ -47,51 +48,6 @@ class NoPersonError(ValueError):
 
 
 @dataclass
-class Prediction:
-    """What `Recognizer.predict` returns.
-
-    top_k: [{label, score}] best first, scores = mean of the window probabilities.
-    windows: [{start_s, end_s, label, score}] in time order, each window's best class.
-    frames / detected_frames: frames the pose backend saw (at the model's sample rate) / with a person.
-    seconds: processing time of the whole call; timings: seconds per stage (`STAGES`).
-    segments: the timeline, [{exercise, start, end, probability, windows, reps, rep_times, abstain, form}]
-        (`timeline.describe_segments`); reps: the reps of the segments of the top label.
-    abstain: why the clip should not be named (no person / walking / no motion / not sure), or None.
-    """
-
-    top_k: list[dict]
-    windows: list[dict]
-    segments: list[dict]
-    reps: int
-    abstain: str | None
-    frames: int
-    detected_frames: int
-    seconds: float
-    timings: dict[str, float]
-    fps: float
-    backend: str
-    model: str
-    overlay_path: str | None = None
-    window_probabilities: np.ndarray = field(default=None, repr=False)  # (windows, classes)
-    class_names: list[str] = field(default=None, repr=False)  # the columns of window_probabilities
-
-    @property
-    def label(self) -> str:
-        return self.top_k[0]["label"]
-
-    @property
-    def detection_rate(self) -> float:
-        return self.detected_frames / self.frames if self.frames else 0.0
-
-    def to_json(self) -> dict:
-        result = asdict(self)
-        result.pop("window_probabilities")
-        result.pop("class_names")
-        result["detection_rate"] = round(self.detection_rate, 4)
-        return result
-
-
-@dataclass
 class SequenceResult:
     """`Recognizer.recognize_sequence`: windows (`data.Windows`), their probabilities (N, classes), the
     clip's scores (mean of those), the described segments, the clip's abstain reason (or None) and what
@@ -100,7 +56,7 @@ class SequenceResult:
     windows: Windows
     probabilities: np.ndarray
     clip_scores: np.ndarray
-    segments: list[dict]
+    segments: list[Segment]
     abstain: str | None
     clip_sample: AbstainSample | None = None
 
@@ -337,27 +293,23 @@ class Recognizer:
         windows, probabilities, segments = result.windows, result.probabilities, result.segments
         labels = self.labels
         ranked = np.argsort(-result.clip_scores)[:max(1, top_k)]
-        top = [{"label": labels[i], "score": round(float(result.clip_scores[i]), 4)} for i in ranked]
-        window_rows = [
-            {"start_s": round(float(start), 3), "end_s": round(float(end), 3),
-             "label": labels[int(row.argmax())], "score": round(float(row.max()), 4)}
-            for (start, end), row in zip(windows.spans, probabilities)
-        ]
+        top = [ClassScore(labels[i], result.clip_scores[i]) for i in ranked]
+        window_scores = [WindowScore(start, end, labels[int(row.argmax())], row.max())
+                         for (start, end), row in zip(windows.spans, probabilities)]
 
         if overlay_path is not None:
             from .overlay import format_caption, render_overlay
 
             report(0.0, "overlay")
             step = time.perf_counter()
-            render_overlay(video_path, sequence, overlay_path, caption=format_caption(top[0]["label"], top[0]["score"]))
+            render_overlay(video_path, sequence, overlay_path, caption=format_caption(top[0].label, top[0].score))
             timings["overlay"] = time.perf_counter() - step
         report(1.0, "done")
         return Prediction(
-            top_k=top, windows=window_rows, frames=len(sequence),
-            segments=segments, reps=sum(segment["reps"] for segment in segments if segment["exercise"] == top[0]["label"]),
+            top_k=top, windows=window_scores, frames=len(sequence),
+            segments=segments, reps=sum(segment.reps for segment in segments if segment.exercise == top[0].label),
             abstain=result.abstain, detected_frames=detected,
-            seconds=round(time.perf_counter() - started, 3),
-            timings={stage: round(seconds, 3) for stage, seconds in timings.items()},
+            seconds=time.perf_counter() - started, timings=timings,
             fps=sequence.fps, backend=self.backend.name, model=self.model_name,
             overlay_path=str(overlay_path) if overlay_path is not None else None,
             window_probabilities=probabilities, class_names=labels,

@@ -21,12 +21,13 @@ known exercises against clips of people walking or standing (`gym_gesture.calibr
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from .form import FormModel, form_verdict
+from .prediction import Segment
 from .reps import count_reps
 from .skeleton import convert, get_layout, normalize
 
@@ -49,17 +50,15 @@ WALK_MIN_LEG_SWING = 0.3  # torso lengths, standard deviation of the left-right 
 
 
 @dataclass
-class Segment:
-    """One exercise from `start` to `end` (s), with the mean top probability of its windows."""
+class RawSegment:
+    """One exercise from `start` to `end` (s), with the mean top probability of its `windows`, as cut
+    from the windows: `describe_segments` makes it a `prediction.Segment`."""
 
     exercise: str
     start: float
     end: float
     probability: float
     windows: int
-
-    def to_dict(self) -> dict:
-        return {key: round(value, 3) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
 def smooth_probabilities(probabilities: np.ndarray, neighbours: int = 1) -> np.ndarray:
@@ -75,7 +74,7 @@ def smooth_probabilities(probabilities: np.ndarray, neighbours: int = 1) -> np.n
 
 def segments_from_windows(starts: np.ndarray, ends: np.ndarray, probabilities: np.ndarray,
                           labels: list[str] | tuple[str, ...], *, neighbours: int = 1,
-                          min_probability: float = 0.0, min_duration_s: float = 2.0) -> list[Segment]:
+                          min_probability: float = 0.0, min_duration_s: float = 2.0) -> list[RawSegment]:
     """Segments (exercise, start, end) from windows [starts, ends) (s) and their probabilities (N, C).
 
     Windows whose smoothed top probability is below `min_probability` belong to no exercise; such
@@ -102,7 +101,7 @@ def segments_from_windows(starts: np.ndarray, ends: np.ndarray, probabilities: n
     # Runs of one class: [first window, last window + 1).
     runs = _runs(classes)
     runs = _fold_short_runs(runs, classes, edges, min_duration_s)
-    return [Segment(labels[cls], float(edges[a]), float(edges[b]), float(top_probability[a:b].mean()), b - a)
+    return [RawSegment(labels[cls], float(edges[a]), float(edges[b]), float(top_probability[a:b].mean()), b - a)
             for cls, a, b in runs if cls >= 0]
 
 
@@ -310,13 +309,13 @@ def calibrate_threshold(exercises: list[AbstainSample], non_exercises: list[Abst
     return Calibration(best[len(best) // 2]["threshold"], table)
 
 
-def describe_segments(segments: list[Segment], keypoints: np.ndarray, layout: str, fps: float,
+def describe_segments(segments: list[RawSegment], keypoints: np.ndarray, layout: str, fps: float,
                       detected: np.ndarray, *, form_model: FormModel | None = None,
-                      thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> list[dict]:
-    """The `segments` of the predict JSON: each segment's dict plus `reps`, `rep_times` (s, from the
-    clip's start), `abstain` (a reason, or None) and `form` (push ups with a `form_model`: the verdict's
-    dict, else None), from the clip's pose sequence: keypoints (T, J, C) in `layout` at `fps`, NaN where
-    `detected` (T,) is False. Segment times are seconds from the sequence's first frame."""
+                      thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> list[Segment]:
+    """The `segments` of the prediction: each segment with its `reps`, `rep_times` (s, from the clip's
+    start), `abstain` (a reason, or None) and `form` (push ups with a `form_model`: the verdict, else
+    None), from the clip's pose sequence: keypoints (T, J, C) in `layout` at `fps`, NaN where `detected`
+    (T,) is False. Segment times are seconds from the sequence's first frame."""
     described = []
     for segment in segments:
         first, frames, seen = _span(keypoints, detected, fps, segment.start, segment.end)
@@ -325,8 +324,7 @@ def describe_segments(segments: list[Segment], keypoints: np.ndarray, layout: st
         counted = count_reps(frames, layout, fps, segment.exercise)
         form = None
         if form_model is not None and segment.exercise == "push up" and seen.any():
-            form = form_verdict(frames, layout, form_model).to_dict()
-        described.append({**segment.to_dict(), "reps": counted.reps,
-                          "rep_times": [round(first / fps + t, 2) for t in counted.rep_times],
-                          "abstain": reason, "form": form})
+            form = form_verdict(frames, layout, form_model)
+        described.append(Segment(segment.exercise, segment.start, segment.end, segment.probability, segment.windows,
+                                 counted.reps, [first / fps + t for t in counted.rep_times], reason, form))
     return described

@@ -73,9 +73,9 @@ def test_api_through_gradio_client(app_url, expected):
     overlay, label, timeline, summary, details = client.predict(handle_file(str(CLIP)), "mediapipe",
                                                                 api_name="/predict")
     assert label["label"] == expected.label
-    assert [c["label"] for c in label["confidences"]] == [item["label"] for item in expected.top_k]
+    assert [c["label"] for c in label["confidences"]] == [item.label for item in expected.top_k]
     for shown, item in zip(label["confidences"], expected.top_k):
-        assert shown["confidence"] == pytest.approx(item["score"], abs=1e-3)
+        assert shown["confidence"] == pytest.approx(item.score, abs=1e-3)
     assert details["windows"] == expected.to_json()["windows"]
     assert (details["frames"], details["detected_frames"]) == (expected.frames, expected.detected_frames)
     assert Path(overlay["video"] if isinstance(overlay, dict) else overlay).stat().st_size > 0

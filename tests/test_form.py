@@ -42,7 +42,7 @@ def test_committed_model_flags_sagging_hips(good_clip):
     assert good.verdict == GOOD and good.hint is None
     assert bad.verdict == CHECK and bad.probability_good < good.probability_good
     assert "hip" in bad.hint or "straight line" in bad.hint
-    assert set(bad.to_dict()["angles"]) == set(FEATURES)
+    assert set(bad.angles) == set(FEATURES)
 
 
 def test_no_person_and_bad_model_file_are_clear_errors(tmp_path):

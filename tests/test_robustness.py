@@ -39,6 +39,7 @@ from gym_gesture.app import DEFAULT_MAX_DURATION_S as APP_MAX_DURATION_S
 from gym_gesture.cli import main
 from gym_gesture.dataset import load_pose_dataset
 from gym_gesture.inference import DEFAULT_MAX_DURATION_S, DEFAULT_MODEL_DIR, Recognizer
+from gym_gesture.prediction import Prediction
 from gym_gesture.video import DEFAULT_MAX_PIXELS, VideoWriter, probe, read_frames
 
 from conftest import FIXTURES, REPO_ROOT
@@ -501,7 +502,7 @@ def test_valid_inputs_through_the_cli_and_the_app(name, valid_clips, app_url, ca
 
     path, prediction = valid_clips(name)
     assert main(["predict", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["top_k"] == prediction.to_json()["top_k"]
+    assert Prediction.from_json(json.loads(capsys.readouterr().out)).top_k == prediction.top_k
     _, label, _, _, details = Client(app_url, verbose=False).predict(handle_file(str(path)), "mediapipe",
                                                                      api_name="/predict")
     assert label["label"] == prediction.label
@@ -515,12 +516,12 @@ def test_app_answers_concurrent_requests_through_its_queue(app_url, recognizer, 
     from gradio_client import Client, handle_file
 
     clip = _write_clip(tmp_path / "short.mp4", squat_frames[20:50], np.arange(30) / 30)
-    expected = recognizer.predict(clip).to_json()
+    expected = recognizer.predict(clip)
     client = Client(app_url, verbose=False)
     jobs = [client.submit(handle_file(str(clip)), "mediapipe", api_name="/predict")
             for _ in range(CONCURRENT_REQUESTS)]
     results = [job.result(timeout=240) for job in jobs]
     assert len(results) == CONCURRENT_REQUESTS
     for _, label, _, _, details in results:
-        assert label["label"] == expected["top_k"][0]["label"]
-        assert details["windows"] == expected["windows"]
+        assert label["label"] == expected.label
+        assert details["windows"] == expected.to_json()["windows"]

@@ -29,7 +29,6 @@ def test_workout_becomes_segments_and_a_flicker_does_not():
     assert segments[0].start == 0.0 and segments[0].end == pytest.approx(16.5)
     assert segments[1].start == pytest.approx(16.5) and segments[1].end == pytest.approx(29.0)
     assert segments[0].windows + segments[1].windows == len(classes)
-    assert set(segments[0].to_dict()) == {"exercise", "start", "end", "probability", "windows"}
 
 
 def test_short_segment_folds_into_its_longer_neighbour_but_a_long_one_stays():
@@ -113,7 +112,7 @@ def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, med
     """Three real clips back to back as one workout: push ups, a squat, a plank. The windows' probabilities
     stand in for the model's (they favour the clip each window's centre falls in); reps, motion and form
     come from real MediaPipe keypoints."""
-    from gym_gesture.form import FormModel
+    from gym_gesture.form import FEATURES, FormModel
     from gym_gesture.pose.sequence import extract_clip
     from gym_gesture.timeline import describe_segments
 
@@ -133,12 +132,12 @@ def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, med
     segments = segments_from_windows(starts, ends, probabilities, LABELS, min_duration_s=1.0)
     described = describe_segments(segments, keypoints, sequences[0].layout, fps, detected,
                                   form_model=FormModel.load(DEFAULT_MODEL_DIR / FORM_MODEL_FILE))
-    assert [d["exercise"] for d in described] == [exercise for _, exercise, _ in clips]
-    assert [d["reps"] for d in described] == [reps for _, _, reps in clips]
-    assert all(d["abstain"] is None for d in described)
-    assert all(d["start"] <= t <= d["end"] for d in described for t in d["rep_times"])
-    assert set(described[0]["form"]) == {"verdict", "probability_good", "angles", "hint"}
-    assert described[1]["form"] is None and described[2]["form"] is None
+    assert [d.exercise for d in described] == [exercise for _, exercise, _ in clips]
+    assert [d.reps for d in described] == [reps for _, _, reps in clips]
+    assert all(d.abstain is None for d in described)
+    assert all(d.start <= t <= d.end for d in described for t in d.rep_times)
+    assert set(described[0].form.angles) == set(FEATURES)
+    assert described[1].form is None and described[2].form is None
 
 
 def _sample(predicted="squat", probability=0.9, motion=0.3, walking=0.0, label=None):

@@ -51,16 +51,16 @@ def test_ten_minute_workout_gives_its_exercises_in_order(recognizer, held_out_cl
     assert 9 * 60 <= len(keypoints) / fps <= 12 * 60
 
     result = recognizer.recognize_sequence(keypoints, "mediapipe33", fps, detected)
-    segments = [segment for segment in result.segments if segment["abstain"] is None]
+    segments = [segment for segment in result.segments if segment.abstain is None]
     # Windows over a loop's join can fall under the probability threshold and split a block, never change
     # its exercise.
-    groups = [[segment for segment in segments if start - 5 <= segment["start"] and segment["end"] <= end + 5]
+    groups = [[segment for segment in segments if start - 5 <= segment.start and segment.end <= end + 5]
               for _, start, end in blocks]
     assert sum(map(len, groups)) == len(segments)
     for group, (exercise, start, end) in zip(groups, blocks):
-        assert {segment["exercise"] for segment in group} == {exercise}
-        assert abs(group[0]["start"] - start) < 5 and abs(group[-1]["end"] - end) < 5, (exercise, group)
-        assert sum(segment["end"] - segment["start"] for segment in group) > 0.8 * (end - start), (exercise, group)
+        assert {segment.exercise for segment in group} == {exercise}
+        assert abs(group[0].start - start) < 5 and abs(group[-1].end - end) < 5, (exercise, group)
+        assert sum(segment.end - segment.start for segment in group) > 0.8 * (end - start), (exercise, group)
     # Windows grow linearly with the clip, one per stride: nothing quadratic is held.
     window_s = recognizer.config.window_stride / recognizer.config.sample_fps
     assert len(result.windows) <= len(keypoints) / fps / window_s + len(WORKOUT) + 1
@@ -69,7 +69,7 @@ def test_ten_minute_workout_gives_its_exercises_in_order(recognizer, held_out_cl
 def test_the_walking_clip_is_not_named(recognizer, shared_data):
     prediction = recognizer.predict(shared_data / "people" / "lab_walk_pose2sim_cam01.mp4")
     assert prediction.abstain.startswith("walking, not an exercise")
-    assert all(segment["abstain"] for segment in prediction.segments)
+    assert all(segment.abstain for segment in prediction.segments)
 
 
 def test_recognizer_reads_the_calibrated_thresholds(recognizer, model_dir):

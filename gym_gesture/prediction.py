@@ -1,0 +1,163 @@
+"""The prediction schema: what `Recognizer.predict` returns and `gym-gesture predict --json` prints.
+
+Typed dataclasses with one JSON form, `Prediction.to_json`, read back by `Prediction.from_json`:
+
+    schema_version   SCHEMA_VERSION
+    top_k            [ClassScore {label, score}] best first; a class's score is the mean of its
+                     probabilities over the clip's windows
+    windows          [WindowScore {start_s, end_s, label, score}] in time order, each window's best class
+    segments         [Segment {exercise, start, end, probability, windows, reps, rep_times, abstain, form}]:
+                     the timeline (`timeline.describe_segments`); form is null or
+                     FormVerdict {verdict, probability_good, angles, hint} (push ups, `form.form_verdict`)
+    reps             the reps of the segments of the top label
+    abstain          why the clip should not be named (no person / walking / no motion / not sure), or null
+    frames           frames the pose backend saw (at the model's sample rate)
+    detected_frames  of those, frames with a person
+    seconds          processing time of the whole call; timings: seconds per stage (`inference.STAGES`)
+    fps, backend, model, overlay_path
+    detection_rate   detected_frames / frames (written, not read back: it is derived)
+
+Numbers are stored at the precision the JSON publishes (rounded on construction), so a prediction read
+back from its JSON equals the one that wrote it. Bump SCHEMA_VERSION when a key is renamed or removed or
+changes meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ClassScore:
+    label: str
+    score: float
+
+    def __post_init__(self):
+        self.score = round(float(self.score), 4)
+
+
+@dataclass
+class WindowScore:
+    """One window of the clip, [start_s, end_s) in seconds, and its most probable class."""
+
+    start_s: float
+    end_s: float
+    label: str
+    score: float
+
+    def __post_init__(self):
+        self.start_s, self.end_s = round(float(self.start_s), 3), round(float(self.end_s), 3)
+        self.score = round(float(self.score), 4)
+
+
+@dataclass
+class FormVerdict:
+    """The push-up form verdict of a segment (`form.form_verdict`)."""
+
+    verdict: str  # form.GOOD or form.CHECK
+    probability_good: float
+    angles: dict[str, float]  # the features behind the verdict (degrees; hip offsets in body lengths)
+    hint: str | None  # what pulled the verdict down most, when it is form.CHECK
+
+    def __post_init__(self):
+        self.probability_good = round(float(self.probability_good), 3)
+        self.angles = {name: round(float(value), 3) for name, value in self.angles.items()}
+
+
+@dataclass
+class Segment:
+    """One exercise of the timeline from `start` to `end` (s from the clip's start): the mean top
+    probability of its `windows`, its reps and their times (s), why to abstain on it (or None) and,
+    for push ups, the form verdict."""
+
+    exercise: str
+    start: float
+    end: float
+    probability: float
+    windows: int
+    reps: int
+    rep_times: list[float]
+    abstain: str | None
+    form: FormVerdict | None
+
+    def __post_init__(self):
+        self.start, self.end = round(float(self.start), 3), round(float(self.end), 3)
+        self.probability = round(float(self.probability), 3)
+        self.windows, self.reps = int(self.windows), int(self.reps)
+        self.rep_times = [round(float(time), 2) for time in self.rep_times]
+
+    @classmethod
+    def from_json(cls, data: dict) -> Segment:
+        form = data["form"]
+        return cls(**{**data, "form": FormVerdict(**form) if form is not None else None})
+
+
+@dataclass
+class Prediction:
+    """What `Recognizer.predict` returns: the fields of the JSON form (module docstring), plus the
+    window probabilities behind them, which the JSON leaves out."""
+
+    top_k: list[ClassScore]
+    windows: list[WindowScore]
+    segments: list[Segment]
+    reps: int
+    abstain: str | None
+    frames: int
+    detected_frames: int
+    seconds: float
+    timings: dict[str, float]
+    fps: float
+    backend: str
+    model: str
+    overlay_path: str | None = None
+    # (windows, classes) and its columns, for plots; not in the JSON, so not compared either.
+    window_probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
+    class_names: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.seconds = round(float(self.seconds), 3)
+        self.timings = {stage: round(float(seconds), 3) for stage, seconds in self.timings.items()}
+
+    @property
+    def label(self) -> str:
+        return self.top_k[0].label
+
+    @property
+    def detection_rate(self) -> float:
+        return self.detected_frames / self.frames if self.frames else 0.0
+
+    def to_json(self) -> dict:
+        """The JSON form (module docstring), ready for `json.dumps`."""
+        data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
+        del data["window_probabilities"], data["class_names"]
+        data["detection_rate"] = round(self.detection_rate, 4)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Prediction:
+        """The prediction of a `to_json` dict (for instance `json.loads` of `gym-gesture predict --json`).
+
+        Raises ValueError for another schema version or a dict that is not a prediction."""
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"not a gym-gesture prediction of schema version {SCHEMA_VERSION} "
+                             f"(schema_version: {version})")
+        try:
+            return cls(
+                top_k=[ClassScore(**item) for item in data["top_k"]],
+                windows=[WindowScore(**item) for item in data["windows"]],
+                segments=[Segment.from_json(item) for item in data["segments"]],
+                **{key: data[key] for key in ("reps", "abstain", "frames", "detected_frames", "seconds", "timings",
+                                              "fps", "backend", "model", "overlay_path")},
+            )
+        except (KeyError, TypeError) as error:  # a key missing, or one a part does not have
+            raise ValueError(f"not a gym-gesture prediction ({error!r})") from error
+
+
+__all__ = ["SCHEMA_VERSION", "ClassScore", "FormVerdict", "Prediction", "Segment", "WindowScore"]
