@@ -32,7 +32,6 @@ from .timeline import (
     span_sample,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # Candidate values of the calibrated thresholds.
 CANDIDATES = {
     "min_walk_speed": np.round(np.arange(0.1, 2.01, 0.1), 2),
@@ -68,13 +67,13 @@ def _video_files(paths) -> list[Path]:
     return files
 
 
-def calibrate(model_dir: str | Path, data=None, negatives=None, backend: str = "mediapipe",
+def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe",
               split: str = "test", max_lost: float = DEFAULT_MAX_LOST) -> dict:
     """Calibrate the abstain thresholds of the model in `model_dir` and write `calibration.json` there.
 
-    data: pose datasets / .npz archives holding the model's held-out sources (default: the .npz
-    archives in ../shared/data/keypoints); negatives: videos or folders of videos of people not
-    exercising (default: ../shared/data/people); max_lost: the share of held-out windows named right
+    data: pose datasets / .npz archives holding the model's held-out sources; negatives: videos or
+    folders of videos of people not exercising (the project's real data has both: ../shared/data/keypoints
+    and ../shared/data/people beside a checkout); max_lost: the share of held-out windows named right
     that a threshold may cost (`timeline.calibrate_threshold`). Returns what was written.
     """
     from tqdm.auto import tqdm
@@ -84,11 +83,7 @@ def calibrate(model_dir: str | Path, data=None, negatives=None, backend: str = "
     from .pose.sequence import extract_clip
 
     model_dir = Path(model_dir)
-    if data is None:
-        data = sorted(map(str, (SHARED_DATA / "keypoints").glob("*.npz")))
-        if not data:
-            raise FileNotFoundError(f"no --data given and no .npz archive in {SHARED_DATA / 'keypoints'}")
-    negatives = _video_files(negatives or [SHARED_DATA / "people"])
+    negatives = _video_files(negatives)
     datasets = split_pose_datasets(str(model_dir), data, split)
     # Calibration starts from the defaults, never from an earlier calibration.json.
     recognizer = Recognizer.from_pretrained(model_dir, backend=backend, thresholds=DEFAULT_THRESHOLDS)

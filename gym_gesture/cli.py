@@ -309,12 +309,11 @@ def _add_calibrate(subparsers) -> None:
                     "walking or standing (--negatives), choose the abstain thresholds and write them with the "
                     "trade-off tables to DIR/calibration.json, which predict and the app then use.")
     parser.add_argument("--model", required=True, metavar="DIR", help="a model folder with its split.json")
-    parser.add_argument("--data", nargs="+", default=None, metavar="DATA",
+    parser.add_argument("--data", nargs="+", required=True, metavar="DATA",
                         help="pose dataset folder(s) or .npz archive(s) holding the model's held-out sources "
-                             "(default: the .npz archives in ../shared/data/keypoints)")
-    parser.add_argument("--negatives", nargs="+", default=None, metavar="FILE_OR_DIR",
-                        help="videos (or folders of videos) of people not exercising "
-                             "(default: ../shared/data/people)")
+                             "(e.g. ../shared/data/keypoints/*.npz)")
+    parser.add_argument("--negatives", nargs="+", required=True, metavar="FILE_OR_DIR",
+                        help="videos (or folders of videos) of people not exercising (e.g. ../shared/data/people)")
     parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
     parser.add_argument("--max-lost", type=float, default=0.01, metavar="F",
                         help="share of the held-out windows named right a threshold may cost (default 0.01)")
