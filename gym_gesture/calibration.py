@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError, MissingFileError
 from .timeline import (
     CALIBRATION_FILE,
     DEFAULT_MAX_LOST,
@@ -62,9 +63,9 @@ def _video_files(paths) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
+            raise MissingFileError(f"{path}: no such file or folder")
     if not files:
-        raise ValueError(f"no video among the negatives: {', '.join(map(str, paths))}")
+        raise InputError(f"no video among the negatives: {', '.join(map(str, paths))}")
     return files
 
 
@@ -87,7 +88,7 @@ def calibrate(model_dir: str | Path, data=None, negatives=None, backend: str = "
     if data is None:
         data = sorted(map(str, (SHARED_DATA / "keypoints").glob("*.npz")))
         if not data:
-            raise FileNotFoundError(f"no --data given and no .npz archive in {SHARED_DATA / 'keypoints'}")
+            raise MissingFileError(f"no --data given and no .npz archive in {SHARED_DATA / 'keypoints'}")
     negatives = _video_files(negatives or [SHARED_DATA / "people"])
     datasets = split_pose_datasets(str(model_dir), data, split)
     # Calibration starts from the defaults, never from an earlier calibration.json.
@@ -124,7 +125,7 @@ def calibrate(model_dir: str | Path, data=None, negatives=None, backend: str = "
     finally:
         recognizer.close()
     if not exercise["clips"]:
-        raise ValueError(f"no held-out clip of a class the model knows in {', '.join(map(str, data))}")
+        raise InputError(f"no held-out clip of a class the model knows in {', '.join(map(str, data))}")
 
     thresholds = replace(DEFAULT_THRESHOLDS, min_probability=0.0)
     trade_off = {}

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
 from .form import FormModel, form_verdict
 from .reps import count_reps
 from .skeleton import convert, get_layout, normalize
@@ -209,7 +210,7 @@ class AbstainThresholds:
             chosen = json.loads(path.read_text()).get("thresholds", {})
             return cls(**{field.name: float(chosen[field.name]) for field in fields(cls) if field.name in chosen})
         except (ValueError, TypeError, AttributeError) as error:  # not JSON, not an object, not numbers
-            raise ValueError(f"{path}: not a calibration file of gym-gesture calibrate ({error})") from error
+            raise InputError(f"{path}: not a calibration file of gym-gesture calibrate ({error})") from error
 
 
 DEFAULT_THRESHOLDS = AbstainThresholds()
@@ -291,7 +292,7 @@ def calibrate_threshold(exercises: list[AbstainSample], non_exercises: list[Abst
     outweigh hundreds of exercise samples.)
     """
     if not exercises or not non_exercises:
-        raise ValueError("calibration needs clips of known exercises and clips of people not exercising")
+        raise InputError("calibration needs clips of known exercises and clips of people not exercising")
     if name not in {field.name for field in fields(AbstainThresholds)}:
         raise ValueError(f"unknown threshold {name!r}")
     right = np.array([sample.predicted == sample.label for sample in exercises])
