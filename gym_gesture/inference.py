@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from .data import Windows, windows_from_sequence
+from .errors import InputError, MissingFileError
 from .form import FormModel
+from .paths import DEFAULT_FORM_MODEL, DEFAULT_MODEL_DIR
 from .pose.base import PoseBackend, PoseFrame
 from .timeline import (
     DEFAULT_THRESHOLDS,
@@ -29,17 +31,12 @@ from .timeline import (
     span_sample,
 )
 
-# The shipped checkpoint, committed with the repository: the default everywhere, so nothing is
-# downloaded unless another model is asked for.
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "gym7-transformer"
-DEFAULT_FORM_MODEL = REPO_ROOT / "checkpoints" / "pushup_form.json"
 DEFAULT_MAX_DURATION_S = 600.0
 STAGES = ("pose", "windows", "model", "overlay")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
-class NoPersonError(ValueError):
+class NoPersonError(InputError):
     """The pose backend found nobody (or too briefly to fill one window) in the clip."""
 
 
@@ -152,29 +149,29 @@ def load_model(source: str | Path | None = None):
     source = str(source or DEFAULT_MODEL_DIR)
     folder = Path(source)
     if source == str(DEFAULT_MODEL_DIR) and not folder.is_dir():
-        raise FileNotFoundError(f"the shipped checkpoint is missing at {DEFAULT_MODEL_DIR}; "
-                                "pass a model folder or Hub id")
+        raise MissingFileError(f"the shipped checkpoint is missing at {DEFAULT_MODEL_DIR}; "
+                               "pass a model folder or Hub id")
     looks_like_path = folder.is_absolute() or source.startswith(".") or source.count("/") > 1
     if looks_like_path and not folder.exists():
-        raise FileNotFoundError(f"{source}: no such model folder")
+        raise MissingFileError(f"{source}: no such model folder")
     if folder.exists():
         if not (folder / "config.json").is_file():
-            raise FileNotFoundError(f"{source}: not a model folder (no config.json)")
+            raise MissingFileError(f"{source}: not a model folder (no config.json)")
         try:
             json.loads((folder / "config.json").read_text())
         except ValueError as error:
-            raise ValueError(f"{folder / 'config.json'}: not valid JSON ({error})") from error
+            raise InputError(f"{folder / 'config.json'}: not valid JSON ({error})") from error
         if not any(folder.glob("*.safetensors")):
             pickles = sorted(path.name for path in folder.iterdir() if path.suffix in _PICKLE_SUFFIXES)
-            raise FileNotFoundError(f"{source}: no model.safetensors" + (
+            raise MissingFileError(f"{source}: no model.safetensors" + (
                 f"; {', '.join(pickles)} is a pickle, which is never loaded (save the model with "
                 "save_pretrained, which writes safetensors)" if pickles else ""))
     try:
         return AutoModel.from_pretrained(source, use_safetensors=True).eval()
     except SafetensorError as error:
-        raise ValueError(f"{source}: unreadable safetensors weights ({error})") from error
+        raise InputError(f"{source}: unreadable safetensors weights ({error})") from error
     except ValueError as error:
-        raise ValueError(f"{source}: {error}") from error
+        raise InputError(f"{source}: {error}") from error
 
 
 class Recognizer:
