@@ -1,6 +1,9 @@
-"""The gym-gesture web app (Gradio); also the Hugging Face Space entry point. Options: python app.py --help."""
+"""The gym-gesture web app (Gradio); also the Hugging Face Space entry point. Same as `gym-gesture app`:
+python app.py --help."""
 
-from gym_gesture.app import main
+import sys
+
+from gym_gesture.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["app", *sys.argv[1:]]))

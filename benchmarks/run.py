@@ -44,6 +44,7 @@ TARGET_TRAINING_S = 180
 TARGET_PEAK_RSS_GB = 1.5
 TARGET_RSS_GROWTH = 1.2  # "flat in video length": the 10-minute peak within 20% of the 1-minute one
 TARGET_COLD_START_S = 15
+TARGET_CLI_ANSWER_S = 1.0  # `--help` and refused input, whole process
 TRAINING_EPOCHS = 100
 
 
@@ -263,6 +264,22 @@ def training_time(model_dir: Path, data: list[str], epochs: int, scratch: Path) 
             "process_wall_s": round(process["wall_s"], 1), "peak_rss_gb": round(process["peak_rss_gb"], 3)}
 
 
+def cli_answer(scratch: Path, rounds: int = 3) -> dict:
+    """Whole-process seconds of `gym-gesture --help` and of a `predict` refused for a missing file, best of
+    `rounds` (the least disturbed by other work on the machine)."""
+    commands = {"help_s": ["--help"], "missing_file_s": ["predict", str(scratch / "missing.mp4")]}
+    result = {}
+    for key, arguments in commands.items():
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "gym_gesture", *arguments], cwd=REPO_ROOT, env=_python_env(),
+                           capture_output=True, check=False)
+            times.append(time.perf_counter() - started)
+        result[key] = round(min(times), 3)
+    return result
+
+
 def app_cold_start(model: str, clip: Path, scratch: Path, timeout: float = 300) -> dict:
     """`python app.py` started, then timed until its first real answer through `gradio_client`."""
     from gradio_client import Client, handle_file
@@ -358,6 +375,11 @@ def figures(results: dict) -> list[dict]:
             growth = long_runs[-1]["peak_rss_gb"] / long_runs[0]["peak_rss_gb"]
             rows.append(figure("peak RSS, longer / shorter video", growth, "x", f"<= {TARGET_RSS_GROWTH}",
                                growth <= TARGET_RSS_GROWTH))
+    if "cli" in results:
+        for key, name in (("help_s", "CLI --help (whole process)"),
+                          ("missing_file_s", "CLI predict of a missing file (whole process)")):
+            rows.append(figure(name, results["cli"][key], "s", f"<= {TARGET_CLI_ANSWER_S:g}",
+                               results["cli"][key] <= TARGET_CLI_ANSWER_S))
     if "app" in results:
         app = results["app"]
         rows.append(figure("app cold start to first answer", app["first_answer_s"], "s", f"<= {TARGET_COLD_START_S}",
@@ -419,6 +441,8 @@ def markdown(report: dict) -> str:
               "(README) with its `training.json` options but torch's default threads, for 100 epochs with early stopping off. 'Whole "
               "command' includes loading the data; 'Trainer only' is `training_seconds`."),
               "- **Peak RSS**: the peak resident memory (VmHWM) of each long-video `predict` process.",
+              ("- **CLI answers**: `python -m gym_gesture --help` and `python -m gym_gesture predict` of a missing "
+              "file, each a whole fresh process (interpreter start included), best of three."),
               ("- **App cold start**: `python app.py` launched, then timed until `gradio_client` gets the "
               "first prediction of the squat fixture clip back (not just a page)."), ""]
     if "real_clips" in results:
@@ -500,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="gym-gesture-bench-") as scratch:
         scratch = Path(scratch)
+        step("CLI answers without loading the model (--help, a missing file)")
+        results["cli"] = cli_answer(scratch)
         recognizer = Recognizer.from_pretrained(model_dir)
         report["model"] = model_summary(recognizer)
         sizes = {clip: probe(clip) for clip in clips}

@@ -2,7 +2,8 @@
 
 Thin over `inference.Recognizer`: the model is loaded once at start-up, each pose backend once on
 first use. Offline by default on the shipped checkpoint; `--model` or GYM_GESTURE_MODEL picks another
-folder or Hub id. On a ZeroGPU Space the recognition runs under `@spaces.GPU`.
+folder or Hub id. On a ZeroGPU Space the recognition runs under `@spaces.GPU`. Gradio, pandas and the model
+code are imported when the app is built, so declaring `gym-gesture app`'s options stays cheap.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ import subprocess
 import sys
 import tempfile
 import threading
-from importlib.resources import files
 from pathlib import Path
-
-import gradio as gr
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .hub import MMPOSE_INSTALLER, REPO_ROOT
-from .inference import NoPersonError, Recognizer
-from .prediction import Segment
+from .paths import EXAMPLES_DIR
+
+if TYPE_CHECKING:
+    import gradio as gr
+    import pandas as pd
+
+    from .inference import Recognizer
+    from .prediction import Segment
 
 logger = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(str(files(__package__) / "examples"))  # package data: a wheel install has them too
 DEFAULT_MAX_DURATION_S = 60.0
 DEFAULT_MAX_FILE_SIZE = "50mb"
 TOP_K = 5
@@ -76,6 +79,8 @@ class RecognizerPool:
     """One model shared by one `Recognizer` per pose backend, each backend created once, on first use."""
 
     def __init__(self, model: str | None, max_duration: float | None):
+        from .inference import Recognizer
+
         first = Recognizer.from_pretrained(model, backend="mediapipe", max_duration=max_duration)
         self.model_name = first.model_name
         self.max_duration = max_duration
@@ -83,6 +88,7 @@ class RecognizerPool:
         self._lock = threading.Lock()
 
     def get(self, backend: str) -> Recognizer:
+        from .inference import Recognizer
         from .pose import create_backend
 
         with self._lock:
@@ -98,6 +104,8 @@ class RecognizerPool:
 
 def timeline_frame(prediction) -> pd.DataFrame:
     """Long table for the timeline plot: each window's probability of each of the clip's top classes."""
+    import pandas as pd
+
     index = {label: i for i, label in enumerate(prediction.class_names)}
     rows = []
     for window, probabilities in zip(prediction.windows, prediction.window_probabilities):
@@ -134,6 +142,10 @@ def summary_markdown(prediction) -> str:
 
 
 def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Blocks:
+    import gradio as gr
+
+    from .inference import NoPersonError
+
     backends = backends or available_backends()
     output_dir = Path(tempfile.mkdtemp(prefix="gym-gesture-"))
 
@@ -199,8 +211,8 @@ def _without_path(error: Exception, video: str) -> str:
     return str(error).replace(f"{video}: ", "").replace(str(video), "the clip")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="gym-gesture web app")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `gym-gesture app` (and `python app.py`)."""
     parser.add_argument("--model", default=os.environ.get("GYM_GESTURE_MODEL"), metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id (default: $GYM_GESTURE_MODEL, else the shipped checkpoint)")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
@@ -209,12 +221,12 @@ def main(argv: list[str] | None = None) -> None:
                         default=float(os.environ.get("GYM_GESTURE_MAX_DURATION", DEFAULT_MAX_DURATION_S)),
                         help="longest clip accepted, in seconds (default: 60)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests processed at once (default: 1)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model (a bad --model fails here, before the server starts) and serve until interrupted."""
     install_mmpose_on_gpu_space()
-    try:
-        pool = RecognizerPool(args.model, args.max_duration)
-    except (OSError, ValueError) as error:
-        parser.exit(1, f"app.py: error: {error}\n")
-    demo = build_demo(pool)
+    demo = build_demo(RecognizerPool(args.model, args.max_duration))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=20).launch(
         server_name=args.host, server_port=args.port, max_file_size=DEFAULT_MAX_FILE_SIZE)
+    return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError, MissingFileError
 from .timeline import (
     CALIBRATION_FILE,
     DEFAULT_MAX_LOST,
@@ -61,9 +62,9 @@ def _video_files(paths) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
+            raise MissingFileError(f"{path}: no such file or folder")
     if not files:
-        raise ValueError(f"no video among the negatives: {', '.join(map(str, paths))}")
+        raise InputError(f"no video among the negatives: {', '.join(map(str, paths))}")
     return files
 
 
@@ -119,7 +120,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
     finally:
         recognizer.close()
     if not exercise["clips"]:
-        raise ValueError(f"no held-out clip of a class the model knows in {', '.join(map(str, data))}")
+        raise InputError(f"no held-out clip of a class the model knows in {', '.join(map(str, data))}")
 
     thresholds = replace(DEFAULT_THRESHOLDS, min_probability=0.0)
     trade_off = {}

@@ -1,16 +1,25 @@
 """The `gym-gesture` command line: thin sub-commands over the package.
 
 Each sub-command has an `_add_<name>` function that declares its arguments and sets `run`, the
-function that does the work. Errors the user can fix (bad paths, bad input) end in one line on
-stderr and exit status 1, never in a traceback.
+function that does the work. Declaring them imports nothing heavy (torch, transformers, mediapipe,
+gradio load inside `run`), so `--help` and refused input answer at once. Errors the user can fix
+(`GymGestureError`, or an OSError on the user's files) end in one line on stderr and exit status 1;
+anything else is a bug: its traceback and exit status 70. `--debug` shows the traceback of both.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 
 from . import __version__
+from .errors import GymGestureError, InputError, MissingFileError
+
+EXIT_USER_ERROR = 1
+EXIT_BUG = 70  # EX_SOFTWARE of sysexits.h: an internal software error
+EXIT_INTERRUPTED = 130
 
 
 def _add_labels(subparsers) -> None:
@@ -77,9 +86,9 @@ def _run_import_keypoints(args) -> int:
 
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out}: exists and is not empty; choose another --out")
+        raise InputError(f"{out}: exists and is not empty; choose another --out")
     if not Path(args.npz).is_file():
-        raise FileNotFoundError(f"{args.npz}: no such file")
+        raise MissingFileError(f"{args.npz}: no such file")
     dataset = dataset_from_records(records_from_npz(args.npz, fps=args.fps))
     dataset.save_to_disk(str(out))
     print(f"{len(dataset)} clips saved to {out}")
@@ -225,7 +234,8 @@ def _add_train_form(subparsers) -> None:
     parser = subparsers.add_parser(
         "train-form", help="fit the push-up form model on a labelled archive (correct*/wrong* clip ids)")
     parser.add_argument("npz", metavar="FILE.npz", help="e.g. ../shared/data/keypoints/pushup_form_mediapipe33.npz")
-    parser.add_argument("--out", default="checkpoints/pushup_form.json", metavar="FILE.json")
+    parser.add_argument("--out", required=True, metavar="FILE.json",
+                        help="where to write it: MODEL_DIR/pushup_form.json gives that model form feedback")
     parser.add_argument("--test-size", type=float, default=0.25, metavar="F")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(run=_run_train_form)
@@ -237,7 +247,7 @@ def _run_train_form(args) -> int:
     from .form import train_form_model
 
     if not Path(args.npz).is_file():
-        raise FileNotFoundError(f"{args.npz}: no such file")
+        raise MissingFileError(f"{args.npz}: no such file")
     model = train_form_model(args.npz, test_size=args.test_size, seed=args.seed)
     model.save(args.out)
     metrics = model.metrics
@@ -264,6 +274,26 @@ def _add_predict(subparsers) -> None:
     parser.set_defaults(run=_run_predict)
 
 
+def _check_writable(path: str, option: str) -> None:
+    """Refuse an output path that cannot be written before the long work that ends in writing it. Tries to
+    open it, since permission bits do not tell (root, read-only file systems)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: a folder; give a file name")
+    if not path.parent.is_dir():
+        raise MissingFileError(f"{option} {path}: no such folder {path.parent}")
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        raise InputError(f"{option} {path}: cannot be written ({error.strerror})") from error
+    if not existed:
+        path.unlink()
+
+
 def _run_predict(args) -> int:
     import json
 
@@ -273,9 +303,12 @@ def _run_predict(args) -> int:
     from .video import DEFAULT_MAX_PIXELS, probe
 
     if args.top_k < 1:
-        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
-    # A missing, unreadable or over-long file fails before the model is loaded.
+        raise InputError(f"--top-k must be at least 1, got {args.top_k}")
+    # A missing, unreadable or over-long file, or an overlay path that cannot be written, fails before the
+    # model and the pose backend are loaded.
     probe(args.video, max_duration=DEFAULT_MAX_DURATION_S, max_pixels=DEFAULT_MAX_PIXELS)
+    if args.overlay:
+        _check_writable(args.overlay, "--overlay")
     recognizer = Recognizer.from_pretrained(args.model, backend=args.backend)
     with tqdm(total=100, unit="%", desc="pose", disable=args.json or not sys.stderr.isatty()) as bar:
         def progress(fraction: float, stage: str) -> None:
@@ -326,9 +359,9 @@ def _run_calibrate(args) -> int:
     from .calibration import calibrate, format_trade_off
 
     if not (Path(args.model) / "config.json").is_file():
-        raise FileNotFoundError(f"{args.model}: not a model folder (no config.json)")
+        raise MissingFileError(f"{args.model}: not a model folder (no config.json)")
     if not 0 <= args.max_lost < 1:
-        raise ValueError(f"--max-lost must be in [0, 1), got {args.max_lost}")
+        raise InputError(f"--max-lost must be in [0, 1), got {args.max_lost}")
     result = calibrate(args.model, args.data, args.negatives, backend=args.backend, max_lost=args.max_lost)
     print(format_trade_off(result))
     for clip in result["non_exercise_clips"]:
@@ -337,13 +370,47 @@ def _run_calibrate(args) -> int:
     return 0
 
 
+def _add_app(subparsers) -> None:
+    from . import app
+
+    parser = subparsers.add_parser(
+        "app", help="serve the web app (Gradio) on this machine",
+        description="Serve the Gradio app (also `python app.py`): upload or record a clip, see the exercise, "
+                    "the skeleton overlay and the per-window timeline.")
+    app.add_arguments(parser)
+    parser.set_defaults(run=app.run)
+
+
+def _add_push(subparsers) -> None:
+    from . import hub
+
+    parser = subparsers.add_parser(
+        "push", help="publish a model (and its Gradio Space) to the Hugging Face Hub",
+        description="Publish a gym-gesture model, and optionally its Gradio Space, to the Hugging Face Hub "
+                    "(also `python hub_upload.py`); --dry-run only writes the folders that would be pushed.")
+    hub.add_arguments(parser)
+    parser.set_defaults(run=hub.run)
+
+
+def _add_global_options(parser, default) -> None:
+    """--debug and --verbose, accepted before and after the command: `default` is False on the main parser
+    and SUPPRESS on the commands', so that a command's parser does not reset what was given before it."""
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show the traceback of every error, the user's mistakes included")
+    parser.add_argument("--verbose", action="store_true", default=default,
+                        help="let MediaPipe / TFLite print their native log lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gym-gesture", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gym-gesture {__version__}")
+    _add_global_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in (_add_labels, _add_extract, _add_import_keypoints, _add_train, _add_evaluate,
-                        _add_compare, _add_predict, _add_train_form, _add_calibrate):
+                        _add_compare, _add_predict, _add_train_form, _add_calibrate, _add_app, _add_push):
         add_command(subparsers)
+    for command_parser in subparsers.choices.values():
+        _add_global_options(command_parser, default=argparse.SUPPRESS)
     return parser
 
 
@@ -353,12 +420,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.verbose:
+        from .native_logs import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
+    prefix = f"{parser.prog} {args.command}"
     try:
         return args.run(args)
-    except (ValueError, OSError, KeyError, ImportError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"gym-gesture {args.command}: error: {message}", file=sys.stderr)
-        return 1
+    except (GymGestureError, OSError) as error:  # the user's mistake, or a problem with the user's files
+        if args.debug:
+            traceback.print_exc()
+        print(f"{prefix}: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print(f"gym-gesture {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # noqa: BLE001 (a bug: reported with its traceback)
+        traceback.print_exc()
+        print(f"{prefix}: internal error (a bug in gym-gesture {__version__}); please report it with the "
+              "traceback above", file=sys.stderr)
+        return EXIT_BUG

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .configuration_gym_gesture import FUSIONS
+from .errors import InputError
 from .evaluate import evaluate
 from .train import TrainingOptions, load_pose_datasets, split_datasets, train
 
@@ -40,7 +41,7 @@ def compare(data, output_dir: str | Path, results: str | Path, options: Training
     fusions = fusions or list(FUSIONS)
     unknown = sorted(set(fusions) - set(FUSIONS))
     if unknown:
-        raise ValueError(f"unknown fusion(s) {', '.join(unknown)}; choose from {', '.join(FUSIONS)}")
+        raise InputError(f"unknown fusion(s) {', '.join(unknown)}; choose from {', '.join(FUSIONS)}")
     output_dir, results = Path(output_dir), Path(results)
     split = split_datasets(load_pose_datasets(data), options)
     rows = []

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError, MissingFileError
 from .labels import canonical_label
 
 COLUMNS = ("label", "clip_id", "source_id", "fps", "width", "height", "backend", "layout",
@@ -60,32 +61,32 @@ def records_from_npz(path: str | Path, fps: float = 30.0) -> list[dict]:
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as error:  # numpy raises several types for a damaged zip
-        raise ValueError(f"{path}: not a readable .npz keypoint archive ({error})") from error
+        raise InputError(f"{path}: not a readable .npz keypoint archive ({error})") from error
     if not isinstance(archive, np.lib.npyio.NpzFile):  # a bad input file, not a programming error
-        raise ValueError(  # noqa: TRY004
+        raise InputError(  # noqa: TRY004
             f"{path}: a single .npy array, not an .npz keypoint archive of '<label>/<clip id>' keys")
     rows = []
     with archive:
         if not archive.files:
-            raise ValueError(f"{path}: an empty archive, no clips")
+            raise InputError(f"{path}: an empty archive, no clips")
         for key in archive.files:
             if key.count("/") != 1:
-                raise ValueError(f"{path}: key {key!r} is not '<label>/<clip id>'")
+                raise InputError(f"{path}: key {key!r} is not '<label>/<clip id>'")
             label, clip_id = key.split("/")
             try:
                 array = archive[key]
             except Exception as error:  # a damaged member, or Python objects: pickles are never loaded
-                raise ValueError(f"{path}: {key!r} is unreadable ({error})") from error
+                raise InputError(f"{path}: {key!r} is unreadable ({error})") from error
             if array.dtype.kind not in "fiu":
-                raise ValueError(f"{path}: {key!r} holds {array.dtype} values, not numbers")
+                raise InputError(f"{path}: {key!r} holds {array.dtype} values, not numbers")
             if array.ndim != 3 or array.shape[1:] != (33, 4):
-                raise ValueError(f"{path}: {key!r} has shape {array.shape}, expected (T, 33, 4)")
+                raise InputError(f"{path}: {key!r} has shape {array.shape}, expected (T, 33, 4)")
             array = array.astype(np.float32)
             detected = ~np.isnan(array).any(axis=(1, 2))
             try:
                 label = canonical_label(label)
             except ValueError as error:
-                raise ValueError(f"{path}: {key!r}: {error}") from error
+                raise InputError(f"{path}: {key!r}: {error}") from error
             rows.append({
                 "label": label,
                 "clip_id": clip_id,
@@ -106,10 +107,10 @@ def dataset_from_records(rows: list[dict]):
     from datasets import Dataset
 
     if not rows:
-        raise ValueError("no clips to write")
+        raise InputError("no clips to write")
     layouts = {row["layout"] for row in rows}
     if len(layouts) != 1:
-        raise ValueError(f"clips of several joint layouts in one dataset: {sorted(layouts)}")
+        raise InputError(f"clips of several joint layouts in one dataset: {sorted(layouts)}")
     num_joints = rows[0]["keypoints"].shape[1]
     columns = {name: [row[name] for row in rows] for name in COLUMNS}
     return Dataset.from_dict(columns, features=features(num_joints))
@@ -121,11 +122,11 @@ def load_pose_dataset(path: str | Path):
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such dataset folder or .npz file")
+        raise MissingFileError(f"{path}: no such dataset folder or .npz file")
     if path.suffix == ".npz":
         return dataset_from_records(records_from_npz(path))
     dataset = load_from_disk(str(path))
     missing = set(COLUMNS) - set(dataset.column_names)
     if missing:
-        raise ValueError(f"{path}: not a gym-gesture pose dataset (missing columns {sorted(missing)})")
+        raise InputError(f"{path}: not a gym-gesture pose dataset (missing columns {sorted(missing)})")
     return dataset

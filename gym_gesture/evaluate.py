@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
 from .inference import load_model, window_probabilities
 from .train import SPLIT_FILE, load_pose_datasets, windows_from_datasets
 
@@ -23,7 +24,7 @@ def load_split(source: str) -> dict[str, list[str]]:
 
         path = Path(hf_hub_download(source, SPLIT_FILE))
     if not path.exists():
-        raise ValueError(f"{source}: no {SPLIT_FILE} beside the model, so no held-out split to evaluate on")
+        raise InputError(f"{source}: no {SPLIT_FILE} beside the model, so no held-out split to evaluate on")
     return json.loads(path.read_text())
 
 
@@ -35,11 +36,11 @@ def split_pose_datasets(model_source: str, data, split: str | None = None) -> li
         return datasets
     sources = load_split(model_source).get(split)
     if sources is None:
-        raise ValueError(f"{model_source}: the saved split has no {split!r} part")
+        raise InputError(f"{model_source}: the saved split has no {split!r} part")
     sources = set(sources)
     datasets = [dataset.filter(lambda source: source in sources, input_columns="source_id") for dataset in datasets]
     if not sum(len(dataset) for dataset in datasets):
-        raise ValueError(f"none of the {split} sources of {model_source} is in the data")
+        raise InputError(f"none of the {split} sources of {model_source} is in the data")
     return datasets
 
 

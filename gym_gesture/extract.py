@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import dataset_from_records, source_id_from_clip_id
+from .errors import InputError, MissingFileError
 from .labels import canonical_label
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"})
@@ -41,7 +42,7 @@ def find_clips(video_dir: str | Path) -> list[ClipSource]:
     """
     video_dir = Path(video_dir)
     if not video_dir.is_dir():
-        raise FileNotFoundError(f"{video_dir}: no such folder")
+        raise MissingFileError(f"{video_dir}: no such folder")
     clips, seen = [], {}
     for folder in sorted(p for p in video_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         label = canonical_label(folder.name)
@@ -49,11 +50,11 @@ def find_clips(video_dir: str | Path) -> list[ClipSource]:
             if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES:
                 continue
             if path.stem in seen:
-                raise ValueError(f"two videos share the clip id {path.stem!r}: {seen[path.stem]} and {path}")
+                raise InputError(f"two videos share the clip id {path.stem!r}: {seen[path.stem]} and {path}")
             seen[path.stem] = path
             clips.append(ClipSource(label, path.stem, path))
     if not clips:
-        raise ValueError(f"{video_dir}: no videos found in class folders (<class name>/<video file>)")
+        raise InputError(f"{video_dir}: no videos found in class folders (<class name>/<video file>)")
     return sorted(clips, key=lambda clip: clip.clip_id)
 
 
@@ -63,7 +64,7 @@ def _check_settings(work_dir: Path, settings: dict) -> None:
     if path.exists():
         started = json.loads(path.read_text())
         if started != settings:
-            raise ValueError(f"{work_dir} holds clips of an unfinished run with {started}; rerun with those "
+            raise InputError(f"{work_dir} holds clips of an unfinished run with {started}; rerun with those "
                              f"settings to resume it, or delete that folder to start over")
     else:
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,7 @@ def _extract_one(job: tuple[ClipSource, Path, float]) -> tuple[ClipSource, str |
     try:
         sequence = extract_clip(clip.path, _worker_backend, fps)
         if len(sequence) == 0:
-            raise ValueError(f"{clip.path}: no frames")
+            raise InputError(f"{clip.path}: no frames")
     except Exception as error:  # one bad clip must never end the run: it is reported instead
         return clip, str(error) or type(error).__name__
     target = _clip_file(work_dir, clip.clip_id)
@@ -155,15 +156,15 @@ def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str 
     from .pose import POSE_BACKENDS
 
     if backend not in POSE_BACKENDS:
-        raise ValueError(f"unknown pose backend {backend!r}; available: {', '.join(sorted(POSE_BACKENDS))}")
+        raise InputError(f"unknown pose backend {backend!r}; available: {', '.join(sorted(POSE_BACKENDS))}")
     if not fps > 0:
-        raise ValueError(f"--fps must be positive, got {fps}")
+        raise InputError(f"--fps must be positive, got {fps}")
     if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
+        raise InputError(f"--workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
     work_dir = out_dir / WORK_DIR
     if (out_dir / "state.json").exists() and not work_dir.exists():
-        raise ValueError(f"{out_dir} already holds a finished dataset; remove it or choose another --out")
+        raise InputError(f"{out_dir} already holds a finished dataset; remove it or choose another --out")
     clips = find_clips(video_dir)
     _check_settings(work_dir, {"backend": backend, "fps": float(fps)})
     done = {clip.clip_id for clip in clips if _clip_file(work_dir, clip.clip_id).exists()}
@@ -183,7 +184,7 @@ def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str 
     if limit is not None:
         return report
     if not finished:
-        raise ValueError(f"{video_dir}: no clip could be extracted ({len(failed)} failed)")
+        raise InputError(f"{video_dir}: no clip could be extracted ({len(failed)} failed)")
     dataset = dataset_from_records([_record(clip.clip_id, _clip_file(work_dir, clip.clip_id))
                                     for clip in finished])
     dataset.save_to_disk(str(out_dir))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
 from .prediction import FormVerdict
 from .skeleton import convert, get_layout, joint_angle
 
@@ -75,7 +76,7 @@ def form_features(keypoints: np.ndarray, layout: str) -> dict[str, float]:
     """
     series = joint_angle_series(keypoints, layout)
     if not np.isfinite(series["body_line"]).any():
-        raise ValueError("no frame with a person: cannot judge push-up form")
+        raise InputError("no frame with a person: cannot judge push-up form")
     p = {name: np.nanpercentile(values, [5, 50, 95]) for name, values in series.items()}
     return {
         "body_line": float(p["body_line"][1]),
@@ -133,7 +134,7 @@ class FormModel:
             return cls(tuple(data["features"]), np.array(data["mean"]), np.array(data["scale"]),
                        np.array(data["coef"]), float(data["intercept"]), data.get("metrics", {}))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}: not a push-up form model ({error})") from error
+            raise InputError(f"{path}: not a push-up form model ({error})") from error
 
 
 def load_form_clips(npz_path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -143,7 +144,7 @@ def load_form_clips(npz_path: str | Path) -> tuple[list[str], np.ndarray, np.nda
     for key in sorted(archive.keys()):
         clip_id = key.split("/")[-1]
         if not clip_id.startswith(("correct", "wrong")):
-            raise ValueError(f"{npz_path}: clip {key!r} is neither correct* nor wrong*")
+            raise InputError(f"{npz_path}: clip {key!r} is neither correct* nor wrong*")
         features = form_features(archive[key][..., :3].astype(np.float32), "mediapipe33")
         clip_ids.append(clip_id)
         rows.append([features[name] for name in FEATURES])

@@ -16,17 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from . import __version__
-from .inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
-from .timeline import CALIBRATION_FILE
+from .errors import InputError, MissingFileError
+from .paths import CALIBRATION_FILE, DEFAULT_MODEL_DIR, FORM_MODEL_FILE, MODEL_CARD_TEMPLATE, PACKAGE_DIR
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 # The source checkout the Space's requirements, app.py and licence come from.
 REPO_ROOT = PACKAGE_DIR.parent
-MODEL_CARD_TEMPLATE = PACKAGE_DIR / "model_card.md"
 EVALUATION_FILE = "evaluation.json"
 RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json")
 # Read by the recognizer and the processor: they travel with the weights.
@@ -55,10 +52,10 @@ def _read_json(path: Path) -> dict | None:
 def _check_model_dir(model_dir: Path) -> dict:
     for name in ("config.json", WEIGHTS_FILE):
         if not (model_dir / name).is_file():
-            raise FileNotFoundError(f"{model_dir}: no {name}; pass a folder saved with save_pretrained")
+            raise MissingFileError(f"{model_dir}: no {name}; pass a folder saved with save_pretrained")
     config = json.loads((model_dir / "config.json").read_text())
     if config.get("model_type") != "gym_gesture":
-        raise ValueError(f"{model_dir}: model_type is {config.get('model_type')!r}, not a gym-gesture model")
+        raise InputError(f"{model_dir}: model_type is {config.get('model_type')!r}, not a gym-gesture model")
     return config
 
 
@@ -120,7 +117,7 @@ def build_model_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     config = _check_model_dir(model_dir)
     evaluation_json = Path(evaluation_json) if evaluation_json else model_dir / EVALUATION_FILE
     if evaluation_json != model_dir / EVALUATION_FILE and not evaluation_json.is_file():
-        raise FileNotFoundError(f"{evaluation_json}: no such evaluation JSON")
+        raise MissingFileError(f"{evaluation_json}: no such evaluation JSON")
     evaluation = _read_json(evaluation_json)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -171,7 +168,7 @@ def _space_requirements(hardware: str) -> str:
         return lines
     extra = REPO_ROOT / MMPOSE_REQUIREMENTS[0]
     if not extra.is_file():
-        raise FileNotFoundError(f"{extra}: the MMPose extra is needed for a GPU Space")
+        raise MissingFileError(f"{extra}: the MMPose extra is needed for a GPU Space")
     return lines + f"# The MMPose extra ({extra.name}); {MMPOSE_INSTALLER} adds the OpenMMLab packages at start-up\n" + \
         extra.read_text()
 
@@ -181,7 +178,7 @@ def build_space_folder(model_folder: Path, out_dir: str | Path, repo_id: str, sp
     """Write the exact folder pushed to the Space: the app, the package, the examples and the model
     (at the app's default location, so it runs offline)."""
     if hardware not in SPACE_HARDWARE:
-        raise ValueError(f"unknown Space hardware {hardware!r}; choose one of {', '.join(SPACE_HARDWARE)}")
+        raise InputError(f"unknown Space hardware {hardware!r}; choose one of {', '.join(SPACE_HARDWARE)}")
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -220,10 +217,8 @@ def push_model(model_dir: str | Path, repo_id: str, *, private: bool = False, to
         return upload(build_model_folder(model_dir, Path(out) / "model", repo_id), repo_id, "model", private, token)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hub_upload.py", description="Publish a gym-gesture model (and optionally its Gradio Space) "
-                                          "to the Hugging Face Hub.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `gym-gesture push` (and `python hub_upload.py`)."""
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, metavar="DIR",
                         help="saved model folder (default: the shipped checkpoint)")
     parser.add_argument("--repo-id", required=True, metavar="USER/NAME", help="model repo on the Hub")
@@ -236,41 +231,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--private", action="store_true", help="create the repos as private")
     parser.add_argument("--dry-run", type=Path, metavar="OUT_DIR",
                         help="only write the folder(s) into OUT_DIR/model (and OUT_DIR/space)")
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from huggingface_hub.errors import HfHubHTTPError
+def run(args: argparse.Namespace) -> int:
+    """Build the folders and upload them; user errors raise GymGestureError, Hub errors OSError."""
+    if "/" not in args.repo_id or (args.space_id and "/" not in args.space_id):
+        raise InputError("--repo-id and --space-id are USER/NAME")
+    token = None
+    if args.dry_run is None:
+        from huggingface_hub import get_token
 
-    args = build_parser().parse_args(argv)
-    try:
-        if "/" not in args.repo_id or (args.space_id and "/" not in args.space_id):
-            raise ValueError("--repo-id and --space-id are USER/NAME")
-        token = None
-        if args.dry_run is None:
-            from huggingface_hub import get_token
+        token = get_token()
+        if not token:
+            raise InputError("no Hugging Face token: set HF_TOKEN or run `hf auth login` "
+                             "(or use --dry-run OUT_DIR to only build the folders)")
+    import tempfile
 
-            token = get_token()
-            if not token:
-                raise ValueError("no Hugging Face token: set HF_TOKEN or run `hf auth login` "
-                                 "(or use --dry-run OUT_DIR to only build the folders)")
-        import tempfile
-
-        out = args.dry_run or Path(tempfile.mkdtemp(prefix="gym-gesture-hub-"))
-        model_folder = build_model_folder(args.model_dir, out / "model", args.repo_id,
-                                          evaluation_json=args.evaluation_json, space_id=args.space_id,
-                                          license=args.license)
-        space_folder = None
-        if args.space_id:
-            space_folder = build_space_folder(model_folder, out / "space", args.repo_id, args.space_id,
-                                              args.space_hardware, args.license)
-        if args.dry_run is not None:
-            print(f"model folder: {model_folder}" + (f"\nspace folder: {space_folder}" if space_folder else ""))
-            return 0
-        print(f"model: {upload(model_folder, args.repo_id, 'model', args.private, token)}")
-        if space_folder:
-            print(f"space: {upload(space_folder, args.space_id, 'space', args.private, token)}")
+    out = args.dry_run or Path(tempfile.mkdtemp(prefix="gym-gesture-hub-"))
+    model_folder = build_model_folder(args.model_dir, out / "model", args.repo_id,
+                                      evaluation_json=args.evaluation_json, space_id=args.space_id,
+                                      license=args.license)
+    space_folder = None
+    if args.space_id:
+        space_folder = build_space_folder(model_folder, out / "space", args.repo_id, args.space_id,
+                                          args.space_hardware, args.license)
+    if args.dry_run is not None:
+        print(f"model folder: {model_folder}" + (f"\nspace folder: {space_folder}" if space_folder else ""))
         return 0
-    except (ValueError, OSError, HfHubHTTPError) as error:
-        print(f"hub_upload.py: error: {error}", file=sys.stderr)
-        return 1
+    print(f"model: {upload(model_folder, args.repo_id, 'model', args.private, token)}")
+    if space_folder:
+        print(f"space: {upload(space_folder, args.space_id, 'space', args.private, token)}")
+    return 0

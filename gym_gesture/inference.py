@@ -13,13 +13,14 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
 from .data import Windows, windows_from_sequence
+from .errors import InputError, MissingFileError
 from .form import FormModel
+from .paths import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from .pose.base import PoseBackend, PoseFrame
 from .prediction import ClassScore, Prediction, Segment, WindowScore
 from .timeline import (
@@ -31,11 +32,6 @@ from .timeline import (
     span_sample,
 )
 
-# The shipped checkpoint is package data (importlib.resources), so a wheel install has it too: the
-# default everywhere, so nothing is downloaded unless another model is asked for.
-DEFAULT_MODEL_DIR = Path(str(files(__package__) / "checkpoints" / "gym7-transformer"))
-# The push-up form model (`gym-gesture train-form`) that a model folder may carry beside its weights.
-FORM_MODEL_FILE = "pushup_form.json"
 # What a Hub download of a model takes: its config, weights, remote code and per-model files, nothing else.
 MODEL_FOLDER_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.md")
 DEFAULT_MAX_DURATION_S = 600.0
@@ -43,7 +39,7 @@ STAGES = ("pose", "windows", "model", "overlay")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
-class NoPersonError(ValueError):
+class NoPersonError(InputError):
     """The pose backend found nobody (or too briefly to fill one window) in the clip."""
 
 
@@ -105,11 +101,11 @@ def resolve_model_dir(source: str | Path | None = None, revision: str | None = N
     folder = Path(source)
     if folder.exists():
         if revision:
-            raise ValueError(f"--revision {revision}: {source} is a local folder, not a Hub id")
+            raise InputError(f"--revision {revision}: {source} is a local folder, not a Hub id")
         return folder
     looks_like_path = folder.is_absolute() or source.startswith(".") or source.count("/") != 1
     if looks_like_path:
-        raise FileNotFoundError(f"{source}: no such model folder")
+        raise MissingFileError(f"{source}: no such model folder")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError, \
         RevisionNotFoundError
@@ -117,10 +113,10 @@ def resolve_model_dir(source: str | Path | None = None, revision: str | None = N
     try:
         return Path(snapshot_download(source, revision=revision, allow_patterns=list(MODEL_FOLDER_PATTERNS)))
     except LocalEntryNotFoundError as error:
-        raise FileNotFoundError(f"{source}: not in the local Hugging Face cache and the Hub cannot be reached "
+        raise MissingFileError(f"{source}: not in the local Hugging Face cache and the Hub cannot be reached "
                                 f"(offline?); download it once with network access, or pass a local folder") from error
     except (RepositoryNotFoundError, RevisionNotFoundError, HFValidationError) as error:
-        raise FileNotFoundError(f"{source}" + (f" at revision {revision}" if revision else "") +
+        raise MissingFileError(f"{source}" + (f" at revision {revision}" if revision else "") +
                                 f": no such model on the Hub ({type(error).__name__})") from error
 
 
@@ -138,22 +134,22 @@ def load_model(source: str | Path | None = None, revision: str | None = None):
     register_auto_classes()
     folder = resolve_model_dir(source, revision)
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{source}: not a model folder (no config.json)")
+        raise MissingFileError(f"{source}: not a model folder (no config.json)")
     try:
         json.loads((folder / "config.json").read_text())
     except ValueError as error:
-        raise ValueError(f"{folder / 'config.json'}: not valid JSON ({error})") from error
+        raise InputError(f"{folder / 'config.json'}: not valid JSON ({error})") from error
     if not any(folder.glob("*.safetensors")):
         pickles = sorted(path.name for path in folder.iterdir() if path.suffix in _PICKLE_SUFFIXES)
-        raise FileNotFoundError(f"{source}: no model.safetensors" + (
+        raise MissingFileError(f"{source}: no model.safetensors" + (
             f"; {', '.join(pickles)} is a pickle, which is never loaded (save the model with "
             "save_pretrained, which writes safetensors)" if pickles else ""))
     try:
         return AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
     except SafetensorError as error:
-        raise ValueError(f"{source}: unreadable safetensors weights ({error})") from error
+        raise InputError(f"{source}: unreadable safetensors weights ({error})") from error
     except ValueError as error:
-        raise ValueError(f"{source}: {error}") from error
+        raise InputError(f"{source}: {error}") from error
 
 
 class Recognizer:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import InputError
+
 CLASS_NAMES: tuple[str, ...] = (
     "barbell biceps curl",
     "bench press",
@@ -65,7 +67,7 @@ def canonical_label(name: str, known: tuple[str, ...] | list[str] = CLASS_NAMES)
     for candidate in (key, _ALIASES.get(key), key.rstrip("s")):
         if candidate in known:
             return candidate
-    raise ValueError(f"unknown exercise {name!r}; known: {', '.join(known)}")
+    raise InputError(f"unknown exercise {name!r}; known: {', '.join(known)}")
 
 
 def id2label(names: tuple[str, ...] | list[str] = CLASS_NAMES) -> dict[int, str]:

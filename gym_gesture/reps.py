@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from .skeleton import convert, get_layout, joint_angle
 
@@ -147,6 +146,8 @@ def count_cycles(signal: np.ndarray, fps: float, *, rest_is_high: bool | None, m
     signal; a cycle counts when it lasts between `min_rep_s` and `max_rep_s` from leaving rest to
     coming back. `rest_is_high=None`: the side of the range the signal reaches first is rest.
     """
+    from scipy.ndimage import gaussian_filter1d  # a quarter second to import: not on the CLI's refusal path
+
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     signal = _fill_gaps(np.asarray(signal, dtype=np.float64))

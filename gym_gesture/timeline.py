@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
 from .form import FormModel, form_verdict
+from .paths import CALIBRATION_FILE
 from .prediction import Segment
 from .reps import count_reps
 from .skeleton import convert, get_layout, normalize
@@ -37,7 +39,6 @@ DEFAULT_MIN_DETECTION_RATE = 0.5
 DEFAULT_MIN_PROBABILITY = 0.5  # used when the model folder has no calibration.json
 DEFAULT_MIN_MOTION = 0.05  # torso lengths, see `motion_energy`
 DEFAULT_MIN_WALK_SPEED = 0.5  # torso lengths per second, see `walking_speed`; calibration.json overrides it
-CALIBRATION_FILE = "calibration.json"
 # Calibration may cost at most this share of the held-out samples named right (see `calibrate_threshold`).
 DEFAULT_MAX_LOST = 0.01
 # `walking_speed` looks at stretches of this many seconds (a couple of steps), a quarter of one apart.
@@ -208,7 +209,7 @@ class AbstainThresholds:
             chosen = json.loads(path.read_text()).get("thresholds", {})
             return cls(**{field.name: float(chosen[field.name]) for field in fields(cls) if field.name in chosen})
         except (ValueError, TypeError, AttributeError) as error:  # not JSON, not an object, not numbers
-            raise ValueError(f"{path}: not a calibration file of gym-gesture calibrate ({error})") from error
+            raise InputError(f"{path}: not a calibration file of gym-gesture calibrate ({error})") from error
 
 
 DEFAULT_THRESHOLDS = AbstainThresholds()
@@ -290,7 +291,7 @@ def calibrate_threshold(exercises: list[AbstainSample], non_exercises: list[Abst
     outweigh hundreds of exercise samples.)
     """
     if not exercises or not non_exercises:
-        raise ValueError("calibration needs clips of known exercises and clips of people not exercising")
+        raise InputError("calibration needs clips of known exercises and clips of people not exercising")
     if name not in {field.name for field in fields(AbstainThresholds)}:
         raise ValueError(f"unknown threshold {name!r}")
     right = np.array([sample.predicted == sample.label for sample in exercises])

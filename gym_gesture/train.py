@@ -18,6 +18,7 @@ import numpy as np
 from . import data as window_data
 from .configuration_gym_gesture import GymGestureConfig
 from .dataset import load_pose_dataset
+from .errors import InputError
 from .labels import CLASS_NAMES
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def load_pose_datasets(paths) -> list:
     """One or several pose datasets (folders from `extract` / `import-keypoints`, or `.npz` archives)."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths:
-        raise ValueError("no data given")
+        raise InputError("no data given")
     return [load_pose_dataset(path) for path in paths]
 
 
@@ -74,7 +75,7 @@ def windows_from_datasets(datasets, config, stride=None, ignore_unknown: bool = 
     for dataset in datasets:
         unknown = sorted(set(dataset["label"]) - set(config.label2id))
         if unknown and not ignore_unknown:
-            raise ValueError(
+            raise InputError(
                 f"labels not known to the model: {', '.join(unknown)} (known: {', '.join(config.label2id)}); "
                 "pass --ignore-unknown to leave those clips out"
             )
@@ -90,7 +91,7 @@ def windows_from_datasets(datasets, config, stride=None, ignore_unknown: bool = 
         for name in ("clip_ids", "source_ids", "labels"):
             getattr(all_clips, name).extend(getattr(clips, name))
     if not all_windows:
-        raise ValueError("no clip of a class the model knows in the data")
+        raise InputError("no clip of a class the model knows in the data")
     windows = window_data.Windows(*(np.concatenate([getattr(w, name) for w in all_windows])
                                     for name in ("keypoints", "attention_mask", "spans", "labels", "clip_index")))
     return windows, all_clips
@@ -148,7 +149,7 @@ def _check_init_layout(config: GymGestureConfig, options: TrainingOptions, sourc
     for name in ("layout", "num_joints", "num_channels"):
         requested = options.model.get(name)
         if requested is not None and requested != getattr(config, name):
-            raise ValueError(f"--init-from {source}: the model's {name} is {getattr(config, name)!r}, not "
+            raise InputError(f"--init-from {source}: the model's {name} is {getattr(config, name)!r}, not "
                              f"{requested!r}; a checkpoint only fine-tunes in its own joint layout")
     if options.fusion != config.fusion:
         logger.warning("--init-from %s: keeping its fusion %r (not %r)", source, config.fusion, options.fusion)
@@ -161,8 +162,11 @@ def build_model(labels: list[str], options: TrainingOptions):
         model = _load_init_model(options.init_from, labels)
         _check_init_layout(model.config, options, options.init_from)
         return model
-    config = GymGestureConfig(fusion=options.fusion, id2label=dict(enumerate(labels)),
-                              label2id={name: i for i, name in enumerate(labels)}, **options.model)
+    try:
+        config = GymGestureConfig(fusion=options.fusion, id2label=dict(enumerate(labels)),
+                                  label2id={name: i for i, name in enumerate(labels)}, **options.model)
+    except ValueError as error:  # the config checks the model options (--d-model, --num-heads, ...)
+        raise InputError(f"model options: {error}") from error
     return GymGestureForSequenceClassification(config)
 
 
@@ -200,7 +204,7 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     if options.resume:
         last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
         if last_checkpoint is None:
-            raise ValueError(f"--resume: no checkpoint-* folder in {output_dir} to resume from")
+            raise InputError(f"--resume: no checkpoint-* folder in {output_dir} to resume from")
         split = _read_split(output_dir) or split
     set_seed(options.seed)
 
@@ -216,9 +220,9 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         logger.warning("%d sources of the data are in no part of the split and are not used: %s", len(unused),
                        ", ".join(sorted(unused)[:5]) + (", ..." if len(unused) > 5 else ""))
     if len(indices["train"]) == 0:
-        raise ValueError("the training split has no window")
+        raise InputError("the training split has no window")
     if len(indices["validation"]) == 0:
-        raise ValueError("the validation split has no window: early stopping needs one (raise --validation-fraction)")
+        raise InputError("the validation split has no window: early stopping needs one (raise --validation-fraction)")
     train_indices = indices["train"]
     if options.undersample:
         train_indices = window_data.undersample(train_indices, windows.labels, options.seed)

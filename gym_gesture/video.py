@@ -18,6 +18,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from .errors import InputError, MissingFileError
+
 DEFAULT_MAX_DURATION_S = 600.0
 DEFAULT_MAX_PIXELS = 7680 * 4320  # 8K UHD
 # Demuxers that read single pictures: a photo is not a clip.
@@ -46,21 +48,21 @@ class Frame:
 
 def _open(path: Path):
     if path.is_dir():
-        raise FileNotFoundError(f"{path}: a folder, not a video file")
+        raise MissingFileError(f"{path}: a folder, not a video file")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such video file")
+        raise MissingFileError(f"{path}: no such video file")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file (0 bytes), not a video")
+        raise InputError(f"{path}: empty file (0 bytes), not a video")
     try:
         container = av.open(str(path))
     except av.FFmpegError as error:
-        raise ValueError(f"{path}: not a readable video ({error.strerror or error})") from error
+        raise InputError(f"{path}: not a readable video ({error.strerror or error})") from error
     if container.format.name in _IMAGE_FORMATS:
         container.close()
-        raise ValueError(f"{path}: a still image, not a video")
+        raise InputError(f"{path}: a still image, not a video")
     if not container.streams.video:
         container.close()
-        raise ValueError(f"{path}: no video stream (audio only or not a video)")
+        raise InputError(f"{path}: no video stream (audio only or not a video)")
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     return container, stream
@@ -98,23 +100,23 @@ def _decoded(path: Path, container, stream) -> Iterator[tuple[object, float]]:
             count += 1
             yield frame, time - first_time
     except av.FFmpegError as error:
-        raise ValueError(f"{path}: truncated or corrupt video, decoding failed after {count} frames "
+        raise InputError(f"{path}: truncated or corrupt video, decoding failed after {count} frames "
                          f"({error.strerror or error})") from error
     if count == 0:
-        raise ValueError(f"{path}: no decodable frames (truncated or corrupt video)")
+        raise InputError(f"{path}: no decodable frames (truncated or corrupt video)")
     # A file cut short can still decode cleanly up to the cut: compare with the length it declares.
     declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
     decoded = time - first_time + fallback_step
     if declared and decoded < declared - max(0.5, 0.1 * declared):
-        raise ValueError(f"{path}: truncated video, frames end at {decoded:.1f} s of {declared:.1f} s")
+        raise InputError(f"{path}: truncated video, frames end at {decoded:.1f} s of {declared:.1f} s")
 
 
 def _check_limits(path: Path, duration: float, width: int, height: int,
                   max_duration: float | None, max_pixels: int | None) -> None:
     if max_duration is not None and duration > max_duration:
-        raise ValueError(f"{path}: video is {duration:.0f} s long, over the limit of {max_duration:.0f} s")
+        raise InputError(f"{path}: video is {duration:.0f} s long, over the limit of {max_duration:.0f} s")
     if max_pixels is not None and width * height > max_pixels:
-        raise ValueError(f"{path}: frames are {width}x{height}, over the limit of {max_pixels} pixels")
+        raise InputError(f"{path}: frames are {width}x{height}, over the limit of {max_pixels} pixels")
 
 
 def probe(path: str | Path, *, max_duration: float | None = None, max_pixels: int | None = None) -> VideoInfo:

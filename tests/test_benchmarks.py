@@ -31,6 +31,7 @@ def test_quick_benchmark_measures_the_real_pipeline(tmp_path, capsys):
     assert results["classifier"]["batch_256_windows_per_s"] > results["classifier"]["batch_1_windows_per_s"] / 10
     names = [row["figure"] for row in report["figures"]]
     assert "RTF top-k, 3-s 720p video" in names and "pose wrapper overhead" in names
+    assert "CLI --help (whole process)" in names and "CLI predict of a missing file (whole process)" in names
     assert all(row["value"] > 0 for row in report["figures"])
     assert "| pose wrapper overhead |" in out.with_suffix(".md").read_text()
     assert "RTF overlay, 3-s 720p video" in capsys.readouterr().out  # the table

@@ -1,4 +1,4 @@
-"""hub_upload.py --dry-run: the exact folders pushed, loadable by transformers alone, with valid card metadata."""
+"""`gym-gesture push --dry-run` (also `python hub_upload.py`): the exact folders pushed, loadable by transformers alone, with valid card metadata."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gym_gesture.hub import build_space_folder, main
+from gym_gesture.cli import main
+from gym_gesture.hub import build_space_folder
 from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 
 from conftest import REPO_ROOT
@@ -30,6 +31,11 @@ EVALUATION = {
 }
 
 
+def push(argv) -> int:
+    """`gym-gesture push ARGV` in this process."""
+    return main(["push", *argv])
+
+
 def _run(args, env=None, cwd=REPO_ROOT):
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT), **(env or {}))
     return subprocess.run([sys.executable, str(REPO_ROOT / "hub_upload.py"), *map(str, args)], cwd=cwd,
@@ -43,7 +49,7 @@ def dry_run(model_dir, tmp_path_factory):
     if not evaluation_json.is_file():
         evaluation_json = out / "evaluation.json"
         evaluation_json.write_text(json.dumps(EVALUATION))
-    assert main(["--model-dir", str(model_dir), "--repo-id", "someone/gym-gesture", "--space-id",
+    assert push(["--model-dir", str(model_dir), "--repo-id", "someone/gym-gesture", "--space-id",
                  "someone/gym-gesture-demo", "--evaluation-json", str(evaluation_json),
                  "--dry-run", str(out / "build")]) == 0
     return out / "build", json.loads(evaluation_json.read_text())
@@ -165,10 +171,10 @@ def test_upload_without_a_token_is_a_clear_error(model_dir, tmp_path):
                   env={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "hub_upload.py: error: no Hugging Face token: set HF_TOKEN or run `hf auth login` "
+        "gym-gesture push: error: no Hugging Face token: set HF_TOKEN or run `hf auth login` "
         "(or use --dry-run OUT_DIR to only build the folders)"]
 
 
 def test_not_a_model_folder_is_a_clear_error(tmp_path, capsys):
-    assert main(["--model-dir", str(tmp_path), "--repo-id", "someone/gym-gesture", "--dry-run", str(tmp_path / "out")]) == 1
-    assert capsys.readouterr().err.strip() == f"hub_upload.py: error: {tmp_path}: no config.json; pass a folder saved with save_pretrained"
+    assert push(["--model-dir", str(tmp_path), "--repo-id", "someone/gym-gesture", "--dry-run", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.strip() == f"gym-gesture push: error: {tmp_path}: no config.json; pass a folder saved with save_pretrained"

@@ -64,12 +64,12 @@ def test_plank_is_a_hold_and_unknown_exercise_is_an_error():
 
 @pytest.mark.slow
 def test_counter_matches_reps_counted_by_eye_on_real_clips(shared_data, mediapipe_pose, model_dir):
-    from transformers import AutoConfig
+    from gym_gesture import GymGestureConfig
 
     from gym_gesture.pose.sequence import extract_clip
 
     # Poses at the shipped model's sampling rate, as `predict` and the app count them.
-    fps = AutoConfig.from_pretrained(model_dir).sample_fps
+    fps = GymGestureConfig.from_pretrained(model_dir).sample_fps
 
     clips = json.loads((FIXTURES / "rep_counts.json").read_text())["clips"]
     assert len(clips) >= 10

@@ -322,14 +322,10 @@ def test_app_answers_with_the_message(case, tmp_path, app_url):  # noqa: F811
 
 @pytest.mark.parametrize("case", [case for case in CASES if case.kind == MODEL], ids=lambda case: case.name)
 def test_app_refuses_the_model_at_start_with_one_line(case, tmp_path, capsys):
-    from gym_gesture.app import main as app_main
-
     path = _made(case, tmp_path)
-    with pytest.raises(SystemExit) as exited:
-        app_main(["--model", str(path)])
-    assert exited.value.code == 1
+    assert main(["app", "--model", str(path)]) == 1
     stderr = capsys.readouterr().err
-    assert stderr.count("\n") == 1 and stderr.startswith(f"app.py: error: {path}"), stderr
+    assert stderr.count("\n") == 1 and stderr.startswith(f"gym-gesture app: error: {path}"), stderr
     assert re.search(case.message, stderr.rstrip("\n"))
 
 

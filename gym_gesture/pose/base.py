@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError, MissingExtraError
+
 
 @dataclass
 class PoseFrame:
@@ -62,7 +64,10 @@ def register_backend(name: str, target: str) -> None:
 
 def create_backend(name: str, **kwargs) -> PoseBackend:
     if name not in POSE_BACKENDS:
-        raise ValueError(f"unknown pose backend {name!r}; available: {', '.join(sorted(POSE_BACKENDS))}")
+        raise InputError(f"unknown pose backend {name!r}; available: {', '.join(sorted(POSE_BACKENDS))}")
     module_name, class_name = POSE_BACKENDS[name].split(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
-    return backend_class(**kwargs)
+    try:
+        return backend_class(**kwargs)
+    except ImportError as error:  # the backend's optional extra is not installed; its message says how to
+        raise MissingExtraError(str(error)) from error

@@ -1,0 +1,15 @@
+"""Files shipped inside the package (package data, read through importlib.resources, so a wheel install
+has them too). Importable without numpy or torch: the CLI's option defaults use them."""
+
+from importlib.resources import files
+from pathlib import Path
+
+PACKAGE_DIR = Path(str(files(__package__)))
+# The shipped checkpoint: the default everywhere, so nothing is downloaded unless another model is asked for.
+DEFAULT_MODEL_DIR = PACKAGE_DIR / "checkpoints" / "gym7-transformer"
+EXAMPLES_DIR = PACKAGE_DIR / "examples"
+MODEL_CARD_TEMPLATE = PACKAGE_DIR / "model_card.md"
+# The push-up form model (`gym-gesture train-form`) that a model folder may carry beside its weights.
+FORM_MODEL_FILE = "pushup_form.json"
+# The abstain thresholds (`gym-gesture calibrate`) that a model folder may carry.
+CALIBRATION_FILE = "calibration.json"
