@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import skeleton
-from .processing_gym_gesture import GymGestureProcessor
 
 SPLITS = ("train", "validation", "test")
 
@@ -48,6 +47,8 @@ def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config
     in `layout` at `fps`, NaN in frames with no person. `stride`: frames between window starts (default
     `config.window_stride`). Returns no windows (N = 0) when the person is missing in most frames of every window.
     """
+    from .processing_gym_gesture import GymGestureProcessor  # imports transformers: only when windows are cut
+
     return Windows(*GymGestureProcessor.from_model_config(config).windows(keypoints, layout, fps, stride))
 
 

@@ -29,7 +29,8 @@ RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json"
 # Read by the recognizer and the processor: they travel with the weights.
 MODEL_FILES = ("preprocessor_config.json", CALIBRATION_FILE, FORM_MODEL_FILE)
 WEIGHTS_FILE = "model.safetensors"
-REMOTE_CODE = ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py")
+REMOTE_CODE = ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
+               "transforms.py")
 # The weights are trained on research data whose terms forbid commercial use (see the card): the code
 # is Apache-2.0, the checkpoint is not.
 DEFAULT_LICENSE = "other"

@@ -7,7 +7,7 @@ import pytest
 from synthetic_poses import CLASSES, synthetic_clip
 
 from gym_gesture import data, skeleton
-from gym_gesture import processing_gym_gesture as processing
+from gym_gesture import transforms
 from gym_gesture.configuration_gym_gesture import GymGestureConfig
 from gym_gesture.dataset import load_pose_dataset
 
@@ -48,7 +48,7 @@ def test_trim_interpolate_and_drop_missing_windows():
     windows = data.windows_from_sequence(gappy, "mediapipe33", 30.0, CONFIG)
     assert len(windows) == 11 and np.isfinite(windows.keypoints).all()
     middle = skeleton.convert(clip[[49, 57]], "mediapipe33", "h36m17").mean(axis=0)
-    filled = processing.fill_gaps(skeleton.convert(gappy, "mediapipe33", "h36m17"), max_gap=9)
+    filled = transforms.fill_gaps(skeleton.convert(gappy, "mediapipe33", "h36m17"), max_gap=9)
     np.testing.assert_allclose(filled[53], middle, atol=1e-5)
 
     lost = clip.copy()
@@ -63,7 +63,7 @@ def test_trim_interpolate_and_drop_missing_windows():
 
 def test_resampling_to_the_model_fps():
     clip = _clip(250)  # 250 frames at 25 fps span 9.96 s: 299 frames at 30 fps
-    resampled = processing.resample(skeleton.convert(clip, "mediapipe33", "h36m17"), 25.0, 30.0)
+    resampled = transforms.resample(skeleton.convert(clip, "mediapipe33", "h36m17"), 25.0, 30.0)
     assert resampled.shape[0] == 299 and np.isfinite(resampled).all()
     np.testing.assert_allclose(resampled[6], skeleton.convert(clip, "mediapipe33", "h36m17")[5], atol=1e-6)
     windows = data.windows_from_sequence(clip, "mediapipe33", 25.0, CONFIG)

@@ -18,6 +18,7 @@ PACKAGE_DATA = (
     "gym_gesture/checkpoints/gym7-transformer/config.json",
     "gym_gesture/checkpoints/gym7-transformer/preprocessor_config.json",
     "gym_gesture/checkpoints/gym7-transformer/processing_gym_gesture.py",
+    "gym_gesture/checkpoints/gym7-transformer/transforms.py",
     "gym_gesture/checkpoints/gym7-transformer/calibration.json",
     "gym_gesture/checkpoints/gym7-transformer/pushup_form.json",
     "gym_gesture/examples/squat.mp4",

@@ -38,7 +38,7 @@ def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
     assert reloaded.config.id2label == LABELS
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "config.json", "configuration_gym_gesture.py", "model.safetensors", "modeling_gym_gesture.py",
-        "preprocessor_config.json", "processing_gym_gesture.py",
+        "preprocessor_config.json", "processing_gym_gesture.py", "skeleton.py", "transforms.py",
     ]
 
 

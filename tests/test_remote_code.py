@@ -115,7 +115,8 @@ def test_shipped_checkpoint_carries_the_package_code():
     from gym_gesture import GymGestureProcessor
 
     package = DEFAULT_MODEL_DIR.parents[2] / "gym_gesture"
-    for name in ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py"):
+    for name in ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
+                 "transforms.py"):
         assert (DEFAULT_MODEL_DIR / name).read_bytes() == (package / name).read_bytes(), name
     saved = GymGestureProcessor.from_pretrained(DEFAULT_MODEL_DIR).to_dict()
     implied = GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(DEFAULT_MODEL_DIR)).to_dict()
