@@ -71,11 +71,12 @@ def _run_extract(args) -> int:
 
 def _add_import_keypoints(subparsers) -> None:
     parser = subparsers.add_parser(
-        "import-keypoints", help="turn a keypoint archive (.npz, MediaPipe-33) into a pose dataset")
+        "import-keypoints",
+        help="turn a keypoint archive (.npz of MediaPipe-33, OpenPose-18 or Penn Action-13 joints) into a pose dataset")
     parser.add_argument("npz", metavar="FILE.npz")
     parser.add_argument("--out", required=True, metavar="DATASET_DIR")
     parser.add_argument("--fps", type=float, default=30.0, metavar="F",
-                        help="frame rate of the archive's series (default: 30)")
+                        help="frame rate of the archive's series where its sidecar JSON gives none (default: 30)")
     parser.set_defaults(run=_run_import_keypoints)
 
 
@@ -83,6 +84,7 @@ def _run_import_keypoints(args) -> int:
     from pathlib import Path
 
     from .dataset import dataset_from_records, records_from_npz
+    from .labels import CLASS_NAMES
 
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
@@ -91,7 +93,10 @@ def _run_import_keypoints(args) -> int:
         raise MissingFileError(f"{args.npz}: no such file")
     dataset = dataset_from_records(records_from_npz(args.npz, fps=args.fps))
     dataset.save_to_disk(str(out))
-    print(f"{len(dataset)} clips saved to {out}")
+    print(f"{len(dataset)} clips saved to {out} (joint layout {dataset[0]['layout']})")
+    others = sorted(set(dataset["label"]) - set(CLASS_NAMES))
+    if others:  # a misspelt class would land here too
+        print(f"classes outside the {len(CLASS_NAMES)} kept under their own names: {', '.join(others)}")
     return 0
 
 

@@ -70,6 +70,15 @@ def canonical_label(name: str, known: tuple[str, ...] | list[str] = CLASS_NAMES)
     raise InputError(f"unknown exercise {name!r}; known: {', '.join(known)}")
 
 
+def normalise_label(name: str) -> str:
+    """`canonical_label` of `name` when it is one of the 22 classes, else `name` in the same spelling (lower
+    case, single spaces): archives hold other exercises too, real negatives to abstain on."""
+    try:
+        return canonical_label(name)
+    except ValueError:
+        return _normalise(name)
+
+
 def id2label(names: tuple[str, ...] | list[str] = CLASS_NAMES) -> dict[int, str]:
     return dict(enumerate(names))
 

@@ -1,6 +1,6 @@
 import pytest
 
-from gym_gesture.labels import CLASS_NAMES, canonical_label, id2label, label2id
+from gym_gesture.labels import CLASS_NAMES, canonical_label, id2label, label2id, normalise_label
 
 
 def test_the_22_classes_in_the_paper_order():
@@ -41,3 +41,8 @@ def test_known_subset_restricts_the_mapping():
     assert canonical_label("Push-ups", known=("push up", "squat")) == "push up"
     with pytest.raises(ValueError, match="known: push up, squat"):
         canonical_label("plank", known=("push up", "squat"))
+
+
+def test_normalise_label_keeps_exercises_outside_the_22():
+    assert normalise_label("Push-ups") == "push up"
+    assert normalise_label(" Clean_and-Jerk ") == "clean and jerk"
