@@ -9,11 +9,6 @@ pip=("${PYTHON:-python3}" -m pip install --disable-pip-version-check --progress-
 "${pip[@]}" -r "$here/requirements.txt" -r "$here/requirements-mmpose.txt"
 
 # mmcv's ops compile against the torch installed above, hence no build isolation. mmcv builds its CUDA
-# ops whenever torch sees a GPU, which needs the CUDA toolkit: without nvcc the GPU is hidden from the
-# build and the CPU ops are built (mmpose only imports them; the models run on the GPU through torch).
-if command -v nvcc >/dev/null; then
-    export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-8.0;8.6;8.9;9.0}"
-else
-    export CUDA_VISIBLE_DEVICES=""
-fi
+# ops when torch sees a GPU (a GPU Space runs this at start-up, with its GPU attached), else its CPU ops
+# (mmpose only imports them; the models run through torch).
 MMCV_WITH_OPS=1 MAX_JOBS="$(nproc)" "${pip[@]}" --no-deps --no-build-isolation -r "$here/requirements-mmpose-nodeps.txt"
