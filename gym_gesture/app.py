@@ -78,10 +78,10 @@ def available_backends() -> list[str]:
 class RecognizerPool:
     """One model shared by one `Recognizer` per pose backend, each backend created once, on first use."""
 
-    def __init__(self, model: str | None, max_duration: float | None):
+    def __init__(self, model: str | None, max_duration: float | None, revision: str | None = None):
         from .inference import Recognizer
 
-        first = Recognizer.from_pretrained(model, backend="mediapipe", max_duration=max_duration)
+        first = Recognizer.from_pretrained(model, backend="mediapipe", max_duration=max_duration, revision=revision)
         self.model_name = first.model_name
         self.max_duration = max_duration
         self._recognizers = {"mediapipe": first}
@@ -215,6 +215,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `gym-gesture app` (and `python app.py`)."""
     parser.add_argument("--model", default=os.environ.get("GYM_GESTURE_MODEL"), metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id (default: $GYM_GESTURE_MODEL, else the shipped checkpoint)")
+    parser.add_argument("--revision", default=os.environ.get("GYM_GESTURE_MODEL_REVISION"), metavar="REV",
+                        help="with a Hub id: the branch, tag or commit (default: $GYM_GESTURE_MODEL_REVISION, else main)")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--max-duration", type=float,
@@ -226,7 +228,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the model (a bad --model fails here, before the server starts) and serve until interrupted."""
     install_mmpose_on_gpu_space()
-    demo = build_demo(RecognizerPool(args.model, args.max_duration))
+    demo = build_demo(RecognizerPool(args.model, args.max_duration, args.revision))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=20).launch(
         server_name=args.host, server_port=args.port, max_file_size=DEFAULT_MAX_FILE_SIZE)
     return 0

@@ -195,6 +195,7 @@ def _run_train(args) -> int:
 def _add_evaluate(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="window- and clip-level metrics of a model on pose data")
     parser.add_argument("--model", required=True, metavar="DIR_OR_HUB_ID")
+    _add_revision(parser)
     parser.add_argument("--data", nargs="+", required=True, metavar="DATA",
                         help="pose dataset folder(s) or .npz keypoint archive(s)")
     parser.add_argument("--split", choices=("train", "validation", "test"),
@@ -207,8 +208,10 @@ def _add_evaluate(subparsers) -> None:
 
 def _run_evaluate(args) -> int:
     from .evaluate import evaluate, format_report
+    from .inference import resolve_model_dir
 
-    results = evaluate(args.model, args.data, split=args.split, ignore_unknown=args.ignore_unknown,
+    # A Hub model is downloaded once: its weights and its split.json are read from the same snapshot.
+    results = evaluate(str(resolve_model_dir(args.model, args.revision)), args.data, split=args.split, ignore_unknown=args.ignore_unknown,
                        json_path=args.json, plot_path=args.plot)
     print(format_report(results))
     for key, label in (("confusion_matrix_png", "confusion matrices"),):
@@ -262,6 +265,11 @@ def _run_train_form(args) -> int:
     return 0
 
 
+def _add_revision(parser) -> None:
+    parser.add_argument("--revision", default=None, metavar="REV",
+                        help="with a Hub id: the branch, tag or commit to download (default: main)")
+
+
 def _add_predict(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict", help="recognise the exercise in a video clip",
@@ -270,6 +278,7 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("video", metavar="VIDEO")
     parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id (default: the shipped checkpoint)")
+    _add_revision(parser)
     parser.add_argument("--backend", default="mediapipe", metavar="NAME",
                         help="pose backend (default: mediapipe)")
     parser.add_argument("--top-k", type=int, default=5, metavar="K", help="classes to list (default: 5)")
@@ -314,7 +323,7 @@ def _run_predict(args) -> int:
     probe(args.video, max_duration=DEFAULT_MAX_DURATION_S, max_pixels=DEFAULT_MAX_PIXELS)
     if args.overlay:
         _check_writable(args.overlay, "--overlay")
-    recognizer = Recognizer.from_pretrained(args.model, backend=args.backend)
+    recognizer = Recognizer.from_pretrained(args.model, backend=args.backend, revision=args.revision)
     with tqdm(total=100, unit="%", desc="pose", disable=args.json or not sys.stderr.isatty()) as bar:
         def progress(fraction: float, stage: str) -> None:
             bar.set_description(stage)

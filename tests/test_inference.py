@@ -261,3 +261,18 @@ class _NoBackend:
 
     def close(self):
         pass
+
+
+def test_cli_predicts_with_a_hub_model_at_a_revision(model_dir, monkeypatch, capsys):
+    """`predict --model USER/NAME --revision REV` downloads that revision once and reports the Hub id."""
+    import huggingface_hub
+
+    from gym_gesture.cli import main
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda repo_id, revision=None, allow_patterns=None: calls.append((repo_id, revision)) or str(model_dir))
+    assert main(["predict", str(SQUAT_CLIP), "--model", "someone/gym-gesture", "--revision", "v2", "--json"]) == 0
+    prediction = json.loads(capsys.readouterr().out)
+    assert calls == [("someone/gym-gesture", "v2")]
+    assert (prediction["model"], prediction["top_k"][0]["label"]) == ("someone/gym-gesture", "squat")
