@@ -110,7 +110,8 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         for path in tqdm(negatives, desc="non-exercise clips"):
             sequence = extract_clip(path, recognizer.backend, recognizer.config.sample_fps,
                                     max_duration=recognizer.max_duration)
-            clip, windows = _samples(recognizer, sequence.keypoints, sequence.layout, sequence.fps, sequence.detected)
+            clip, windows = _samples(recognizer, sequence.model_coordinates(recognizer.config.num_channels),
+                                     sequence.layout, sequence.fps, sequence.detected)
             if clip is None:  # nobody found: `predict` refuses such a clip outright
                 negative_clips.append({"file": str(path), "windows": 0, "predicted": None})
                 continue

@@ -281,7 +281,8 @@ class Recognizer:
             raise NoPersonError(f"{video_path}: no person found in {len(sequence)} frames")
 
         report(0.0, "windows")
-        result = self.recognize_sequence(sequence.keypoints, sequence.layout, sequence.fps, sequence.detected,
+        result = self.recognize_sequence(sequence.model_coordinates(self.config.num_channels), sequence.layout,
+                                         sequence.fps, sequence.detected,
                                          timings=timings, on_windows=lambda: report(0.0, "model"))
         if len(result.windows) == 0:
             raise NoPersonError(f"{video_path}: a person was found in only {detected} of {len(sequence)} frames, "

@@ -276,3 +276,26 @@ def test_cli_predicts_with_a_hub_model_at_a_revision(model_dir, monkeypatch, cap
     prediction = json.loads(capsys.readouterr().out)
     assert calls == [("someone/gym-gesture", "v2")]
     assert (prediction["model"], prediction["top_k"][0]["label"]) == ("someone/gym-gesture", "squat")
+
+
+def test_a_two_channel_model_reads_the_image_plane(mediapipe_pose, model_dir):
+    """x, y normalised to the frame: MediaPipe's own x, y, and what a 2-channel model is fed by predict,
+    whatever the backend's third channel (or 3-D lifter) holds."""
+    import torch
+
+    from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
+    from gym_gesture.pose.sequence import extract_clip
+
+    shipped = GymGestureConfig.from_pretrained(model_dir)
+    sequence = extract_clip(SQUAT_CLIP, mediapipe_pose, shipped.sample_fps)
+    image_plane = sequence.model_coordinates(2)
+    assert image_plane.shape == sequence.keypoints.shape[:2] + (2,)
+    np.testing.assert_allclose(image_plane[sequence.detected], sequence.keypoints[sequence.detected][..., :2], atol=1e-5)
+    assert np.isnan(image_plane[~sequence.detected]).all()
+    assert sequence.model_coordinates(3) is sequence.keypoints
+
+    torch.manual_seed(0)
+    config = GymGestureConfig.from_dict({**shipped.to_dict(), "num_channels": 2})
+    recognizer = Recognizer(GymGestureForSequenceClassification(config), mediapipe_pose)
+    prediction = recognizer.predict(SQUAT_CLIP)
+    assert prediction.windows and prediction.frames == len(sequence)  # untrained: no segment clears its threshold

@@ -36,6 +36,15 @@ class PoseSequence:
     def detection_rate(self) -> float:
         return float(self.detected.mean()) if len(self) else 0.0
 
+    def model_coordinates(self, num_channels: int) -> np.ndarray:
+        """The keypoints a model of `num_channels` channels reads (its config's geometry): 2, the image
+        plane, x and y normalised to the frame's width and height, which every backend and keypoint source
+        has (MMPose's 3-D lifter included); 3, the backend's own x, y, z (MediaPipe's relative depth)."""
+        if num_channels > 2:
+            return self.keypoints
+        image_plane = self.image_points / np.array([max(self.width, 1), max(self.height, 1)], np.float32)
+        return np.where(np.isnan(self.keypoints[..., :1]), np.nan, image_plane).astype(np.float32)
+
 
 def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None = 30.0, *,
                  max_duration: float | None = DEFAULT_MAX_DURATION_S,
