@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gym_gesture.pose.sequence import extract_clip
+from gym_gesture import skeleton
 from gym_gesture.skeleton import COCO17, H36M17, MEDIAPIPE33, LAYOUTS, convert, mirror, normalize
 
 from conftest import FIXTURES
@@ -85,3 +86,26 @@ def test_normalize_centres_hips_and_scales_torso(real_keypoints):
     np.testing.assert_allclose(moved, normalised, atol=1e-4)
     with pytest.raises(ValueError, match="no frame has both hips"):
         normalize(np.full_like(real_keypoints, np.nan), "mediapipe33")
+
+
+def test_a_derived_joint_falls_back_where_a_better_way_is_missing():
+    """OpenPose loses the ears in many frames, not the head: H36M's head then comes from the eyes, then
+    the nose, frame by frame; a frame with the ears keeps the mean of the ears."""
+    from gym_gesture.skeleton import OPENPOSE18
+
+    frames = np.random.default_rng(0).normal(size=(3, 18, 2)).astype(np.float32)
+    index = OPENPOSE18.index
+    frames[1, index["left_ear"]] = np.nan
+    frames[2, [index["left_ear"], index["right_eye"]]] = np.nan
+    head = skeleton.convert(frames, "openpose18", "h36m17")[:, skeleton.H36M17.index["head"]]
+    np.testing.assert_allclose(head[0], frames[0, [index["left_ear"], index["right_ear"]]].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(head[1], frames[1, [index["left_eye"], index["right_eye"]]].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(head[2], frames[2, index["nose"]], rtol=1e-6)
+
+
+def test_penn_head_stands_in_for_the_nose():
+    frames = np.random.default_rng(1).normal(size=(2, 13, 2)).astype(np.float32)
+    converted = skeleton.convert(frames, "penn13", "h36m17")
+    h36m = skeleton.H36M17.index
+    np.testing.assert_allclose(converted[:, h36m["neck"]], frames[:, skeleton.PENN13.index["head"]])
+    np.testing.assert_allclose(converted[:, h36m["head"]], frames[:, skeleton.PENN13.index["head"]])

@@ -24,7 +24,10 @@ class GymGestureConfig(PreTrainedConfig):
 
     Args:
         num_frames: frames per window (T); the positional table of the transformer fusion has this length.
-        num_joints, num_channels: the per-frame skeleton (J, C) in the joint layout `layout`.
+        num_joints, num_channels: the per-frame skeleton (J, C) in the joint layout `layout`. The channels
+            are the model's input geometry: 2, the image plane (x, y normalised to the frame's width and
+            height), which every pose backend and keypoint source shares; 3, the backend's own x, y, z
+            (MediaPipe's relative depth: what the 7-class checkpoint was trained on).
         layout: joint layout name (`gym_gesture.skeleton.LAYOUTS`); inference converts poses into it.
         d_model, num_heads, num_layers, ffn_dim, dropout: sizes of the fusion module
             (for the recurrent fusions `d_model` is the hidden size, for cnn1d the channel count).

@@ -131,7 +131,8 @@ CANONICAL_LAYOUT = "h36m17"
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (MEDIAPIPE33, COCO17, OPENPOSE18, PENN13, H36M17)}
 
 # The H36M joints a source lacks, made from joints it has: each entry lists the ways to make it, best
-# first; a joint is the mean of the first way whose joints the source has all of.
+# first; a joint is the mean of the first way whose joints the source has, and of the next way in frames
+# where a joint of the first is missing (OpenPose often loses the ears, never the whole head).
 # The one place that says what stands in for a missing joint: H36M's "neck" is the nose in every source
 # with a face; Penn Action annotates a single "head" joint and no face, so its head stands in for the nose.
 _DERIVED_H36M_JOINTS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -139,7 +140,7 @@ _DERIVED_H36M_JOINTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "thorax": (("left_shoulder", "right_shoulder"),),
     "spine": (("left_hip", "right_hip", "left_shoulder", "right_shoulder"),),
     "neck": (("nose",), ("head",)),
-    "head": (("left_ear", "right_ear"),),
+    "head": (("left_ear", "right_ear"), ("left_eye", "right_eye"), ("nose",)),
 }
 
 
@@ -154,34 +155,46 @@ def layouts_with_joint_count(num_joints: int) -> list[str]:
     return [name for name, layout in LAYOUTS.items() if layout.num_joints == num_joints]
 
 
-def conversion_matrix(source: str, target: str = CANONICAL_LAYOUT) -> np.ndarray:
-    """(J_target, J_source) weights: `converted = matrix @ keypoints` joint-wise."""
+def conversion_matrices(source: str, target: str = CANONICAL_LAYOUT) -> list[np.ndarray]:
+    """(J_target, J_source) weights, `converted = matrix @ keypoints` joint-wise, best first: matrix k makes
+    each target joint from the k-th way the source has of making it (its last where it has fewer)."""
     src, dst = get_layout(source), get_layout(target)
-    matrix = np.zeros((dst.num_joints, src.num_joints), dtype=np.float32)
-    for row, joint in enumerate(dst.joints):
+    joint_ways = []
+    for joint in dst.joints:
         ways = ((joint,),) + (_DERIVED_H36M_JOINTS.get(joint, ()) if target == "h36m17" else ())
-        parents = next((way for way in ways if all(parent in src.index for parent in way)), None)
-        if parents is None:
+        available = [way for way in ways if all(parent in src.index for parent in way)]
+        if not available:
             raise ValueError(f"cannot convert layout {source!r} into {target!r}: no joint {joint!r}")
-        for parent in parents:
-            matrix[row, src.index[parent]] = 1.0 / len(parents)
-    return matrix
+        joint_ways.append(available)
+    matrices = []
+    for k in range(max(map(len, joint_ways))):
+        matrix = np.zeros((dst.num_joints, src.num_joints), dtype=np.float32)
+        for row, available in enumerate(joint_ways):
+            parents = available[min(k, len(available) - 1)]
+            for parent in parents:
+                matrix[row, src.index[parent]] = 1.0 / len(parents)
+        matrices.append(matrix)
+    return matrices
 
 
 def convert(keypoints: np.ndarray, source: str, target: str = CANONICAL_LAYOUT) -> np.ndarray:
     """Convert keypoints (..., J, C) from layout `source` into `target` (scores: pass `scores[..., None]`).
-    A derived joint is NaN where any joint it is made from is NaN."""
+    A derived joint comes from its next way of being made where a joint of a better way is NaN, and is
+    NaN where every way has a NaN joint."""
     if source == target:
         return keypoints
-    matrix = conversion_matrix(source, target)
-    if keypoints.ndim < 2 or keypoints.shape[-2] != matrix.shape[1]:
+    matrices = conversion_matrices(source, target)
+    if keypoints.ndim < 2 or keypoints.shape[-2] != matrices[0].shape[1]:
         raise ValueError(
-            f"layout {source!r} has {matrix.shape[1]} joints, got an array of shape {tuple(keypoints.shape)}"
+            f"layout {source!r} has {matrices[0].shape[1]} joints, got an array of shape {tuple(keypoints.shape)}"
         )
-    converted = np.einsum("tj,...jc->...tc", matrix, np.nan_to_num(keypoints))
-    # 0 * NaN would spread a missing joint into every target joint: mask explicitly instead.
-    missing = np.einsum("tj,...j->...t", (matrix > 0).astype(np.float32), np.isnan(keypoints).any(-1)) > 0
-    converted[missing] = np.nan
+    values, lost = np.nan_to_num(keypoints), np.isnan(keypoints).any(-1).astype(np.float32)
+    converted = None
+    for matrix in matrices:
+        made = np.einsum("tj,...jc->...tc", matrix, values)
+        # 0 * NaN would spread a missing joint into every target joint: mask explicitly instead.
+        made[np.einsum("tj,...j->...t", (matrix > 0).astype(np.float32), lost) > 0] = np.nan
+        converted = made if converted is None else np.where(np.isnan(converted), made, converted)
     return converted.astype(keypoints.dtype, copy=False)
 
 
