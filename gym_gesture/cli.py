@@ -38,9 +38,11 @@ def _run_labels(args) -> int:
 def _add_extract(subparsers) -> None:
     parser = subparsers.add_parser(
         "extract", help="pose keypoints of a class-folder tree of videos, saved as a pose dataset",
-        description="Run a pose backend over VIDEO_DIR/<class name>/<video file> and save a Hugging Face "
-                    "dataset at DATASET_DIR. Resumable: rerun the same command after an interruption.")
-    parser.add_argument("video_dir", metavar="VIDEO_DIR")
+        description="Run a pose backend over VIDEO_DIR/<class name>/<video file>, or over the videos a "
+                    "manifest.json lists (VIDEO_DIR/manifest.json, or the file itself: [{\"file\", \"label\"}, ...]), "
+                    "and save a Hugging Face dataset at DATASET_DIR. Resumable: rerun the same command after an "
+                    "interruption.")
+    parser.add_argument("video_dir", metavar="VIDEO_DIR_OR_MANIFEST")
     parser.add_argument("--out", required=True, metavar="DATASET_DIR")
     parser.add_argument("--backend", default="mediapipe", metavar="NAME",
                         help="pose backend (default: mediapipe)")
