@@ -95,11 +95,9 @@ def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, spli
     from tqdm import tqdm
 
     model_dir = resolve_model_dir(model, revision)
-    if split is not None and not (model_dir / SPLIT_FILE).is_file():
-        raise InputError(f"{model or model_dir}: no {SPLIT_FILE} beside the model, so no {split!r} part to evaluate on")
     parts = _split_parts(model_dir)
-    if split is not None and split not in set(parts.values()):
-        raise InputError(f"{model or model_dir}: the saved split has no {split!r} part")
+    if split is not None and (parts is None or split not in parts.values()):
+        raise InputError(f"{model or model_dir}: no {split!r} part in a {SPLIT_FILE} beside the model")
     clips = find_videos(sources)
     excluded = [{"file": str(clip.path), "reason": "training material (never an evaluation)"}
                 for clip in clips if is_training_only(clip)]

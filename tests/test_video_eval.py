@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -82,3 +83,11 @@ def test_real_videos(recognizer, model_dir, shared_data, tmp_path):
     assert result["clips"] == 3 and not result["failed"]
     assert result["accuracy"] >= 2 / 3
     assert json.loads(json.dumps(result)) == result
+
+
+def test_split_needs_the_models_split_file(recognizer, model_dir, tmp_path):
+    model_copy = tmp_path / "model"
+    shutil.copytree(model_dir, model_copy, ignore=shutil.ignore_patterns("split.json"))
+    tree = _tree(tmp_path / "videos", ["squat/clip_1.mp4"])
+    with pytest.raises(ValueError, match="no 'test' part in a split.json"):
+        evaluate_videos(model_copy, [tree], split="test", recognizer=recognizer, progress=False)
