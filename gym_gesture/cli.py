@@ -38,9 +38,11 @@ def _run_labels(args) -> int:
 def _add_extract(subparsers) -> None:
     parser = subparsers.add_parser(
         "extract", help="pose keypoints of a class-folder tree of videos, saved as a pose dataset",
-        description="Run a pose backend over VIDEO_DIR/<class name>/<video file> and save a Hugging Face "
-                    "dataset at DATASET_DIR. Resumable: rerun the same command after an interruption.")
-    parser.add_argument("video_dir", metavar="VIDEO_DIR")
+        description="Run a pose backend over VIDEO_DIR/<class name>/<video file>, or over the videos a "
+                    "manifest.json lists (VIDEO_DIR/manifest.json, or the file itself: [{\"file\", \"label\"}, ...]), "
+                    "and save a Hugging Face dataset at DATASET_DIR. Resumable: rerun the same command after an "
+                    "interruption.")
+    parser.add_argument("video_dir", metavar="VIDEO_DIR_OR_MANIFEST")
     parser.add_argument("--out", required=True, metavar="DATASET_DIR")
     parser.add_argument("--backend", default="mediapipe", metavar="NAME",
                         help="pose backend (default: mediapipe)")
@@ -270,6 +272,41 @@ def _add_revision(parser) -> None:
                         help="with a Hub id: the branch, tag or commit to download (default: main)")
 
 
+def _add_evaluate_videos(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate-videos", help="accuracy of a model on labelled videos, through predict (the deployed path)",
+        description="Run `predict` on every video of class-folder trees (<class name>/<video file>) or "
+                    "manifests ([{\"file\", \"label\"}, ...]) and report top-1 accuracy on the classes the model "
+                    "knows (abstained = wrong), the abstain rate, per-class counts and one row per clip. Clips of "
+                    "other classes are counted apart; training-only videos (fit3d_*) are left out.")
+    parser.add_argument("sources", nargs="+", metavar="VIDEO_DIR_OR_MANIFEST")
+    parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
+                        help="model folder or Hub id (default: the shipped checkpoint)")
+    _add_revision(parser)
+    parser.add_argument("--split", default=None, choices=("train", "validation", "test"),
+                        help="only the videos whose source is in this part of the model's split.json")
+    parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
+    parser.add_argument("--json", default=None, metavar="OUT.json", help="also write the figures and rows as JSON")
+    parser.set_defaults(run=_run_evaluate_videos)
+
+
+def _run_evaluate_videos(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .video_eval import evaluate_videos, format_video_report
+
+    if args.json:
+        _check_writable(args.json, "--json")
+    result = evaluate_videos(args.model, args.sources, split=args.split, backend=args.backend,
+                             revision=args.revision, progress=sys.stderr.isatty())
+    print(format_video_report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"saved to {args.json}")
+    return 0
+
+
 def _add_predict(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict", help="recognise the exercise in a video clip",
@@ -421,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in (_add_labels, _add_extract, _add_import_keypoints, _add_train, _add_evaluate,
-                        _add_compare, _add_predict, _add_train_form, _add_calibrate, _add_app, _add_push):
+                        _add_compare, _add_evaluate_videos, _add_predict, _add_train_form, _add_calibrate,
+                        _add_app, _add_push):
         add_command(subparsers)
     for command_parser in subparsers.choices.values():
         _add_global_options(command_parser, default=argparse.SUPPRESS)

@@ -1,4 +1,4 @@
-"""`gym-gesture extract`: a class-folder tree of videos -> a pose dataset on disk.
+"""`gym-gesture extract`: a class-folder tree of videos (or a manifest of them) -> a pose dataset on disk.
 
 Each finished clip is written at once, atomically, into a work folder inside the output
 (`DATASET_DIR/.clips/<clip id>.npz`); a restarted run skips those clips. The dataset is assembled from
@@ -25,6 +25,7 @@ from .labels import canonical_label
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"})
 WORK_DIR = ".clips"
 REPORT_FILE = "extract_report.json"
+MANIFEST_FILE = "manifest.json"
 _SETTINGS_FILE = "settings.json"
 
 
@@ -35,26 +36,49 @@ class ClipSource:
     path: Path
 
 
-def find_clips(video_dir: str | Path) -> list[ClipSource]:
-    """The videos of a class-folder tree `<class name>/<video file>`, sorted by clip id.
-
-    Folder names are mapped onto the canonical classes; the clip id is the file stem and must be unique.
-    """
-    video_dir = Path(video_dir)
-    if not video_dir.is_dir():
-        raise MissingFileError(f"{video_dir}: no such folder")
-    clips, seen = [], {}
+def _clips_of_tree(video_dir: Path) -> list[tuple[str, Path]]:
+    labelled = []
     for folder in sorted(p for p in video_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         label = canonical_label(folder.name)
-        for path in sorted(folder.iterdir()):
-            if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES:
-                continue
-            if path.stem in seen:
-                raise InputError(f"two videos share the clip id {path.stem!r}: {seen[path.stem]} and {path}")
-            seen[path.stem] = path
-            clips.append(ClipSource(label, path.stem, path))
+        labelled += [(label, path) for path in sorted(folder.iterdir())
+                     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES]
+    return labelled
+
+
+def _clips_of_manifest(manifest: Path) -> list[tuple[str, Path]]:
+    try:
+        entries = json.loads(manifest.read_text())
+        return [(canonical_label(entry["label"]), manifest.parent / entry["file"]) for entry in entries]
+    except (ValueError, TypeError, KeyError) as error:
+        raise InputError(f"{manifest}: not a list of {{\"file\", \"label\"}} entries ({error})") from error
+
+
+def find_clips(video_dir: str | Path) -> list[ClipSource]:
+    """The labelled videos of a class-folder tree `<class name>/<video file>`, or of a `MANIFEST_FILE`
+    (a JSON list of {"file": path relative to the manifest, "label": class name, ...}), sorted by clip id.
+
+    `video_dir` is the tree's folder, the manifest itself, or a folder of videos with no class folders
+    beside its manifest (a flat folder). Labels are mapped onto the canonical classes; the clip id is the
+    file stem and must be unique.
+    """
+    video_dir = Path(video_dir)
+    if video_dir.is_file():
+        labelled = _clips_of_manifest(video_dir)
+    elif not video_dir.is_dir():
+        raise MissingFileError(f"{video_dir}: no such folder")
+    else:
+        labelled = _clips_of_tree(video_dir)
+        if not labelled and (video_dir / MANIFEST_FILE).is_file():
+            labelled = _clips_of_manifest(video_dir / MANIFEST_FILE)
+    clips, seen = [], {}
+    for label, path in labelled:
+        if path.stem in seen:
+            raise InputError(f"two videos share the clip id {path.stem!r}: {seen[path.stem]} and {path}")
+        seen[path.stem] = path
+        clips.append(ClipSource(label, path.stem, path))
     if not clips:
-        raise InputError(f"{video_dir}: no videos found in class folders (<class name>/<video file>)")
+        raise InputError(f"{video_dir}: no videos found in class folders (<class name>/<video file>) "
+                         f"or in a {MANIFEST_FILE}")
     return sorted(clips, key=lambda clip: clip.clip_id)
 
 

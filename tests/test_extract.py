@@ -69,6 +69,21 @@ def test_find_clips_maps_class_folders(video_tree, tmp_path):
         find_clips(tmp_path)
 
 
+def test_find_clips_reads_a_manifest(tmp_path):
+    """A flat folder of videos with a manifest.json (like ../shared/data/videos), or the manifest itself."""
+    for name in ("Squat_00.mp4", "pushup_1.avi"):
+        (tmp_path / name).write_bytes(b"")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps([{"file": "pushup_1.avi", "label": "Push-up", "source": "x"},
+                                    {"file": "Squat_00.mp4", "label": "squat"}]))
+    expected = [("squat", "Squat_00", tmp_path / "Squat_00.mp4"), ("push up", "pushup_1", tmp_path / "pushup_1.avi")]
+    for given in (tmp_path, manifest):
+        assert [(clip.label, clip.clip_id, clip.path) for clip in find_clips(given)] == expected
+    manifest.write_text(json.dumps([{"file": "Squat_00.mp4"}]))
+    with pytest.raises(ValueError, match="not a list of"):
+        find_clips(manifest)
+
+
 def test_dataset_schema_and_contents(uninterrupted, mediapipe_pose):
     dataset = load_pose_dataset(uninterrupted).with_format("numpy")
     assert list(dataset["clip_id"]) == ["squat_1", "squat_2_1", "squat_2_2"]
