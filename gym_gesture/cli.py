@@ -53,6 +53,9 @@ def _add_extract(subparsers) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="try at most N more clips and stop without writing the dataset; "
                              "rerun to continue")
+    parser.add_argument("--source-per-clip", action="store_true",
+                        help="every clip is its own source video for splits (unrelated clips, like clips22); "
+                             "default: ids sharing their first number (squat_13, squat_13_1) are one source")
     parser.set_defaults(run=_run_extract)
 
 
@@ -60,7 +63,7 @@ def _run_extract(args) -> int:
     from .extract import REPORT_FILE, extract_dataset
 
     report = extract_dataset(args.video_dir, args.out, backend=args.backend, fps=args.fps,
-                             workers=args.workers, limit=args.limit)
+                             workers=args.workers, limit=args.limit, source_per_clip=args.source_per_clip)
     for failure in report["failed"]:
         print(f"skipped: {failure['error']}", file=sys.stderr)
     if report["complete"]:

@@ -150,12 +150,12 @@ def _run_jobs(jobs: list, backend: str, workers: int):
         pool.join()
 
 
-def _record(clip_id: str, path: Path) -> dict:
+def _record(clip_id: str, path: Path, source_per_clip: bool) -> dict:
     with np.load(path) as saved:
         return {
             "label": str(saved["label"]),
             "clip_id": clip_id,
-            "source_id": source_id_from_clip_id(clip_id),
+            "source_id": clip_id if source_per_clip else source_id_from_clip_id(clip_id),
             "fps": float(saved["fps"]),
             "width": int(saved["width"]),
             "height": int(saved["height"]),
@@ -169,8 +169,11 @@ def _record(clip_id: str, path: Path) -> dict:
 
 def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str = "mediapipe",
                     fps: float = 30.0, workers: int = 1, limit: int | None = None,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, source_per_clip: bool = False) -> dict:
     """Extract every clip of `video_dir` into a pose dataset saved at `out_dir`; returns the report.
+
+    `source_per_clip`: every clip is its own source video (a collection of unrelated clips such as
+    clips22); otherwise clip ids that share their first number come from one (`source_id_from_clip_id`).
 
     `limit` stops after trying that many more clips, without assembling the dataset (a partial run,
     as if interrupted). The report: {"clips", "skipped_already_done", "failed": [{"path", "error"}], ...}.
@@ -209,7 +212,7 @@ def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str 
         return report
     if not finished:
         raise InputError(f"{video_dir}: no clip could be extracted ({len(failed)} failed)")
-    dataset = dataset_from_records([_record(clip.clip_id, _clip_file(work_dir, clip.clip_id))
+    dataset = dataset_from_records([_record(clip.clip_id, _clip_file(work_dir, clip.clip_id), source_per_clip)
                                     for clip in finished])
     dataset.save_to_disk(str(out_dir))
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")

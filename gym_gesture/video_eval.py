@@ -3,7 +3,7 @@ that the CLI and the app run, beside the keypoint figures of `evaluate`.
 
 Videos come as `extract` reads them (`extract.find_clips`: a class-folder tree, or a manifest.json of
 {"file", "label"}), and a video's source id is the one `extract` gives its dataset row
-(`dataset.source_id_from_clip_id` of the file stem), so a model trained on extracted videos and this
+(the file stem, or `dataset.source_id_from_clip_id` of it), so a model trained on extracted videos and this
 evaluation agree on which videos its split.json holds out.
 
 A clip counts for accuracy when the model knows its class; abstaining on it is wrong (and also counted
@@ -101,7 +101,9 @@ def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, spli
     clips = find_videos(sources)
     excluded = [{"file": str(clip.path), "reason": "training material (never an evaluation)"}
                 for clip in clips if is_training_only(clip)]
-    part_of = {clip.clip_id: None if parts is None else parts.get(source_id_from_clip_id(clip.clip_id), NOT_IN_SPLIT)
+    # A clip's source is itself (extract --source-per-clip) or its id up to the first number (the default).
+    part_of = {clip.clip_id: None if parts is None else
+               parts.get(clip.clip_id, parts.get(source_id_from_clip_id(clip.clip_id), NOT_IN_SPLIT))
                for clip in clips}
     candidates = [clip for clip in clips if not is_training_only(clip)
                   and (split is None or part_of[clip.clip_id] == split)]

@@ -103,6 +103,15 @@ def test_dataset_schema_and_contents(uninterrupted, mediapipe_pose):
     assert not (uninterrupted / WORK_DIR).exists()
 
 
+def test_source_per_clip_makes_every_clip_its_own_source(video_tree, tmp_path):
+    """Unrelated clips (like clips22) are each their own source for splits; by default squat_2_1 and
+    squat_2_2 are parts of one source video."""
+    out = tmp_path / "dataset"
+    assert main(["extract", str(video_tree), "--out", str(out), "--source-per-clip"]) == 0  # broken clips: reported
+    dataset = load_pose_dataset(out)
+    assert list(dataset["source_id"]) == list(dataset["clip_id"]) == ["squat_1", "squat_2_1", "squat_2_2"]
+
+
 def test_broken_videos_reported_and_skipped(uninterrupted, video_tree, capsys):
     report = json.loads((uninterrupted / "extract_report.json").read_text())
     assert report["clips"] == 3 and report["complete"]
