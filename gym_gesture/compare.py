@@ -11,7 +11,8 @@ from .configuration_gym_gesture import FUSIONS
 from .data import load_pose_datasets
 from .errors import InputError
 from .evaluate import evaluate
-from .train import TrainingOptions, split_datasets, train
+from .recipe import TrainingOptions
+from .train import split_datasets, train
 
 COLUMNS = (
     ("fusion", "Fusion", "{}"),

@@ -1,4 +1,4 @@
-"""`gym-gesture evaluate`: metrics JSON, confusion matrices, unknown labels, the held-out split."""
+"""`gym-gesture evaluate` and `calibrate`: metrics, confusion matrices, unknown classes as negatives, splits."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 from synthetic_poses import write_synthetic_npz
 
+from gym_gesture.calibration import calibrate
 from gym_gesture.cli import main
 from gym_gesture.evaluate import evaluate
 from gym_gesture.inference import Recognizer
+from gym_gesture.pose.base import PoseBackend, PoseFrame
 from gym_gesture.data import load_pose_datasets
 
 
@@ -114,3 +117,47 @@ def test_shipped_checkpoint_reproduces_its_held_out_figures(shared_data):
         expected = committed["per_class"][name]
         for key in ("window_support", "clip_support", "window_recall", "clip_recall"):
             assert row[key] == pytest.approx(expected[key], abs=1e-6), (name, key)
+
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+
+
+class _NobodyBackend(PoseBackend):
+    """A pose backend that finds nobody: the negative video then gives no window."""
+
+    name, layout = "nobody", "mediapipe33"
+
+    def __call__(self, frame_rgb):
+        return PoseFrame(np.full((33, 3), np.nan), np.full((33, 2), np.nan), np.zeros(33), False)
+
+
+def test_calibrate_on_the_validation_split_with_unknown_classes_as_negatives(trained_model, synthetic_npz, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(trained_model, model)
+    data = [synthetic_npz, _with_unknown_class(tmp_path)]
+    result = calibrate(model, data, [FIXTURES / "squat_clip.mp4"], backend=_NobodyBackend())
+    validation = set(json.loads((model / "split.json").read_text())["validation"])
+    clips = [(label, source) for dataset in load_pose_datasets(data)
+             for label, source in zip(dataset["label"], dataset["source_id"])]
+    assert result["split"] == "validation"
+    assert result["samples"]["clips"]["exercise"] == sum(label != "plank" and source in validation
+                                                         for label, source in clips)
+    assert result["samples"]["clips"]["non_exercise"] == 2  # the plank clips; the video has nobody in it
+    assert [clip["label"] for clip in result["unknown_class_clips"]] == ["plank", "plank"]
+    assert result["non_exercise_clips"][0]["abstain"] == "no person found"
+
+
+def test_unknown_classes_of_a_real_archive_with_the_shipped_model(shared_data):
+    """A few real Penn Action clips: squats and push ups the model knows, sit-ups and jumping jacks it does not."""
+    dataset = load_pose_datasets(shared_data / "keypoints" / "penn_action_13j.npz")[0]
+    picked = [index for label in ("squat", "push up", "situp", "jumping jacks")
+              for index in [i for i, name in enumerate(dataset["label"]) if name == label][:2]]
+    few = dataset.select(picked)
+    results = evaluate(str(CHECKPOINT), few)
+    assert results["num_clips"] == 4 and results["unknown_clips"] == 4
+    assert set(results["unknown_per_class"]) == {"situp", "jumping jacks"}
+    recognizer = Recognizer.from_pretrained(CHECKPOINT, backend=None)
+    unknown = few.filter(lambda label: label in ("situp", "jumping jacks"), input_columns="label").with_format("numpy")
+    abstained = [recognizer.recognize_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]),
+                                               row["detected"]).abstain is not None for row in unknown]
+    assert results["unknown_abstain_rate"] == np.mean(abstained)
