@@ -1,18 +1,19 @@
-"""Calibrate when a model abstains: held-out clips of known exercises against clips of people not exercising.
+"""Calibrate when a model abstains: held-out clips of known exercises against real negatives.
 
-Exercise samples: the clips of the sources the model never saw in training (the `test` part of its
-split.json, picked from the pose data as `gym-gesture evaluate --split test` picks them). Non-exercise
-samples: videos of people walking or standing (`../shared/data/people`), run through the model's own pose
-backend. Both go through `Recognizer.recognize_sequence`, the path of `gym-gesture predict`.
+Exercise samples: the clips of the sources the model never trained on, by default the `validation` part
+of its split.json (picked from the pose data as `gym-gesture evaluate --split validation` picks them), so
+that the test split stays unseen by every choice made for the model. Negatives: the clips of the pose
+data of classes the model does not know (the archives' exercises outside its labels, in no part of any
+split), and videos of people walking or standing (`../shared/data/people`), run through the model's own
+pose backend. All go through `Recognizer.recognize_sequence`, the path of `gym-gesture predict`.
 
 There are few non-exercise clips, so every window of them is a sample too: the thresholds are chosen on
-windows (each window of a held-out clip or of a non-exercise clip is one sample) and the clip-level
+windows (each window of a held-out clip or of a negative clip is one sample) and the clip-level
 trade-off is reported beside it. `min_walk_speed` is chosen first (with no probability threshold), then
-`min_probability` with it, each the value that abstains on most non-exercise windows while losing at
+`min_probability` with it, each the value that abstains on most negative windows while losing at
 most `max_lost` of the held-out windows named right; the detection and motion thresholds keep their
-defaults. The result, with the
-trade-off tables, is written to `calibration.json` in the model folder, where `Recognizer.from_pretrained`
-reads it.
+defaults. The result, with the trade-off tables, is written to `calibration.json` in the model folder,
+where `Recognizer.from_pretrained` reads it.
 """
 
 from __future__ import annotations
@@ -40,12 +41,11 @@ CANDIDATES = {
 }
 
 
-def _samples(recognizer, keypoints, layout, fps, detected, label=None) -> tuple[AbstainSample | None, list]:
-    """The clip's sample and its windows' samples (None and [] when the clip gives no window)."""
-    result = recognizer.recognize_sequence(keypoints, layout, fps, detected)
+def _samples(result, keypoints, layout, fps, detected, labels, label=None) -> tuple[AbstainSample | None, list]:
+    """The clip's sample and its windows' samples from its `Recognizer.recognize_sequence` result (None
+    and [] when the clip gives no window)."""
     if len(result.windows) == 0:
         return None, []
-    labels = recognizer.labels
     clip = replace(result.clip_sample, label=label)  # what `predict` read its abstain reason from
     windows = [span_sample(keypoints, layout, fps, detected, start, end, labels[int(row.argmax())], row.max(), label)
                for (start, end), row in zip(result.windows.spans, result.probabilities)]
@@ -69,49 +69,55 @@ def _video_files(paths) -> list[Path]:
 
 
 def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe",
-              split: str = "test", max_lost: float = DEFAULT_MAX_LOST) -> dict:
+              split: str = "validation", max_lost: float = DEFAULT_MAX_LOST) -> dict:
     """Calibrate the abstain thresholds of the model in `model_dir` and write `calibration.json` there.
 
-    data: pose datasets / .npz archives holding the model's held-out sources; negatives: videos or
+    data: pose datasets / .npz archives holding the model's `split` sources (their clips of classes the
+    model does not know are negatives, whatever the split); negatives: videos or
     folders of videos of people not exercising (the project's real data has both: ../shared/data/keypoints
     and ../shared/data/people beside a checkout); max_lost: the share of held-out windows named right
     that a threshold may cost (`timeline.calibrate_threshold`). Returns what was written.
     """
     from tqdm.auto import tqdm
 
-    from .evaluate import split_pose_datasets
+    from .evaluate import recognize_clips, split_pose_datasets
     from .inference import Recognizer
     from .pose.sequence import extract_clip
 
     model_dir = Path(model_dir)
     negatives = _video_files(negatives)
-    datasets = split_pose_datasets(str(model_dir), data, split)
     # Calibration starts from the defaults, never from an earlier calibration.json.
     recognizer = Recognizer.from_pretrained(model_dir, backend=backend, thresholds=DEFAULT_THRESHOLDS)
-    known = set(recognizer.labels)
+    labels = recognizer.labels
+    datasets = split_pose_datasets(str(model_dir), data, split, known_labels=set(labels))
     exercise = {"clips": [], "windows": []}
     non_exercise = {"clips": [], "windows": []}
-    held_out, left_out = [], []
+    held_out, unknown_class_clips = [], []
     try:
-        for dataset in datasets:
-            rows = dataset.select_columns(["label", "clip_id", "fps", "layout", "keypoints", "detected"])
-            for row in tqdm(rows.with_format("numpy"), total=len(rows), desc="held-out clips"):
-                label = str(row["label"])
-                if label not in known:
-                    left_out.append(str(row["clip_id"]))
-                    continue
-                clip, windows = _samples(recognizer, row["keypoints"], str(row["layout"]), float(row["fps"]),
-                                         row["detected"], label)
-                if clip is not None:
-                    exercise["clips"].append(clip)
-                    exercise["windows"].extend(windows)
-                    held_out.append({"clip_id": str(row["clip_id"]), "label": label, "predicted": clip.predicted})
+        for row, result in recognize_clips(recognizer, datasets, f"{split} and unknown-class clips"):
+            label = str(row["label"])
+            known = label in labels
+            clip, windows = _samples(result, row["keypoints"], str(row["layout"]), float(row["fps"]),
+                                     row["detected"], labels, label if known else None)
+            entry = {"clip_id": str(row["clip_id"]), "label": label}
+            if clip is None:
+                if not known:  # abstained on anyway: `predict` refuses a clip that gives no window
+                    unknown_class_clips.append({**entry, "windows": 0, "predicted": None})
+                continue
+            samples = exercise if known else non_exercise
+            samples["clips"].append(clip)
+            samples["windows"].extend(windows)
+            if known:
+                held_out.append({**entry, "predicted": clip.predicted})
+            else:
+                unknown_class_clips.append({**entry, "windows": len(windows), "clip": clip})
         negative_clips = []
         for path in tqdm(negatives, desc="non-exercise clips"):
             sequence = extract_clip(path, recognizer.backend, recognizer.config.sample_fps,
                                     max_duration=recognizer.max_duration)
-            clip, windows = _samples(recognizer, sequence.model_coordinates(recognizer.config.num_channels),
-                                     sequence.layout, sequence.fps, sequence.detected)
+            keypoints = sequence.model_coordinates(recognizer.config.num_channels)
+            result = recognizer.recognize_sequence(keypoints, sequence.layout, sequence.fps, sequence.detected)
+            clip, windows = _samples(result, keypoints, sequence.layout, sequence.fps, sequence.detected, labels)
             if clip is None:  # nobody found: `predict` refuses such a clip outright
                 negative_clips.append({"file": str(path), "windows": 0, "predicted": None})
                 continue
@@ -121,7 +127,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
     finally:
         recognizer.close()
     if not exercise["clips"]:
-        raise InputError(f"no held-out clip of a class the model knows in {', '.join(map(str, data))}")
+        raise InputError(f"no {split} clip of a class the model knows in {', '.join(map(str, data))}")
 
     thresholds = replace(DEFAULT_THRESHOLDS, min_probability=0.0)
     trade_off = {}
@@ -137,7 +143,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
                 "walking_speed": round(sample.walking, 3), "motion": round(sample.motion, 3),
                 "abstain": sample.reason(thresholds)}
 
-    for entry in negative_clips:
+    for entry in negative_clips + unknown_class_clips:
         entry.update(outcome(entry.pop("clip")) if "clip" in entry else {"abstain": "no person found"})
     for entry, sample in zip(held_out, exercise["clips"]):
         entry["abstain"] = sample.reason(thresholds)
@@ -150,7 +156,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         "trade_off": trade_off,
         "non_exercise_clips": negative_clips,
         "held_out_clips_abstained": [entry for entry in held_out if entry["abstain"]],
-        "held_out_clips_left_out": left_out,
+        "unknown_class_clips": unknown_class_clips,
     }
     (model_dir / CALIBRATION_FILE).write_text(json.dumps(result, indent=1) + "\n")
     return result
@@ -163,8 +169,8 @@ def format_trade_off(result: dict) -> str:
     for name, levels in result["trade_off"].items():
         lines += [f"{name} (chosen on windows, losing at most {result['max_lost']:g} of the held-out windows "
                   f"named right: {chosen[name]:g})", "",
-                  "| threshold | held-out windows named right | non-exercise windows abstained | "
-                  "held-out clips named right | non-exercise clips abstained |",
+                  "| threshold | held-out windows named right | negative windows abstained | "
+                  "held-out clips named right | negative clips abstained |",
                   "|---:|---:|---:|---:|---:|"]
         for window, clip in zip(levels["windows"], levels["clips"]):
             value = f"{window['threshold']:g}"
@@ -174,5 +180,6 @@ def format_trade_off(result: dict) -> str:
         lines.append("")
     samples = result["samples"]
     lines.append(f"{samples['clips']['exercise']} held-out clips ({samples['windows']['exercise']} windows), "
-                 f"{samples['clips']['non_exercise']} non-exercise clips ({samples['windows']['non_exercise']} windows)")
+                 f"{samples['clips']['non_exercise']} negative clips ({samples['windows']['non_exercise']} windows; clips of "
+                 f"classes the model does not know and of people not exercising)")
     return "\n".join(lines)

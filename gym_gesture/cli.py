@@ -105,60 +105,74 @@ def _run_import_keypoints(args) -> int:
     return 0
 
 
+# A training option is in `args` only when given on the command line (default=SUPPRESS): given, it
+# overrides the --recipe value; neither given, the default of TrainingOptions / GymGestureConfig applies.
+GIVEN_ONLY = argparse.SUPPRESS
+
+
 def _add_model_options(parser) -> None:
-    model = parser.add_argument_group("model (ignored with --init-from, which keeps the checkpoint's)")
-    model.add_argument("--d-model", type=int, default=64, help="width of the fusion module (default 64)")
-    model.add_argument("--num-layers", type=int, default=1, help="fusion layers (default 1)")
-    model.add_argument("--num-heads", type=int, default=4, help="attention heads (default 4, as the paper)")
-    model.add_argument("--ffn-dim", type=int, default=None, help="feed-forward width (default 2 x d-model)")
-    model.add_argument("--dropout", type=float, default=0.1)
-    model.add_argument("--num-frames", type=int, default=60, help="frames per window, T (default 60)")
-    model.add_argument("--sample-fps", type=float, default=30.0,
-                       help="frame rate windows are sampled at; inference runs pose at this rate (default 30)")
-    model.add_argument("--window-stride", type=int, default=15,
-                       help="frames between window starts at inference and evaluation (default 15)")
+    model = parser.add_argument_group(
+        "model (ignored with --init-from, which keeps the checkpoint's; default: the recipe's, else "
+        "GymGestureConfig's)")
+    model.add_argument("--d-model", type=int, default=GIVEN_ONLY, help="width of the fusion module")
+    model.add_argument("--num-layers", type=int, default=GIVEN_ONLY, help="fusion layers")
+    model.add_argument("--num-heads", type=int, default=GIVEN_ONLY, help="attention heads (4, as the paper)")
+    model.add_argument("--ffn-dim", type=int, default=GIVEN_ONLY,
+                       help="feed-forward width (2 x --d-model when only that is given)")
+    model.add_argument("--dropout", type=float, default=GIVEN_ONLY)
+    model.add_argument("--num-frames", type=int, default=GIVEN_ONLY, help="frames per window, T")
+    model.add_argument("--sample-fps", type=float, default=GIVEN_ONLY,
+                       help="frame rate windows are sampled at; inference runs pose at this rate")
+    model.add_argument("--window-stride", type=int, default=GIVEN_ONLY,
+                       help="frames between window starts at inference and evaluation")
 
 
 def _training_options(args):
-    from .train import TrainingOptions
+    from .recipe import MODEL_OPTIONS, RECIPE_FIELDS, read_recipe, training_options
 
-    model = {"d_model": args.d_model, "num_layers": args.num_layers, "num_heads": args.num_heads,
-             "ffn_dim": args.ffn_dim or 2 * args.d_model, "dropout": args.dropout, "num_frames": args.num_frames,
-             "sample_fps": args.sample_fps, "window_stride": args.window_stride}
-    return TrainingOptions(
-        fusion=getattr(args, "fusion", "transformer"), epochs=args.epochs, learning_rate=args.lr,
-        batch_size=args.batch_size, seed=args.seed, validation_fraction=args.validation_fraction,
-        test_fraction=args.test_fraction, patience=args.patience, stride=args.stride,
-        undersample=args.undersample, class_weights=not args.no_class_weights,
-        class_weight_power=args.class_weight_power, label_smoothing=args.label_smoothing, augment=not args.no_augment,
-        model=model, init_from=getattr(args, "init_from", None), resume=getattr(args, "resume", False),
-        push_to_hub=getattr(args, "push_to_hub", None), threads=args.threads,
-    )
+    given = vars(args)
+    overrides = {name: given[name] for name in (*RECIPE_FIELDS, "resume") if name in given}
+    overrides["model"] = {name: given[name] for name in MODEL_OPTIONS if name in given}
+    return training_options(read_recipe(args.recipe) if args.recipe else None, overrides)
 
 
 def _add_training_arguments(parser) -> None:
+    from .recipe import TrainingOptions
+
+    default = TrainingOptions()
     parser.add_argument("--data", nargs="+", required=True, metavar="DATA",
                         help="pose dataset folder(s) from extract / import-keypoints, or .npz keypoint archive(s)")
-    parser.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default 100)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--patience", type=int, default=40,
-                        help="stop after this many epochs without a better validation macro F1 (default 40)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the initialisation and augmentation")
-    parser.add_argument("--validation-fraction", type=float, default=0.15, help="share of source videos (default 0.15)")
-    parser.add_argument("--test-fraction", type=float, default=0.15,
-                        help="share of source videos held out for evaluation (default 0.15)")
-    parser.add_argument("--stride", type=int, default=None,
-                        help="frames between training windows (default: the model's --window-stride)")
-    parser.add_argument("--undersample", action="store_true",
-                        help="cut every class down to the smallest one's window count (the paper's method)")
-    parser.add_argument("--no-class-weights", action="store_true", help="plain instead of class-weighted loss")
-    parser.add_argument("--class-weight-power", type=float, default=0.5,
-                        help="balanced class weights raised to this power (default 0.5, which tempers the "
-                             "weight of rare classes; 1: fully balanced)")
-    parser.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing of the loss (default 0)")
-    parser.add_argument("--no-augment", action="store_true", help="no mirror / rotation / scale / speed / joint dropout")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, all cores; use 1 on a busy machine)")
+    parser.add_argument("--recipe", metavar="FILE",
+                        help="the training options as a JSON file (e.g. gym_gesture/recipes/gym7-transformer.json, "
+                             "the shipped model's; a trained model's recipe.json); options given here override it")
+    training = parser.add_argument_group("training (default: the recipe's, else the one in brackets)")
+    training.add_argument("--epochs", type=int, default=GIVEN_ONLY, help=f"at most this many epochs ({default.epochs})")
+    training.add_argument("--lr", dest="learning_rate", type=float, default=GIVEN_ONLY,
+                          help=f"Adam learning rate ({default.learning_rate:g})")
+    training.add_argument("--batch-size", type=int, default=GIVEN_ONLY, help=f"({default.batch_size})")
+    training.add_argument("--patience", type=int, default=GIVEN_ONLY,
+                          help=f"stop after this many epochs without a better validation macro F1 ({default.patience})")
+    training.add_argument("--seed", type=int, default=GIVEN_ONLY,
+                          help=f"seed of the split, the initialisation and augmentation ({default.seed})")
+    training.add_argument("--validation-fraction", type=float, default=GIVEN_ONLY,
+                          help=f"share of source videos ({default.validation_fraction})")
+    training.add_argument("--test-fraction", type=float, default=GIVEN_ONLY,
+                          help=f"share of source videos held out for evaluation ({default.test_fraction})")
+    training.add_argument("--stride", type=int, default=GIVEN_ONLY,
+                          help="frames between training windows (the model's window stride)")
+    training.add_argument("--undersample", action="store_true", default=GIVEN_ONLY,
+                          help="cut every class down to the smallest one's window count (the paper's method)")
+    training.add_argument("--no-class-weights", dest="class_weights", action="store_false", default=GIVEN_ONLY,
+                          help="plain instead of class-weighted loss")
+    training.add_argument("--class-weight-power", type=float, default=GIVEN_ONLY,
+                          help=f"balanced class weights raised to this power ({default.class_weight_power}, which "
+                               "tempers the weight of rare classes; 1: fully balanced)")
+    training.add_argument("--label-smoothing", type=float, default=GIVEN_ONLY,
+                          help=f"label smoothing of the loss ({default.label_smoothing:g})")
+    training.add_argument("--no-augment", dest="augment", action="store_false", default=GIVEN_ONLY,
+                          help="no mirror / rotation / scale / speed / joint dropout")
+    training.add_argument("--threads", type=int, default=GIVEN_ONLY,
+                          help="torch CPU threads (torch's, all cores; use 1 on a busy machine)")
     _add_model_options(parser)
 
 
@@ -166,14 +180,14 @@ def _add_train(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train the classifier on pose data (transformers Trainer)")
     _add_training_arguments(parser)
     parser.add_argument("--output-dir", required=True, help="checkpoints, split.json and the best model go here")
-    parser.add_argument("--fusion", default="transformer",
-                        choices=("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm"))
-    parser.add_argument("--init-from", metavar="DIR_OR_HUB_ID", help="fine-tune this saved model")
+    parser.add_argument("--fusion", default=GIVEN_ONLY, choices=("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm"))
+    parser.add_argument("--init-from", default=GIVEN_ONLY, metavar="DIR_OR_HUB_ID", help="fine-tune this saved model")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
     parser.add_argument("--split-from", metavar="DIR_OR_HUB_ID",
                         help="train on the split.json of this model (its train / validation / test sources) "
                              "instead of the seeded split, e.g. to compare seeds or settings on one held-out set")
-    parser.add_argument("--push-to-hub", metavar="REPO", help="upload the best model to this Hub repository")
+    parser.add_argument("--push-to-hub", default=GIVEN_ONLY, metavar="REPO",
+                        help="upload the best model to this Hub repository")
     parser.set_defaults(run=_run_train)
 
 
@@ -207,7 +221,9 @@ def _add_evaluate(subparsers) -> None:
                         help="only the sources of this part of the split saved with the model")
     parser.add_argument("--json", metavar="OUT", help="write the metrics here (and the confusion matrices as OUT.png)")
     parser.add_argument("--plot", metavar="PNG", help="confusion-matrix image (default: beside --json)")
-    parser.add_argument("--ignore-unknown", action="store_true", help="leave out clips of classes the model does not know")
+    parser.add_argument("--ignore-unknown", action="store_true",
+                        help="leave out clips of classes the model does not know (by default they are negatives, "
+                             "all of them whatever --split: the report gives how often the model abstains on them)")
     parser.set_defaults(run=_run_evaluate)
 
 
@@ -391,14 +407,18 @@ def _run_predict(args) -> int:
 
 def _add_calibrate(subparsers) -> None:
     parser = subparsers.add_parser(
-        "calibrate", help="choose when a model abstains, on held-out clips against clips of people not exercising",
-        description="Run the model over the held-out clips of its split (from --data) and over videos of people "
-                    "walking or standing (--negatives), choose the abstain thresholds and write them with the "
-                    "trade-off tables to DIR/calibration.json, which predict and the app then use.")
+        "calibrate", help="choose when a model abstains, on held-out clips against real negatives",
+        description="Run the model over the held-out clips of its split (from --data: the --split sources, and as "
+                    "negatives the clips of classes the model does not know) and over videos of people walking or "
+                    "standing (--negatives), choose the abstain thresholds and write them with the trade-off "
+                    "tables to DIR/calibration.json, which predict and the app then use.")
     parser.add_argument("--model", required=True, metavar="DIR", help="a model folder with its split.json")
     parser.add_argument("--data", nargs="+", required=True, metavar="DATA",
                         help="pose dataset folder(s) or .npz archive(s) holding the model's held-out sources "
                              "(e.g. ../shared/data/keypoints/*.npz)")
+    parser.add_argument("--split", choices=("validation", "test"), default="validation",
+                        help="the held-out sources to calibrate on (default validation: the test split stays "
+                             "for the final figures)")
     parser.add_argument("--negatives", nargs="+", required=True, metavar="FILE_OR_DIR",
                         help="videos (or folders of videos) of people not exercising (e.g. ../shared/data/people)")
     parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
@@ -416,10 +436,15 @@ def _run_calibrate(args) -> int:
         raise MissingFileError(f"{args.model}: not a model folder (no config.json)")
     if not 0 <= args.max_lost < 1:
         raise InputError(f"--max-lost must be in [0, 1), got {args.max_lost}")
-    result = calibrate(args.model, args.data, args.negatives, backend=args.backend, max_lost=args.max_lost)
+    result = calibrate(args.model, args.data, args.negatives, backend=args.backend, split=args.split,
+                       max_lost=args.max_lost)
     print(format_trade_off(result))
     for clip in result["non_exercise_clips"]:
         print(f"{Path(clip['file']).name}: {clip['abstain'] or 'named ' + clip['predicted']}")
+    unknown = result["unknown_class_clips"]
+    if unknown:
+        print(f"abstained on {sum(bool(clip['abstain']) for clip in unknown)} of {len(unknown)} clips of classes "
+              "the model does not know")
     print(f"thresholds saved to {Path(args.model) / 'calibration.json'}")
     return 0
 

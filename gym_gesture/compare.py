@@ -8,9 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from .configuration_gym_gesture import FUSIONS
+from .data import load_pose_datasets
 from .errors import InputError
 from .evaluate import evaluate
-from .train import TrainingOptions, load_pose_datasets, split_datasets, train
+from .recipe import TrainingOptions
+from .train import split_datasets, train
 
 COLUMNS = (
     ("fusion", "Fusion", "{}"),
@@ -43,12 +45,16 @@ def compare(data, output_dir: str | Path, results: str | Path, options: Training
     if unknown:
         raise InputError(f"unknown fusion(s) {', '.join(unknown)}; choose from {', '.join(FUSIONS)}")
     output_dir, results = Path(output_dir), Path(results)
-    split = split_datasets(load_pose_datasets(data), options)
+    # Loaded and windowed once: the fusions differ in the model only, never in its windows.
+    datasets = load_pose_datasets(data)
+    window_cache = {}
+    split = split_datasets(datasets, options)
     rows = []
     for fusion in fusions:
         model_dir = output_dir / fusion
-        summary = train(data, model_dir, replace(options, fusion=fusion, resume=False, push_to_hub=None), split=split)
-        metrics = evaluate(str(model_dir), data, split="test", json_path=model_dir / "test.json")
+        summary = train(datasets, model_dir, replace(options, fusion=fusion, resume=False, push_to_hub=None),
+                        split=split, window_cache=window_cache)
+        metrics = evaluate(str(model_dir), datasets, split="test", json_path=model_dir / "test.json")
         rows.append({"fusion": fusion, **{key: summary[key] for key in ("parameters", "training_seconds",
                                                                         "training_cpu_seconds", "epochs_run")},
                      **{key: value for key, value in metrics.items() if key.startswith(("window_", "clip_"))

@@ -9,10 +9,12 @@ model's config), the same code a Hub user loads with AutoProcessor.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from . import skeleton
+from .errors import InputError
 
 SPLITS = ("train", "validation", "test")
 
@@ -91,6 +93,60 @@ def windows_from_dataset(dataset, config, stride: int | None = None, label2id: d
     windows = Windows(np.concatenate(keypoints), np.concatenate(masks), np.concatenate(spans),
                       np.concatenate(labels), np.concatenate(clip_index))
     return windows, clips
+
+
+def _data_items(data) -> list:
+    from datasets import Dataset
+
+    return [data] if isinstance(data, (str, Path, Dataset)) else list(data)
+
+
+def load_pose_datasets(data) -> list:
+    """One or several pose datasets: folders from `extract` / `import-keypoints`, `.npz` archives, or
+    datasets already loaded (kept as they are)."""
+    from datasets import Dataset
+
+    from .dataset import load_pose_dataset
+
+    data = _data_items(data)
+    if not data:
+        raise InputError("no data given")
+    return [item if isinstance(item, Dataset) else load_pose_dataset(item) for item in data]
+
+
+def data_names(data) -> list[str]:
+    """How results name `data` (see `load_pose_datasets`): its paths, and a loaded dataset by its size."""
+    from datasets import Dataset
+
+    return [f"(a dataset of {len(item)} clips)" if isinstance(item, Dataset) else str(item)
+            for item in _data_items(data)]
+
+
+def windows_from_datasets(datasets, config, stride: int | None = None,
+                          cache: dict | None = None) -> tuple[Windows, ClipTable]:
+    """Windows and clip table of several pose datasets (any joint layouts) for the model `config`.
+
+    cache: a dict the caller keeps across calls: the same datasets (the same objects) cut the same way
+    (processor settings, stride, labels) are windowed once, e.g. by `compare` for all its fusions.
+    """
+    from .processing_gym_gesture import GymGestureProcessor
+
+    key = (tuple(map(id, datasets)), GymGestureProcessor.from_model_config(config).to_json_string(), stride,
+           tuple(config.label2id.items()))
+    if cache is not None and key in cache:
+        return cache[key][1]
+    all_windows, all_clips = [], ClipTable([], [], [])
+    for dataset in datasets:
+        windows, clips = windows_from_dataset(dataset, config, stride)
+        windows.clip_index = windows.clip_index + len(all_clips.clip_ids)
+        all_windows.append(windows)
+        for name in ("clip_ids", "source_ids", "labels"):
+            getattr(all_clips, name).extend(getattr(clips, name))
+    windows = Windows(*(np.concatenate([getattr(w, name) for w in all_windows])
+                        for name in ("keypoints", "attention_mask", "spans", "labels", "clip_index")))
+    if cache is not None:  # the datasets are kept with their windows, so that their ids stay theirs
+        cache[key] = (datasets, (windows, all_clips))
+    return windows, all_clips
 
 
 def split_sources(source_ids: list[str], labels: list[str], validation_fraction: float = 0.15,

@@ -1,19 +1,29 @@
 """Evaluation of a trained classifier on pose data: window- and clip-level metrics (sklearn), a per-class
-table and confusion matrices. A clip's prediction is the mean of its windows' class probabilities."""
+table and confusion matrices, and how often it abstains.
+
+Every clip goes through `Recognizer.recognize_sequence`, the path of `gym-gesture predict`: the same
+windows, the clip's prediction is the mean of its windows' class probabilities, and the clip's abstain
+decision is predict's (with the thresholds of the model folder's calibration.json). Clips of classes
+the model does not know are negatives: the model should abstain on them. No part of a model's split
+holds them (no model trained on them), so they are all evaluated, whatever `split`.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from .data import data_names, load_pose_datasets
 from .errors import InputError
-from .inference import load_model, window_probabilities
-from .train import SPLIT_FILE, load_pose_datasets, windows_from_datasets
+from .train import SPLIT_FILE
 
 logger = logging.getLogger(__name__)
+UNKNOWN_CLIPS_NOTE = ("clips of classes the model does not know are all evaluated, whatever the split: "
+                      "no model trained on them")
 
 
 def load_split(source: str) -> dict[str, list[str]]:
@@ -28,9 +38,10 @@ def load_split(source: str) -> dict[str, list[str]]:
     return json.loads(path.read_text())
 
 
-def split_pose_datasets(model_source: str, data, split: str | None = None) -> list:
-    """The pose datasets `data` (see `train.load_pose_datasets`), all of them or only the clips of the
-    sources in one part of the split saved with the model (e.g. "test": the held-out sources)."""
+def split_pose_datasets(model_source: str, data, split: str | None = None, known_labels=None) -> list:
+    """The pose datasets `data` (see `data.load_pose_datasets`), all of them or only the clips of the
+    sources in one part of the split saved with the model (e.g. "test": the held-out sources). Given the
+    model's `known_labels`, the clips of other classes are kept whatever the split (they are in none)."""
     datasets = load_pose_datasets(data)
     if split is None:
         return datasets
@@ -38,10 +49,26 @@ def split_pose_datasets(model_source: str, data, split: str | None = None) -> li
     if sources is None:
         raise InputError(f"{model_source}: the saved split has no {split!r} part")
     sources = set(sources)
-    datasets = [dataset.filter(lambda source: source in sources, input_columns="source_id") for dataset in datasets]
+
+    def kept(label, source):
+        return source in sources or (known_labels is not None and label not in known_labels)
+
+    datasets = [dataset.filter(kept, input_columns=["label", "source_id"]) for dataset in datasets]
     if not sum(len(dataset) for dataset in datasets):
         raise InputError(f"none of the {split} sources of {model_source} is in the data")
     return datasets
+
+
+def recognize_clips(recognizer, datasets, description: str = "clips"):
+    """Each clip of the pose datasets through `recognizer.recognize_sequence` (the path of predict): yields
+    the clip's row (label, clip_id, source_id, fps, layout, keypoints, detected) and its `SequenceResult`."""
+    from tqdm.auto import tqdm
+
+    for dataset in datasets:
+        rows = dataset.select_columns(["label", "clip_id", "source_id", "fps", "layout", "keypoints", "detected"])
+        for row in tqdm(rows.with_format("numpy"), total=len(rows), desc=description):
+            yield row, recognizer.recognize_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]),
+                                                     row["detected"])
 
 
 def _scores(true: np.ndarray, predicted: np.ndarray, label_ids: list[int]) -> dict:
@@ -83,27 +110,46 @@ def plot_confusion_matrices(path: str | Path, results: dict) -> None:
 
 def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: bool = False,
              json_path: str | Path | None = None, plot_path: str | Path | None = None) -> dict:
-    """Metrics of the model on the data (all of it, or the sources of one saved split)."""
+    """Metrics of the model on the data (all of it, or the sources of one saved split): accuracies of the
+    clips of classes it knows and abstain rates (`known_abstain_rate`, and `unknown_abstain_rate` on the
+    clips of other classes, unless `ignore_unknown` leaves those out)."""
     from sklearn.metrics import confusion_matrix
 
-    model = load_model(model_source)
-    config = model.config
-    datasets = split_pose_datasets(model_source, data, split)
-    windows, clips = windows_from_datasets(datasets, config, ignore_unknown=ignore_unknown)
+    from .inference import Recognizer
 
-    probabilities = window_probabilities(model, windows.keypoints, windows.attention_mask)
-    num_clips = len(clips.clip_ids)
-    clip_probabilities = np.zeros((num_clips, config.num_labels))
-    np.add.at(clip_probabilities, windows.clip_index, probabilities)
-    clip_probabilities /= np.bincount(windows.clip_index, minlength=num_clips)[:, None]
-    clip_true = np.array([config.label2id[label] for label in clips.labels])
+    recognizer = Recognizer.from_pretrained(model_source, backend=None)
+    config = recognizer.config
+    known = set(config.label2id)
+    datasets = split_pose_datasets(model_source, data, split, known_labels=known)
+    if ignore_unknown:
+        datasets = [dataset.filter(lambda label: label in known, input_columns="label") for dataset in datasets]
+    window_true, window_probabilities, clip_true, clip_probabilities, known_abstained = [], [], [], [], []
+    unknown = []  # (label, predicted, abstain reason) of each clip of a class the model does not know
+    for row, result in recognize_clips(recognizer, datasets):
+        label = str(row["label"])
+        predicted = recognizer.labels[int(result.clip_scores.argmax())]
+        if label not in known:
+            unknown.append((label, predicted, result.abstain))
+        elif len(result.windows):  # a known clip that gives no window is left out, as in training
+            window_true.append(np.full(len(result.windows), config.label2id[label]))
+            window_probabilities.append(result.probabilities)
+            clip_true.append(config.label2id[label])
+            clip_probabilities.append(result.clip_scores)
+            known_abstained.append(result.abstain is not None)
+    if not clip_true:
+        raise InputError("no clip of a class the model knows (and long enough for one window) in the data")
+    if unknown:
+        logger.warning("%d clips of classes the model does not know (%s): evaluated as negatives, %s",
+                       len(unknown), ", ".join(sorted({label for label, _, _ in unknown})), UNKNOWN_CLIPS_NOTE)
+    window_true, window_probabilities = np.concatenate(window_true), np.concatenate(window_probabilities)
+    clip_true, clip_probabilities = np.asarray(clip_true), np.asarray(clip_probabilities)
 
-    present = sorted(set(windows.labels.tolist()))
+    present = sorted(set(window_true.tolist()))
     names = [config.id2label[i] for i in present]
-    levels = {"window": (windows.labels, probabilities.argmax(axis=1)),
+    levels = {"window": (window_true, window_probabilities.argmax(axis=1)),
               "clip": (clip_true, clip_probabilities.argmax(axis=1))}
-    results: dict = {"model": str(model_source), "data": [str(path) for path in np.atleast_1d(data)],
-                     "split": split, "labels": names, "num_windows": len(windows), "num_clips": num_clips}
+    results: dict = {"model": str(model_source), "data": data_names(data), "split": split, "labels": names,
+                     "num_windows": len(window_true), "num_clips": len(clip_true)}
     per_level = {}
     for level, (true, predicted) in levels.items():
         results.update({f"{level}_{key}": value for key, value in _scores(true, predicted, present).items()})
@@ -113,6 +159,7 @@ def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: 
         name: {f"{level}_{key}": value for level in levels for key, value in per_level[level][i].items()}
         for i, name in enumerate(names)
     }
+    results.update(_abstain_rates(known_abstained, unknown))
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(results, indent=1) + "\n")
@@ -121,6 +168,21 @@ def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: 
         plot_confusion_matrices(plot_path, results)
         results["confusion_matrix_png"] = str(plot_path)
     return results
+
+
+def _abstain_rates(known_abstained: list[bool], unknown: list[tuple[str, str, str | None]]) -> dict:
+    """Shares of clips abstained on, and per unknown class how often it was abstained on or named what."""
+    per_class = {}
+    for label in sorted({label for label, _, _ in unknown}):
+        outcomes = [(predicted, reason) for name, predicted, reason in unknown if name == label]
+        per_class[label] = {"clips": len(outcomes),
+                            "abstain_rate": float(np.mean([reason is not None for _, reason in outcomes])),
+                            "named": dict(Counter(predicted for predicted, reason in outcomes if reason is None))}
+    return {"known_abstain_rate": float(np.mean(known_abstained)),
+            "unknown_clips": len(unknown),
+            "unknown_abstain_rate": float(np.mean([reason is not None for _, _, reason in unknown])) if unknown else None,
+            "unknown_per_class": per_class,
+            "unknown_clips_note": UNKNOWN_CLIPS_NOTE}
 
 
 def format_report(results: dict) -> str:
@@ -137,4 +199,8 @@ def format_report(results: dict) -> str:
         lines.append(f"{level}s: {results[f'num_{level}s']}, accuracy {results[f'{level}_accuracy']:.4f}, macro "
                      f"precision {results[f'{level}_macro_precision']:.4f}, recall {results[f'{level}_macro_recall']:.4f}, "
                      f"F1 {results[f'{level}_macro_f1']:.4f}")
+    lines.append(f"abstained on {results['known_abstain_rate']:.1%} of the clips of classes the model knows")
+    if results["unknown_clips"]:
+        lines.append(f"abstained on {results['unknown_abstain_rate']:.1%} of {results['unknown_clips']} clips of "
+                     f"classes it does not know ({', '.join(results['unknown_per_class'])}; {results['unknown_clips_note']})")
     return "\n".join(lines)

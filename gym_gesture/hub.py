@@ -21,11 +21,12 @@ from pathlib import Path
 from . import __version__
 from .errors import InputError, MissingFileError
 from .paths import CALIBRATION_FILE, DEFAULT_MODEL_DIR, FORM_MODEL_FILE, MODEL_CARD_TEMPLATE, PACKAGE_DIR
+from .recipe import RECIPE_FILE
 
 # The source checkout the Space's requirements, app.py and licence come from.
 REPO_ROOT = PACKAGE_DIR.parent
 EVALUATION_FILE = "evaluation.json"
-RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json")
+RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json", RECIPE_FILE)
 # Read by the recognizer and the processor: they travel with the weights.
 MODEL_FILES = ("preprocessor_config.json", CALIBRATION_FILE, FORM_MODEL_FILE)
 WEIGHTS_FILE = "model.safetensors"

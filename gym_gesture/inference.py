@@ -163,7 +163,7 @@ class Recognizer:
     from the model's config, so a model is always fed the way it was trained.
     """
 
-    def __init__(self, model, backend: PoseBackend, *, model_name: str = "",
+    def __init__(self, model, backend: PoseBackend | None, *, model_name: str = "",
                  max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 256,
                  form_model: FormModel | None = None, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS):
         self.model = model.eval()
@@ -177,10 +177,11 @@ class Recognizer:
         self._lock = threading.Lock()  # pose backends keep per-clip state: one clip at a time
 
     @classmethod
-    def from_pretrained(cls, model: str | Path | None = None, backend: str | PoseBackend = "mediapipe",
+    def from_pretrained(cls, model: str | Path | None = None, backend: str | PoseBackend | None = "mediapipe",
                         *, revision: str | None = None, device: str | None = None, **kwargs) -> "Recognizer":
         """`model`: a saved folder or a Hub id at `revision` (default: the shipped checkpoint, offline);
-        `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance.
+        `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance; None
+        for a recognizer of pose sequences only (`recognize_sequence`, as evaluate and calibrate use it).
         Everything else comes from the model's folder: the abstain thresholds from its calibration.json
         (`gym-gesture calibrate`; the defaults of `timeline.AbstainThresholds` without one), the push-up
         form model from its `FORM_MODEL_FILE` (no form feedback without one)."""
@@ -204,7 +205,8 @@ class Recognizer:
         return [self.config.id2label[i] for i in range(self.config.num_labels)]
 
     def close(self) -> None:
-        self.backend.close()
+        if self.backend is not None:
+            self.backend.close()
 
     def window_probabilities(self, keypoints: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """(N, num_labels) softmax probabilities of windows from `data.windows_from_sequence`."""

@@ -2,7 +2,8 @@
 
 The split by source video is made once and saved as `split.json` in the output folder (evaluation
 reads the held-out sources from it, `--resume` reuses it). The best model on the validation split
-is saved with `save_pretrained`; its config carries the labels and the preprocessing.
+is saved with `save_pretrained`; its config carries the labels and the preprocessing, its `recipe.json`
+the options it was trained with (`gym_gesture.recipe`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import data as window_data
 from .configuration_gym_gesture import GymGestureConfig
-from .dataset import load_pose_dataset
 from .errors import InputError
 from .labels import CLASS_NAMES
+from .recipe import RECIPE_FILE, TrainingOptions, recipe_of
 
 logger = logging.getLogger(__name__)
 
@@ -27,74 +27,10 @@ SPLIT_FILE = "split.json"
 TRAINING_FILE = "training.json"
 
 
-@dataclass
-class TrainingOptions:
-    """What `gym-gesture train` can set. Defaults follow the paper (Adam, lr 1e-3, 100 epochs, T=60,
-    4 heads) with early stopping on the validation split."""
-
-    fusion: str = "transformer"
-    epochs: int = 100
-    learning_rate: float = 1e-3
-    batch_size: int = 128
-    seed: int = 0
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    patience: int = 40
-    stride: int | None = None
-    undersample: bool = False
-    class_weights: bool = True
-    # Square-rooted balanced weights: the full ones gave the two classes of a few clips (plank,
-    # russian twist) 57x and 133x a push up's weight; validation macro F1 0.956 against 0.944.
-    class_weight_power: float = 0.5
-    label_smoothing: float = 0.0
-    augment: bool = True
-    model: dict = field(default_factory=dict)
-    init_from: str | None = None
-    resume: bool = False
-    push_to_hub: str | None = None
-    threads: int | None = None
-
-
-def load_pose_datasets(paths) -> list:
-    """One or several pose datasets (folders from `extract` / `import-keypoints`, or `.npz` archives)."""
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    if not paths:
-        raise InputError("no data given")
-    return [load_pose_dataset(path) for path in paths]
-
-
 def dataset_labels(datasets) -> list[str]:
     """The classes present in the data, in the canonical order of `labels.CLASS_NAMES`."""
     present = set().union(*(set(dataset["label"]) for dataset in datasets))
     return [name for name in CLASS_NAMES if name in present] + sorted(present - set(CLASS_NAMES))
-
-
-def windows_from_datasets(datasets, config, stride=None, ignore_unknown: bool = False):
-    """Windows and clip table of several pose datasets (any joint layouts) for the model `config`."""
-    all_windows, all_clips = [], window_data.ClipTable([], [], [])
-    for dataset in datasets:
-        unknown = sorted(set(dataset["label"]) - set(config.label2id))
-        if unknown and not ignore_unknown:
-            raise InputError(
-                f"labels not known to the model: {', '.join(unknown)} (known: {', '.join(config.label2id)}); "
-                "pass --ignore-unknown to leave those clips out"
-            )
-        if unknown:
-            logger.warning("leaving out %d clips of classes the model does not know: %s",
-                           sum(label in unknown for label in dataset["label"]), ", ".join(unknown))
-            dataset = dataset.filter(lambda label: label not in unknown, input_columns="label")
-            if len(dataset) == 0:
-                continue
-        windows, clips = window_data.windows_from_dataset(dataset, config, stride)
-        windows.clip_index = windows.clip_index + len(all_clips.clip_ids)
-        all_windows.append(windows)
-        for name in ("clip_ids", "source_ids", "labels"):
-            getattr(all_clips, name).extend(getattr(clips, name))
-    if not all_windows:
-        raise InputError("no clip of a class the model knows in the data")
-    windows = window_data.Windows(*(np.concatenate([getattr(w, name) for w in all_windows])
-                                    for name in ("keypoints", "attention_mask", "spans", "labels", "clip_index")))
-    return windows, all_clips
 
 
 class WeightedCrossEntropy:
@@ -185,10 +121,14 @@ def _read_split(output_dir: Path) -> dict[str, list[str]] | None:
     return json.loads(path.read_text())
 
 
-def train(data, output_dir: str | Path, options: TrainingOptions | None = None, split: dict | None = None) -> dict:
-    """Train on the pose dataset(s) `data`; returns a summary (also written to `training.json`).
+def train(data, output_dir: str | Path, options: TrainingOptions | None = None, split: dict | None = None,
+          window_cache: dict | None = None) -> dict:
+    """Train on the pose dataset(s) `data` (see `data.load_pose_datasets`); returns a summary (also written
+    to `training.json`).
 
-    `split` (source ids per split) overrides the seeded split, e.g. to train several fusions on one split.
+    `split` (source ids per split) overrides the seeded split, e.g. to train several fusions on one split;
+    `window_cache` (see `data.windows_from_datasets`) lets several trainings on the same loaded datasets
+    window them once.
     """
     import torch
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
@@ -208,11 +148,11 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         split = _read_split(output_dir) or split
     set_seed(options.seed)
 
-    datasets = load_pose_datasets(data)
+    datasets = window_data.load_pose_datasets(data)
     labels = dataset_labels(datasets)
     model = build_model(labels, options)
     config = model.config
-    windows, clips = windows_from_datasets(datasets, config, stride=options.stride, ignore_unknown=False)
+    windows, clips = window_data.windows_from_datasets(datasets, config, options.stride, cache=window_cache)
     split = split or split_datasets(datasets, options)
     indices = window_data.split_indices(windows, clips, split)
     unused = set(clips.source_ids) - {source for sources in split.values() for source in sources}
@@ -228,7 +168,7 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         train_indices = window_data.undersample(train_indices, windows.labels, options.seed)
     # The validation windows are cut at the inference stride, as evaluation and the app see them.
     if options.stride and options.stride != config.window_stride:
-        evaluation_windows, evaluation_clips = windows_from_datasets(datasets, config)
+        evaluation_windows, evaluation_clips = window_data.windows_from_datasets(datasets, config, cache=window_cache)
         validation = evaluation_windows.subset(window_data.split_indices(evaluation_windows, evaluation_clips,
                                                                          split)["validation"])
     else:
@@ -302,10 +242,11 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         "world_size": arguments.world_size,
         "split_sizes": {name: len(sources) for name, sources in split.items()},
         "class_weights": [round(float(w), 4) for w in weights],
-        "options": {key: value for key, value in asdict(options).items() if key not in ("resume",)},
+        "options": recipe_of(options, config),
     }
     if trainer.is_world_process_zero():
         (output_dir / TRAINING_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+        (output_dir / RECIPE_FILE).write_text(json.dumps(summary["options"], indent=1) + "\n")
     if options.push_to_hub and trainer.is_world_process_zero():
         from .hub import push_model  # the folder and card that hub_upload.py publishes
 

@@ -1,17 +1,22 @@
-"""`gym-gesture evaluate`: metrics JSON, confusion matrices, unknown labels, the held-out split."""
+"""`gym-gesture evaluate` and `calibrate`: metrics, confusion matrices, unknown classes as negatives, splits."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 from synthetic_poses import write_synthetic_npz
 
+from gym_gesture.calibration import calibrate
 from gym_gesture.cli import main
 from gym_gesture.evaluate import evaluate
-from gym_gesture.train import load_pose_datasets
+from gym_gesture.inference import Recognizer
+from gym_gesture.pose.base import PoseBackend, PoseFrame
+from gym_gesture.data import load_pose_datasets
 
 
 def test_evaluate_json_fields_and_confusion_png(trained_model, synthetic_npz, tmp_path, capsys):
@@ -40,20 +45,51 @@ def test_whole_data_without_split(trained_model, synthetic_npz):
     assert 0.0 <= results["window_accuracy"] <= 1.0
 
 
-def test_unknown_labels_are_an_error_unless_ignored(trained_model, synthetic_npz, tmp_path, capsys):
-    other = write_synthetic_npz(tmp_path / "with_unknown.npz", sources_per_class=2,
-                                classes=("squat", "lateral raises"), seed=5)
-    arrays = dict(np.load(other))
+def _with_unknown_class(tmp_path) -> Path:
+    """Synthetic clips of two classes the trained model knows and two "plank" clips, a class it does not."""
+    path = write_synthetic_npz(tmp_path / "with_unknown.npz", sources_per_class=2,
+                               classes=("squat", "lateral raises"), seed=5)
+    arrays = dict(np.load(path))
     arrays["plank/plank_1"] = arrays["squat/squat_1"]
-    np.savez(other, **arrays)
-    assert main(["evaluate", "--model", str(trained_model), "--data", str(other)]) == 1
-    error = capsys.readouterr().err
-    assert "Traceback" not in error
-    last_line = error.strip().splitlines()[-1]  # after the weight-loading progress bar
-    assert last_line.startswith("gym-gesture evaluate: error: labels not known to the model: plank")
-    assert "--ignore-unknown" in last_line
-    results = evaluate(str(trained_model), other, ignore_unknown=True)
-    assert results["num_clips"] == len(arrays) - 1
+    arrays["plank/plank_2"] = arrays["lateral raises/lateral_raises_1"][::-1]
+    np.savez(path, **arrays)
+    return path
+
+
+def test_unknown_classes_are_negatives_abstained_on_as_predict_does(trained_model, tmp_path, capsys):
+    data = _with_unknown_class(tmp_path)
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", "--model", str(trained_model), "--data", str(data), "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert "classes it does not know (plank" in capsys.readouterr().out
+    ignored = evaluate(str(trained_model), data, ignore_unknown=True)
+    for key in ("window_accuracy", "clip_accuracy", "clip_macro_f1", "num_clips", "known_abstain_rate"):
+        assert results[key] == ignored[key], key
+    assert results["num_clips"] == len(np.load(data)) - 2 and ignored["unknown_clips"] == 0
+    assert results["unknown_clips"] == 2 and results["unknown_per_class"]["plank"]["clips"] == 2
+
+    # The abstain decision is predict's: the recognizer's clip-level reason, with the folder's thresholds.
+    recognizer = Recognizer.from_pretrained(trained_model, backend=None)
+    plank = load_pose_datasets(data)[0].filter(lambda label: label == "plank", input_columns="label")
+    reasons = [recognizer.recognize_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]),
+                                             row["detected"]).abstain for row in plank.with_format("numpy")]
+    assert results["unknown_abstain_rate"] == np.mean([reason is not None for reason in reasons])
+
+
+def test_unknown_clips_count_whatever_the_split(trained_model, synthetic_npz, tmp_path):
+    data = _with_unknown_class(tmp_path)
+    results = evaluate(str(trained_model), [synthetic_npz, data], split="test")
+    assert results["unknown_clips"] == 2 and "whatever the split" in results["unknown_clips_note"]
+    assert results["num_clips"] == evaluate(str(trained_model), [synthetic_npz, data], split="test",
+                                            ignore_unknown=True)["num_clips"]
+
+
+def test_abstaining_thresholds_come_from_the_models_calibration(trained_model, synthetic_npz, tmp_path):
+    """known_abstain_rate moves with calibration.json: evaluate reads the thresholds predict reads."""
+    model = tmp_path / "model"
+    shutil.copytree(trained_model, model)
+    (model / "calibration.json").write_text(json.dumps({"thresholds": {"min_probability": 1.01}}))
+    assert evaluate(str(model), synthetic_npz, split="test")["known_abstain_rate"] == 1.0
 
 
 def test_split_of_a_model_without_split_file_is_an_error(trained_model, synthetic_npz, tmp_path):
@@ -81,3 +117,47 @@ def test_shipped_checkpoint_reproduces_its_held_out_figures(shared_data):
         expected = committed["per_class"][name]
         for key in ("window_support", "clip_support", "window_recall", "clip_recall"):
             assert row[key] == pytest.approx(expected[key], abs=1e-6), (name, key)
+
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+
+
+class _NobodyBackend(PoseBackend):
+    """A pose backend that finds nobody: the negative video then gives no window."""
+
+    name, layout = "nobody", "mediapipe33"
+
+    def __call__(self, frame_rgb):
+        return PoseFrame(np.full((33, 3), np.nan), np.full((33, 2), np.nan), np.zeros(33), False)
+
+
+def test_calibrate_on_the_validation_split_with_unknown_classes_as_negatives(trained_model, synthetic_npz, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(trained_model, model)
+    data = [synthetic_npz, _with_unknown_class(tmp_path)]
+    result = calibrate(model, data, [FIXTURES / "squat_clip.mp4"], backend=_NobodyBackend())
+    validation = set(json.loads((model / "split.json").read_text())["validation"])
+    clips = [(label, source) for dataset in load_pose_datasets(data)
+             for label, source in zip(dataset["label"], dataset["source_id"])]
+    assert result["split"] == "validation"
+    assert result["samples"]["clips"]["exercise"] == sum(label != "plank" and source in validation
+                                                         for label, source in clips)
+    assert result["samples"]["clips"]["non_exercise"] == 2  # the plank clips; the video has nobody in it
+    assert [clip["label"] for clip in result["unknown_class_clips"]] == ["plank", "plank"]
+    assert result["non_exercise_clips"][0]["abstain"] == "no person found"
+
+
+def test_unknown_classes_of_a_real_archive_with_the_shipped_model(shared_data):
+    """A few real Penn Action clips: squats and push ups the model knows, sit-ups and jumping jacks it does not."""
+    dataset = load_pose_datasets(shared_data / "keypoints" / "penn_action_13j.npz")[0]
+    picked = [index for label in ("squat", "push up", "situp", "jumping jacks")
+              for index in [i for i, name in enumerate(dataset["label"]) if name == label][:2]]
+    few = dataset.select(picked)
+    results = evaluate(str(CHECKPOINT), few)
+    assert results["num_clips"] == 4 and results["unknown_clips"] == 4
+    assert set(results["unknown_per_class"]) == {"situp", "jumping jacks"}
+    recognizer = Recognizer.from_pretrained(CHECKPOINT, backend=None)
+    unknown = few.filter(lambda label: label in ("situp", "jumping jacks"), input_columns="label").with_format("numpy")
+    abstained = [recognizer.recognize_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]),
+                                               row["detected"]).abstain is not None for row in unknown]
+    assert results["unknown_abstain_rate"] == np.mean(abstained)

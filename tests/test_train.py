@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,13 @@ from conftest import REPO_ROOT, free_port
 from synthetic_poses import write_synthetic_npz
 from transformers import TrainerCallback
 
+from gym_gesture import data as window_data
 from gym_gesture import train as training
 from gym_gesture.cli import main
+from gym_gesture.data import load_pose_datasets
 from gym_gesture.evaluate import evaluate
 from gym_gesture.modeling_gym_gesture import GymGestureForSequenceClassification
+from gym_gesture.recipe import RECIPE_FILE, SHIPPED_RECIPE, read_recipe
 
 SMALL = {"d_model": 32, "ffn_dim": 64, "num_frames": 30}
 
@@ -126,10 +130,14 @@ def test_split_from_reuses_another_models_split_whatever_the_seed(trained_model,
                  "--d-model", "16", "--num-frames", "30", "--seed", "1", "--split-from", str(trained_model)]) == 0
     split = json.loads((tmp_path / "split.json").read_text())
     assert split == json.loads((trained_model / "split.json").read_text())
-    assert split != training.split_datasets(training.load_pose_datasets(synthetic_npz), training.TrainingOptions(seed=1))
+    assert split != training.split_datasets(load_pose_datasets(synthetic_npz), training.TrainingOptions(seed=1))
 
 
-def test_compare_writes_the_table_for_each_fusion(synthetic_npz, tmp_path, capsys):
+def test_compare_writes_the_table_for_each_fusion(synthetic_npz, tmp_path, capsys, monkeypatch):
+    windowed = []
+    windows_from_dataset = window_data.windows_from_dataset
+    monkeypatch.setattr(window_data, "windows_from_dataset",
+                        lambda *args, **kwargs: windowed.append(args[0]) or windows_from_dataset(*args, **kwargs))
     results = tmp_path / "results" / "compare"
     assert main(["compare", "--data", str(synthetic_npz), "--output-dir", str(tmp_path / "runs"), "--results",
                  str(results), "--fusions", "transformer", "bilstm", "--epochs", "2", "--d-model", "16",
@@ -143,6 +151,7 @@ def test_compare_writes_the_table_for_each_fusion(synthetic_npz, tmp_path, capsy
         assert f"| {row['fusion']} | {row['window_macro_recall']:.4f} |" in table
     splits = [json.loads((tmp_path / "runs" / fusion / "split.json").read_text()) for fusion in ("transformer", "bilstm")]
     assert splits[0] == splits[1]  # one split for every fusion
+    assert len(windowed) == 1  # the data windowed once for both fusions
 
 
 class _RecordingHubApi:
@@ -207,7 +216,53 @@ def test_distributed_launch_trains_one_model_over_two_processes(launcher, synthe
     last = max(tmp_path.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
     assert json.loads((last / "trainer_state.json").read_text())["global_step"] == epochs * steps_per_epoch
     split = json.loads((tmp_path / "split.json").read_text())
-    datasets = training.load_pose_datasets(synthetic_npz)
+    datasets = load_pose_datasets(synthetic_npz)
     assert split == training.split_datasets(datasets, training.TrainingOptions())
     model = GymGestureForSequenceClassification.from_pretrained(tmp_path)
     assert model(torch.zeros(1, 30, 17, 3)).logits.shape == (1, 3)
+
+
+def test_the_committed_recipe_is_the_shipped_checkpoints():
+    from gym_gesture.inference import DEFAULT_MODEL_DIR
+
+    recorded = json.loads((DEFAULT_MODEL_DIR / "training.json").read_text())["options"]
+    assert read_recipe(SHIPPED_RECIPE) == recorded
+    config = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())
+    assert all(config[name] == value for name, value in recorded["model"].items())
+
+
+def _cli_options(*argv):
+    from gym_gesture.cli import _training_options, build_parser
+
+    return _training_options(build_parser().parse_args(["train", "--data", "x.npz", "--output-dir", "out", *argv]))
+
+
+def test_command_line_options_override_the_recipe():
+    recipe = read_recipe(SHIPPED_RECIPE)
+    assert _cli_options("--recipe", str(SHIPPED_RECIPE)) == training.TrainingOptions(**recipe)
+    options = _cli_options("--recipe", str(SHIPPED_RECIPE), "--seed", "3", "--d-model", "32", "--no-augment")
+    assert (options.seed, options.augment, options.epochs) == (3, False, recipe["epochs"])
+    assert options.model == {**recipe["model"], "d_model": 32, "ffn_dim": 64}  # the rest is the recipe's
+    # Neither given: one set of defaults, TrainingOptions' and (for the model) GymGestureConfig's.
+    assert _cli_options() == training.TrainingOptions()
+
+
+def test_unknown_recipe_option_is_a_clear_error(tmp_path, capsys):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"epochs": 1, "learnig_rate": 0.1}))
+    assert main(["train", "--data", "x.npz", "--output-dir", str(tmp_path), "--recipe", str(recipe)]) == 1
+    assert "unknown recipe option(s) learnig_rate" in capsys.readouterr().err
+
+
+def test_a_model_folder_records_the_recipe_it_was_trained_with(synthetic_npz, tmp_path):
+    tiny = {"epochs": 1, "batch_size": 64, "threads": 1,
+            "model": {"d_model": 16, "num_layers": 1, "num_heads": 2, "ffn_dim": 24, "dropout": 0.0, "num_frames": 30,
+                      "sample_fps": 30.0, "window_stride": 15}}
+    (tmp_path / "tiny.json").write_text(json.dumps(tiny))
+    assert main(["train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path / "model"),
+                 "--recipe", str(tmp_path / "tiny.json"), "--seed", "2"]) == 0
+    recorded = json.loads((tmp_path / "model" / RECIPE_FILE).read_text())
+    defaults = {name: value for name, value in asdict(training.TrainingOptions()).items() if name != "resume"}
+    assert recorded == {**defaults, **tiny, "seed": 2}
+    assert json.loads((tmp_path / "model" / "training.json").read_text())["options"] == recorded
+
