@@ -28,9 +28,27 @@ TRAINING_FILE = "training.json"
 
 
 def dataset_labels(datasets) -> list[str]:
-    """The classes present in the data, in the canonical order of `labels.CLASS_NAMES`."""
+    """The classes of the 22 present in the data, in the canonical order of `labels.CLASS_NAMES`."""
     present = set().union(*(set(dataset["label"]) for dataset in datasets))
-    return [name for name in CLASS_NAMES if name in present] + sorted(present - set(CLASS_NAMES))
+    return [name for name in CLASS_NAMES if name in present]
+
+
+def known_class_datasets(datasets) -> list:
+    """The datasets without their clips of exercises outside the 22 (front raise, situp, ... in the
+    archives): a model is never trained on those, they are the negatives that `evaluate` and `calibrate`
+    measure abstaining on. Datasets without such clips are returned as they are (the same objects, so a
+    window cache keyed on them still hits)."""
+    known = set(CLASS_NAMES)
+    kept = []
+    for dataset in datasets:
+        unknown = set(dataset["label"]) - known
+        if unknown:
+            logger.warning("not training on %d clips of exercises outside the 22: %s",
+                           sum(label in unknown for label in dataset["label"]), ", ".join(sorted(unknown)))
+            dataset = dataset.filter(lambda label: label in known, input_columns="label")
+        if len(dataset):
+            kept.append(dataset)
+    return kept
 
 
 class WeightedCrossEntropy:
@@ -148,7 +166,7 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         split = _read_split(output_dir) or split
     set_seed(options.seed)
 
-    datasets = window_data.load_pose_datasets(data)
+    datasets = known_class_datasets(window_data.load_pose_datasets(data))
     labels = dataset_labels(datasets)
     model = build_model(labels, options)
     config = model.config
