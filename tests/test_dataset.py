@@ -23,6 +23,9 @@ from gym_gesture.data import load_pose_datasets
         ("lat_pulldown_5", "lat_pulldown_5"),
         ("correct46", "correct46"),
         ("wrong94", "wrong94"),
+        ("fit3d_barbell_row10", "fit3d_barbell_row10"),
+        ("penn_0345", "penn_0345"),
+        ("EngincanOzyol_3311456_deadlift", "EngincanOzyol_3311456"),
         ("my clip", "my clip"),
     ],
 )
