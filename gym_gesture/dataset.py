@@ -54,11 +54,11 @@ def features(num_joints: int):
 def source_id_from_clip_id(clip_id: str) -> str:
     """The source video of a clip: `squat_13_1` and `squat_13` both come from `squat_13`.
 
-    The id is cut after its first number that starts the id or follows an underscore; ids without one
-    are their own source. Digits inside a word do not count: every `fit3d_barbell_row10` of Fit3D is its
-    own sequence, not all of them one source "fit3".
+    The id is cut after its first number that ends a word (before an underscore or the end of the id);
+    ids without one are their own source. Digits inside a word do not count: every `fit3d_barbell_row10`
+    of Fit3D is its own sequence, not all of them one source "fit3".
     """
-    match = re.match(r"^(.*?(?:^|_)\d+)", clip_id)
+    match = re.match(r"^(.*?\d+)(?=_|$)", clip_id)
     return match.group(1) if match else clip_id
 
 
