@@ -72,7 +72,7 @@ def windows_from_dataset(dataset, config, stride: int | None = None, label2id: d
     label2id = label2id if label2id is not None else config.label2id
     unknown = sorted(set(dataset["label"]) - set(label2id))
     if unknown:
-        raise ValueError(f"labels not known to the model: {', '.join(unknown)}")
+        raise InputError(f"labels not known to the model: {', '.join(unknown)}")
     clips = ClipTable([], [], [])
     keypoints, masks, spans, labels, clip_index = [], [], [], [], []
     rows = dataset.select_columns(["label", "clip_id", "source_id", "fps", "layout", "keypoints"])
@@ -89,7 +89,7 @@ def windows_from_dataset(dataset, config, stride: int | None = None, label2id: d
         clips.source_ids.append(str(row["source_id"]))
         clips.labels.append(str(row["label"]))
     if not keypoints:
-        raise ValueError("no clip gave a window: is a person visible in the clips?")
+        raise InputError("no clip gave a window: is a person visible in the clips?")
     windows = Windows(np.concatenate(keypoints), np.concatenate(masks), np.concatenate(spans),
                       np.concatenate(labels), np.concatenate(clip_index))
     return windows, clips
@@ -158,7 +158,7 @@ def split_sources(source_ids: list[str], labels: list[str], validation_fraction:
     gets at least one in each split, so the small classes are measured too.
     """
     if not 0 <= validation_fraction < 1 or not 0 <= test_fraction < 1 or validation_fraction + test_fraction >= 1:
-        raise ValueError("validation and test fractions must be in [0, 1) and sum to less than 1")
+        raise InputError("validation and test fractions must be in [0, 1) and sum to less than 1")
     by_source: dict[str, dict[str, int]] = {}
     for source, label in zip(source_ids, labels):
         counts = by_source.setdefault(source, {})
