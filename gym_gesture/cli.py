@@ -125,6 +125,9 @@ def _add_model_options(parser) -> None:
                        help="frame rate windows are sampled at; inference runs pose at this rate")
     model.add_argument("--window-stride", type=int, default=GIVEN_ONLY,
                        help="frames between window starts at inference and evaluation")
+    model.add_argument("--num-channels", type=int, choices=(2, 3), default=GIVEN_ONLY,
+                       help="the input geometry: 2, x, y in the image plane (every source and backend has them); "
+                            "3, the backend's x, y, z (MediaPipe's depth)")
 
 
 def _training_options(args):

@@ -20,7 +20,7 @@ RECIPE_FILE = "recipe.json"
 SHIPPED_RECIPE = Path(__file__).parent / "recipes" / "gym7-transformer.json"
 # The model options of the command line (`--d-model`, ...); a recipe's `model` may set any config field.
 MODEL_OPTIONS = ("d_model", "num_layers", "num_heads", "ffn_dim", "dropout", "num_frames", "sample_fps",
-                 "window_stride")
+                 "window_stride", "num_channels")
 
 
 @dataclass
