@@ -27,12 +27,10 @@ UNKNOWN_CLIPS_NOTE = ("clips of classes the model does not know are all evaluate
 
 
 def load_split(source: str) -> dict[str, list[str]]:
-    """The split (source ids per split) saved beside a model by `gym-gesture train`."""
-    path = Path(source) / SPLIT_FILE
-    if not path.exists() and not Path(source).exists():
-        from huggingface_hub import hf_hub_download
+    """The split (source ids per split) saved beside a model (a folder or a Hub id) by `gym-gesture train`."""
+    from .inference import resolve_model_dir
 
-        path = Path(hf_hub_download(source, SPLIT_FILE))
+    path = resolve_model_dir(source) / SPLIT_FILE
     if not path.exists():
         raise InputError(f"{source}: no {SPLIT_FILE} beside the model, so no held-out split to evaluate on")
     return json.loads(path.read_text())
@@ -127,9 +125,8 @@ def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: 
     unknown = []  # (label, predicted, abstain reason) of each clip of a class the model does not know
     for row, result in recognize_clips(recognizer, datasets):
         label = str(row["label"])
-        predicted = recognizer.labels[int(result.clip_scores.argmax())]
         if label not in known:
-            unknown.append((label, predicted, result.abstain))
+            unknown.append((label, recognizer.labels[int(result.clip_scores.argmax())], result.abstain))
         elif len(result.windows):  # a known clip that gives no window is left out, as in training
             window_true.append(np.full(len(result.windows), config.label2id[label]))
             window_probabilities.append(result.probabilities)
