@@ -6,8 +6,10 @@ Typed dataclasses with one JSON form, `Prediction.to_json`, read back by `Predic
     top_k            [ClassScore {label, score}] best first; a class's score is the mean of its
                      probabilities over the clip's windows
     windows          [WindowScore {start_s, end_s, label, score}] in time order, each window's best class
-    segments         [Segment {exercise, start, end, probability, windows, reps, rep_times, abstain, form}]:
-                     the timeline (`timeline.describe_segments`); form is null or
+    segments         [Segment {exercise, start, end, probability, windows, reps, rep_times, abstain, form,
+                     range_of_motion, hold_s}]: the timeline (`timeline.describe_segments`); range_of_motion
+                     is the degrees the exercise's main joint swings (null without one), hold_s the
+                     seconds a hold (plank) was held (null for an exercise with reps); form is null or
                      FormVerdict {verdict, probability_good, angles, hint} (push ups, `form.form_verdict`)
     reps             the reps of the segments of the top label
     abstain          why the clip should not be named (no person / walking / no motion / not sure), or null
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: segments' range_of_motion and hold_s
 
 
 @dataclass
@@ -73,8 +75,9 @@ class FormVerdict:
 @dataclass
 class Segment:
     """One exercise of the timeline from `start` to `end` (s from the clip's start): the mean top
-    probability of its `windows`, its reps and their times (s), why to abstain on it (or None) and,
-    for push ups, the form verdict."""
+    probability of its `windows`, its reps and their times (s), why to abstain on it (or None), for push
+    ups the form verdict, the range of motion of its main joint (degrees, `reps.range_of_motion`) and,
+    for a hold, the seconds it was held (the frames with the person seen)."""
 
     exercise: str
     start: float
@@ -85,9 +88,13 @@ class Segment:
     rep_times: list[float]
     abstain: str | None
     form: FormVerdict | None
+    range_of_motion: float | None = None
+    hold_s: float | None = None
 
     def __post_init__(self):
         self.start, self.end = round(float(self.start), 3), round(float(self.end), 3)
+        self.range_of_motion = None if self.range_of_motion is None else round(float(self.range_of_motion), 1)
+        self.hold_s = None if self.hold_s is None else round(float(self.hold_s), 2)
         self.probability = round(float(self.probability), 3)
         self.windows, self.reps = int(self.windows), int(self.reps)
         self.rep_times = [round(float(time), 2) for time in self.rep_times]

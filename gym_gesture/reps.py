@@ -68,6 +68,11 @@ def shoulders_over_wrists(keypoints: np.ndarray) -> np.ndarray:
     return -wrist_height(keypoints)
 
 
+def shoulder_angle(keypoints: np.ndarray) -> np.ndarray:
+    """The arm's angle from the torso (hip-shoulder-elbow): raises, presses and flyes swing it."""
+    return _mean_sides(keypoints, ("hip", "shoulder", "elbow"))
+
+
 def hands_sideways(keypoints: np.ndarray) -> np.ndarray:
     """Hands' offset from the pelvis along the image x axis, in torso lengths: swings with a twist."""
     wrists = (keypoints[:, _H36M["left_wrist"], 0] + keypoints[:, _H36M["right_wrist"], 0]) / 2
@@ -118,6 +123,35 @@ REP_SIGNALS: dict[str, RepSignal] = {
     "leg raises": HIP,
     "russian twist": TWIST,
 }
+
+
+# The joint whose angle an exercise moves most: its range of motion goes into the workout summary.
+# Exercises with no entry (plank, russian twist: a twist is not a joint angle in the image) have none.
+MAIN_JOINT_ANGLES: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    **{exercise: ("elbow", elbow_angle) for exercise in (
+        "barbell biceps curl", "hammer curl", "push up", "bench press", "incline bench press", "decline bench press",
+        "tricep dips", "tricep pushdown", "t bar row", "pull up", "lat pulldown", "shoulder press")},
+    **{exercise: ("shoulder", shoulder_angle) for exercise in ("lateral raises", "chest fly machine")},
+    **{exercise: ("knee", knee_angle) for exercise in ("squat", "leg extension")},
+    **{exercise: ("hip", hip_angle) for exercise in ("deadlift", "romanian deadlift", "hip thrust", "leg raises")},
+}
+
+
+def range_of_motion(keypoints: np.ndarray, layout: str, exercise: str) -> float | None:
+    """Degrees the exercise's main joint angle (`MAIN_JOINT_ANGLES`) swings over a pose sequence, from
+    its 5th to its 95th percentile so that one jittery frame does not widen it; None for an exercise
+    with no main joint or a sequence with no frame where the angle is seen."""
+    from .labels import canonical_label
+
+    entry = MAIN_JOINT_ANGLES.get(canonical_label(exercise))
+    if entry is None:
+        return None
+    angles = entry[1](convert(np.asarray(keypoints, dtype=np.float32), layout))
+    angles = angles[np.isfinite(angles)]
+    if len(angles) == 0:
+        return None
+    low, high = np.percentile(angles, [5, 95])
+    return float(high - low)
 
 
 @dataclass

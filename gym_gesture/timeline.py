@@ -30,7 +30,7 @@ from .errors import InputError
 from .form import FormModel, form_verdict
 from .paths import CALIBRATION_FILE
 from .prediction import Segment
-from .reps import count_reps
+from .reps import count_reps, range_of_motion
 from .skeleton import convert, get_layout, normalize
 
 # Exercises held still: no motion is expected, so it is no reason to abstain.
@@ -326,6 +326,8 @@ def describe_segments(segments: list[RawSegment], keypoints: np.ndarray, layout:
         form = None
         if form_model is not None and segment.exercise == "push up" and seen.any():
             form = form_verdict(frames, layout, form_model)
+        hold_s = float(seen.sum()) / fps if segment.exercise in HOLD_EXERCISES else None
         described.append(Segment(segment.exercise, segment.start, segment.end, segment.probability, segment.windows,
-                                 counted.reps, [first / fps + t for t in counted.rep_times], reason, form))
+                                 counted.reps, [first / fps + t for t in counted.rep_times], reason, form,
+                                 range_of_motion(frames, layout, segment.exercise), hold_s))
     return described

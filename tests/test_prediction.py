@@ -12,7 +12,8 @@ from gym_gesture.prediction import SCHEMA_VERSION, ClassScore, FormVerdict, Pred
 # The keys of `gym-gesture predict --json`, as documented in gym_gesture/prediction.py and the README.
 PREDICTION_KEYS = ["schema_version", "top_k", "windows", "segments", "reps", "abstain", "frames", "detected_frames",
                    "seconds", "timings", "fps", "backend", "model", "overlay_path", "detection_rate"]
-SEGMENT_KEYS = ["exercise", "start", "end", "probability", "windows", "reps", "rep_times", "abstain", "form"]
+SEGMENT_KEYS = ["exercise", "start", "end", "probability", "windows", "reps", "rep_times", "abstain", "form",
+                "range_of_motion", "hold_s"]
 FORM_KEYS = ["verdict", "probability_good", "angles", "hint"]
 
 
@@ -23,8 +24,8 @@ def _prediction() -> Prediction:
     return Prediction(
         top_k=[ClassScore("push up", np.float32(0.812345)), ClassScore("plank", 0.1)],
         windows=[WindowScore(0.0, 3.0, "push up", 0.9), WindowScore(np.float64(1.5), 4.5000001, "plank", 0.51)],
-        segments=[Segment("push up", 0.0, 3.75, 0.70005, 2, 2, [1.2345, np.float64(2.9)], None, form),
-                  Segment("plank", 3.75, 4.5, 0.4, 1, 0, [], "not sure which exercise", None)],
+        segments=[Segment("push up", 0.0, 3.75, 0.70005, 2, 2, [1.2345, np.float64(2.9)], None, form, 71.234, None),
+                  Segment("plank", 3.75, 4.5, 0.4, 1, 0, [], "not sure which exercise", None, None, 0.7499)],
         reps=2, abstain=None, frames=45, detected_frames=44, seconds=1.23456,
         timings={"pose": 1.0001, "windows": 0.0004, "model": 0.2}, fps=10.0, backend="mediapipe",
         model="checkpoints/gym7-transformer", window_probabilities=np.array([[0.9, 0.1], [0.49, 0.51]]),
@@ -40,7 +41,7 @@ def test_json_round_trips_to_the_same_prediction():
 
 def test_json_is_versioned_and_has_the_documented_keys():
     payload = _prediction().to_json()
-    assert payload["schema_version"] == SCHEMA_VERSION == 1
+    assert payload["schema_version"] == SCHEMA_VERSION == 2
     assert list(payload) == PREDICTION_KEYS
     assert all(list(item) == ["label", "score"] for item in payload["top_k"])
     assert all(list(window) == ["start_s", "end_s", "label", "score"] for window in payload["windows"])
@@ -54,7 +55,8 @@ def test_numbers_are_kept_at_the_precision_the_json_publishes():
     assert prediction.top_k[0].score == 0.8123 and type(prediction.top_k[0].score) is float
     assert (prediction.windows[1].start_s, prediction.windows[1].end_s) == (1.5, 4.5)
     segment = prediction.segments[0]
-    assert (segment.probability, segment.rep_times) == (0.7, [1.23, 2.9])
+    assert (segment.probability, segment.rep_times, segment.range_of_motion) == (0.7, [1.23, 2.9], 71.2)
+    assert prediction.segments[1].hold_s == 0.75
     assert segment.form.probability_good == 0.235 and segment.form.angles == {"body_line": 151.235, "elbow_min": 88.5}
     assert (prediction.seconds, prediction.timings) == (1.235, {"pose": 1.0, "windows": 0.0, "model": 0.2})
     assert prediction.label == "push up" and prediction.detection_rate == 44 / 45
@@ -68,7 +70,7 @@ def test_window_probabilities_stay_out_of_the_json():
 
 
 @pytest.mark.parametrize("payload", [
-    {**_prediction().to_json(), "schema_version": 2},
+    {**_prediction().to_json(), "schema_version": 1},
     {key: value for key, value in _prediction().to_json().items() if key != "schema_version"},
     {key: value for key, value in _prediction().to_json().items() if key != "windows"},
     {**_prediction().to_json(), "top_k": [{"label": "squat"}]},
