@@ -172,6 +172,9 @@ def _add_training_arguments(parser) -> None:
                                "tempers the weight of rare classes; 1: fully balanced)")
     training.add_argument("--label-smoothing", type=float, default=GIVEN_ONLY,
                           help=f"label smoothing of the loss ({default.label_smoothing:g})")
+    training.add_argument("--outlier-exposure", type=float, default=GIVEN_ONLY, metavar="WEIGHT",
+                          help="train on the data's clips of exercises outside the 22 as outliers, with this weight "
+                               f"on their loss ({default.outlier_exposure:g}: not trained on)")
     training.add_argument("--no-augment", dest="augment", action="store_false", default=GIVEN_ONLY,
                           help="no mirror / rotation / scale / speed / joint dropout")
     training.add_argument("--threads", type=int, default=GIVEN_ONLY,

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import data_names, load_pose_datasets
+from .data import data_names, held_out_part_of_unseen_source, load_pose_datasets
 from .errors import InputError
 from .train import SPLIT_FILE
 
 logger = logging.getLogger(__name__)
-UNKNOWN_CLIPS_NOTE = ("clips of classes the model does not know are all evaluated, whatever the split: "
-                      "no model trained on them")
+UNKNOWN_CLIPS_NOTE = ("clips of classes the model does not know: on a split, those of its sources in that part "
+                      "(classes trained on as outliers are split by source like the others) and half of the "
+                      "sources in no part (a stable hash of the source id puts each in validation or test), so "
+                      "that calibration (validation) and the test figures never share a clip")
 
 
 def load_split(source: str) -> dict[str, list[str]]:
@@ -39,7 +41,8 @@ def load_split(source: str) -> dict[str, list[str]]:
 def split_pose_datasets(model_source: str, data, split: str | None = None, known_labels=None) -> list:
     """The pose datasets `data` (see `data.load_pose_datasets`), all of them or only the clips of the
     sources in one part of the split saved with the model (e.g. "test": the held-out sources). Given the
-    model's `known_labels`, the clips of other classes are kept whatever the split (they are in none)."""
+    model's `known_labels`, the clips of other classes whose source is in no part of the split are kept
+    in the held-out part `data.held_out_part_of_unseen_source` gives them."""
     datasets = load_pose_datasets(data)
     if split is None:
         return datasets
@@ -47,9 +50,13 @@ def split_pose_datasets(model_source: str, data, split: str | None = None, known
     if sources is None:
         raise InputError(f"{model_source}: the saved split has no {split!r} part")
     sources = set(sources)
+    in_split = set().union(*map(set, load_split(model_source).values()))
 
     def kept(label, source):
-        return source in sources or (known_labels is not None and label not in known_labels)
+        if source in sources:
+            return True
+        unseen_negative = known_labels is not None and label not in known_labels and source not in in_split
+        return unseen_negative and held_out_part_of_unseen_source(source) == split
 
     datasets = [dataset.filter(kept, input_columns=["label", "source_id"]) for dataset in datasets]
     if not sum(len(dataset) for dataset in datasets):

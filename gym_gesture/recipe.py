@@ -44,6 +44,9 @@ class TrainingOptions:
     # russian twist) 57x and 133x a push up's weight; validation macro F1 0.956 against 0.944.
     class_weight_power: float = 0.5
     label_smoothing: float = 0.0
+    # Weight of the outlier-exposure loss on the data's clips of exercises outside the 22 (0: not
+    # trained on them; `train.WeightedCrossEntropy`).
+    outlier_exposure: float = 0.0
     augment: bool = True
     model: dict = field(default_factory=dict)
     init_from: str | None = None

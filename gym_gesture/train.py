@@ -33,40 +33,53 @@ def dataset_labels(datasets) -> list[str]:
     return [name for name in CLASS_NAMES if name in present]
 
 
-def known_class_datasets(datasets) -> list:
+def known_class_datasets(datasets) -> tuple[list, list]:
     """The datasets without their clips of exercises outside the 22 (front raise, situp, ... in the
-    archives): a model is never trained on those, they are the negatives that `evaluate` and `calibrate`
-    measure abstaining on. Datasets without such clips are returned as they are (the same objects, so a
-    window cache keyed on them still hits)."""
+    archives), and those clips alone: a model is never trained to name them; they are the negatives that
+    `evaluate` and `calibrate` measure abstaining on, and, with `outlier_exposure`, outliers in training.
+    Datasets without such clips are returned as they are (the same objects, so a window cache keyed on
+    them still hits)."""
     known = set(CLASS_NAMES)
-    kept = []
+    kept, outliers = [], []
     for dataset in datasets:
         unknown = set(dataset["label"]) - known
         if unknown:
-            logger.warning("not training on %d clips of exercises outside the 22: %s",
+            logger.warning("%d clips of exercises outside the 22 (%s): never a class of the model",
                            sum(label in unknown for label in dataset["label"]), ", ".join(sorted(unknown)))
+            outliers.append(dataset.filter(lambda label: label not in known, input_columns="label"))
             dataset = dataset.filter(lambda label: label in known, input_columns="label")
         if len(dataset):
             kept.append(dataset)
-    return kept
+    return kept, outliers
+
+
+OUTLIER_LABEL = -1  # the label of an outlier window (a class outside the model's labels) in training
 
 
 class WeightedCrossEntropy:
     """Class-weighted cross-entropy for `Trainer(compute_loss_func=...)`: summed over the batch and divided
-    by the number of windows the Trainer counts over devices and accumulation steps, as it expects."""
+    by the number of windows the Trainer counts over devices and accumulation steps, as it expects.
 
-    def __init__(self, weights: np.ndarray, label_smoothing: float = 0.0):
+    Windows labelled `OUTLIER_LABEL` add `outlier_exposure` times their cross-entropy to the uniform
+    distribution (outlier exposure, Hendrycks et al. 2019): the model learns to spread its probability on
+    exercises it does not name, which the abstain threshold on the top probability then catches."""
+
+    def __init__(self, weights: np.ndarray, label_smoothing: float = 0.0, outlier_exposure: float = 0.0):
         import torch
 
         self.weights = torch.as_tensor(weights, dtype=torch.float32)
         self.label_smoothing = label_smoothing
+        self.outlier_exposure = outlier_exposure
 
     def __call__(self, outputs, labels, num_items_in_batch=None):
         import torch.nn.functional as F
 
         logits = outputs["logits"]
-        losses = F.cross_entropy(logits, labels, weight=self.weights.to(logits.device), reduction="none",
+        outlier = labels == OUTLIER_LABEL
+        losses = F.cross_entropy(logits, labels.clamp(min=0), weight=self.weights.to(logits.device), reduction="none",
                                  label_smoothing=self.label_smoothing)
+        to_uniform = -F.log_softmax(logits, dim=-1).mean(dim=-1)
+        losses = losses.where(~outlier, self.outlier_exposure * to_uniform)
         return losses.sum() / num_items_in_batch if num_items_in_batch is not None else losses.mean()
 
 
@@ -124,12 +137,21 @@ def build_model(labels: list[str], options: TrainingOptions):
     return GymGestureForSequenceClassification(config)
 
 
-def split_datasets(datasets, options: TrainingOptions) -> dict[str, list[str]]:
-    """The seeded, stratified split by source video of all the clips of the datasets."""
-    source_ids = [source for dataset in datasets for source in dataset["source_id"]]
-    labels = [label for dataset in datasets for label in dataset["label"]]
-    return window_data.split_sources(source_ids, labels, options.validation_fraction, options.test_fraction,
-                                     options.seed)
+def split_datasets(datasets, options: TrainingOptions, outlier_datasets=()) -> dict[str, list[str]]:
+    """The seeded, stratified split by source video of all the clips of the datasets. The outliers'
+    sources are split on their own, so that training with them leaves the known classes' split as it is
+    (the same held-out sources with and without outlier exposure)."""
+    def seeded_split(parts):
+        source_ids = [source for dataset in parts for source in dataset["source_id"]]
+        labels = [label for dataset in parts for label in dataset["label"]]
+        return window_data.split_sources(source_ids, labels, options.validation_fraction, options.test_fraction,
+                                         options.seed)
+
+    split = seeded_split(datasets)
+    if outlier_datasets:
+        outlier_split = seeded_split(outlier_datasets)
+        split = {name: sorted(sources + outlier_split[name]) for name, sources in split.items()}
+    return split
 
 
 def _read_split(output_dir: Path) -> dict[str, list[str]] | None:
@@ -166,12 +188,15 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         split = _read_split(output_dir) or split
     set_seed(options.seed)
 
-    datasets = known_class_datasets(window_data.load_pose_datasets(data))
+    datasets, outlier_datasets = known_class_datasets(window_data.load_pose_datasets(data))
+    if not options.outlier_exposure:
+        outlier_datasets = []
     labels = dataset_labels(datasets)
     model = build_model(labels, options)
     config = model.config
     windows, clips = window_data.windows_from_datasets(datasets, config, options.stride, cache=window_cache)
-    split = split or split_datasets(datasets, options)
+    # Outliers are split by source like the known clips: their held-out parts measure abstaining.
+    split = split or split_datasets(datasets, options, outlier_datasets)
     indices = window_data.split_indices(windows, clips, split)
     unused = set(clips.source_ids) - {source for sources in split.values() for source in sources}
     if unused:
@@ -192,9 +217,15 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     else:
         validation = windows.subset(indices["validation"])
     train_windows = windows.subset(train_indices)
-
     weights = (window_data.class_weights(train_windows.labels, len(labels), options.class_weight_power) if options.class_weights
                else np.ones(len(labels), np.float32))
+    num_outlier_windows = 0
+    for dataset in outlier_datasets:
+        outliers, outlier_clips = window_data.windows_from_dataset(
+            dataset, config, options.stride, label2id=dict.fromkeys(set(dataset["label"]), OUTLIER_LABEL))
+        outliers = outliers.subset(window_data.split_indices(outliers, outlier_clips, split)["train"])
+        num_outlier_windows += len(outliers)
+        train_windows = window_data.concatenate_windows([train_windows, outliers])
     augmentation = window_data.Augmentation(layout=config.layout) if options.augment else None
     logger.warning("%d training windows (%d sources), %d validation windows (%d sources); labels: %s",
                    len(train_windows), len(split["train"]), len(validation), len(split["validation"]),
@@ -233,7 +264,7 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         train_dataset=window_data.WindowDataset(train_windows, augmentation, options.seed + arguments.process_index),
         eval_dataset=window_data.WindowDataset(validation),
         data_collator=window_data.collate_windows,
-        compute_loss_func=WeightedCrossEntropy(weights, options.label_smoothing),
+        compute_loss_func=WeightedCrossEntropy(weights, options.label_smoothing, options.outlier_exposure),
         compute_metrics=window_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=options.patience)],
     )
@@ -255,7 +286,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         "epochs_run": round(float(result.metrics.get("epoch", trainer.state.epoch or 0)), 2),
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "validation": {key.removeprefix("eval_"): value for key, value in best.items()},
-        "num_train_windows": len(train_windows),
+        "num_train_windows": len(train_windows) - num_outlier_windows,
+        "num_outlier_windows": num_outlier_windows,
         "num_validation_windows": len(validation),
         "world_size": arguments.world_size,
         "split_sizes": {name: len(sources) for name, sources in split.items()},

@@ -16,7 +16,7 @@ from gym_gesture.cli import main
 from gym_gesture.evaluate import evaluate
 from gym_gesture.inference import Recognizer
 from gym_gesture.pose.base import PoseBackend, PoseFrame
-from gym_gesture.data import load_pose_datasets
+from gym_gesture.data import held_out_part_of_unseen_source, load_pose_datasets
 
 
 def test_evaluate_json_fields_and_confusion_png(trained_model, synthetic_npz, tmp_path, capsys):
@@ -46,12 +46,13 @@ def test_whole_data_without_split(trained_model, synthetic_npz):
 
 
 def _with_unknown_class(tmp_path) -> Path:
-    """Synthetic clips of two classes the trained model knows and two "plank" clips, a class it does not."""
+    """Synthetic clips of two classes the trained model knows and two "plank" clips, a class it does not,
+    of sources that `held_out_part_of_unseen_source` puts one in validation, one in test."""
     path = write_synthetic_npz(tmp_path / "with_unknown.npz", sources_per_class=2,
                                classes=("squat", "lateral raises"), seed=5)
     arrays = dict(np.load(path))
     arrays["plank/plank_1"] = arrays["squat/squat_1"]
-    arrays["plank/plank_2"] = arrays["lateral raises/lateral_raises_1"][::-1]
+    arrays["plank/plank_4"] = arrays["lateral raises/lateral_raises_1"][::-1]
     np.savez(path, **arrays)
     return path
 
@@ -76,12 +77,18 @@ def test_unknown_classes_are_negatives_abstained_on_as_predict_does(trained_mode
     assert results["unknown_abstain_rate"] == np.mean([reason is not None for reason in reasons])
 
 
-def test_unknown_clips_count_whatever_the_split(trained_model, synthetic_npz, tmp_path):
+def test_unknown_clips_never_trained_on_are_halved_between_validation_and_test(trained_model, synthetic_npz, tmp_path):
+    """Calibration reads the validation half of the negatives, the test figures the other half."""
     data = _with_unknown_class(tmp_path)
-    results = evaluate(str(trained_model), [synthetic_npz, data], split="test")
-    assert results["unknown_clips"] == 2 and "whatever the split" in results["unknown_clips_note"]
-    assert results["num_clips"] == evaluate(str(trained_model), [synthetic_npz, data], split="test",
-                                            ignore_unknown=True)["num_clips"]
+    by_part = {split: evaluate(str(trained_model), [synthetic_npz, data], split=split) for split in ("validation", "test")}
+    planks = [source for label, source in zip(*load_pose_datasets(data)[0].select_columns(["label", "source_id"])[:].values())
+              if label == "plank"]
+    for split, results in by_part.items():
+        assert results["unknown_clips"] == sum(held_out_part_of_unseen_source(source) == split for source in planks)
+        assert results["num_clips"] == evaluate(str(trained_model), [synthetic_npz, data], split=split,
+                                                ignore_unknown=True)["num_clips"]
+    assert [results["unknown_clips"] for results in by_part.values()] == [1, 1]
+    assert "never share a clip" in by_part["test"]["unknown_clips_note"]
 
 
 def test_abstaining_thresholds_come_from_the_models_calibration(trained_model, synthetic_npz, tmp_path):
@@ -142,8 +149,9 @@ def test_calibrate_on_the_validation_split_with_unknown_classes_as_negatives(tra
     assert result["split"] == "validation"
     assert result["samples"]["clips"]["exercise"] == sum(label != "plank" and source in validation
                                                          for label, source in clips)
-    assert result["samples"]["clips"]["non_exercise"] == 2  # the plank clips; the video has nobody in it
-    assert [clip["label"] for clip in result["unknown_class_clips"]] == ["plank", "plank"]
+    # The validation half of the plank clips (none trained on): one; the video has nobody in it.
+    assert result["samples"]["clips"]["non_exercise"] == 1
+    assert [clip["clip_id"] for clip in result["unknown_class_clips"]] == ["plank_4"]
     assert result["non_exercise_clips"][0]["abstain"] == "no person found"
 
 
