@@ -20,7 +20,7 @@ import numpy as np
 from .data import Windows, windows_from_sequence
 from .errors import InputError, MissingFileError
 from .form import FormModel
-from .paths import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
+from .paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from .pose.base import PoseBackend, PoseFrame
 from .prediction import ClassScore, Prediction, Segment, WindowScore
 from .timeline import (
@@ -37,6 +37,8 @@ MODEL_FOLDER_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.md")
 DEFAULT_MAX_DURATION_S = 600.0
 STAGES = ("pose", "windows", "model", "overlay")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+# The checkpoints shipped in the package, by name: `--model NAME` takes them without a path.
+SHIPPED_MODELS = tuple(sorted(folder.name for folder in CHECKPOINTS_DIR.iterdir() if (folder / "config.json").is_file()))
 
 
 class NoPersonError(InputError):
@@ -92,20 +94,23 @@ class _ProgressBackend(PoseBackend):
 
 
 def resolve_model_dir(source: str | Path | None = None, revision: str | None = None) -> Path:
-    """The local folder of a model: a saved folder as it is, or a Hub id (`USER/NAME`, at `revision`)
-    downloaded once into huggingface_hub's cache (`snapshot_download`); default: the shipped checkpoint.
+    """The local folder of a model: a saved folder as it is, the name of a shipped checkpoint
+    (`SHIPPED_MODELS`), or a Hub id (`USER/NAME`, at `revision`) downloaded once into huggingface_hub's
+    cache (`snapshot_download`); default: the shipped checkpoint `DEFAULT_MODEL_DIR`.
     Everything the recognizer reads of a model (config, weights, calibration, form model) comes from this
     folder. Raises FileNotFoundError naming `source` when it is neither, or when the Hub cannot be reached
     and the model is not in the cache."""
     source = str(source or DEFAULT_MODEL_DIR)
     folder = Path(source)
+    if not folder.exists() and source in SHIPPED_MODELS:
+        folder = CHECKPOINTS_DIR / source
     if folder.exists():
         if revision:
             raise InputError(f"--revision {revision}: {source} is a local folder, not a Hub id")
         return folder
     looks_like_path = folder.is_absolute() or source.startswith(".") or source.count("/") != 1
     if looks_like_path:
-        raise MissingFileError(f"{source}: no such model folder")
+        raise MissingFileError(f"{source}: no such model folder (shipped models: {', '.join(SHIPPED_MODELS)})")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError, \
         RevisionNotFoundError
@@ -315,5 +320,5 @@ class Recognizer:
         )
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
+__all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "SHIPPED_MODELS", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
            "load_model", "resolve_model_dir", "window_probabilities"]

@@ -5,8 +5,10 @@ from importlib.resources import files
 from pathlib import Path
 
 PACKAGE_DIR = Path(str(files(__package__)))
-# The shipped checkpoint: the default everywhere, so nothing is downloaded unless another model is asked for.
-DEFAULT_MODEL_DIR = PACKAGE_DIR / "checkpoints" / "gym7-transformer"
+# The shipped checkpoints, each asked for by its folder's name (`--model gym22-transformer`); the default
+# everywhere is one of them, so nothing is downloaded unless another model is asked for.
+CHECKPOINTS_DIR = PACKAGE_DIR / "checkpoints"
+DEFAULT_MODEL_DIR = CHECKPOINTS_DIR / "gym7-transformer"
 EXAMPLES_DIR = PACKAGE_DIR / "examples"
 MODEL_CARD_TEMPLATE = PACKAGE_DIR / "model_card.md"
 # The push-up form model (`gym-gesture train-form`) that a model folder may carry beside its weights.

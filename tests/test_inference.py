@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gym_gesture.app import EXAMPLES_DIR
-from gym_gesture.inference import NoPersonError, Recognizer
+from gym_gesture.inference import SHIPPED_MODELS, NoPersonError, Recognizer
 from gym_gesture.prediction import Prediction
 from gym_gesture.video import VideoWriter, probe
 
@@ -169,7 +169,15 @@ def test_cli_predict_errors_are_one_line(model_dir, tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "not a readable video" in error
     assert main(["predict", str(SQUAT_CLIP), "--model", str(tmp_path / "no-model")]) == 1
-    assert capsys.readouterr().err == f"gym-gesture predict: error: {tmp_path / 'no-model'}: no such model folder\n"
+    assert capsys.readouterr().err == (f"gym-gesture predict: error: {tmp_path / 'no-model'}: no such model folder "
+                                       f"(shipped models: {', '.join(SHIPPED_MODELS)})\n")
+
+
+def test_a_shipped_model_is_asked_for_by_name(model_dir):
+    from gym_gesture.inference import resolve_model_dir
+
+    assert model_dir.name in SHIPPED_MODELS
+    assert resolve_model_dir(model_dir.name) == model_dir
 
 
 @pytest.mark.slow
