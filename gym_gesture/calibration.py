@@ -68,8 +68,11 @@ def _video_files(paths) -> list[Path]:
     return files
 
 
+LEVELS = ("windows", "clips")
+
+
 def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe",
-              split: str = "validation", max_lost: float = DEFAULT_MAX_LOST) -> dict:
+              split: str = "validation", max_lost: float = DEFAULT_MAX_LOST, level: str = "windows") -> dict:
     """Calibrate the abstain thresholds of the model in `model_dir` and write `calibration.json` there.
 
     data: pose datasets / .npz archives holding the model's `split` sources (their clips of classes the
@@ -135,7 +138,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         by_level = {level: calibrate_threshold(exercise[level], non_exercise[level], name, candidates, thresholds,
                                                 max_lost)
                     for level in ("windows", "clips")}
-        thresholds = replace(thresholds, **{name: by_level["windows"].threshold})
+        thresholds = replace(thresholds, **{name: by_level[level].threshold})
         trade_off[name] = {level: calibration.table for level, calibration in by_level.items()}
 
     def outcome(sample: AbstainSample) -> dict:
@@ -149,7 +152,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         entry["abstain"] = sample.reason(thresholds)
     result = {
         "model": str(model_dir), "data": [str(path) for path in data], "split": split,
-        "negatives": [str(path) for path in negatives], "chosen_on": "windows", "max_lost": max_lost,
+        "negatives": [str(path) for path in negatives], "chosen_on": level, "max_lost": max_lost,
         "thresholds": asdict(thresholds),
         "samples": {level: {"exercise": len(exercise[level]), "non_exercise": len(non_exercise[level])}
                     for level in ("clips", "windows")},
@@ -167,7 +170,8 @@ def format_trade_off(result: dict) -> str:
     lines = []
     chosen = result["thresholds"]
     for name, levels in result["trade_off"].items():
-        lines += [f"{name} (chosen on windows, losing at most {result['max_lost']:g} of the held-out windows "
+        level = result["chosen_on"]
+        lines += [f"{name} (chosen on {level}, losing at most {result['max_lost']:g} of the held-out {level} "
                   f"named right: {chosen[name]:g})", "",
                   "| threshold | held-out windows named right | negative windows abstained | "
                   "held-out clips named right | negative clips abstained |",

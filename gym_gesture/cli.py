@@ -429,7 +429,10 @@ def _add_calibrate(subparsers) -> None:
                         help="videos (or folders of videos) of people not exercising (e.g. ../shared/data/people)")
     parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
     parser.add_argument("--max-lost", type=float, default=0.01, metavar="F",
-                        help="share of the held-out windows named right a threshold may cost (default 0.01)")
+                        help="share of the held-out samples named right a threshold may cost (default 0.01)")
+    parser.add_argument("--level", choices=("windows", "clips"), default="windows",
+                        help="choose on windows (default: few negative clips still give many windows) or on "
+                             "clips, what a user is shown (when there are enough negative clips)")
     parser.set_defaults(run=_run_calibrate)
 
 
@@ -443,7 +446,7 @@ def _run_calibrate(args) -> int:
     if not 0 <= args.max_lost < 1:
         raise InputError(f"--max-lost must be in [0, 1), got {args.max_lost}")
     result = calibrate(args.model, args.data, args.negatives, backend=args.backend, split=args.split,
-                       max_lost=args.max_lost)
+                       max_lost=args.max_lost, level=args.level)
     print(format_trade_off(result))
     for clip in result["non_exercise_clips"]:
         print(f"{Path(clip['file']).name}: {clip['abstain'] or 'named ' + clip['predicted']}")

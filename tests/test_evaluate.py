@@ -155,6 +155,19 @@ def test_calibrate_on_the_validation_split_with_unknown_classes_as_negatives(tra
     assert result["non_exercise_clips"][0]["abstain"] == "no person found"
 
 
+def test_calibrate_on_clips_keeps_the_clips_named_right(trained_model, synthetic_npz, tmp_path):
+    """--level clips: the chosen thresholds lose at most max_lost of the held-out clips named right."""
+    model = tmp_path / "model"
+    shutil.copytree(trained_model, model)
+    result = calibrate(model, [synthetic_npz, _with_unknown_class(tmp_path)], [FIXTURES / "squat_clip.mp4"],
+                       backend=_NobodyBackend(), level="clips", max_lost=0.05)
+    assert result["chosen_on"] == "clips"
+    for name, levels in result["trade_off"].items():
+        best = max(row["exercise_named_right"] for row in levels["clips"])
+        (chosen,) = [row for row in levels["clips"] if row["threshold"] == result["thresholds"][name]]
+        assert chosen["exercise_named_right"] >= best - 0.05
+
+
 def test_unknown_classes_of_a_real_archive_with_the_shipped_model(shared_data):
     """A few real Penn Action clips: squats and push ups the model knows, sit-ups and jumping jacks it does not."""
     dataset = load_pose_datasets(shared_data / "keypoints" / "penn_action_13j.npz")[0]
