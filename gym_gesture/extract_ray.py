@@ -4,14 +4,14 @@ Each actor holds its own pose backend and runs `extract.clip_pose`, the per-clip
 one clip at a time; it returns the poses, and the driver (the process that runs `extract`) writes them:
 nothing is written on the nodes, so `--out` needs no shared storage. The actors open the videos by
 absolute path: the video folder must be at the same path on every node (a shared filesystem). An actor
-that dies (a crash, a lost node) is restarted by Ray and its clip is queued again; a clip on which
-workers died `MAX_TRIES` times is reported as failed instead of stalling the run.
+that dies (a crash, a lost node) is restarted by Ray, which sends it its clip again; a clip on which its
+actor died `MAX_TRIES` times is reported as failed instead of stalling the run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter, deque
+from collections import deque
 
 from .errors import InputError, MissingExtraError
 from .extract import ClipSource, clip_pose
@@ -58,9 +58,10 @@ def _start_actors(backend: str, workers: int | None, count: int) -> list:
         if workers == 0:
             raise InputError(f"the Ray cluster has no {resource} for the {backend} actors (one each); "
                              f"add one, or give --workers to wait for an autoscaler")
+    # A dead actor is restarted without limit and Ray sends its clip again once it is back; a clip that
+    # kills its actor every time ends after MAX_TRIES.
     options = {"num_cpus": 1, "num_gpus": 1 if resource == "GPU" else 0,
-               # Restarted without limit: a clip that kills its worker every time is stopped by MAX_TRIES.
-               "max_restarts": -1, "max_task_retries": 0}
+               "max_restarts": -1, "max_task_retries": MAX_TRIES - 1}
     actor_class = ray.remote(PoseWorker).options(**options)
     return [actor_class.remote(backend) for _ in range(min(workers, count))]
 
@@ -92,11 +93,11 @@ def _results(actors: list, connected: bool, clips: list[ClipSource], backend: st
 
 
 def _dispatch(actors: list, clips: list[ClipSource], backend: str, fps: float):
-    queue, tries, running = deque(clips), Counter(), {}
+    """One clip at a time on each actor, the next one sent as soon as it answers."""
+    queue, running = deque(clips), {}
 
     def send(actor) -> None:
         clip = queue.popleft()
-        tries[clip.clip_id] += 1
         # The nodes do not share this process's working directory: they get the absolute path.
         on_node = dataclasses.replace(clip, path=clip.path.absolute())
         running[actor.pose.remote(on_node, fps)] = (actor, clip)
@@ -106,7 +107,6 @@ def _dispatch(actors: list, clips: list[ClipSource], backend: str, fps: float):
     while running:
         [done], _ = ray.wait(list(running), num_returns=1)
         actor, clip = running.pop(done)
-        result = None
         try:
             sequence, error = ray.get(done)
             # Reported with the path as the user gave it, as a local run reports it.
@@ -116,11 +116,7 @@ def _dispatch(actors: list, clips: list[ClipSource], backend: str, fps: float):
             if died.actor_init_failed:  # e.g. the backend's extra missing on the nodes: no clip can run
                 raise InputError(f"the Ray actors could not start the {backend} pose backend: "
                                  f"{reason[-1]}") from died
-            if tries[clip.clip_id] < MAX_TRIES:
-                queue.appendleft(clip)  # redone on this actor once Ray has restarted it
-            else:
-                result = (clip, None, f"{clip.path}: its Ray worker died {MAX_TRIES} times on it ({reason[0]})")
+            result = (clip, None, f"{clip.path}: its Ray worker died {MAX_TRIES} times on it ({reason[0]})")
         if queue:  # the actor's next clip before the driver writes this one
             send(actor)
-        if result is not None:
-            yield result
+        yield result

@@ -1,0 +1,119 @@
+"""`gym-gesture extract --ray`: on a real local Ray cluster of 2 CPUs, the same dataset as a local run, a
+killed worker's clip redone, resume across local and Ray runs; one-line errors without Ray or a cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gym_gesture.cli import main
+from gym_gesture.extract import extract_dataset
+
+from conftest import REPO_ROOT, free_port
+from test_extract import _arrow_bytes, uninterrupted, video_tree  # noqa: F401 (fixtures: the local run to match)
+
+REPORT = "extract_report.json"
+
+
+def _ray_or_skip():
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":  # the test extra installs Ray: CI must run these
+            raise
+        pytest.skip('needs Ray: pip install "gym-gesture[ray]"')
+    return ray
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local cluster of 2 CPUs for the module (starting one takes seconds); `extract --ray` run in this
+    process uses it, as it uses any connection its caller made."""
+    ray = _ray_or_skip()
+    ray.init(address="local", num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+def _report(dataset_dir: Path) -> dict:
+    return json.loads((dataset_dir / REPORT).read_text())
+
+
+def test_ray_run_gives_the_local_dataset(ray_cluster, video_tree, uninterrupted, tmp_path):  # noqa: F811
+    out = tmp_path / "dataset"
+    # No --workers: one actor per CPU of the cluster, 2 here.
+    assert main(["extract", str(video_tree), "--out", str(out), "--ray", "local"]) == 0
+    assert _arrow_bytes(out) == _arrow_bytes(uninterrupted)
+    # The broken videos are reported word for word as in the local run.
+    assert _report(out) == _report(uninterrupted)
+    assert len(_report(out)["failed"]) == 3
+
+
+def _kill_first_busy_actor(killed: list[int], deadline: float) -> None:
+    """SIGKILL the first actor process seen extracting a clip (Ray titles it `ray::PoseWorker.pose`)."""
+    while time.monotonic() < deadline:
+        for proc in Path("/proc").iterdir():
+            try:
+                title = (proc / "cmdline").read_bytes()
+            except OSError:  # not a process, or it has just ended
+                continue
+            if title.startswith(b"ray::PoseWorker.pose"):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+                return
+        time.sleep(0.01)
+
+
+def test_killed_worker_has_its_clip_redone(ray_cluster, video_tree, uninterrupted, tmp_path):  # noqa: F811
+    killed = []
+    killer = threading.Thread(target=_kill_first_busy_actor, args=(killed, time.monotonic() + 120))
+    killer.start()
+    try:
+        report = extract_dataset(video_tree, tmp_path / "dataset", ray="local", workers=2, progress=False)
+    finally:
+        killer.join()
+    assert len(killed) == 1
+    # The clip the dead actor held was redone: nothing lost, nothing twice, the same report.
+    assert _arrow_bytes(tmp_path / "dataset") == _arrow_bytes(uninterrupted)
+    assert report == _report(uninterrupted), json.dumps(report["failed"], indent=1)
+
+
+def test_ray_run_resumes_a_local_run(ray_cluster, video_tree, uninterrupted, tmp_path):  # noqa: F811
+    out = tmp_path / "dataset"
+    extract_dataset(video_tree, out, limit=4, progress=False)  # the 3 broken clips, then squat_1
+    report = extract_dataset(video_tree, out, ray="local", workers=1, progress=False)
+    assert report["skipped_already_done"] == 1 and report["clips"] == 3
+    assert _arrow_bytes(out) == _arrow_bytes(uninterrupted)
+    assert report["failed"] == _report(uninterrupted)["failed"]
+
+
+def test_without_ray_one_line_names_the_extra(video_tree, tmp_path, monkeypatch, capsys):  # noqa: F811
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as where the extra is not installed
+    monkeypatch.delitem(sys.modules, "gym_gesture.extract_ray", raising=False)
+    assert main(["extract", str(video_tree), "--out", str(tmp_path / "dataset"), "--ray", "local"]) == 1
+    error = capsys.readouterr().err
+    assert 'pip install "gym-gesture[ray]"' in error and len(error.strip().splitlines()) == 1
+
+
+def test_unreachable_cluster_is_one_line(video_tree, tmp_path):  # noqa: F811
+    _ray_or_skip()
+    address = f"ray://127.0.0.1:{free_port()}"
+    # A fresh process (this one is connected already), and Ray's client giving up after 3 tries of 1 s, not 5-30 s.
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S="1",
+               RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S="1")
+    result = subprocess.run([sys.executable, "-m", "gym_gesture", "extract", str(video_tree), "--out",
+                             str(tmp_path / "dataset"), "--ray", address], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    # Ray warns first, in its own words; ours is one line, with no traceback.
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"gym-gesture extract: error: cannot connect to the Ray cluster at '{address}': ")
