@@ -93,30 +93,36 @@ def _results(actors: list, connected: bool, clips: list[ClipSource], backend: st
 
 
 def _dispatch(actors: list, clips: list[ClipSource], backend: str, fps: float):
-    """One clip at a time on each actor, the next one sent as soon as it answers."""
-    queue, running = deque(clips), {}
+    """One clip at a time on each actor, the first once it is up (an actor that cannot be placed, on a full
+    cluster or one waiting for an autoscaler, holds no clip), the next as soon as it answers."""
+    queue, starting, busy = deque(clips), {actor.__ray_ready__.remote(): actor for actor in actors}, {}
 
     def send(actor) -> None:
         clip = queue.popleft()
         # The nodes do not share this process's working directory: they get the absolute path.
         on_node = dataclasses.replace(clip, path=clip.path.absolute())
-        running[actor.pose.remote(on_node, fps)] = (actor, clip)
+        busy[actor.pose.remote(on_node, fps)] = (actor, clip)
 
-    for actor in actors:
-        send(actor)
-    while running:
-        [done], _ = ray.wait(list(running), num_returns=1)
-        actor, clip = running.pop(done)
+    while queue or busy:
+        [done], _ = ray.wait([*busy, *starting], num_returns=1)
+        if done in starting:
+            actor = starting.pop(done)
+            try:
+                ray.get(done)
+            except ray.exceptions.RayActorError as died:  # e.g. the backend's extra missing on the nodes
+                reason = str(died).strip().splitlines()[-1]
+                raise InputError(f"the Ray actors could not start the {backend} pose backend: {reason}") from died
+            if queue:
+                send(actor)
+            continue
+        actor, clip = busy.pop(done)
         try:
             sequence, error = ray.get(done)
             # Reported with the path as the user gave it, as a local run reports it.
             result = (clip, sequence, error and error.replace(str(clip.path.absolute()), str(clip.path)))
         except ray.exceptions.RayActorError as died:
-            reason = str(died).strip().splitlines()
-            if died.actor_init_failed:  # e.g. the backend's extra missing on the nodes: no clip can run
-                raise InputError(f"the Ray actors could not start the {backend} pose backend: "
-                                 f"{reason[-1]}") from died
-            result = (clip, None, f"{clip.path}: its Ray worker died {MAX_TRIES} times on it ({reason[0]})")
+            reason = str(died).strip().splitlines()[0]
+            result = (clip, None, f"{clip.path}: its Ray worker died {MAX_TRIES} times on it ({reason})")
         if queue:  # the actor's next clip before the driver writes this one
             send(actor)
         yield result

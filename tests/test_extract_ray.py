@@ -89,7 +89,8 @@ def test_killed_worker_has_its_clip_redone(ray_cluster, video_tree, uninterrupte
 def test_ray_run_resumes_a_local_run(ray_cluster, video_tree, uninterrupted, tmp_path):  # noqa: F811
     out = tmp_path / "dataset"
     extract_dataset(video_tree, out, limit=4, progress=False)  # the 3 broken clips, then squat_1
-    report = extract_dataset(video_tree, out, ray="local", workers=1, progress=False)
+    # 3 actors on 2 CPUs: the third is never placed, and must not hold back a clip.
+    report = extract_dataset(video_tree, out, ray="local", workers=3, progress=False)
     assert report["skipped_already_done"] == 1 and report["clips"] == 3
     assert _arrow_bytes(out) == _arrow_bytes(uninterrupted)
     assert report["failed"] == _report(uninterrupted)["failed"]
