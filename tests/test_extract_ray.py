@@ -1,5 +1,6 @@
 """`gym-gesture extract --ray`: on a real local Ray cluster of 2 CPUs, the same dataset as a local run, a
-killed worker's clip redone, resume across local and Ray runs; one-line errors without Ray or a cluster."""
+killed worker's clip redone, a clip whose worker is killed every time reported, resume across local and Ray
+runs; one-line errors without Ray or a cluster."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from gym_gesture.cli import main
 from gym_gesture.extract import extract_dataset
 
 from conftest import REPO_ROOT, free_port
-from test_extract import _arrow_bytes, uninterrupted, video_tree  # noqa: F401 (fixtures: the local run to match)
+from test_extract import SQUAT_CLIP, _arrow_bytes, uninterrupted, video_tree  # noqa: F401 (fixtures: the local run)
 
 REPORT = "extract_report.json"
 
@@ -57,33 +58,52 @@ def test_ray_run_gives_the_local_dataset(ray_cluster, video_tree, uninterrupted,
     assert len(_report(out)["failed"]) == 3
 
 
-def _kill_first_busy_actor(killed: list[int], deadline: float) -> None:
-    """SIGKILL the first actor process seen extracting a clip (Ray titles it `ray::PoseWorker.pose`)."""
-    while time.monotonic() < deadline:
+def _kill_busy_actors(killed: list[int], times: int, deadline: float) -> None:
+    """SIGKILL actor processes seen extracting a clip (Ray titles them `ray::PoseWorker.pose`), `times` of them."""
+    while len(killed) < times and time.monotonic() < deadline:
         for proc in Path("/proc").iterdir():
             try:
                 title = (proc / "cmdline").read_bytes()
             except OSError:  # not a process, or it has just ended
                 continue
-            if title.startswith(b"ray::PoseWorker.pose"):
+            if title.startswith(b"ray::PoseWorker.pose") and int(proc.name) not in killed:
                 os.kill(int(proc.name), signal.SIGKILL)
                 killed.append(int(proc.name))
-                return
+                break
         time.sleep(0.01)
 
 
-def test_killed_worker_has_its_clip_redone(ray_cluster, video_tree, uninterrupted, tmp_path):  # noqa: F811
+def _extract_while_killing(times: int, *args, **kwargs) -> tuple[dict, list[int]]:
     killed = []
-    killer = threading.Thread(target=_kill_first_busy_actor, args=(killed, time.monotonic() + 120))
+    killer = threading.Thread(target=_kill_busy_actors, args=(killed, times, time.monotonic() + 120))
     killer.start()
     try:
-        report = extract_dataset(video_tree, tmp_path / "dataset", ray="local", workers=2, progress=False)
+        report = extract_dataset(*args, progress=False, **kwargs)
     finally:
         killer.join()
+    return report, killed
+
+
+def test_killed_worker_has_its_clip_redone(ray_cluster, video_tree, uninterrupted, tmp_path):  # noqa: F811
+    report, killed = _extract_while_killing(1, video_tree, tmp_path / "dataset", ray="local", workers=2)
     assert len(killed) == 1
     # The clip the dead actor held was redone: nothing lost, nothing twice, the same report.
     assert _arrow_bytes(tmp_path / "dataset") == _arrow_bytes(uninterrupted)
     assert report == _report(uninterrupted), json.dumps(report["failed"], indent=1)
+
+
+def test_clip_that_kills_its_worker_every_time_is_reported(ray_cluster, tmp_path):
+    from gym_gesture.extract_ray import MAX_TRIES  # imports Ray: after the fixture's check
+
+    (tmp_path / "videos" / "squat").mkdir(parents=True)
+    clip = tmp_path / "videos" / "squat" / "squat_1.mp4"
+    clip.write_bytes(SQUAT_CLIP.read_bytes())
+    report, killed = _extract_while_killing(MAX_TRIES, tmp_path / "videos", tmp_path / "dataset", ray="local",
+                                            workers=1, limit=1)
+    assert len(killed) == MAX_TRIES
+    [failure] = report["failed"]
+    assert failure["path"] == str(clip)
+    assert failure["error"].startswith(f"{clip}: its Ray worker died {MAX_TRIES} times on it (")
 
 
 def test_ray_run_resumes_a_local_run(ray_cluster, video_tree, uninterrupted, tmp_path):  # noqa: F811
