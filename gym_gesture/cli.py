@@ -48,8 +48,13 @@ def _add_extract(subparsers) -> None:
                         help="pose backend (default: mediapipe)")
     parser.add_argument("--fps", type=float, default=30.0, metavar="F",
                         help="frame rate of the keypoint series; frames are dropped/repeated by time (default: 30)")
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="parallel processes, each with its own backend (default: 1)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="parallel processes, each with its own backend (default: 1); with --ray, Ray actors "
+                             "(default: one per CPU of the cluster, per GPU for mmpose)")
+    parser.add_argument("--ray", default=None, metavar="ADDRESS",
+                        help="run the clips on a Ray cluster (the ray extra): 'local' starts one on this machine, "
+                             "'auto' joins the one `ray start` runs here, ray://HOST:10001 a remote head; "
+                             "the dataset is written here, at --out")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="try at most N more clips and stop without writing the dataset; "
                              "rerun to continue")
@@ -63,7 +68,8 @@ def _run_extract(args) -> int:
     from .extract import REPORT_FILE, extract_dataset
 
     report = extract_dataset(args.video_dir, args.out, backend=args.backend, fps=args.fps,
-                             workers=args.workers, limit=args.limit, source_per_clip=args.source_per_clip)
+                             workers=args.workers, limit=args.limit, source_per_clip=args.source_per_clip,
+                             ray=args.ray)
     for failure in report["failed"]:
         print(f"skipped: {failure['error']}", file=sys.stderr)
     if report["complete"]:

@@ -3,8 +3,9 @@
 Each finished clip is written at once, atomically, into a work folder inside the output
 (`DATASET_DIR/.clips/<clip id>.npz`); a restarted run skips those clips. The dataset is assembled from
 the work folder in clip-id order, so an interrupted and restarted run ends with the same dataset as an
-uninterrupted one. Videos that cannot be read are listed in the summary and in
-`DATASET_DIR/extract_report.json`, and skipped.
+uninterrupted one, however the clips were spread. The workers (this process, local worker processes, or
+Ray actors: `extract_ray`) only compute poses; this process writes every file. Videos that cannot be
+read are listed in the summary and in `DATASET_DIR/extract_report.json`, and skipped.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .dataset import dataset_from_records, source_id_from_clip_id
 from .errors import InputError, MissingFileError
 from .labels import canonical_label
+
+if TYPE_CHECKING:
+    from .pose.sequence import PoseSequence
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"})
 WORK_DIR = ".clips"
@@ -99,6 +104,33 @@ def _clip_file(work_dir: Path, clip_id: str) -> Path:
     return work_dir / f"{clip_id}.npz"
 
 
+def clip_pose(clip: ClipSource, backend, fps: float) -> tuple[PoseSequence | None, str | None]:
+    """One clip through `backend`: (its poses, None), or (None, why it could not be read).
+
+    The one per-clip step of every way of running: this process, local worker processes, Ray actors.
+    """
+    from .pose.sequence import extract_clip
+
+    try:
+        sequence = extract_clip(clip.path, backend, fps)
+        if len(sequence) == 0:
+            raise InputError(f"{clip.path}: no frames")
+    except Exception as error:  # one bad clip must never end the run: it is reported instead
+        return None, str(error) or type(error).__name__
+    return sequence, None
+
+
+def _save_clip(work_dir: Path, clip: ClipSource, sequence: PoseSequence) -> None:
+    """Written under a temporary name and renamed: an interruption never leaves a half file as finished."""
+    target = _clip_file(work_dir, clip.clip_id)
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "wb") as handle:
+        np.savez(handle, keypoints=sequence.keypoints, scores=sequence.scores, detected=sequence.detected,
+                 fps=sequence.fps, width=sequence.width, height=sequence.height,
+                 layout=sequence.layout, backend=sequence.backend, label=clip.label)
+    os.replace(partial, target)
+
+
 _worker_backend = None
 
 
@@ -109,42 +141,25 @@ def _start_worker(backend_name: str) -> None:
     _worker_backend = create_backend(backend_name)
 
 
-def _extract_one(job: tuple[ClipSource, Path, float]) -> tuple[ClipSource, str | None]:
-    """Extract one clip into the work folder; (clip, None) or (clip, error message)."""
-    from .pose.sequence import extract_clip
-
-    clip, work_dir, fps = job
-    try:
-        sequence = extract_clip(clip.path, _worker_backend, fps)
-        if len(sequence) == 0:
-            raise InputError(f"{clip.path}: no frames")
-    except Exception as error:  # one bad clip must never end the run: it is reported instead
-        return clip, str(error) or type(error).__name__
-    target = _clip_file(work_dir, clip.clip_id)
-    partial = target.with_name(target.name + ".partial")
-    with open(partial, "wb") as handle:
-        np.savez(handle, keypoints=sequence.keypoints, scores=sequence.scores, detected=sequence.detected,
-                 fps=sequence.fps, width=sequence.width, height=sequence.height,
-                 layout=sequence.layout, backend=sequence.backend, label=clip.label)
-    os.replace(partial, target)
-    return clip, None
+def _pose_in_worker(job: tuple[ClipSource, float]) -> tuple[ClipSource, PoseSequence | None, str | None]:
+    clip, fps = job
+    return clip, *clip_pose(clip, _worker_backend, fps)
 
 
-def _run_jobs(jobs: list, backend: str, workers: int):
-    """Results of `_extract_one` as they finish: in this process, or in worker processes that each
-    load the backend once."""
-    if not jobs:
-        return
+def _run_locally(clips: list[ClipSource], backend: str, fps: float, workers: int):
+    """(clip, poses, error) as clips finish: in this process, or in worker processes that each load the
+    backend once."""
+    jobs = [(clip, fps) for clip in clips]
     if workers == 1 or len(jobs) == 1:
         _start_worker(backend)
         try:
-            yield from map(_extract_one, jobs)
+            yield from map(_pose_in_worker, jobs)
         finally:
             _worker_backend.close()
         return
     pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _start_worker, (backend,))
     try:
-        yield from pool.imap_unordered(_extract_one, jobs)
+        yield from pool.imap_unordered(_pose_in_worker, jobs)
     finally:
         pool.terminate()
         pool.join()
@@ -168,9 +183,13 @@ def _record(clip_id: str, path: Path, source_per_clip: bool) -> dict:
 
 
 def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str = "mediapipe",
-                    fps: float = 30.0, workers: int = 1, limit: int | None = None,
-                    progress: bool = True, source_per_clip: bool = False) -> dict:
+                    fps: float = 30.0, workers: int | None = None, limit: int | None = None,
+                    progress: bool = True, source_per_clip: bool = False, ray: str | None = None) -> dict:
     """Extract every clip of `video_dir` into a pose dataset saved at `out_dir`; returns the report.
+
+    `workers`: local worker processes (default 1), or with `ray` the number of Ray actors (default: as
+    many as the cluster has CPUs, GPUs for a GPU backend). `ray`: the address of a Ray cluster to run the
+    clips on (`extract_ray.connect`); the work folder and the dataset are written here either way.
 
     `source_per_clip`: every clip is its own source video (a collection of unrelated clips such as
     clips22); otherwise clip ids that share their first number come from one (`source_id_from_clip_id`).
@@ -186,7 +205,7 @@ def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str 
         raise InputError(f"unknown pose backend {backend!r}; available: {', '.join(sorted(POSE_BACKENDS))}")
     if not fps > 0:
         raise InputError(f"--fps must be positive, got {fps}")
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
     work_dir = out_dir / WORK_DIR
@@ -196,11 +215,20 @@ def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str 
     _check_settings(work_dir, {"backend": backend, "fps": float(fps)})
     done = {clip.clip_id for clip in clips if _clip_file(work_dir, clip.clip_id).exists()}
     todo = [clip for clip in clips if clip.clip_id not in done][:limit]
+    if not todo:
+        results = iter(())
+    elif ray is None:
+        results = _run_locally(todo, backend, float(fps), workers or 1)
+    else:
+        from .extract_ray import run_on_ray  # Ray is imported only here: an optional extra
+
+        results = run_on_ray(todo, backend, float(fps), workers, ray)
     failed = []
-    jobs = [(clip, work_dir, float(fps)) for clip in todo]
     with tqdm(total=len(clips), initial=len(done), unit="clip", desc="extract", disable=not progress) as bar:
-        for clip, error in _run_jobs(jobs, backend, workers):
-            if error is not None:
+        for clip, sequence, error in results:
+            if error is None:
+                _save_clip(work_dir, clip, sequence)
+            else:
                 failed.append({"path": str(clip.path), "error": error})
             bar.update()
     failed.sort(key=lambda failure: failure["path"])

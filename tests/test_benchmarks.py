@@ -44,3 +44,24 @@ def test_workout_video_is_720p_at_30_fps_and_cached(tmp_path):
     assert info.fps == pytest.approx(30)
     modified = video.stat().st_mtime_ns
     assert make_workout_video(video, 2, [SQUAT_CLIP]) == video and video.stat().st_mtime_ns == modified
+
+
+@pytest.mark.slow
+def test_extract_ray_benchmark_measures_all_four_runs(tmp_path, capsys):
+    pytest.importorskip("ray")
+    from benchmarks.extract_ray import main as extract_ray_main
+
+    tree = tmp_path / "videos" / "squat"
+    tree.mkdir(parents=True)
+    for name in ("squat_1.mp4", "squat_2.mp4"):
+        (tree / name).write_bytes(SQUAT_CLIP.read_bytes())
+    out = tmp_path / "extract_ray"
+    assert extract_ray_main(["--videos", str(tree.parent), "--fps", "10", "--out", str(out)]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert [(row["where"], row["workers"]) for row in report["runs"]] == [("local", 1), ("local", 2), ("ray", 1),
+                                                                          ("ray", 2)]
+    assert all(row["clips_per_s"] > 0 for row in report["runs"]) and report["clips"] == 2
+    assert report["same_dataset_every_run"] and report["frames_median_clip"] == 25  # 2.5 s at 10 fps
+    assert 0 < report["ray_overhead_ms_per_clip"] < 1000
+    assert "load average" in report["uptime_start"]
+    assert "| ray | 2 |" in out.with_suffix(".md").read_text() and "| local | 1 |" in capsys.readouterr().out

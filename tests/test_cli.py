@@ -19,7 +19,7 @@ from conftest import FIXTURES, REPO_ROOT
 
 SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
 HEAVY_MODULES = ("torch", "transformers", "mediapipe", "gradio", "cv2", "datasets", "sklearn", "matplotlib",
-                 "pandas", "scipy")
+                 "pandas", "scipy", "ray")
 # What MediaPipe's C++ graph writes to stderr when it starts (TFLite and absl lines).
 NATIVE_LOG_LINE = re.compile(r"^(INFO: Created TensorFlow Lite|WARNING: All log messages before absl|"
                              r"[IWEF]\d{4} [\d:.]+ +\d+ \w+\.cc:\d+\])", re.MULTILINE)
@@ -47,7 +47,7 @@ def _heavy_modules_after(argv: list[str]) -> tuple[list[str], int, str]:
 
 
 @pytest.mark.parametrize("argv", [
-    ["--help"], ["predict", "--help"], ["app", "--help"], ["push", "--help"],
+    ["--help"], ["predict", "--help"], ["app", "--help"], ["push", "--help"], ["extract", "--help"],
     ["predict", "missing.mp4"], ["predict", str(SQUAT_CLIP), "--overlay", "no-such-folder/overlay.mp4"],
 ], ids=" ".join)
 def test_help_and_refused_input_import_nothing_heavy(argv):
