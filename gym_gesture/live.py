@@ -10,7 +10,9 @@ app's live tab. It runs `predict`'s chain on the session's pose sequence as it g
 - the timeline is `timeline.segments_from_windows` over all of them, and the segment going on now is
   described by `timeline.describe_segments`: the same abstain decision, rep counter and form model as
   `predict`. A change of exercise starts a new segment, so its count starts at 0.
-- A set ends when `SET_REST_S` pass without a rep; the next rep starts a new set in the same segment.
+- A set ends when `SET_REST_S` pass without a rep, and the next one starts at most `SET_REST_S` before
+  its first rep: the rest between is no set, and its frames never widen the range the rep counter's
+  thresholds sit in (a long still stretch would hide the next reps from it).
 
 A frame that arrives while another is being processed is not queued: `push` hands back the latest update
 at once, drawn on the new frame, so the lag never grows. `summary()` gives the sets so far in the
@@ -122,6 +124,7 @@ class LiveSession:
         self._windows: list[_Window] = []  # predict's windows so far
         self._newest: _Window | None = None  # the window ending on the newest frame, when off predict's grid
         self._set_ends: list[float] = []  # seconds where a set ended by rest
+        self._set_starts: list[float] = []  # seconds where a set began after a rest, or getting ready
         self.frames_received = 0
         self.frames_processed = 0
         self._latest: LiveUpdate | None = None
@@ -231,8 +234,8 @@ class LiveSession:
         return segments, windows
 
     def _sets_of(self, segment: RawSegment) -> list[RawSegment]:
-        """A segment cut where sets ended by rest."""
-        cuts = [cut for cut in self._set_ends if segment.start < cut < segment.end]
+        """A segment cut where sets ended and began."""
+        cuts = sorted(cut for cut in self._set_ends + self._set_starts if segment.start < cut < segment.end)
         bounds = [segment.start, *cuts, segment.end]
         return [replace(segment, start=start, end=end) for start, end in zip(bounds, bounds[1:])]
 
@@ -253,8 +256,16 @@ class LiveSession:
                                  windows[-1].start, windows[-1].end, label, probability).reason(
                 self.recognizer.thresholds)
             return label, probability, reason or _not_sure(probability, self.recognizer.thresholds), 0, None
-        current = self._describe(self._sets_of(segments[-1])[-1:])[0]
-        if current.reps and now - current.rep_times[-1] > self.set_rest_s:
+        piece = self._sets_of(segments[-1])[-1]
+        current = self._describe([piece])[0]
+        if current.exercise in REP_SIGNALS and not current.reps and now - piece.start > self.set_rest_s:
+            # No rep yet: resting or getting ready. The set starts later, when its reps do.
+            if self._set_starts and self._set_starts[-1] == piece.start:
+                self._set_starts[-1] = now - self.set_rest_s
+            else:
+                self._set_starts.append(now - self.set_rest_s)
+            current = self._describe(self._sets_of(segments[-1])[-1:])[0]
+        elif current.reps and now - current.rep_times[-1] > self.set_rest_s:
             self._set_ends.append(current.rep_times[-1] + SET_END_AFTER_REP_S)
             current = self._describe(self._sets_of(segments[-1])[-1:])[0]
         return current.exercise, current.probability, current.abstain, current.reps, _form_cue(current)
@@ -273,8 +284,10 @@ class LiveSession:
         return [segment for piece, segment in zip(pieces, described) if not self._is_rest(piece, segment)]
 
     def _is_rest(self, piece: RawSegment, segment: Segment) -> bool:
-        return segment.reps == 0 and segment.exercise in REP_SIGNALS and any(
-            abs(piece.start - cut) < 1e-9 for cut in self._set_ends)
+        """No rep between a set's end and the next set's start: rest, or getting ready."""
+        at = (lambda cuts, time: any(abs(cut - time) < 1e-9 for cut in cuts))
+        return (segment.exercise in REP_SIGNALS and segment.reps == 0
+                and (at(self._set_ends, piece.start) or at(self._set_starts, piece.end)))
 
     def summary(self) -> list[WorkoutSet]:
         """The sets so far, in the workout-summary form (`summary.workout_sets`)."""
