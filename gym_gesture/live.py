@@ -127,8 +127,8 @@ class LiveSession:
         self._set_starts: list[float] = []  # seconds where a set began after a rest, or getting ready
         self.frames_received = 0
         self.frames_processed = 0
-        self._latest: LiveUpdate | None = None
-        self._state = (None, None, NO_PERSON, 0, None)  # label, probability, abstain, reps, form
+        # (label, probability, abstain, reps, form), replaced whole: a concurrent caller reads one state.
+        self._state = (None, None, NO_PERSON, 0, None)
 
     # -- frames in ---------------------------------------------------------------------------------------
 
@@ -146,8 +146,7 @@ class LiveSession:
             try:
                 if slot >= self._detected.size:  # another caller may have taken the slot meanwhile
                     self._process(frame_rgb, slot)
-                    self._latest = self._update(frame_rgb, timestamp_s, processed=True)
-                    return self._latest
+                    return self._update(frame_rgb, timestamp_s, processed=True)
             finally:
                 self._lock.release()
         return self._update(frame_rgb, timestamp_s, processed=False)
@@ -156,7 +155,7 @@ class LiveSession:
         label, probability, abstain, reps, form = self._state
         pose = self._last_pose
         overlay = frame_rgb
-        if pose is not None and pose.detected and pose.image_points.shape[0]:
+        if pose is not None and pose.detected:
             overlay = draw_pose(frame_rgb, pose.image_points, pose.scores, self.layout)
         return LiveUpdate(label, probability, abstain, reps, form, overlay, timestamp_s, processed)
 
