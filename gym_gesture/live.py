@@ -284,7 +284,7 @@ class LiveSession:
 
     def _is_rest(self, piece: RawSegment, segment: Segment) -> bool:
         """No rep between a set's end and the next set's start: rest, or getting ready."""
-        at = (lambda cuts, time: any(abs(cut - time) < 1e-9 for cut in cuts))
+        at = (lambda cuts, seconds: any(abs(cut - seconds) < 1e-9 for cut in cuts))
         return (segment.exercise in REP_SIGNALS and segment.reps == 0
                 and (at(self._set_ends, piece.start) or at(self._set_starts, piece.end)))
 
