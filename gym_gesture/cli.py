@@ -417,6 +417,68 @@ def _run_predict(args) -> int:
     return 0
 
 
+def _add_live(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "live", help="live coaching: the exercise, the rep count and form cues from a camera or a video played live",
+        description="Recognise the exercise, count the reps and give form cues as the person trains, from a camera "
+                    "(until Ctrl-C) or from a video file played in real time as if live; then print the sets.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--camera", type=int, metavar="INDEX", help="the camera to read (0: the first)")
+    source.add_argument("--video", metavar="FILE", help="a video file played in real time, as a camera")
+    parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
+                        help="model folder or Hub id (default: the shipped checkpoint)")
+    _add_revision(parser)
+    parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
+    parser.add_argument("--json", action="store_true",
+                        help="print only the final summary, as one JSON object (sets, and segments as predict --json)")
+    parser.set_defaults(run=_run_live)
+
+
+def _run_live(args) -> int:
+    import json
+
+    from .inference import Recognizer
+    from .live import LiveSession, open_camera, play_camera, play_video
+    from .video import probe
+
+    # A missing or unreadable file, or a camera that does not open, fails before the model is loaded.
+    if args.video is not None:
+        probe(args.video)
+    else:
+        camera = open_camera(args.camera)
+    recognizer = Recognizer.from_pretrained(args.model, backend=args.backend, revision=args.revision)
+    shown = None
+
+    def report(update, due) -> None:
+        nonlocal shown
+        line = (update.label if update.abstain is None else f"not sure: {update.abstain}", update.reps, update.form)
+        if line != shown and not args.json:
+            shown = line
+            form = f", {update.form}" if update.form else ""
+            print(f"{update.timestamp_s:6.1f} s  {line[0]}; {update.reps} reps{form}", flush=True)
+
+    session = LiveSession(recognizer, backend=recognizer.backend)
+    try:
+        if args.video is not None:
+            play_video(session, args.video, on_update=report)
+        else:
+            play_camera(session, camera, on_update=report)
+    except KeyboardInterrupt:  # how a camera session ends: the summary follows
+        pass
+    finally:
+        recognizer.close()
+    result = session.to_json()
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    for workout_set in result["sets"]:
+        form = f", {workout_set['form']}" if workout_set["form"] else ""
+        print(f"set: {workout_set['start_s']:.1f}-{workout_set['end_s']:.1f} s  {workout_set['exercise']}: "
+              f"{workout_set['reps']} reps{form}")
+    print(f"{result['frames_processed']} of {result['frames_received']} frames processed in {result['seconds']:.1f} s")
+    return 0
+
+
 def _add_calibrate(subparsers) -> None:
     parser = subparsers.add_parser(
         "calibrate", help="choose when a model abstains, on held-out clips against real negatives",
@@ -501,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in (_add_labels, _add_extract, _add_import_keypoints, _add_train, _add_evaluate,
-                        _add_compare, _add_evaluate_videos, _add_predict, _add_train_form, _add_calibrate,
+                        _add_compare, _add_evaluate_videos, _add_predict, _add_train_form, _add_calibrate, _add_live,
                         _add_app, _add_push):
         add_command(subparsers)
     for command_parser in subparsers.choices.values():

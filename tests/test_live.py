@@ -1,0 +1,160 @@
+"""Live coaching (`gym_gesture.live`) on real clips: the same answer as predict, frames dropped rather than
+queued, the count reset by a change of exercise or a rest, nothing counted while getting into position."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from conftest import FIXTURES
+from gym_gesture.live import SET_REST_S, LiveSession, play_video
+from gym_gesture.pose import create_backend
+from gym_gesture.pose.base import PoseBackend
+from gym_gesture.prediction import Segment
+from gym_gesture.video import read_frames
+
+SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
+
+
+def feed(session: LiveSession, path, start_s: float = 0.0, until_s: float | None = None):
+    """Every frame of a clip pushed with its own time after `start_s`, as fast as processing allows: the
+    updates and the time just after the clip's last frame."""
+    updates, end = [], start_s
+    for frame in read_frames(path, None):
+        if until_s is not None and frame.time > until_s:
+            break
+        updates.append(session.push(frame.image, start_s + frame.time))
+        end = start_s + frame.time + 0.1
+    return updates, end
+
+
+@pytest.fixture(scope="module")
+def squat_prediction(recognizer):
+    return recognizer.predict(SQUAT_CLIP)
+
+
+def test_a_clip_played_live_ends_with_predicts_exercise_and_reps(recognizer, squat_prediction):
+    with LiveSession(recognizer) as session:
+        last = play_video(session, SQUAT_CLIP, realtime=False)
+        sets = session.summary()
+    assert (last.label, last.abstain) == (squat_prediction.label, None) == ("squat", None)
+    assert abs(last.reps - squat_prediction.reps) <= 1 and last.reps == 1  # one squat, counted by eye
+    # Pose ran once a slot of the model's 10 fps: 25 of the clip's 75 frames.
+    assert session.frames_processed == squat_prediction.frames == 25
+    assert session.frames_received == 75
+    assert [(s.exercise, s.reps) for s in sets] == [("squat", 1)]
+    assert sets[0].range_of_motion_deg > 60 and sets[0].main_joint == "knee"
+
+
+def test_frames_between_slots_get_the_last_pose_drawn_without_pose_work(recognizer):
+    frames = [frame.image for frame in read_frames(SQUAT_CLIP, None)][:3]  # 30 fps: one 10 fps slot
+    with LiveSession(recognizer) as session:
+        updates = [session.push(image, index / 30) for index, image in enumerate(frames)]
+    assert [update.processed for update in updates] == [True, False, False]
+    assert session.frames_processed == 1
+    for image, update in zip(frames, updates):
+        assert update.overlay.shape == image.shape
+        assert (update.overlay != image).any(axis=2).mean() > 0.001  # the skeleton is on every frame
+
+
+class _GatedPose(PoseBackend):
+    """MediaPipe that waits for `go` before each frame: a frame being processed for as long as a test needs."""
+
+    def __init__(self):
+        self.pose = create_backend("mediapipe")
+        self.name, self.layout = self.pose.name, self.pose.layout
+        self.started, self.go = threading.Event(), threading.Event()
+
+    def __call__(self, frame_rgb):
+        self.started.set()
+        self.go.wait(30)
+        return self.pose(frame_rgb)
+
+    def reset(self):
+        self.pose.reset()
+
+    def close(self):
+        self.pose.close()
+
+
+def test_a_frame_arriving_while_one_is_processed_is_dropped_not_queued(recognizer):
+    frames = [frame.image for frame in read_frames(SQUAT_CLIP, 10.0)][:2]
+    backend = _GatedPose()
+    session = LiveSession(recognizer, backend)
+    try:
+        first = threading.Thread(target=session.push, args=(frames[0], 0.0))
+        first.start()
+        assert backend.started.wait(30)
+        started = time.perf_counter()
+        second = session.push(frames[1], 0.1)  # the next slot, while the first frame is still in pose
+        waited = time.perf_counter() - started
+        backend.go.set()
+        first.join(30)
+    finally:
+        session.close()
+    assert not second.processed and waited < 0.5
+    assert session.frames_processed == 1 and session.frames_received == 2
+
+
+def test_two_exercises_in_a_row_reset_the_count(recognizer, shared_data):
+    push_ups = shared_data / "videos" / "push_up_correct70.mp4"
+    squat = shared_data / "clips22" / "squat" / "mburgosfr-star_kelani-sbd-tracker__squat.mp4"
+    with LiveSession(recognizer) as session:
+        first, end = feed(session, push_ups)
+        second, _ = feed(session, squat, end)
+        segments = session.segments()
+    assert first[-1].label == "push up" and first[-1].reps >= 2
+    squat_updates = [update for update in second if update.label == "squat" and update.processed]
+    assert squat_updates[0].reps == 0  # a new exercise starts at 0, not at the push ups' count
+    assert (second[-1].label, second[-1].reps) == ("squat", 1)  # one squat in the clip (predict: 1)
+    assert [(s.exercise, s.abstain) for s in segments] == [("push up", None), ("squat", None)]
+    assert segments[0].reps >= 2 and segments[1].reps == 1
+
+
+def test_getting_into_position_counts_no_rep(recognizer, shared_data):
+    # Fit3D: the person stands, then gets down on the floor into the push-up position (by 4.5 s).
+    clip = shared_data / "clips22" / "push up" / "fit3d_pushup24.mp4"
+    with LiveSession(recognizer) as session:
+        updates, _ = feed(session, clip, until_s=4.5)
+        sets = session.summary()
+    assert session.frames_processed >= 45
+    assert max(update.reps for update in updates) == 0
+    assert all(workout_set.reps == 0 for workout_set in sets)
+
+
+def test_a_set_ends_after_a_rest_and_the_next_rep_starts_a_new_one(recognizer):
+    still = [frame.image for frame in read_frames(SQUAT_CLIP, None)][-1]  # standing, after the squat
+    with LiveSession(recognizer) as session:
+        updates, end = feed(session, SQUAT_CLIP)
+        assert updates[-1].reps == 1
+        rest = [session.push(still, end + step / 10) for step in range(int((SET_REST_S + 2) * 10))]
+        second, _ = feed(session, SQUAT_CLIP, end + SET_REST_S + 2)
+        sets = session.summary()
+    assert rest[-1].reps == 0  # the set is over: the counter starts again
+    assert second[-1].reps == 1
+    assert [(s.exercise, s.reps) for s in sets] == [("squat", 1), ("squat", 1)]
+    assert sets[0].end_s < sets[1].start_s + 1e-6
+
+
+def test_live_json_has_the_sets_and_predicts_segment_form(capsys):
+    from gym_gesture.cli import main
+
+    assert main(["live", "--video", str(SQUAT_CLIP), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["schema_version"] == 2
+    assert [(s["exercise"], s["reps"]) for s in result["sets"]] == [("squat", 1)]
+    segments = [Segment.from_json(segment) for segment in result["segments"]]
+    assert [(s.exercise, s.reps, s.abstain) for s in segments] == [("squat", 1, None)]
+    assert 0 < result["frames_processed"] <= result["frames_received"] <= 75
+
+
+def test_live_refuses_a_missing_camera_or_file_before_loading_the_model(capsys, tmp_path):
+    from gym_gesture.cli import main
+
+    assert main(["live", "--video", str(tmp_path / "none.mp4")]) == 1
+    assert "no such video file" in capsys.readouterr().err
+    assert main(["live", "--camera", "97"]) == 1
+    assert "camera 97: cannot be opened" in capsys.readouterr().err
