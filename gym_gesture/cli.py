@@ -351,7 +351,11 @@ def _add_predict(subparsers) -> None:
                         help="pose backend (default: mediapipe)")
     parser.add_argument("--top-k", type=int, default=5, metavar="K", help="classes to list (default: 5)")
     parser.add_argument("--overlay", default=None, metavar="OUT.mp4",
-                        help="also write the clip with the skeleton drawn over it (H.264 MP4)")
+                        help="also write the clip with the skeleton drawn over it (H.264 MP4, at the clip's frame "
+                             "rate) and its captions, the verdict of each segment, beside it (OUT.vtt)")
+    parser.add_argument("--summary", default=None, metavar="FILE.csv",
+                        help="also write the workout summary, one row per set (exercise, start, end, reps, tempo, "
+                             "range of motion, hold time, form): CSV, or JSON for a .json name")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(run=_run_predict)
 
@@ -386,11 +390,13 @@ def _run_predict(args) -> int:
 
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
-    # A missing, unreadable or over-long file, or an overlay path that cannot be written, fails before the
+    # A missing, unreadable or over-long file, or an output path that cannot be written, fails before the
     # model and the pose backend are loaded.
     probe(args.video, max_duration=DEFAULT_MAX_DURATION_S, max_pixels=DEFAULT_MAX_PIXELS)
     if args.overlay:
         _check_writable(args.overlay, "--overlay")
+    if args.summary:
+        _check_writable(args.summary, "--summary")
     recognizer = Recognizer.from_pretrained(args.model, backend=args.backend, revision=args.revision)
     with tqdm(total=100, unit="%", desc="pose", disable=args.json or not sys.stderr.isatty()) as bar:
         def progress(fraction: float, stage: str) -> None:
@@ -402,18 +408,14 @@ def _run_predict(args) -> int:
                                             progress=progress)
         finally:
             recognizer.close()
+    if args.summary:
+        from .summary import workout_sets, write_summary
+
+        write_summary(workout_sets(prediction.segments), args.summary)
     if args.json:
         print(json.dumps(prediction.to_json(), indent=1))
         return 0
-    if prediction.abstain:
-        print(f"no exercise named: {prediction.abstain}; the model's ranking:")
-    for rank, item in enumerate(prediction.top_k, 1):
-        print(f"{rank}. {item.label:<20} {item.score:.1%}")
-    for segment in prediction.segments:
-        form = f", {segment.form.verdict}" if segment.form else ""
-        print(f"{segment.start:6.1f}-{segment.end:.1f} s  {segment.exercise}: {segment.reps} reps{form}")
-    print(f"{len(prediction.windows)} windows, person found in {prediction.detected_frames}/{prediction.frames} "
-          f"frames, {prediction.seconds:.1f} s" + (f"; overlay: {args.overlay}" if args.overlay else ""))
+    print(_prediction_text(prediction, args))
     return 0
 
 
@@ -477,6 +479,21 @@ def _run_live(args) -> int:
               f"{workout_set['reps']} reps{form}")
     print(f"{result['frames_processed']} of {result['frames_received']} frames processed in {result['seconds']:.1f} s")
     return 0
+
+
+def _prediction_text(prediction, args) -> str:
+    """The verdict first, then the model's ranking, the segments and the run's figures."""
+    from .overlay import captions_path
+    from .wording import clip_detail, count, segment_text
+
+    lines = [f"{prediction.headline}: {clip_detail(prediction)}", "the model's ranking:"]
+    lines += [f"{rank}. {item.label:<20} {item.score:.1%}" for rank, item in enumerate(prediction.top_k, 1)]
+    lines += [f"{segment.start:6.1f}-{segment.end:.1f} s  {segment_text(segment)}" for segment in prediction.segments]
+    written = [f"overlay: {args.overlay} (captions: {captions_path(args.overlay)})"] if args.overlay else []
+    written += [f"summary: {args.summary}"] if args.summary else []
+    lines.append(f"{count(len(prediction.windows), 'window')}, person found in {prediction.detected_frames}/"
+                 f"{prediction.frames} frames, {prediction.seconds:.1f} s" + "".join(f"; {item}" for item in written))
+    return "\n".join(lines)
 
 
 def _add_calibrate(subparsers) -> None:

@@ -22,11 +22,12 @@ from .errors import InputError, MissingFileError
 from .form import FormModel
 from .paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from .pose.base import PoseBackend, PoseFrame
-from .prediction import ClassScore, Prediction, Segment, WindowScore
+from .prediction import NO_PERSON, ClassScore, Prediction, Segment, WindowScore
 from .timeline import (
     DEFAULT_THRESHOLDS,
     AbstainSample,
     AbstainThresholds,
+    clip_verdict,
     describe_segments,
     segments_from_windows,
     span_sample,
@@ -48,13 +49,16 @@ class NoPersonError(InputError):
 @dataclass
 class SequenceResult:
     """`Recognizer.recognize_sequence`: windows (`data.Windows`), their probabilities (N, classes), the
-    clip's scores (mean of those), the described segments, the clip's abstain reason (or None) and what
-    that reason was read from (`timeline.AbstainSample`; None when the clip gives no window)."""
+    clip's scores (mean of those), the described segments, the clip's verdict (`timeline.clip_verdict`:
+    the verdict, the exercise named or None, the abstain reason or None) and what the clip's own abstain
+    reason was read from (`timeline.AbstainSample`; None when the clip gives no window)."""
 
     windows: Windows
     probabilities: np.ndarray
     clip_scores: np.ndarray
     segments: list[Segment]
+    verdict: str
+    exercise: str | None
     abstain: str | None
     clip_sample: AbstainSample | None = None
 
@@ -231,7 +235,7 @@ class Recognizer:
         timings["windows"] = time.perf_counter() - step
         if len(windows) == 0:
             return SequenceResult(windows, np.zeros((0, self.config.num_labels)), np.zeros(self.config.num_labels),
-                                  [], "no person found in most frames: too few for one window")
+                                  [], NO_PERSON, None, "no person found in most frames: too few for one window")
         if on_windows:
             on_windows()
         step = time.perf_counter()
@@ -246,8 +250,9 @@ class Recognizer:
             keypoints, layout, fps, detected, form_model=self.form_model, thresholds=self.thresholds)
         clip_sample = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
                                   float(clip_scores[best]))
-        return SequenceResult(windows, probabilities, clip_scores, segments, clip_sample.reason(self.thresholds),
-                              clip_sample)
+        verdict, segments = clip_verdict(segments, clip_sample.abstention(self.thresholds))
+        return SequenceResult(windows, probabilities, clip_scores, segments, verdict.verdict, verdict.exercise,
+                              verdict.abstain, clip_sample)
 
     def predict(self, video_path: str | Path, top_k: int = 5, overlay_path: str | Path | None = None,
                 progress=None) -> Prediction:
@@ -261,8 +266,10 @@ class Recognizer:
             return self._predict(video_path, top_k, overlay_path, progress)
 
     def _predict(self, video_path, top_k, overlay_path, progress) -> Prediction:
+        from .overlay import SkeletonOverlay, captions_path, write_captions
         from .pose.sequence import extract_clip
         from .video import DEFAULT_MAX_PIXELS, probe
+        from .wording import caption_cues
 
         report = progress or (lambda fraction, stage: None)
         started = time.perf_counter()
@@ -280,44 +287,54 @@ class Recognizer:
                 report(min(done / expected_frames, 1.0), "pose")
 
         report(0.0, "pose")
-        sequence = extract_clip(video_path, _ProgressBackend(self.backend, frame_done), fps,
-                                max_duration=self.max_duration)
-        timings["pose"] = time.perf_counter() - started
-        detected = int(sequence.detected.sum())
-        if detected == 0:
-            raise NoPersonError(f"{video_path}: no person found in {len(sequence)} frames")
-
-        report(0.0, "windows")
-        result = self.recognize_sequence(sequence.model_coordinates(self.config.num_channels), sequence.layout,
-                                         sequence.fps, sequence.detected,
-                                         timings=timings, on_windows=lambda: report(0.0, "model"))
-        if len(result.windows) == 0:
-            raise NoPersonError(f"{video_path}: a person was found in only {detected} of {len(sequence)} frames, "
-                                "too few for one window; film the whole body for longer")
-        windows, probabilities, segments = result.windows, result.probabilities, result.segments
+        # The overlay is drawn from the same decode as pose, beside it; only its tail is left after the model.
+        overlay = (SkeletonOverlay(overlay_path, info, layout=self.backend.layout, sample_fps=fps)
+                   if overlay_path is not None else None)
+        try:
+            sequence = extract_clip(video_path, _ProgressBackend(self.backend, frame_done), fps,
+                                    max_duration=self.max_duration, observer=overlay)
+            timings["pose"] = time.perf_counter() - started
+            detected = int(sequence.detected.sum())
+            if detected == 0:
+                raise NoPersonError(f"{video_path}: nobody found in any of its {len(sequence)} frames "
+                                    f"(at {fps:g} fps)")
+            report(0.0, "windows")
+            result = self.recognize_sequence(sequence.model_coordinates(self.config.num_channels), sequence.layout,
+                                             sequence.fps, sequence.detected,
+                                             timings=timings, on_windows=lambda: report(0.0, "model"))
+            if len(result.windows) == 0:
+                raise NoPersonError(f"{video_path}: a person was found in only {detected} of {len(sequence)} "
+                                    "frames, too few for one window; film the whole body for longer")
+            if overlay is not None:
+                report(0.0, "overlay")
+                step = time.perf_counter()
+                overlay.finish(lambda fraction: report(fraction, "overlay"))
+                timings["overlay"] = time.perf_counter() - step
+        except BaseException:
+            if overlay is not None:
+                overlay.abort()
+            raise
+        windows, probabilities = result.windows, result.probabilities
         labels = self.labels
         ranked = np.argsort(-result.clip_scores)[:max(1, top_k)]
         top = [ClassScore(labels[i], result.clip_scores[i]) for i in ranked]
         window_scores = [WindowScore(start, end, labels[int(row.argmax())], row.max())
                          for (start, end), row in zip(windows.spans, probabilities)]
-
-        if overlay_path is not None:
-            from .overlay import format_caption, render_overlay
-
-            report(0.0, "overlay")
-            step = time.perf_counter()
-            render_overlay(video_path, sequence, overlay_path, caption=format_caption(top[0].label, top[0].score))
-            timings["overlay"] = time.perf_counter() - step
-        report(1.0, "done")
-        return Prediction(
-            top_k=top, windows=window_scores, frames=len(sequence),
-            segments=segments, reps=sum(segment.reps for segment in segments if segment.exercise == top[0].label),
-            abstain=result.abstain, detected_frames=detected,
+        prediction = Prediction(
+            top_k=top, windows=window_scores, segments=result.segments, verdict=result.verdict,
+            exercise=result.exercise,
+            reps=sum(segment.reps for segment in result.segments
+                     if segment.verdict == result.verdict and segment.exercise == result.exercise),
+            abstain=result.abstain, frames=len(sequence), detected_frames=detected,
             seconds=time.perf_counter() - started, timings=timings,
             fps=sequence.fps, backend=self.backend.name, model=self.model_name,
             overlay_path=str(overlay_path) if overlay_path is not None else None,
             window_probabilities=probabilities, class_names=labels,
         )
+        if overlay_path is not None:
+            write_captions(caption_cues(prediction), captions_path(overlay_path))
+        report(1.0, "done")
+        return prediction
 
 
 __all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "SHIPPED_MODELS", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",

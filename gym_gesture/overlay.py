@@ -1,15 +1,20 @@
-"""The skeleton drawn over the clip: bones and joints, low-confidence joints faded, an optional caption."""
+"""The skeleton drawn over the clip: bones and joints, low-confidence joints faded, at the clip's own frame
+rate, written during the one decode that feeds the pose backend; its captions (the verdict of each
+segment) as a WebVTT track beside it."""
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .pose.sequence import PoseSequence
+from .pose.base import PoseFrame
 from .skeleton import get_layout
-from .video import VideoWriter, read_ahead, read_frames
+from .video import ClipFrame, VideoInfo, VideoWriter
 
 # RGB colours by body side, so a mirrored or swapped skeleton is visible at a glance.
 _LEFT = (255, 140, 0)
@@ -31,7 +36,7 @@ def _side_colour(*joints: str) -> tuple[int, int, int]:
 
 
 def draw_pose(image: np.ndarray, image_points: np.ndarray, scores: np.ndarray, layout: str, *,
-              min_score: float = 0.5, caption: str | None = None) -> np.ndarray:
+              min_score: float = 0.5) -> np.ndarray:
     """A copy of `image` (RGB uint8) with the pose drawn on it.
 
     image_points (J, 2) are pixels (NaN: not drawn); joints scoring under `min_score`, and bones
@@ -57,8 +62,6 @@ def draw_pose(image: np.ndarray, image_points: np.ndarray, scores: np.ndarray, l
             box = (slice(top, bottom), slice(left, right))
             result[box] = _draw_skeleton(image[box], points - (left, top), drawn, drawn & (scores >= min_score),
                                          skeleton, thickness, radius)
-    if caption:
-        _draw_caption(result, caption)
     return result
 
 
@@ -82,38 +85,131 @@ def _draw_skeleton(image, points, drawn, confident, skeleton, thickness, radius)
     return result
 
 
-def _draw_caption(image: np.ndarray, caption: str) -> None:
-    height = image.shape[0]
-    scale = max(0.5, height / 720)
-    thickness = max(1, round(2 * scale))
-    (text_width, text_height), baseline = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    margin = round(8 * scale)
-    cv2.rectangle(image, (0, 0), (text_width + 2 * margin, text_height + baseline + 2 * margin), (0, 0, 0), -1)
-    cv2.putText(image, caption, (margin, margin + text_height), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (255, 255, 255), thickness, cv2.LINE_AA)
+class SkeletonOverlay:
+    """The overlay video, written while `pose.sequence.extract_clip` runs the pose backend (its `observer`):
+    every decoded frame of the clip, at most 720p, with the pose interpolated between the two resampled
+    frames around it, so the overlay plays at the clip's own rate from the clip's one decode. A frame
+    waits only for the next pose; drawing and encoding run in a thread beside the pose backend.
 
-
-def format_caption(label: str, score: float | None = None) -> str:
-    return label if score is None else f"{label} {score:.0%}"
-
-
-def render_overlay(video_path: str | Path, sequence: PoseSequence, out_path: str | Path, *,
-                   caption: str | None = None, min_score: float = 0.5) -> Path:
-    """Write `video_path` with `sequence` drawn over it as a browser-playable MP4 at the sequence's rate,
-    at most 720p (larger frames are scaled down, so the short side is `MAX_OVERLAY_SIDE`).
-
-    The clip is decoded again, resampled exactly as `extract_clip` did, so frame t of the video gets
-    pose t of the sequence; frames stream through (decoded ahead in a thread), never all in memory.
+        overlay = SkeletonOverlay("out.mp4", probe(clip), layout=backend.layout, sample_fps=10)
+        sequence = extract_clip(clip, backend, 10, observer=overlay)
+        overlay.finish()   # or overlay.abort() on an error
     """
-    out_path = Path(out_path)
-    scale = min(1.0, MAX_OVERLAY_SIDE / min(sequence.width, sequence.height)) if len(sequence) else 1.0
-    size = (round(sequence.width * scale), round(sequence.height * scale))
-    with VideoWriter(out_path, sequence.fps, preset=OVERLAY_PRESET) as writer:
-        for frame in read_ahead(read_frames(video_path, sequence.fps, max_duration=None, max_pixels=None)):
-            if frame.index >= len(sequence):
-                break
-            image = frame.image if scale == 1.0 else cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
-            writer.write(draw_pose(image, sequence.image_points[frame.index] * scale,
-                                   sequence.scores[frame.index], sequence.layout,
-                                   min_score=min_score, caption=caption))
-    return out_path
+
+    def __init__(self, out_path: str | Path, info: VideoInfo, *, layout: str, sample_fps: float,
+                 min_score: float = 0.5):
+        scale = min(1.0, MAX_OVERLAY_SIDE / max(1, min(info.width, info.height)))
+        # Even sizes: H.264's 4:2:0 needs them, and the scaler then gives exactly what is encoded.
+        self.preview_size = (max(2, round(info.width * scale) // 2 * 2), max(2, round(info.height * scale) // 2 * 2))
+        self._scale = np.array([self.preview_size[0] / max(1, info.width), self.preview_size[1] / max(1, info.height)],
+                               np.float32)
+        self.path = Path(out_path)
+        self.layout, self.sample_fps, self.min_score = layout, sample_fps, min_score
+        self.frames_seen = self.frames_written = 0
+        self._writer = VideoWriter(self.path, info.fps or sample_fps, preset=OVERLAY_PRESET)
+        self._pending: list[ClipFrame] = []
+        self._previous: tuple[float, np.ndarray, np.ndarray] | None = None  # time, points, scores of the last pose
+        self._frames: queue.Queue = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._encode, name="overlay", daemon=True)
+        self._thread.start()
+
+    def __call__(self, frame: ClipFrame, poses: list[PoseFrame]) -> None:
+        self.frames_seen += 1
+        self._pending.append(frame)
+        if not poses:
+            return
+        current = (frame.samples[0] / self.sample_fps, poses[0].image_points * self._scale, poses[0].scores)
+        for waiting in self._pending:
+            self._put(waiting.preview, *self._pose_at(waiting.time, current))
+        self._pending, self._previous = [], current
+
+    def _pose_at(self, time: float, current) -> tuple[np.ndarray, np.ndarray]:
+        """Points and scores at `time` (s) between the previous pose and `current`: joints seen in both
+        move linearly; others take the nearer pose's."""
+        if self._previous is None:
+            return current[1], current[2]
+        (start, before, before_scores), (end, after, after_scores) = self._previous, current
+        alpha = float(np.clip((time - start) / (end - start), 0.0, 1.0)) if end > start else 1.0
+        near, near_scores = (before, before_scores) if alpha < 0.5 else (after, after_scores)
+        both = (np.isfinite(before).all(axis=1) & np.isfinite(after).all(axis=1))[:, None]
+        return np.where(both, before + alpha * (after - before), near), near_scores
+
+    def _put(self, image: np.ndarray, points: np.ndarray, scores: np.ndarray) -> None:
+        while self._thread.is_alive():
+            try:
+                self._frames.put((image, points, scores), timeout=0.1)
+                return
+            except queue.Full:
+                pass
+        self._raise()
+
+    def _encode(self) -> None:
+        try:
+            while (item := self._frames.get()) is not None:
+                image, points, scores = item
+                self._writer.write(draw_pose(image, points, scores, self.layout, min_score=self.min_score))
+                self.frames_written += 1
+            self._writer.close()
+        except BaseException as error:  # noqa: BLE001 (handed to the pose thread and raised there)
+            self._error = error
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+        raise RuntimeError("the overlay's encoder stopped")
+
+    def finish(self, progress: Callable[[float], None] | None = None) -> Path:
+        """Draw the frames after the last pose, wait for the encoder (`progress(fraction of frames written)`
+        as it goes) and close the file."""
+        points, scores = self._previous[1:] if self._previous else self._no_pose()
+        for waiting in self._pending:
+            self._put(waiting.preview, points, scores)
+        self._pending = []
+        self._put_end()
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.1)
+            if progress:
+                progress(self.frames_written / max(1, self.frames_seen))
+        if self._error is not None:
+            self.path.unlink(missing_ok=True)
+            raise self._error
+        return self.path
+
+    def abort(self) -> None:
+        """Stop the encoder and remove the partial file."""
+        self._pending = []
+        self._put_end()
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+    def _put_end(self) -> None:
+        while self._thread.is_alive():
+            try:
+                self._frames.put(None, timeout=0.1)
+                return
+            except queue.Full:
+                pass
+
+    def _no_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        joints = get_layout(self.layout).num_joints
+        return np.full((joints, 2), np.nan, np.float32), np.zeros(joints, np.float32)
+
+
+def captions_path(overlay_path: str | Path) -> Path:
+    """Where the captions of an overlay go: beside it, `.vtt` for `.mp4` (video players load it by name)."""
+    return Path(overlay_path).with_suffix(".vtt")
+
+
+def write_captions(cues: list[tuple[float, float, str]], path: str | Path) -> Path:
+    """The cues (start s, end s, text) as a WebVTT file: the caption track the app's player shows under
+    the overlay, and which video players load beside `--overlay`'s file."""
+    def stamp(seconds: float) -> str:
+        minutes, seconds = divmod(max(0.0, seconds), 60)
+        hours, minutes = divmod(int(minutes), 60)
+        return f"{hours:02d}:{minutes:02d}:{seconds:06.3f}"
+
+    blocks = [f"{stamp(start)} --> {stamp(end)}\n{text}" for start, end, text in cues]
+    path = Path(path)
+    path.write_text("WEBVTT\n\n" + "\n\n".join(blocks) + "\n")
+    return path

@@ -7,12 +7,18 @@ Typed dataclasses with one JSON form, `Prediction.to_json`, read back by `Predic
                      probabilities over the clip's windows
     windows          [WindowScore {start_s, end_s, label, score}] in time order, each window's best class
     segments         [Segment {exercise, start, end, probability, windows, reps, rep_times, abstain, form,
-                     range_of_motion, hold_s}]: the timeline (`timeline.describe_segments`); range_of_motion
-                     is the degrees the exercise's main joint swings (null without one), hold_s the
-                     seconds a hold (plank) was held (null for an exercise with reps); form is null or
-                     FormVerdict {verdict, probability_good, angles, hint} (push ups, `form.form_verdict`)
-    reps             the reps of the segments of the top label
-    abstain          why the clip should not be named (no person / walking / no motion / not sure), or null
+                     range_of_motion, hold_s, verdict}]: the timeline (`timeline.describe_segments`);
+                     range_of_motion is the degrees the exercise's main joint swings (null without one),
+                     hold_s the seconds a hold (plank) was held (null for an exercise with reps); form is
+                     null or FormVerdict {verdict, probability_good, angles, hint} (push ups,
+                     `form.form_verdict`); verdict as the clip's, for this segment (`exercise` is then
+                     the model's best guess, named only when verdict is "exercise")
+    verdict          what a person reads first: one of VERDICTS, "exercise" (an exercise is named),
+                     "not sure", "not an exercise" (walking, standing: not an exercise it knows) or
+                     "no person" (`timeline.abstention` says which reason is which kind)
+    exercise         the exercise named (verdict "exercise": the one of the most named time), else null
+    reps             the reps of the segments of the exercise named (0 when none is named)
+    abstain          why the clip names no exercise (no person / walking / no motion / not sure), or null
     frames           frames the pose backend saw (at the model's sample rate)
     detected_frames  of those, frames with a person
     seconds          processing time of the whole call; timings: seconds per stage (`inference.STAGES`)
@@ -21,7 +27,7 @@ Typed dataclasses with one JSON form, `Prediction.to_json`, read back by `Predic
 
 Numbers are stored at the precision the JSON publishes (rounded on construction), so a prediction read
 back from its JSON equals the one that wrote it. Bump SCHEMA_VERSION when a key is renamed or removed or
-changes meaning.
+changes meaning, or when `from_json` needs a new one.
 """
 
 from __future__ import annotations
@@ -32,7 +38,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-SCHEMA_VERSION = 2  # 2: segments' range_of_motion and hold_s
+SCHEMA_VERSION = 3  # 2: segments' range_of_motion and hold_s; 3: verdict and exercise, segments' verdict
+
+# The verdicts, and the words a person reads for each.
+EXERCISE, NOT_SURE, NOT_AN_EXERCISE, NO_PERSON = "exercise", "not sure", "not an exercise", "no person"
+VERDICTS = (EXERCISE, NOT_SURE, NOT_AN_EXERCISE, NO_PERSON)
+VERDICT_HEADLINES = {NOT_SURE: "Not sure", NOT_AN_EXERCISE: "Not an exercise I know", NO_PERSON: "No person"}
 
 
 @dataclass
@@ -77,7 +88,8 @@ class Segment:
     """One exercise of the timeline from `start` to `end` (s from the clip's start): the mean top
     probability of its `windows`, its reps and their times (s), why to abstain on it (or None), for push
     ups the form verdict, the range of motion of its main joint (degrees, `reps.range_of_motion`) and,
-    for a hold, the seconds it was held (the frames with the person seen)."""
+    for a hold, the seconds it was held (the frames with the person seen), and its verdict (EXERCISE
+    exactly when `abstain` is None)."""
 
     exercise: str
     start: float
@@ -90,8 +102,10 @@ class Segment:
     form: FormVerdict | None
     range_of_motion: float | None = None
     hold_s: float | None = None
+    verdict: str = EXERCISE
 
     def __post_init__(self):
+        _check_verdict(self.verdict, self.abstain)
         self.start, self.end = round(float(self.start), 3), round(float(self.end), 3)
         self.range_of_motion = None if self.range_of_motion is None else round(float(self.range_of_motion), 1)
         self.hold_s = None if self.hold_s is None else round(float(self.hold_s), 2)
@@ -113,6 +127,8 @@ class Prediction:
     top_k: list[ClassScore]
     windows: list[WindowScore]
     segments: list[Segment]
+    verdict: str
+    exercise: str | None
     reps: int
     abstain: str | None
     frames: int
@@ -128,12 +144,25 @@ class Prediction:
     class_names: list[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
+        _check_verdict(self.verdict, self.abstain)
+        if (self.exercise is None) != (self.verdict != EXERCISE):
+            raise ValueError(f"verdict {self.verdict!r} with exercise {self.exercise!r}")
         self.seconds = round(float(self.seconds), 3)
         self.timings = {stage: round(float(seconds), 3) for stage, seconds in self.timings.items()}
 
     @property
     def label(self) -> str:
         return self.top_k[0].label
+
+    @property
+    def headline(self) -> str:
+        """What a person reads first: the exercise named, or plainly which non-verdict."""
+        return self.exercise if self.verdict == EXERCISE else VERDICT_HEADLINES[self.verdict]
+
+    @property
+    def duration(self) -> float:
+        """Seconds of the clip the pose backend saw."""
+        return self.frames / self.fps if self.fps else 0.0
 
     @property
     def detection_rate(self) -> float:
@@ -160,11 +189,16 @@ class Prediction:
                 top_k=[ClassScore(**item) for item in data["top_k"]],
                 windows=[WindowScore(**item) for item in data["windows"]],
                 segments=[Segment.from_json(item) for item in data["segments"]],
-                **{key: data[key] for key in ("reps", "abstain", "frames", "detected_frames", "seconds", "timings",
+                **{key: data[key] for key in ("verdict", "exercise", "reps", "abstain", "frames", "detected_frames", "seconds", "timings",
                                               "fps", "backend", "model", "overlay_path")},
             )
-        except (KeyError, TypeError) as error:  # a key missing, or one a part does not have
+        except (KeyError, TypeError, ValueError) as error:  # a key missing, one a part does not have, a bad verdict
             raise ValueError(f"not a gym-gesture prediction ({error!r})") from error
 
 
-__all__ = ["SCHEMA_VERSION", "ClassScore", "FormVerdict", "Prediction", "Segment", "WindowScore"]
+def _check_verdict(verdict: str, abstain: str | None) -> None:
+    if verdict not in VERDICTS or (verdict == EXERCISE) != (abstain is None):
+        raise ValueError(f"verdict {verdict!r} with abstain reason {abstain!r}")
+
+
+__all__ = ["EXERCISE", "NOT_AN_EXERCISE", "NOT_SURE", "NO_PERSON", "SCHEMA_VERSION", "VERDICTS", "VERDICT_HEADLINES", "ClassScore", "FormVerdict", "Prediction", "Segment", "WindowScore"]

@@ -16,6 +16,12 @@ no exercise done in place does), no motion (for an exercise that moves: a plank 
 probability below the threshold. The thresholds (`AbstainThresholds`) are calibrated on held-out clips of
 known exercises against clips of people walking or standing (`gym_gesture.calibration`, saved as
 `calibration.json` beside the model); the defaults here are used when a model has none.
+
+Verdicts: every abstain reason is of one kind, the verdict a person reads first (`Abstention.verdict`):
+no person in most frames is NO_PERSON; walking or no exercise motion is NOT_AN_EXERCISE (the person is
+seen doing something that is no exercise done in place); a low top probability is NOT_SURE (the model
+leans to an exercise without being sure: a known one done unclearly, or one it does not know).
+`clip_verdict` makes the clip's verdict and its segments' agree.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 from .errors import InputError
 from .form import FormModel, form_verdict
 from .paths import CALIBRATION_FILE
-from .prediction import Segment
+from .prediction import EXERCISE, NO_PERSON, NOT_AN_EXERCISE, NOT_SURE, Segment
 from .reps import count_reps, range_of_motion
 from .skeleton import convert, get_layout, normalize
 
@@ -48,6 +54,10 @@ WALK_STRETCH_S = 2.0
 # place keep the feet together or planted (correlation near +1); these two are not calibrated.
 WALK_MAX_ANKLE_CORRELATION = -0.2
 WALK_MIN_LEG_SWING = 0.3  # torso lengths, standard deviation of the left-right ankle offset
+# A clip with no named segment this long is judged as a whole (`clip_verdict`): in a short clip, segments
+# of different exercises are more often the model wavering (an unknown exercise taken for a squat, then
+# a push up) than two sets.
+MIN_SET_S = 10.0
 
 
 @dataclass
@@ -215,23 +225,41 @@ class AbstainThresholds:
 DEFAULT_THRESHOLDS = AbstainThresholds()
 
 
-def abstain_reason(detection_rate: float, top_probability: float, motion: float, exercise: str, *,
-                   walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> str | None:
+@dataclass(frozen=True)
+class Abstention:
+    """Why not to name an exercise (`reason`, for people) and its kind (`verdict`: NOT_SURE,
+    NOT_AN_EXERCISE or NO_PERSON)."""
+
+    verdict: str
+    reason: str
+
+
+def abstention(detection_rate: float, top_probability: float, motion: float, exercise: str, *,
+               walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> Abstention | None:
     """Why not to name `exercise` for a clip or a segment; None when it can be named.
 
     detection_rate: fraction of frames with a person; top_probability: the model's probability of
     `exercise`; motion: `motion_energy` of the frames; walking: their `walking_speed`.
     """
     if detection_rate < thresholds.min_detection_rate:
-        return f"no person found in most frames (a person in {detection_rate:.0%} of frames)"
+        return Abstention(NO_PERSON, f"no person found in most frames (a person in {detection_rate:.0%} of frames)")
     if walking >= thresholds.min_walk_speed:
-        return (f"walking, not an exercise done in place (the hips travel sideways at {walking:.2f} torso "
-                f"lengths/s >= {thresholds.min_walk_speed:.2f} with the legs swinging in turn)")
+        return Abstention(NOT_AN_EXERCISE, (
+            f"walking, not an exercise done in place (the hips travel sideways at {walking:.2f} torso "
+            f"lengths/s >= {thresholds.min_walk_speed:.2f} with the legs swinging in turn)"))
     if exercise not in HOLD_EXERCISES and not (motion >= thresholds.min_motion):
-        return f"no exercise motion (motion energy {motion:.3f} < {thresholds.min_motion:.3f})"
+        return Abstention(NOT_AN_EXERCISE, f"no exercise motion (motion energy {motion:.3f} < {thresholds.min_motion:.3f})")
     if top_probability < thresholds.min_probability:
-        return f"not sure which exercise (top probability {top_probability:.2f} < {thresholds.min_probability:.2f})"
+        return Abstention(NOT_SURE, (f"not sure which exercise (top probability {top_probability:.2f} < "
+                                     f"{thresholds.min_probability:.2f})"))
     return None
+
+
+def abstain_reason(detection_rate: float, top_probability: float, motion: float, exercise: str, *,
+                   walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> str | None:
+    """The reason of `abstention` (same arguments), or None."""
+    found = abstention(detection_rate, top_probability, motion, exercise, walking=walking, thresholds=thresholds)
+    return found.reason if found else None
 
 
 @dataclass(frozen=True)
@@ -245,9 +273,13 @@ class AbstainSample:
     walking: float
     label: str | None = None
 
+    def abstention(self, thresholds: AbstainThresholds) -> Abstention | None:
+        return abstention(self.detection_rate, self.probability, self.motion, self.predicted,
+                          walking=self.walking, thresholds=thresholds)
+
     def reason(self, thresholds: AbstainThresholds) -> str | None:
-        return abstain_reason(self.detection_rate, self.probability, self.motion, self.predicted,
-                              walking=self.walking, thresholds=thresholds)
+        found = self.abstention(thresholds)
+        return found.reason if found else None
 
 
 def _span(keypoints: np.ndarray, detected: np.ndarray, fps: float, start: float, end: float):
@@ -314,20 +346,60 @@ def describe_segments(segments: list[RawSegment], keypoints: np.ndarray, layout:
                       detected: np.ndarray, *, form_model: FormModel | None = None,
                       thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> list[Segment]:
     """The `segments` of the prediction: each segment with its `reps`, `rep_times` (s, from the clip's
-    start), `abstain` (a reason, or None) and `form` (push ups with a `form_model`: the verdict, else
-    None), from the clip's pose sequence: keypoints (T, J, C) in `layout` at `fps`, NaN where `detected`
-    (T,) is False. Segment times are seconds from the sequence's first frame."""
+    start), its verdict and `abstain` reason (`abstention` of its frames), `form` (push ups with a `form_model`: the verdict, else None), range of motion
+    and hold time, from the clip's pose sequence: keypoints (T, J, C) in `layout` at `fps`, NaN where
+    `detected` (T,) is False. Segment times are seconds from the sequence's first frame."""
     described = []
     for segment in segments:
         first, frames, seen = _span(keypoints, detected, fps, segment.start, segment.end)
-        reason = span_sample(keypoints, layout, fps, detected, segment.start, segment.end, segment.exercise,
-                             segment.probability).reason(thresholds)
+        found = span_sample(keypoints, layout, fps, detected, segment.start, segment.end, segment.exercise,
+                            segment.probability).abstention(thresholds)
         counted = count_reps(frames, layout, fps, segment.exercise)
         form = None
         if form_model is not None and segment.exercise == "push up" and seen.any():
             form = form_verdict(frames, layout, form_model)
         hold_s = float(seen.sum()) / fps if segment.exercise in HOLD_EXERCISES else None
         described.append(Segment(segment.exercise, segment.start, segment.end, segment.probability, segment.windows,
-                                 counted.reps, [first / fps + t for t in counted.rep_times], reason, form,
-                                 range_of_motion(frames, layout, segment.exercise), hold_s))
+                                 counted.reps, [first / fps + t for t in counted.rep_times],
+                                 found.reason if found else None, form,
+                                 range_of_motion(frames, layout, segment.exercise), hold_s,
+                                 found.verdict if found else EXERCISE))
     return described
+
+
+@dataclass(frozen=True)
+class ClipVerdict:
+    """`clip_verdict`: the verdict of a whole clip, the exercise it names (None unless EXERCISE) and the
+    reason it names none (None when it names one)."""
+
+    verdict: str
+    exercise: str | None
+    abstain: str | None
+
+
+def clip_verdict(segments: list[Segment], clip: Abstention | None) -> tuple[ClipVerdict, list[Segment]]:
+    """The clip's verdict from its segments, and the segments made to agree with it.
+
+    `clip` is the `abstention` of the whole clip (its mean probabilities, its frames). No person in most
+    of it, or walking or no motion through most of it, is the clip's verdict and every segment's (none is
+    then named); so is a low probability unless a named segment lasts `MIN_SET_S` (a workout of several
+    sets has a low mean probability and long sure segments). Else the clip names the exercise of the
+    most named time (a workout by its main one); with no segment named it takes the longest segment's
+    verdict, or NOT_SURE when no stretch of the clip reached the probability threshold.
+    """
+    named: dict[str, float] = {}
+    for segment in segments:
+        if segment.verdict == EXERCISE:
+            named[segment.exercise] = named.get(segment.exercise, 0.0) + segment.end - segment.start
+    long_set = any(segment.verdict == EXERCISE and segment.end - segment.start >= MIN_SET_S for segment in segments)
+    if clip is not None and (clip.verdict != NOT_SURE or not long_set):
+        agreed = [segment if segment.verdict != EXERCISE else replace(segment, verdict=clip.verdict, abstain=clip.reason)
+                  for segment in segments]
+        return ClipVerdict(clip.verdict, None, clip.reason), agreed
+    if named:
+        return ClipVerdict(EXERCISE, max(named, key=named.get), None), segments
+    if segments:
+        longest = max(segments, key=lambda segment: segment.end - segment.start)
+        return ClipVerdict(longest.verdict, None, longest.abstain), segments
+    return ClipVerdict(NOT_SURE, None, "not sure which exercise (no stretch of the clip reaches the probability "
+                                       "threshold)"), segments

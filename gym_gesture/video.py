@@ -139,52 +139,89 @@ def probe(path: str | Path, *, max_duration: float | None = None, max_pixels: in
     return VideoInfo(str(path), duration, fps, width, height, int(frame_count), rotation)
 
 
+@dataclass(frozen=True)
+class ClipFrame:
+    """One decoded frame of `read_clip`: `samples`, the indices k of the resampled frames (time k / fps) it
+    stands for (none, one, or several when resampling up); `image`, the upright RGB frame at full size
+    when it has samples; `preview`, the upright RGB frame scaled to `read_clip`'s `preview_size`, if any."""
+
+    time: float
+    samples: tuple[int, ...]
+    image: np.ndarray | None
+    preview: np.ndarray | None
+
+
+def read_clip(path: str | Path, fps: float, *, preview_size: tuple[int, int] | None = None,
+              max_duration: float | None = DEFAULT_MAX_DURATION_S,
+              max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[ClipFrame]:
+    """Every decoded frame of a video once, each with the indices of the frames resampled to `fps` that it
+    stands for: resampled frame k (time k / fps) is the decoded frame nearest in time, so frames are dropped
+    or repeated as needed and variable-rate clips come out evenly spaced. One decode serves the pose
+    backend (the resampled frames, `image`) and the overlay (every frame, `preview`, scaled to
+    `preview_size` (width, height) upright, by the decoder's scaler). A clip over `max_duration` seconds or
+    with more than `max_pixels` pixels per frame raises ValueError (None: no limit)."""
+    path = Path(path)
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    container, stream = _open(path)
+    with container:
+        _check_limits(path, _duration(container, stream), stream.width, stream.height, max_duration, max_pixels)
+        native_step = 1.0 / (_frame_rate(stream) or fps)
+        held, held_time = None, 0.0
+        index = 0
+
+        def release(until: float) -> ClipFrame:
+            # Resampled times before `until` belong to the held frame.
+            nonlocal index
+            first = index
+            while index / fps < until - 1e-9:
+                index += 1
+            samples = tuple(range(first, index))
+            return ClipFrame(held_time, samples, _upright(held) if samples else None,
+                             _preview(held, preview_size) if preview_size else None)
+
+        for frame, time in _decoded(path, container, stream):
+            _check_limits(path, time, 0, 0, max_duration, None)
+            if held is not None:
+                # Output times before the midpoint of two decoded frames belong to the earlier one.
+                yield release((held_time + time) / 2)
+            held, held_time = frame, time
+        yield release(held_time + native_step / 2)
+
+
+def _preview(frame, size: tuple[int, int]) -> np.ndarray:
+    """The frame upright at `size` (width, height, upright), scaled and converted in one pass of the scaler."""
+    quarter_turns = round(frame.rotation / 90) % 4
+    width, height = size if quarter_turns % 2 == 0 else size[::-1]
+    image = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+
+
 def read_frames(path: str | Path, fps: float | None = None, *,
                 max_duration: float | None = DEFAULT_MAX_DURATION_S,
                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[Frame]:
     """Upright RGB frames of a video, one at a time.
 
-    fps=None gives every decoded frame. Otherwise the output is resampled to `fps` by timestamp:
-    output frame k (time k/fps) is the decoded frame nearest in time, so frames are dropped or
-    repeated as needed and variable-rate clips come out evenly spaced. A clip over `max_duration`
-    seconds or with more than `max_pixels` pixels per frame raises ValueError (None: no limit).
+    fps=None gives every decoded frame. Otherwise the output is resampled to `fps` as `read_clip` does it:
+    frame k (time k/fps) is the decoded frame nearest in time. A clip over `max_duration` seconds or with
+    more than `max_pixels` pixels per frame raises ValueError (None: no limit).
     """
     path = Path(path)
-    if fps is not None and not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    if fps is not None:
+        for frame in read_clip(path, fps, max_duration=max_duration, max_pixels=max_pixels):
+            for sample in frame.samples:
+                yield Frame(frame.image, sample / fps, sample)
+        return
     container, stream = _open(path)
     with container:
-        _check_limits(path, _duration(container, stream), stream.width, stream.height,
-                      max_duration, max_pixels)
-        if fps is None:
-            for index, (frame, time) in enumerate(_decoded(path, container, stream)):
-                _check_limits(path, time, 0, 0, max_duration, None)
-                yield Frame(_upright(frame), time, index)
-            return
-        native_step = 1.0 / (_frame_rate(stream) or fps)
-        held, held_time = None, 0.0
-        index = 0
-        for frame, time in _decoded(path, container, stream):
+        _check_limits(path, _duration(container, stream), stream.width, stream.height, max_duration, max_pixels)
+        for index, (frame, time) in enumerate(_decoded(path, container, stream)):
             _check_limits(path, time, 0, 0, max_duration, None)
-            if held is not None:
-                # Output times before the midpoint of two decoded frames belong to the earlier one.
-                boundary = (held_time + time) / 2
-                image = None
-                while index / fps < boundary - 1e-9:
-                    image = _upright(held) if image is None else image
-                    yield Frame(image, index / fps, index)
-                    index += 1
-            held, held_time = frame, time
-        end = held_time + native_step / 2
-        image = None
-        while index / fps < end - 1e-9:
-            image = _upright(held) if image is None else image
-            yield Frame(image, index / fps, index)
-            index += 1
+            yield Frame(_upright(frame), time, index)
 
 
-def read_ahead(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
-    """`frames` (from `read_frames`) decoded up to `depth` frames ahead in a background thread.
+def read_ahead(frames: Iterator, depth: int = 4) -> Iterator:
+    """`frames` (from `read_frames` or `read_clip`) decoded up to `depth` frames ahead in a background thread.
 
     PyAV releases the GIL while it decodes and converts, so on a second core decoding overlaps the
     caller's work on each frame (pose, drawing) instead of adding to it: at 10 fps from a 30 fps 720p
@@ -225,6 +262,30 @@ def read_ahead(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
     finally:
         stop.set()
         thread.join()
+
+
+def with_duration(path: str | Path, folder: str | Path) -> Path:
+    """`path` itself when its container declares a duration, else a copy in `folder` that does: a browser's
+    webcam recording (WebM written as a live stream) has none, and players show "Infinity:NaN:NaN". The
+    packets are copied into a new file of the same format, which writes its duration on closing; nothing
+    is decoded or re-encoded."""
+    path = Path(path)
+    container, stream = _open(path)
+    with container:
+        if _duration(container, stream) > 0:
+            return path
+        out = Path(folder) / f"{path.stem}_with_duration{path.suffix or '.webm'}"
+        with av.open(str(out), mode="w") as output:  # the format of its name, as the upload had
+            copies = {}
+            for source in container.streams:
+                if source.type in ("video", "audio"):
+                    copies[source.index] = output.add_stream_from_template(source)
+            for packet in container.demux(*[container.streams[index] for index in copies]):
+                if packet.dts is None:  # the demuxer's flush packets
+                    continue
+                packet.stream = copies[packet.stream.index]
+                output.mux(packet)
+    return out
 
 
 def _rate(fps: float) -> Fraction:

@@ -1,4 +1,5 @@
-"""The overlay: skeleton drawn with faded low-confidence joints and a caption, written as browser H.264."""
+"""The overlay: skeleton drawn with faded low-confidence joints, at the clip's own rate from the one decode
+that feeds pose, written as browser H.264; its captions as WebVTT."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from gym_gesture.overlay import draw_pose, format_caption, render_overlay
+from gym_gesture.overlay import SkeletonOverlay, draw_pose, write_captions
 from gym_gesture.pose.sequence import extract_clip
 from gym_gesture.skeleton import get_layout
-from gym_gesture.video import read_frames
+from gym_gesture.video import probe, read_frames
 
 from conftest import FIXTURES
 
@@ -39,46 +40,67 @@ def test_confident_joints_solid_faint_joints_faded(squat_sequence):
     assert (image == next(read_frames(SQUAT_CLIP)).image).all()  # the input is left untouched
 
 
-def test_missing_person_draws_nothing_and_caption_is_drawn(squat_sequence):
+def test_missing_person_draws_nothing():
     image = next(read_frames(SQUAT_CLIP)).image
     nothing = np.full((33, 2), np.nan, np.float32)
     assert (draw_pose(image, nothing, np.zeros(33, np.float32), "mediapipe33") == image).all()
-    captioned = draw_pose(image, nothing, np.zeros(33, np.float32), "mediapipe33",
-                          caption=format_caption("squat", 0.93))
-    assert format_caption("squat", 0.93) == "squat 93%"
-    corner = captioned[:24, :90]  # white text on a black box, top left
-    assert (corner.max(axis=2) == 0).mean() > 0.5 and (corner.min(axis=2) > 200).sum() > 20
-    assert (captioned[40:] == image[40:]).all()
     with pytest.raises(ValueError, match="layout 'coco17' has 17 joints"):
         draw_pose(image, nothing, np.zeros(33, np.float32), "coco17")
 
 
-def test_render_overlay_is_browser_playable(squat_sequence, tmp_path):
-    out = render_overlay(SQUAT_CLIP, squat_sequence, tmp_path / "overlay.mp4", caption="squat 93%")
+def _overlay(clip, backend, fps, out):
+    """The overlay of `clip` written while `backend` runs at `fps`: the path of `Recognizer.predict`."""
+    overlay = SkeletonOverlay(out, probe(clip), layout=backend.layout, sample_fps=fps)
+    sequence = extract_clip(clip, backend, fps, observer=overlay)
+    return sequence, overlay.finish()
+
+
+def test_overlay_is_browser_playable_at_the_clip_rate_with_poses_in_between(mediapipe_pose, tmp_path):
+    sequence, out = _overlay(SQUAT_CLIP, mediapipe_pose, 10, tmp_path / "overlay.mp4")
+    source = probe(SQUAT_CLIP)
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         assert container.format.name.startswith("mov,mp4")
         assert stream.codec_context.name == "h264"
         assert stream.codec_context.pix_fmt == "yuv420p"
         assert (stream.width, stream.height) == (320, 180)
-        assert float(stream.average_rate) == pytest.approx(15.0)
+        assert float(stream.average_rate) == pytest.approx(source.fps)
         frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
-    assert len(frames) == len(squat_sequence) == 38
-    original = next(read_frames(SQUAT_CLIP)).image
-    assert np.abs(frames[0].astype(int) - original.astype(int)).mean() > 1  # skeleton and caption drawn
+    assert len(frames) == source.frame_count == 75 and len(sequence) == 25
+    originals = [frame.image for frame in read_frames(SQUAT_CLIP)]
+    # Frame 31 of the 30 fps clip sits a third of the way from pose 10 (frame 30) to pose 11 (frame 33):
+    # the skeleton drawn there is the interpolated one, not either pose's.
+    between = sequence.image_points[10] + (sequence.image_points[11] - sequence.image_points[10]) / 3
+    expected = draw_pose(originals[31], between, sequence.scores[10], sequence.layout)
+    pose_10 = draw_pose(originals[31], sequence.image_points[10], sequence.scores[10], sequence.layout)
+
+    def error(reference):
+        return np.abs(frames[31].astype(int) - reference.astype(int)).mean()
+
+    assert error(expected) < error(pose_10) and error(expected) < error(originals[31])
+
+
+def test_captions_are_webvtt_cues(tmp_path):
+    path = write_captions([(0.0, 3.25, "squat, 3 reps"), (3.25, 65.5, "not sure (maybe push up)")],
+                          tmp_path / "overlay.vtt")
+    assert path.read_text() == ("WEBVTT\n\n00:00:00.000 --> 00:00:03.250\nsquat, 3 reps\n\n"
+                                "00:00:03.250 --> 00:01:05.500\nnot sure (maybe push up)\n")
 
 
 def test_overlay_of_a_1080p_clip_is_720p_with_the_skeleton_in_place(shared_data, mediapipe_pose, tmp_path):
     clip = shared_data / "videos" / "push_up_correct134.mp4"  # 1920x1080
-    sequence = extract_clip(clip, mediapipe_pose, fps=5)
-    out = render_overlay(clip, sequence, tmp_path / "overlay.mp4")
+    sequence, out = _overlay(clip, mediapipe_pose, 5, tmp_path / "overlay.mp4")
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (1280, 720)
         frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
-    assert len(frames) == len(sequence)
+    originals = [frame.image for frame in read_frames(clip)]
+    assert len(frames) == len(originals)
     first = int(np.flatnonzero(sequence.detected)[0])
-    original = next(frame.image for frame in read_frames(clip, 5) if frame.index == first)
+    # The decoded frame that pose `first` ran on (nearest in time) is drawn with exactly that pose.
+    times = [frame.time for frame in read_frames(clip)]
+    shown = int(np.argmin(np.abs(np.asarray(times) - first / 5)))
+    original = originals[shown]
     expected = draw_pose(original, sequence.image_points[first], sequence.scores[first], sequence.layout)
     scaled = cv2.resize(expected, (1280, 720), interpolation=cv2.INTER_AREA)
     bare = cv2.resize(original, (1280, 720), interpolation=cv2.INTER_AREA)
@@ -87,7 +109,7 @@ def test_overlay_of_a_1080p_clip_is_720p_with_the_skeleton_in_place(shared_data,
     box = (slice(max(top, 0), bottom), slice(max(left, 0), right))
 
     def error(reference):
-        return np.abs(frames[first][box].astype(int) - reference[box].astype(int)).mean()
+        return np.abs(frames[shown][box].astype(int) - reference[box].astype(int)).mean()
 
     # The skeleton lands where it is in the full-size frame, drawn (H.264 leaves a few levels of noise).
     assert error(scaled) < 4 < error(bare)

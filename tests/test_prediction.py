@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from gym_gesture.prediction import SCHEMA_VERSION, ClassScore, FormVerdict, Prediction, Segment, WindowScore
+from gym_gesture.prediction import (EXERCISE, NOT_SURE, SCHEMA_VERSION, ClassScore, FormVerdict, Prediction, Segment,
+                                    WindowScore)
 
 # The keys of `gym-gesture predict --json`, as documented in gym_gesture/prediction.py and the README.
-PREDICTION_KEYS = ["schema_version", "top_k", "windows", "segments", "reps", "abstain", "frames", "detected_frames",
+PREDICTION_KEYS = ["schema_version", "top_k", "windows", "segments", "verdict", "exercise", "reps", "abstain", "frames", "detected_frames",
                    "seconds", "timings", "fps", "backend", "model", "overlay_path", "detection_rate"]
 SEGMENT_KEYS = ["exercise", "start", "end", "probability", "windows", "reps", "rep_times", "abstain", "form",
-                "range_of_motion", "hold_s"]
+                "range_of_motion", "hold_s", "verdict"]
 FORM_KEYS = ["verdict", "probability_good", "angles", "hint"]
 
 
@@ -25,8 +26,9 @@ def _prediction() -> Prediction:
         top_k=[ClassScore("push up", np.float32(0.812345)), ClassScore("plank", 0.1)],
         windows=[WindowScore(0.0, 3.0, "push up", 0.9), WindowScore(np.float64(1.5), 4.5000001, "plank", 0.51)],
         segments=[Segment("push up", 0.0, 3.75, 0.70005, 2, 2, [1.2345, np.float64(2.9)], None, form, 71.234, None),
-                  Segment("plank", 3.75, 4.5, 0.4, 1, 0, [], "not sure which exercise", None, None, 0.7499)],
-        reps=2, abstain=None, frames=45, detected_frames=44, seconds=1.23456,
+                  Segment("plank", 3.75, 4.5, 0.4, 1, 0, [], "not sure which exercise", None, None, 0.7499,
+                          NOT_SURE)],
+        verdict=EXERCISE, exercise="push up", reps=2, abstain=None, frames=45, detected_frames=44, seconds=1.23456,
         timings={"pose": 1.0001, "windows": 0.0004, "model": 0.2}, fps=10.0, backend="mediapipe",
         model="checkpoints/gym7-transformer", window_probabilities=np.array([[0.9, 0.1], [0.49, 0.51]]),
         class_names=["push up", "plank"])
@@ -41,7 +43,7 @@ def test_json_round_trips_to_the_same_prediction():
 
 def test_json_is_versioned_and_has_the_documented_keys():
     payload = _prediction().to_json()
-    assert payload["schema_version"] == SCHEMA_VERSION == 2
+    assert payload["schema_version"] == SCHEMA_VERSION == 3
     assert list(payload) == PREDICTION_KEYS
     assert all(list(item) == ["label", "score"] for item in payload["top_k"])
     assert all(list(window) == ["start_s", "end_s", "label", "score"] for window in payload["windows"])
@@ -70,7 +72,9 @@ def test_window_probabilities_stay_out_of_the_json():
 
 
 @pytest.mark.parametrize("payload", [
-    {**_prediction().to_json(), "schema_version": 1},
+    {**_prediction().to_json(), "schema_version": 2},
+    {**_prediction().to_json(), "verdict": "maybe"},
+    {**_prediction().to_json(), "verdict": NOT_SURE},  # a non-verdict needs its reason
     {key: value for key, value in _prediction().to_json().items() if key != "schema_version"},
     {key: value for key, value in _prediction().to_json().items() if key != "windows"},
     {**_prediction().to_json(), "top_k": [{"label": "squat"}]},
@@ -79,6 +83,16 @@ def test_window_probabilities_stay_out_of_the_json():
 def test_other_versions_and_other_json_are_refused(payload):
     with pytest.raises(ValueError, match="not a gym-gesture prediction"):
         Prediction.from_json(payload)
+
+
+def test_the_headline_is_the_exercise_or_plainly_the_non_verdict():
+    named = _prediction()
+    assert (named.headline, named.duration) == ("push up", 4.5)
+    unsure = Prediction.from_json({**named.to_json(), "verdict": NOT_SURE, "exercise": None,
+                                   "abstain": "not sure which exercise (top probability 0.41 < 0.65)"})
+    assert unsure.headline == "Not sure"
+    with pytest.raises(ValueError, match="verdict 'exercise' with exercise None"):
+        Prediction.from_json({**named.to_json(), "exercise": None})
 
 
 def test_the_inference_module_still_exports_prediction():

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gym_gesture.form import CHECK, GOOD
-from gym_gesture.prediction import FormVerdict, Segment
+from gym_gesture.prediction import NOT_SURE, FormVerdict, Segment
 from gym_gesture.summary import SUMMARY_COLUMNS, workout_sets, write_summary
 
 from conftest import FIXTURES
@@ -33,7 +33,7 @@ def test_a_real_push_up_set_gives_its_reps_tempo_elbow_range_and_form(recognizer
 def test_abstained_segments_are_no_set_and_holds_report_their_time(tmp_path):
     form = FormVerdict(GOOD, 0.9, {}, None)
     segments = [Segment("push up", 0.0, 6.0, 0.9, 5, 3, [2.0, 3.5, 5.0], None, form, 60.0, None),
-                Segment("squat", 6.0, 8.0, 0.4, 1, 0, [], "not sure which exercise", None, None, None),
+                Segment("squat", 6.0, 8.0, 0.4, 1, 0, [], "not sure which exercise", None, None, None, NOT_SURE),
                 Segment("plank", 8.0, 20.0, 0.95, 20, 0, [], None, None, None, 11.5)]
     push_ups, plank = workout_sets(segments)
     assert (push_ups.exercise, push_ups.reps, push_ups.tempo_s_per_rep, push_ups.form) == ("push up", 3, 1.5, GOOD)

@@ -184,3 +184,51 @@ def test_walking_speed_of_a_person_walking_across_and_of_one_squatting():
     # the same walk sampled at 10 fps: the speed is per second, not per frame
     assert walking_speed(figure(walk, np.full(len(t), 0.5), walk + step, walk - step)[::3], "mediapipe33", 10.0) \
         == pytest.approx(1.0, rel=0.05)
+
+
+def _segment(exercise, start, end, abstain=None):
+    from gym_gesture.prediction import Segment
+    from gym_gesture.timeline import abstention
+
+    found = abstention(1.0, 0.3, 0.3, exercise) if abstain == "not sure" else None
+    return Segment(exercise, start, end, 0.9, 2, 1, [], found.reason if found else None, None,
+                   verdict=found.verdict if found else "exercise")
+
+
+def test_every_abstain_reason_is_one_verdict_kind():
+    from gym_gesture.timeline import abstention
+
+    assert abstention(0.2, 0.9, 0.3, "squat").verdict == "no person"
+    assert abstention(1.0, 0.99, 0.3, "push up", walking=0.9).verdict == "not an exercise"
+    assert abstention(1.0, 0.9, 0.01, "squat").verdict == "not an exercise"
+    assert abstention(1.0, 0.3, 0.3, "squat").verdict == "not sure"
+    assert abstention(1.0, 0.9, 0.3, "squat") is None
+
+
+def test_the_clip_and_its_segments_never_disagree():
+    from gym_gesture.timeline import MIN_SET_S, abstention, clip_verdict
+
+    unsure = abstention(1.0, 0.45, 0.3, "push up")
+    walking = abstention(1.0, 0.9, 0.3, "squat", walking=0.9)
+    # A 7-s clip the model takes for a squat, then a push up, each sure on its own but the clip is not:
+    # the clip is judged as a whole, and its segments say so too.
+    wavering = [_segment("squat", 0.0, 3.2), _segment("push up", 3.2, 7.2)]
+    verdict, segments = clip_verdict(wavering, unsure)
+    assert (verdict.verdict, verdict.exercise, verdict.abstain) == ("not sure", None, unsure.reason)
+    assert [(segment.exercise, segment.verdict, segment.abstain) for segment in segments] == [
+        ("squat", "not sure", unsure.reason), ("push up", "not sure", unsure.reason)]
+    # A workout: long sure sets of two exercises; its mean probability is low, its sets are named.
+    workout = [_segment("squat", 0.0, 60.0), _segment("push up", 60.0, 100.0), _segment("plank", 100.0, 104.0, "not sure")]
+    assert 40 > MIN_SET_S
+    verdict, segments = clip_verdict(workout, unsure)
+    assert (verdict.verdict, verdict.exercise, verdict.abstain) == ("exercise", "squat", None)
+    assert segments == workout
+    # Walking through most of the clip: nothing in it is named.
+    verdict, segments = clip_verdict(workout, walking)
+    assert (verdict.verdict, verdict.exercise) == ("not an exercise", None)
+    assert {segment.verdict for segment in segments} == {"not an exercise", "not sure"}
+    # A clip named on its own with no segment named takes its longest segment's verdict.
+    verdict, _ = clip_verdict([_segment("plank", 0.0, 4.0, "not sure")], None)
+    assert verdict.verdict == "not sure" and verdict.exercise is None
+    verdict, _ = clip_verdict([], None)
+    assert verdict.verdict == "not sure"

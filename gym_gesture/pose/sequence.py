@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from ..video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, read_ahead, read_frames
-from .base import PoseBackend
+from ..video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, ClipFrame, read_ahead, read_clip, read_frames
+from .base import PoseBackend, PoseFrame
 
 
 @dataclass
@@ -46,35 +47,54 @@ class PoseSequence:
         return np.where(np.isnan(self.keypoints[..., :1]), np.nan, image_plane).astype(np.float32)
 
 
+class FrameObserver(Protocol):
+    """What `extract_clip` shows every decoded frame to (the skeleton overlay, `overlay.SkeletonOverlay`)."""
+
+    preview_size: tuple[int, int]  # (width, height) of the frames it wants, upright
+
+    def __call__(self, frame: ClipFrame, poses: list[PoseFrame]) -> None:
+        """`frame` (with its `preview`) and the poses of its resampled frames (`frame.samples`), in order."""
+
+
 def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None = 30.0, *,
                  max_duration: float | None = DEFAULT_MAX_DURATION_S,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> PoseSequence:
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                 observer: FrameObserver | None = None) -> PoseSequence:
     """Run `backend` over the clip's frames resampled to `fps` (None: the clip's own frames).
 
     The backend is reset first, so no smoothing or tracking state leaks in from a previous clip.
     Frames are decoded a few at a time, in a thread beside the backend (`read_ahead`); only the pose
-    arrays grow with the clip's length.
+    arrays grow with the clip's length. `observer` (with an `fps`) sees every decoded frame of that one
+    decode, with the poses found on it, so that the overlay needs no second decode.
     """
     backend.reset()
-    keypoints, image_points, scores, detected = [], [], [], []
-    times = []
+    poses: list[PoseFrame] = []
     width = height = 0
-    for frame in read_ahead(read_frames(video_path, fps, max_duration=max_duration, max_pixels=max_pixels)):
-        height, width = frame.image.shape[:2]
-        pose = backend(frame.image)
-        keypoints.append(pose.keypoints)
-        image_points.append(pose.image_points)
-        scores.append(pose.scores)
-        detected.append(pose.detected)
-        times.append(frame.time)
     if fps is None:
+        if observer is not None:
+            raise ValueError("an observer needs a resampling rate (fps)")
+        times = []
+        for frame in read_ahead(read_frames(video_path, None, max_duration=max_duration, max_pixels=max_pixels)):
+            height, width = frame.image.shape[:2]
+            poses.append(backend(frame.image))
+            times.append(frame.time)
         # The clip's own rate, from its timestamps (the median step copes with a stray frame).
         fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0
+    else:
+        preview_size = observer.preview_size if observer is not None else None
+        for frame in read_ahead(read_clip(video_path, fps, preview_size=preview_size, max_duration=max_duration,
+                                          max_pixels=max_pixels)):
+            found = [backend(frame.image) for _ in frame.samples]
+            if found:
+                height, width = frame.image.shape[:2]
+                poses += found
+            if observer is not None:
+                observer(frame, found)
     return PoseSequence(
-        keypoints=np.asarray(keypoints, dtype=np.float32),
-        image_points=np.asarray(image_points, dtype=np.float32),
-        scores=np.asarray(scores, dtype=np.float32),
-        detected=np.asarray(detected, dtype=bool),
+        keypoints=np.asarray([pose.keypoints for pose in poses], dtype=np.float32),
+        image_points=np.asarray([pose.image_points for pose in poses], dtype=np.float32),
+        scores=np.asarray([pose.scores for pose in poses], dtype=np.float32),
+        detected=np.asarray([pose.detected for pose in poses], dtype=bool),
         fps=float(fps), width=int(width), height=int(height),
         layout=backend.layout, backend=backend.name,
     )
