@@ -1,4 +1,5 @@
-"""The Gradio app: a clip in, the exercise, the skeleton overlay and the per-window timeline out.
+"""The Gradio app: a clip in; the verdict, the skeleton overlay, the ranking, the timeline and the workout
+summary out.
 
 Thin over `inference.Recognizer`: the model is loaded once at start-up, each pose backend once on
 first use. Offline by default on the shipped checkpoint; `--model` or GYM_GESTURE_MODEL picks another
@@ -16,18 +17,23 @@ import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import asdict
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .hub import MMPOSE_INSTALLER, REPO_ROOT
 from .paths import EXAMPLES_DIR
+from .prediction import EXERCISE, NO_PERSON, VERDICT_HEADLINES, Prediction
+from .timeline_chart import timeline_svg
+from .wording import clip_detail, count, segment_text
 
 if TYPE_CHECKING:
     import gradio as gr
     import pandas as pd
 
     from .inference import Recognizer
-    from .prediction import Segment
+    from .summary import WorkoutSet
 
 logger = logging.getLogger(__name__)
 
@@ -102,53 +108,63 @@ class RecognizerPool:
             return self._recognizers[backend]
 
 
-def timeline_frame(prediction) -> pd.DataFrame:
-    """Long table for the timeline plot: each window's probability of each of the clip's top classes."""
-    import pandas as pd
-
-    index = {label: i for i, label in enumerate(prediction.class_names)}
-    rows = []
-    for window, probabilities in zip(prediction.windows, prediction.window_probabilities):
-        middle = round((window.start_s + window.end_s) / 2, 3)
-        for item in prediction.top_k[:3]:
-            rows.append({"time (s)": middle, "probability": float(probabilities[index[item.label]]),
-                         "class": item.label})
-    return pd.DataFrame(rows, columns=["time (s)", "probability", "class"])
+VERDICT_STYLE = """
+#verdict .headline { font-size: 2.2em; font-weight: 700; line-height: 1.2; }
+#verdict .detail { font-size: 1.1em; margin-top: .2em; }
+#verdict.exercise .headline, #verdict .exercise .headline { color: #0a7a3c; }
+#verdict .non-verdict .headline { color: #9a5b00; }
+"""
 
 
-def segment_line(segment: Segment) -> str:
-    line = (f"- {segment.start:.1f}-{segment.end:.1f} s: **{segment.exercise}**, "
-            f"{segment.reps} rep{'s' if segment.reps != 1 else ''}")
-    if segment.form:
-        form, angles = segment.form, segment.form.angles
-        line += (f"; {form.verdict} (body line {angles['body_line']:.0f}°, "
-                 f"deepest elbow {angles['elbow_min']:.0f}°)")
-        if form.hint:
-            line += f": {form.hint}"
-    if segment.abstain:
-        line += f"; unsure: {segment.abstain}"
-    return line
+def verdict_html(headline: str, detail: str, verdict: str) -> str:
+    """The headline a person reads first, and the line under it."""
+    kind = "exercise" if verdict == EXERCISE else "non-verdict"
+    return (f'<div class="{kind}" data-verdict="{escape(verdict)}"><div class="headline">{escape(headline)}</div>'
+            f'<div class="detail">{escape(detail)}</div></div>')
 
 
-def summary_markdown(prediction) -> str:
+def details_markdown(prediction: Prediction) -> str:
+    """Under the timeline: each segment in words, what the pose backend saw, how long each stage took."""
     timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in prediction.timings.items())
-    verdict = (f"**No exercise named**: {prediction.abstain}" if prediction.abstain
-               else f"**{prediction.label}**, {prediction.reps} rep{'s' if prediction.reps != 1 else ''}")
-    segments = "\n".join(segment_line(segment) for segment in prediction.segments)
-    return (f"{verdict}.\n\nPerson found in {prediction.detected_frames} of {prediction.frames} "
-            f"frames ({prediction.detection_rate:.0%}), {len(prediction.windows)} windows.\n\n"
-            f"{segments}\n\n"
+    segments = "\n".join(f"- {segment.start:.1f}-{segment.end:.1f} s: {segment_text(segment)}"
+                          + (f" ({segment.abstain})" if segment.abstain else "") for segment in prediction.segments)
+    return (f"{segments}\n\nPerson found in {prediction.detected_frames} of {prediction.frames} frames "
+            f"({prediction.detection_rate:.0%}), {count(len(prediction.windows), 'window')}.\n\n"
             f"Processing: {prediction.seconds:.1f} s ({timings}); backend `{prediction.backend}`.")
 
 
+def known_exercises_markdown(labels: list[str]) -> str:
+    return (f"**It knows {len(labels)} exercises**: {', '.join(labels)}. Anything else, or someone walking "
+            "or standing, gets *not an exercise I know* or *not sure*, never a made-up name.")
+
+
 def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Blocks:
+    """The app: one tab per job (mount another with one `with gr.Tab(...)` line here)."""
     import gradio as gr
 
     from .app_live import build_live_tab
-    from .inference import NoPersonError
 
     backends = backends or available_backends()
+    with gr.Blocks(title="gym-gesture", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# gym-gesture: which exercise is this?")
+        with gr.Tab("Recognise a clip"):
+            recognise_tab(pool, backends)
+        with gr.Tab("Live: train in front of the webcam"):
+            build_live_tab(pool)
+    return demo
+
+
+def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
+    """Upload or record a clip: the verdict first, the overlay, the ranking, the timeline, the workout summary."""
+    import gradio as gr
+
+    from .inference import NoPersonError
+    from .overlay import captions_path
+    from .summary import workout_sets
+    from .video import probe, with_duration
+
     output_dir = Path(tempfile.mkdtemp(prefix="gym-gesture-"))
+    first = pool.get(backends[0])
 
     @gpu
     def recognise(video: str | None, backend: str, progress=gr.Progress()):
@@ -157,56 +173,90 @@ def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Bl
         if backend not in backends:
             raise gr.Error(f"Unknown pose backend {backend!r}.")
         recognizer = pool.get(backend)
-        overlay = Path(tempfile.mkstemp(suffix=".mp4", dir=output_dir)[1])
+        work = Path(tempfile.mkdtemp(dir=output_dir))
         try:
             prediction = recognizer.predict(
-                video, top_k=TOP_K, overlay_path=overlay,
+                video, top_k=TOP_K, overlay_path=work / "overlay.mp4",
                 progress=lambda fraction, stage: progress(fraction, desc=STAGE_TEXT.get(stage, stage)))
         except NoPersonError as error:
-            overlay.unlink(missing_ok=True)
-            raise gr.Error(f"No person found: {_without_path(error, video)}") from error
+            return no_person_outputs(_without_path(error, video), probe(video).duration, work)
         except (ValueError, OSError) as error:
-            overlay.unlink(missing_ok=True)
             raise gr.Error(f"Cannot read this clip: {_without_path(error, video)}") from error
+        sets = workout_sets(prediction.segments)
         return (
-            str(overlay),
+            verdict_html(prediction.headline, clip_detail(prediction), prediction.verdict),
+            gr.Video(str(work / "overlay.mp4"), subtitles=str(captions_path(work / "overlay.mp4"))),
             {item.label: item.score for item in prediction.top_k},
-            timeline_frame(prediction),
-            summary_markdown(prediction),
+            timeline_svg(prediction.duration, prediction.segments, prediction.windows,
+                         class_names=prediction.class_names, min_probability=recognizer.thresholds.min_probability),
+            sets_table(sets),
+            summary_files(sets, work),
+            details_markdown(prediction),
             prediction.to_json(),
         )
 
-    with gr.Blocks(title="gym-gesture", delete_cache=(3600, 3600)) as demo:
-        gr.Markdown(
-            "# gym-gesture: which exercise is this?\n"
-            "Upload a short clip of one person exercising (or record one). A pose estimator finds the "
-            "skeleton in every frame and a Transformer over the skeleton's motion names the exercise, "
-            f"window by window. Clips up to {pool.max_duration:.0f} s.")
-        with gr.Row():
-            with gr.Column():
-                # format=None and audio kept: Gradio would otherwise re-encode uploads with a system
-                # ffmpeg; PyAV reads any container itself (webcam recordings come as WebM).
-                video = gr.Video(label="Clip", sources=["upload", "webcam"], format=None, include_audio=True,
-                                 elem_id="clip")
-                backend = gr.Dropdown(backends, value=backends[0], label="Pose backend",
-                                      info="MediaPipe on the CPU; MMPose needs a GPU")
-                button = gr.Button("Recognise", variant="primary")
-            with gr.Column():
-                overlay = gr.Video(label="Skeleton overlay", interactive=False, elem_id="overlay")
-                label = gr.Label(label="Exercise", num_top_classes=TOP_K, elem_id="label")
-        timeline = gr.LinePlot(x="time (s)", y="probability", color="class", y_lim=[0, 1],
-                               label="Per-window predictions")
-        summary = gr.Markdown(elem_id="summary")
-        with gr.Accordion("JSON", open=False):
-            details = gr.JSON(label="Prediction")
-        examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
-        if examples:
-            gr.Examples([[str(path), backends[0]] for path in examples], inputs=[video, backend])
-        button.click(recognise, inputs=[video, backend], outputs=[overlay, label, timeline, summary, details],
-                     api_name="predict")
-        with gr.Tab("Live: train in front of the webcam"):
-            build_live_tab(pool)
-    return demo
+    def no_person_outputs(reason: str, duration: float, work: Path):
+        headline = VERDICT_HEADLINES[NO_PERSON]
+        return (verdict_html(headline, f"{reason[0].upper()}{reason[1:]}.", NO_PERSON), None, None,
+                timeline_svg(duration), sets_table([]), summary_files([], work), "", None)
+
+    labels = first.labels
+    gr.Markdown(
+        "Upload a short clip of one person exercising, or record one. A pose estimator finds the skeleton in "
+        "every frame and a Transformer over the skeleton's motion names the exercise, second by second. "
+        f"Clips up to {pool.max_duration:.0f} s.\n\n" + known_exercises_markdown(labels), elem_id="intro")
+    with gr.Row():
+        with gr.Column():
+            # format=None and audio kept: Gradio would otherwise re-encode uploads with a system
+            # ffmpeg; PyAV reads any container itself (webcam recordings come as WebM).
+            video = gr.Video(label="Clip", sources=["upload", "webcam"], format=None, include_audio=True,
+                             elem_id="clip")
+            # One backend is no choice: the dropdown shows only where MMPose (with a GPU) is there too.
+            backend = gr.Dropdown(backends, value=backends[0], label="Pose backend", visible=len(backends) > 1,
+                                  info="MMPose on the GPU; MediaPipe on the CPU")
+            button = gr.Button("Recognise", variant="primary")
+            examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
+            if examples:
+                gr.Examples([[str(path), backends[0]] for path in examples], inputs=[video, backend],
+                            example_labels=[example_label(path) for path in examples], label="Examples (clips the model never trained on)")
+        with gr.Column():
+            verdict = gr.HTML(elem_id="verdict", value=verdict_html("", "", EXERCISE))
+            # The caption track sits under the picture, away from the component's own label.
+            overlay = gr.Video(label="Skeleton overlay", interactive=False, elem_id="overlay", show_label=False)
+            ranking = gr.Label(label="The model's ranking", num_top_classes=TOP_K, elem_id="ranking")
+    timeline = gr.HTML(elem_id="timeline", label="Timeline")
+    with gr.Row():
+        sets = gr.Dataframe(label="Workout summary", elem_id="sets", interactive=False, wrap=True)
+        downloads = gr.File(label="Download the summary (CSV, JSON)", file_count="multiple", elem_id="downloads",
+                            interactive=False)
+    details = gr.Markdown(elem_id="details")
+    with gr.Accordion("JSON", open=False):
+        raw = gr.JSON(label="Prediction")
+    # A webcam recording (WebM) comes without a duration: the player showed "Infinity:NaN:NaN".
+    video.stop_recording(lambda path: str(with_duration(path, output_dir)) if path else path, inputs=video,
+                         outputs=video)
+    button.click(recognise, inputs=[video, backend],
+                 outputs=[verdict, overlay, ranking, timeline, sets, downloads, details, raw], api_name="predict")
+
+
+def example_label(path: Path) -> str:
+    """"russian twist" of `russian_twist.mp4`: the name shown on an example's thumbnail."""
+    return path.stem.replace("_", " ")
+
+
+def sets_table(sets: list[WorkoutSet]) -> pd.DataFrame:
+    import pandas as pd
+
+    from .summary import SUMMARY_COLUMNS
+
+    return pd.DataFrame([asdict(workout_set) for workout_set in sets], columns=list(SUMMARY_COLUMNS))
+
+
+def summary_files(sets: list[WorkoutSet], folder: Path) -> list[str]:
+    """The workout summary as CSV and JSON, the two downloads."""
+    from .summary import write_summary
+
+    return [str(write_summary(sets, folder / f"workout_summary.{suffix}")) for suffix in ("csv", "json")]
 
 
 def _without_path(error: Exception, video: str) -> str:
@@ -233,5 +283,5 @@ def run(args: argparse.Namespace) -> int:
     install_mmpose_on_gpu_space()
     demo = build_demo(RecognizerPool(args.model, args.max_duration, args.revision))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=20).launch(
-        server_name=args.host, server_port=args.port, max_file_size=DEFAULT_MAX_FILE_SIZE)
+        server_name=args.host, server_port=args.port, max_file_size=DEFAULT_MAX_FILE_SIZE, css=VERDICT_STYLE)
     return 0
