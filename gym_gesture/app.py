@@ -110,6 +110,7 @@ class RecognizerPool:
 
 VERDICT_STYLE = """
 #verdict .headline { font-size: 2.2em; font-weight: 700; line-height: 1.2; }
+#verdict .headline::first-letter { text-transform: uppercase; }
 #verdict .detail { font-size: 1.1em; margin-top: .2em; }
 #verdict.exercise .headline, #verdict .exercise .headline { color: #0a7a3c; }
 #verdict .non-verdict .headline { color: #9a5b00; }
@@ -224,7 +225,7 @@ def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
             # The caption track sits under the picture, away from the component's own label.
             overlay = gr.Video(label="Skeleton overlay", interactive=False, elem_id="overlay", show_label=False)
             ranking = gr.Label(label="The model's ranking", num_top_classes=TOP_K, elem_id="ranking")
-    timeline = gr.HTML(elem_id="timeline", label="Timeline")
+    timeline = gr.HTML(elem_id="timeline", label="Timeline", show_label=True)
     with gr.Row():
         sets = gr.Dataframe(label="Workout summary", elem_id="sets", interactive=False, wrap=True)
         downloads = gr.File(label="Download the summary (CSV, JSON)", file_count="multiple", elem_id="downloads",
@@ -244,12 +245,19 @@ def example_label(path: Path) -> str:
     return path.stem.replace("_", " ")
 
 
+# The summary's columns as the table on the page heads them (the files keep SUMMARY_COLUMNS).
+TABLE_HEADERS = {"exercise": "exercise", "start_s": "start (s)", "end_s": "end (s)", "reps": "reps",
+                 "tempo_s_per_rep": "tempo (s/rep)", "range_of_motion_deg": "range of motion (°)",
+                 "main_joint": "main joint", "hold_s": "hold (s)", "form": "form"}
+
+
 def sets_table(sets: list[WorkoutSet]) -> pd.DataFrame:
     import pandas as pd
 
     from .summary import SUMMARY_COLUMNS
 
-    return pd.DataFrame([asdict(workout_set) for workout_set in sets], columns=list(SUMMARY_COLUMNS))
+    table = pd.DataFrame([asdict(workout_set) for workout_set in sets], columns=list(SUMMARY_COLUMNS))
+    return table.rename(columns=TABLE_HEADERS)
 
 
 def summary_files(sets: list[WorkoutSet], folder: Path) -> list[str]:

@@ -18,8 +18,8 @@ from .wording import segment_text
 
 WIDTH, BAND_TOP, BAND_HEIGHT, PLOT_TOP, PLOT_HEIGHT, HEIGHT = 1000, 8, 34, 62, 90, 178
 LEFT, RIGHT = 44, 12  # room for the probability axis's labels, and for the last tick's
-# Colour-blind-safe (Okabe-Ito) colours, one per exercise in the order of the model's labels.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+# Dark enough for white text, one per exercise in the order of the model's labels (Okabe-Ito's darker hues first).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#8C564B", "#6A3D9A", "#1B7837", "#B15928")
 NON_VERDICT_COLOUR = "#9a9a9a"
 TICK_STEPS_S = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
 MAX_TICKS = 10
@@ -59,6 +59,8 @@ def timeline_svg(duration: float, segments: list[Segment] = (), windows: list[Wi
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}" '
                      f'stroke="#dddddd"/><text x="{LEFT - 6}" y="{y(level) + 4:.1f}" text-anchor="end" '
                      f'class="axis">{level:.0%}</text>')
+    parts.append(f'<text x="{LEFT + 6}" y="{PLOT_TOP - 6}" class="axis">top probability of each window'
+                 + (f' (dashed: named from {min_probability:.0%})' if min_probability is not None else '') + '</text>')
     if min_probability is not None:
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(min_probability):.1f}" '
                      f'y2="{y(min_probability):.1f}" stroke="#888888" stroke-dasharray="6 4">'

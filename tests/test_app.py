@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -62,7 +65,7 @@ def app_url(model_dir, tmp_path_factory):
 def expected(recognizer):
     """The package's own prediction on the clip: the app must show exactly this."""
     prediction = recognizer.predict(CLIP)
-    assert prediction.label == CLIP_LABEL
+    assert prediction.exercise == CLIP_LABEL
     return prediction
 
 
@@ -70,19 +73,23 @@ def test_api_through_gradio_client(app_url, expected):
     from gradio_client import Client, handle_file
 
     client = Client(app_url, verbose=False)
-    overlay, label, timeline, summary, details = client.predict(handle_file(str(CLIP)), "mediapipe",
-                                                                api_name="/predict")
-    assert label["label"] == expected.label
-    assert [c["label"] for c in label["confidences"]] == [item.label for item in expected.top_k]
-    for shown, item in zip(label["confidences"], expected.top_k):
+    verdict, overlay, ranking, timeline, sets, downloads, details, raw = client.predict(
+        handle_file(str(CLIP)), "mediapipe", api_name="/predict")
+    assert 'data-verdict="exercise"' in verdict and '<div class="headline">squat</div>' in verdict
+    assert '<div class="detail">1 rep</div>' in verdict  # one squat, counted by eye
+    assert ranking["label"] == expected.label
+    assert [c["label"] for c in ranking["confidences"]] == [item.label for item in expected.top_k]
+    for shown, item in zip(ranking["confidences"], expected.top_k):
         assert shown["confidence"] == pytest.approx(item.score, abs=1e-3)
-    assert details["windows"] == expected.to_json()["windows"]
-    assert (details["frames"], details["detected_frames"]) == (expected.frames, expected.detected_frames)
-    assert Path(overlay["video"] if isinstance(overlay, dict) else overlay).stat().st_size > 0
-    assert len(timeline["data"]) == 3 * len(expected.windows)
-    assert f"Person found in {expected.detected_frames} of {expected.frames} frames" in summary
-    assert summary.startswith("**squat**, 1 rep.")  # one squat, counted by eye
-    assert details["segments"] == expected.to_json()["segments"]
+    assert raw["windows"] == expected.to_json()["windows"]
+    assert raw["segments"] == expected.to_json()["segments"]
+    assert (raw["verdict"], raw["exercise"]) == ("exercise", "squat")
+    assert (raw["frames"], raw["detected_frames"]) == (expected.frames, expected.detected_frames)
+    assert Path(overlay["value"]).stat().st_size > 0 and Path(overlay["subtitles"]).read_text().startswith("WEBVTT")
+    assert f'data-start="0" data-end="{expected.duration:.3f}"' in timeline
+    assert [row[0] for row in sets["data"]] == ["squat"]
+    assert sorted(Path(path).suffix for path in downloads) == [".csv", ".json"]
+    assert f"Person found in {expected.detected_frames} of {expected.frames} frames" in details
 
 
 def test_api_refuses_an_unreadable_file_with_a_clear_message(app_url, tmp_path):
@@ -111,60 +118,137 @@ def _browser_or_skip():
         pytest.skip(message)
 
 
-@pytest.mark.browser
-def test_page_in_headless_chromium_shows_label_and_playable_overlay(app_url, expected):
+@pytest.fixture(scope="module")
+def page(app_url):
+    """One headless Chromium page on the app for the module's browser tests."""
     _browser_or_skip()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page()
             page.goto(app_url)
-            page.locator("input[type=file]").first.set_input_files(str(CLIP))
-            page.get_by_role("button", name="Recognise").click()
-
-            label = page.locator("#label [data-testid='label-output-value']")
-            expect(label).to_have_text(expected.label, timeout=120_000)
-            expect(page.locator("#summary")).to_contain_text("Person found in", timeout=10_000)
-
-            video = page.locator("#overlay video")
-            expect(video).to_have_count(1, timeout=30_000)
-            page.wait_for_function(
-                "() => { const v = document.querySelector('#overlay video');"
-                " return v && v.readyState >= 2 && v.duration > 0; }", timeout=30_000)
-            state = video.evaluate("v => ({readyState: v.readyState, duration: v.duration, error: v.error,"
-                                   " width: v.videoWidth})")
-            assert state["error"] is None
-            assert state["duration"] == pytest.approx(expected.frames / expected.fps, abs=0.2)
-            assert state["width"] > 0
-            # It plays: the clock moves.
-            video.evaluate("v => { v.muted = true; return v.play(); }")
-            page.wait_for_function("() => document.querySelector('#overlay video').currentTime > 0.2",
-                                   timeout=15_000)
+            yield page
         finally:
             browser.close()
+
+
+def _recognise(page, clip: Path) -> None:
+    """Upload `clip` (clearing the last one) and press Recognise, as a person does; waits for the result."""
+    from playwright.sync_api import expect
+
+    clear = page.locator("#clip button[aria-label='Clear']")
+    if clear.count():
+        clear.click()
+    page.locator("#clip input[type=file]").set_input_files(str(clip))
+    expect(page.locator("#clip video")).to_have_count(1, timeout=30_000)
+    page.get_by_role("button", name="Recognise").click()
+    _wait_for_the_result(page)
+
+
+def _wait_for_the_result(page) -> None:
+    """Gradio marks the outputs pending while the request runs."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#verdict .pending")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#verdict .pending")).to_have_count(0, timeout=120_000)
+
+
+def _summary_rows(page, app_url) -> list[dict]:
+    """The rows of the CSV behind the page's download link, fetched as the browser would."""
+    link = page.locator("#downloads a[href*='workout_summary.csv']").first
+    href = link.get_attribute("href")
+    with urllib.request.urlopen(urllib.parse.urljoin(app_url, href), timeout=10) as response:
+        return list(csv.DictReader(io.StringIO(response.read().decode())))
+
+
+# Real clips of each verdict kind: one the model knows, an exercise it does not know (a deadlift, taken in
+# turn for a squat and a push up), a person walking, and a clip where MediaPipe finds nobody.
+VERDICT_CLIPS = {
+    "exercise": (None, CLIP, "Squat", "1 rep", ["squat"]),
+    "not sure": ("clips22/deadlift/nicorobin28_vot-apps__deadLift.mp4", None, "Not sure",
+                 "the model leans to", []),
+    "not an exercise": (None, EXAMPLES_DIR / "walking.mp4", "Not an exercise I know", "Walking, not an exercise",
+                        []),
+    "no person": ("videos/push_up_correct71.mp4", None, "No person", "Nobody found", []),
+}
 
 
 @pytest.mark.browser
-def test_an_example_clip_runs_from_the_page(app_url, recognizer):
-    _browser_or_skip()
-    from playwright.sync_api import expect, sync_playwright
+@pytest.mark.parametrize("verdict", list(VERDICT_CLIPS))
+def test_the_page_shows_each_verdict_kind_first(verdict, page, app_url, request):
+    """What a person sees: the headline in plain words, the timeline over the whole clip, the summary's
+    rows (a set only where an exercise is named)."""
+    from playwright.sync_api import expect
 
-    expected_label = recognizer.predict(FIRST_EXAMPLE).label
-    assert expected_label == FIRST_EXAMPLE_LABEL
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(app_url)
-            page.locator("[data-testid='dataset-cell-0-0']").click()
-            expect(page.locator("#clip video")).to_have_attribute("src", re.compile(r"plank\.mp4$"), timeout=30_000)
-            page.get_by_role("button", name="Recognise").click()
-            expect(page.locator("#label [data-testid='label-output-value']")).to_have_text(expected_label,
-                                                                                        timeout=120_000)
-        finally:
-            browser.close()
+    from gym_gesture.video import probe
+
+    shared, committed, headline, detail, exercises = VERDICT_CLIPS[verdict]
+    clip = request.getfixturevalue("shared_data") / shared if shared else committed
+    _recognise(page, clip)
+    expect(page.locator("#verdict .headline")).to_have_text(headline.lower() if verdict == "exercise" else headline)
+    expect(page.locator("#verdict [data-verdict]")).to_have_attribute("data-verdict", verdict)
+    expect(page.locator("#verdict .detail")).to_contain_text(detail)
+    # The headline shows capitalised, as a title.
+    assert page.locator("#verdict .headline").evaluate("e => getComputedStyle(e, '::first-letter').textTransform") \
+        == "uppercase"
+    timeline = page.locator("#timeline svg.timeline")
+    assert float(timeline.get_attribute("data-start")) == 0
+    assert float(timeline.get_attribute("data-end")) == pytest.approx(probe(clip).duration, abs=0.15)
+    bands = page.locator("#timeline g.band")
+    for index in range(bands.count()):
+        band = bands.nth(index)
+        assert 0 <= float(band.get_attribute("data-start")) < float(band.get_attribute("data-end")) \
+            <= float(timeline.get_attribute("data-end")) + 1e-3
+        # Segments never name an exercise the clip does not.
+        assert (band.get_attribute("data-verdict") == "exercise") == (verdict == "exercise")
+    assert [row["exercise"] for row in _summary_rows(page, app_url)] == exercises
+
+
+@pytest.mark.browser
+def test_overlay_plays_with_its_caption_below_the_label(page, expected):
+    _recognise(page, CLIP)
+    video = page.locator("#overlay video")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#overlay video');"
+        " return v && v.readyState >= 2 && v.duration > 0; }", timeout=30_000)
+    state = video.evaluate("v => ({duration: v.duration, error: v.error, width: v.videoWidth})")
+    assert state["error"] is None and state["width"] > 0
+    assert state["duration"] == pytest.approx(expected.duration, abs=0.2)
+    # The caption is a track of the player, the verdict of the segment playing.
+    page.wait_for_function("() => { const v = document.querySelector('#overlay video');"
+                           " return v.textTracks.length && v.textTracks[0].cues && v.textTracks[0].cues.length; }",
+                           timeout=15_000)
+    assert video.evaluate("v => v.textTracks[0].cues[0].text") == "squat, 1 rep"
+    # It plays: the clock moves.
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('#overlay video').currentTime > 0.2", timeout=15_000)
+
+
+@pytest.mark.browser
+def test_the_page_says_what_the_model_knows_and_names_its_examples(page, recognizer):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#intro")).to_contain_text(f"It knows {len(recognizer.labels)} exercises: "
+                                                   + ", ".join(recognizer.labels))
+    for name in ("plank", "russian twist", "squat", "walking"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_visible()
+    # One pose backend here (no GPU): no dropdown offering one choice.
+    expect(page.get_by_label("Pose backend")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_an_example_clip_runs_from_the_page(page, recognizer):
+    from playwright.sync_api import expect
+
+    assert recognizer.predict(FIRST_EXAMPLE).exercise == FIRST_EXAMPLE_LABEL
+    page.get_by_role("button", name="plank", exact=True).click()
+    expect(page.locator("#clip video")).to_have_attribute("src", re.compile(r"plank\.mp4$"), timeout=30_000)
+    page.get_by_role("button", name="Recognise").click()
+    _wait_for_the_result(page)
+    expect(page.locator("#verdict .headline")).to_have_text(FIRST_EXAMPLE_LABEL)
+    expect(page.locator("#verdict .detail")).to_contain_text("held")  # a hold, not "0 reps"
 
 
 @pytest.mark.parametrize("space_id", ["someone/gym-gesture-demo", None])
