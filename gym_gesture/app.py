@@ -112,7 +112,7 @@ VERDICT_STYLE = """
 #verdict .headline { font-size: 2.2em; font-weight: 700; line-height: 1.2; }
 #verdict .headline::first-letter { text-transform: uppercase; }
 #verdict .detail { font-size: 1.1em; margin-top: .2em; }
-#verdict.exercise .headline, #verdict .exercise .headline { color: #0a7a3c; }
+#verdict .exercise .headline { color: #0a7a3c; }
 #verdict .non-verdict .headline { color: #9a5b00; }
 """
 
@@ -165,7 +165,6 @@ def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
     from .video import probe, with_duration
 
     output_dir = Path(tempfile.mkdtemp(prefix="gym-gesture-"))
-    first = pool.get(backends[0])
 
     @gpu
     def recognise(video: str | None, backend: str, progress=gr.Progress()):
@@ -201,7 +200,7 @@ def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
         return (verdict_html(headline, f"{reason[0].upper()}{reason[1:]}.", NO_PERSON), None, None,
                 timeline_svg(duration), sets_table([]), summary_files([], work), "", None)
 
-    labels = first.labels
+    labels = pool.get("mediapipe").labels  # the model's, whichever backend
     gr.Markdown(
         "Upload a short clip of one person exercising, or record one. A pose estimator finds the skeleton in "
         "every frame and a Transformer over the skeleton's motion names the exercise, second by second. "
@@ -219,7 +218,8 @@ def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
             examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
             if examples:
                 gr.Examples([[str(path), backends[0]] for path in examples], inputs=[video, backend],
-                            example_labels=[example_label(path) for path in examples], label="Examples (clips the model never trained on)")
+                            example_labels=[example_label(path) for path in examples],
+                            label="Examples (clips the model never trained on)")
         with gr.Column():
             verdict = gr.HTML(elem_id="verdict", value=verdict_html("", "", EXERCISE))
             # The caption track sits under the picture, away from the component's own label.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -161,13 +162,28 @@ def _cli(*args, cwd=REPO_ROOT):
 
 def test_cli_predict_json_matches_the_recognizer(model_dir, squat_prediction, tmp_path):
     overlay = tmp_path / "overlay.mp4"
-    result = _cli(SQUAT_CLIP, "--model", model_dir, "--top-k", 3, "--overlay", overlay, "--json")
+    result = _cli(SQUAT_CLIP, "--model", model_dir, "--top-k", 3, "--overlay", overlay, "--json",
+                  "--summary", tmp_path / "workout.csv")
     assert result.returncode == 0, result.stderr[-2000:]
     printed = Prediction.from_json(json.loads(result.stdout))
     expected = squat_prediction[0]
     assert (printed.top_k, printed.windows, printed.segments) == (expected.top_k, expected.windows, expected.segments)
     assert (printed.frames, printed.detected_frames) == (expected.frames, expected.detected_frames)
     assert probe(overlay).frame_count == probe(SQUAT_CLIP).frame_count
+    rows = list(csv.DictReader((tmp_path / "workout.csv").open()))
+    assert [(row["exercise"], row["reps"], row["main_joint"]) for row in rows] == [("squat", "1", "knee")]
+
+
+def test_cli_text_puts_the_verdict_first_and_marks_segments_not_named(model_dir):
+    """A person walking: the headline says what it is, the ranking follows, the segment line says it too."""
+    result = _cli(EXAMPLES_DIR / "walking.mp4", "--model", model_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Not an exercise I know: Walking, not an exercise done in place")
+    assert lines[1] == "the model's ranking:"
+    [segment] = [line for line in lines if " s  " in line]
+    assert segment.endswith("s  not an exercise I know")
+    assert lines[-1].startswith("1 window, person found in")
 
 
 def test_cli_predict_errors_are_one_line(model_dir, tmp_path, capsys):

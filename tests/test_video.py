@@ -172,3 +172,25 @@ def test_writer_removes_partial_file_on_error(tmp_path):
             writer.write(np.zeros((32, 32, 3), np.uint8))
             writer.write(np.zeros((64, 64, 3), np.uint8))
     assert not path.exists()
+
+
+def test_a_webcam_recording_without_a_duration_gets_one(tmp_path):
+    """Browsers record WebM as a live stream, with no duration: players showed "Infinity:NaN:NaN"."""
+    import av
+
+    from gym_gesture.video import with_duration
+
+    recording = tmp_path / "webcam.webm"
+    with av.open(str(recording), "w", format="webm", options={"live": "1"}) as container:
+        stream = container.add_stream("libvpx", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for shade in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), shade * 8, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert probe(recording).duration == 0
+    fixed = with_duration(recording, tmp_path)
+    assert fixed != recording and fixed.suffix == ".webm"
+    assert probe(fixed).duration == pytest.approx(2.0, abs=0.1)
+    assert [frame.index for frame in read_frames(fixed)] == list(range(30))  # every frame, not re-encoded
+    assert with_duration(fixed, tmp_path) == fixed  # a file with a duration is left as it is
