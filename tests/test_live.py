@@ -13,7 +13,7 @@ from conftest import FIXTURES
 from gym_gesture.live import SET_REST_S, LiveSession, play_video
 from gym_gesture.pose import create_backend
 from gym_gesture.pose.base import PoseBackend
-from gym_gesture.prediction import Segment
+from gym_gesture.prediction import SCHEMA_VERSION, Segment
 from gym_gesture.video import read_frames
 
 SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
@@ -144,7 +144,7 @@ def test_live_json_has_the_sets_and_predicts_segment_form(capsys):
 
     assert main(["live", "--video", str(SQUAT_CLIP), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["schema_version"] == 2
+    assert result["schema_version"] == SCHEMA_VERSION == 3
     assert [(s["exercise"], s["reps"]) for s in result["sets"]] == [("squat", 1)]
     segments = [Segment.from_json(segment) for segment in result["segments"]]
     assert [(s.exercise, s.reps, s.abstain) for s in segments] == [("squat", 1, None)]
