@@ -54,9 +54,9 @@ WALK_STRETCH_S = 2.0
 # place keep the feet together or planted (correlation near +1); these two are not calibrated.
 WALK_MAX_ANKLE_CORRELATION = -0.2
 WALK_MIN_LEG_SWING = 0.3  # torso lengths, standard deviation of the left-right ankle offset
-# A clip with no named segment this long is judged as a whole (`clip_verdict`): in a short clip, segments
-# of different exercises are more often the model wavering (an unknown exercise taken for a squat, then
-# a push up) than two sets.
+# A set lasts this long at least: a clip whose named time is mostly in segments this long is a workout of
+# sets, judged by its segments (`clip_verdict`); otherwise short segments of exercises in turn are the
+# model wavering (an unknown exercise taken for a squat, then a push up, then a squat again).
 MIN_SET_S = 10.0
 
 
@@ -382,17 +382,21 @@ def clip_verdict(segments: list[Segment], clip: Abstention | None) -> tuple[Clip
 
     `clip` is the `abstention` of the whole clip (its mean probabilities, its frames). No person in most
     of it, or walking or no motion through most of it, is the clip's verdict and every segment's (none is
-    then named); so is a low probability unless a named segment lasts `MIN_SET_S` (a workout of several
-    sets has a low mean probability and long sure segments). Else the clip names the exercise of the
-    most named time (a workout by its main one); with no segment named it takes the longest segment's
-    verdict, or NOT_SURE when no stretch of the clip reached the probability threshold.
+    then named); so is a low probability, unless most of the named time is in sets of `MIN_SET_S` or
+    more (a workout of several sets has a low mean probability and long sure segments). Else the clip
+    names the exercise of the most named time (a workout by its main one); with no segment named it takes
+    the longest segment's verdict, or NOT_SURE when no stretch of the clip reached the probability
+    threshold.
     """
     named: dict[str, float] = {}
+    in_sets = 0.0
     for segment in segments:
         if segment.verdict == EXERCISE:
-            named[segment.exercise] = named.get(segment.exercise, 0.0) + segment.end - segment.start
-    long_set = any(segment.verdict == EXERCISE and segment.end - segment.start >= MIN_SET_S for segment in segments)
-    if clip is not None and (clip.verdict != NOT_SURE or not long_set):
+            length = segment.end - segment.start
+            named[segment.exercise] = named.get(segment.exercise, 0.0) + length
+            in_sets += length if length >= MIN_SET_S else 0.0
+    workout = in_sets > sum(named.values()) / 2
+    if clip is not None and (clip.verdict != NOT_SURE or not workout):
         agreed = [segment if segment.verdict != EXERCISE else replace(segment, verdict=clip.verdict, abstain=clip.reason)
                   for segment in segments]
         return ClipVerdict(clip.verdict, None, clip.reason), agreed

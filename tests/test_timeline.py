@@ -223,6 +223,13 @@ def test_the_clip_and_its_segments_never_disagree():
     verdict, segments = clip_verdict(workout, unsure)
     assert (verdict.verdict, verdict.exercise, verdict.abstain) == ("exercise", "squat", None)
     assert segments == workout
+    # A minute the model takes for a push up, a squat, a push up again, each sure on its own, only one
+    # stretch as long as a set (a real tricep-dips clip of clips22): no workout, not sure.
+    turns = [_segment("push up", 0.0, 15.0), _segment("squat", 15.0, 17.0), _segment("squat", 20.0, 28.0),
+             _segment("push up", 30.0, 37.0), _segment("squat", 40.0, 49.0)]
+    verdict, segments = clip_verdict(turns, unsure)
+    assert (verdict.verdict, verdict.exercise) == ("not sure", None)
+    assert {segment.verdict for segment in segments} == {"not sure"}
     # Walking through most of the clip: nothing in it is named.
     verdict, segments = clip_verdict(workout, walking)
     assert (verdict.verdict, verdict.exercise) == ("not an exercise", None)
