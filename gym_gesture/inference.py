@@ -27,6 +27,7 @@ from .timeline import (
     DEFAULT_THRESHOLDS,
     AbstainSample,
     AbstainThresholds,
+    PrototypeSimilarity,
     describe_segments,
     segments_from_windows,
     span_sample,
@@ -57,22 +58,32 @@ class SequenceResult:
     clip_sample: AbstainSample | None = None
 
 
-def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
-                         batch_size: int = 256) -> np.ndarray:
+def window_scores(model, keypoints: np.ndarray, attention_mask: np.ndarray,
+                  batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(N, num_labels) softmax probabilities of windows (`data.Windows`), in batches, on the model's device:
-    the one model call of predict, evaluate and the benchmarks."""
+    the one model call of predict, evaluate and the benchmarks; and (N, enrolled classes) the windows'
+    similarity to each enrolled class's prototypes (no columns for a model without enrolled classes)."""
     import torch
 
     device = next(model.parameters()).device
-    chunks = [np.zeros((0, model.config.num_labels), np.float32)]
+    probabilities = [np.zeros((0, model.config.num_labels), np.float32)]
+    similarities = [np.zeros((0, model.config.num_enrolled_labels), np.float32)]
     with torch.inference_mode():
         for start in range(0, len(keypoints), batch_size):
-            logits = model(
+            output = model(
                 torch.from_numpy(keypoints[start:start + batch_size]).to(device),
                 attention_mask=torch.from_numpy(attention_mask[start:start + batch_size]).to(device),
-            ).logits
-            chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(chunks)
+            )
+            probabilities.append(torch.softmax(output.logits.float(), dim=-1).cpu().numpy())
+            if output.get("prototype_similarity") is not None:
+                similarities.append(output.prototype_similarity.float().cpu().numpy())
+    return np.concatenate(probabilities), np.concatenate(similarities)
+
+
+def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
+                         batch_size: int = 256) -> np.ndarray:
+    """(N, num_labels) softmax probabilities of windows: `window_scores` without the similarities."""
+    return window_scores(model, keypoints, attention_mask, batch_size)[0]
 
 
 class _ProgressBackend(PoseBackend):
@@ -230,17 +241,23 @@ class Recognizer:
         if on_windows:
             on_windows()
         step = time.perf_counter()
-        probabilities = self.window_probabilities(windows.keypoints, windows.attention_mask)
+        probabilities, similarities = window_scores(self.model, windows.keypoints, windows.attention_mask,
+                                                    self.batch_size)
         timings["model"] = time.perf_counter() - step
         clip_scores = probabilities.mean(axis=0)
         labels = self.labels
         best = int(clip_scores.argmax())
+        enrolled = best - self.config.num_trained_labels  # the enrolled class named, when >= 0
         segments = describe_segments(
             segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
                                   min_probability=self.thresholds.min_probability),
             keypoints, layout, fps, detected, form_model=self.form_model, thresholds=self.thresholds)
+        similarity = None
+        if enrolled >= 0:
+            similarity = PrototypeSimilarity(float(similarities[:, enrolled].mean()),
+                                             float(self.config.prototype_thresholds[enrolled]))
         clip_sample = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
-                                  float(clip_scores[best]))
+                                  float(clip_scores[best]), similarity=similarity)
         return SequenceResult(windows, probabilities, clip_scores, segments, clip_sample.reason(self.thresholds),
                               clip_sample)
 
@@ -316,4 +333,4 @@ class Recognizer:
 
 
 __all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
-           "load_model", "resolve_model_dir", "window_probabilities"]
+           "load_model", "resolve_model_dir", "window_probabilities", "window_scores"]

@@ -215,12 +215,24 @@ class AbstainThresholds:
 DEFAULT_THRESHOLDS = AbstainThresholds()
 
 
+@dataclass(frozen=True)
+class PrototypeSimilarity:
+    """For an exercise enrolled from a few clips (`gym-gesture enroll`): how close the frames are to its
+    enrolled clips (mean over windows of the nearest prototype's cosine similarity) and the threshold its
+    clips set (the model config's `prototype_thresholds`)."""
+
+    similarity: float
+    threshold: float
+
+
 def abstain_reason(detection_rate: float, top_probability: float, motion: float, exercise: str, *,
-                   walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> str | None:
+                   walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS,
+                   similarity: PrototypeSimilarity | None = None) -> str | None:
     """Why not to name `exercise` for a clip or a segment; None when it can be named.
 
     detection_rate: fraction of frames with a person; top_probability: the model's probability of
-    `exercise`; motion: `motion_energy` of the frames; walking: their `walking_speed`.
+    `exercise`; motion: `motion_energy` of the frames; walking: their `walking_speed`; similarity: for an
+    enrolled exercise, how close the frames are to its enrolled clips.
     """
     if detection_rate < thresholds.min_detection_rate:
         return f"no person found in most frames (a person in {detection_rate:.0%} of frames)"
@@ -231,6 +243,9 @@ def abstain_reason(detection_rate: float, top_probability: float, motion: float,
         return f"no exercise motion (motion energy {motion:.3f} < {thresholds.min_motion:.3f})"
     if top_probability < thresholds.min_probability:
         return f"not sure which exercise (top probability {top_probability:.2f} < {thresholds.min_probability:.2f})"
+    if similarity is not None and similarity.similarity < similarity.threshold:
+        return (f"not close enough to the clips {exercise!r} was enrolled from (similarity "
+                f"{similarity.similarity:.3f} < {similarity.threshold:.3f})")
     return None
 
 
@@ -244,10 +259,11 @@ class AbstainSample:
     motion: float
     walking: float
     label: str | None = None
+    similarity: PrototypeSimilarity | None = None
 
     def reason(self, thresholds: AbstainThresholds) -> str | None:
         return abstain_reason(self.detection_rate, self.probability, self.motion, self.predicted,
-                              walking=self.walking, thresholds=thresholds)
+                              walking=self.walking, thresholds=thresholds, similarity=self.similarity)
 
 
 def _span(keypoints: np.ndarray, detected: np.ndarray, fps: float, start: float, end: float):
@@ -257,12 +273,13 @@ def _span(keypoints: np.ndarray, detected: np.ndarray, fps: float, start: float,
 
 
 def span_sample(keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, start: float, end: float,
-                predicted: str, probability: float, label: str | None = None) -> AbstainSample:
+                predicted: str, probability: float, label: str | None = None,
+                similarity: PrototypeSimilarity | None = None) -> AbstainSample:
     """The `AbstainSample` of the frames from `start` to `end` (s from the first frame) of a pose sequence:
     keypoints (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False."""
     _, frames, seen = _span(keypoints, detected, fps, start, end)
     return AbstainSample(predicted, float(probability), float(seen.mean()) if len(seen) else 0.0,
-                         motion_energy(frames, layout), walking_speed(frames, layout, fps), label)
+                         motion_energy(frames, layout), walking_speed(frames, layout, fps), label, similarity)
 
 
 @dataclass
