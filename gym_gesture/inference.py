@@ -86,6 +86,20 @@ def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarra
     return window_scores(model, keypoints, attention_mask, batch_size)[0]
 
 
+def name_clip(probabilities: np.ndarray, similarities: np.ndarray,
+              config) -> tuple[np.ndarray, int, PrototypeSimilarity | None]:
+    """A clip's scores (the mean of its windows' probabilities, `window_scores`), the class they name and,
+    when that class is enrolled, how close the clip is to its enrolled clips (the mean of its windows'
+    similarities), which the abstain decision reads."""
+    clip_scores = probabilities.mean(axis=0)
+    best = int(clip_scores.argmax())
+    enrolled = best - config.num_trained_labels
+    if enrolled < 0:
+        return clip_scores, best, None
+    return clip_scores, best, PrototypeSimilarity(float(similarities[:, enrolled].mean()),
+                                                  float(config.prototype_thresholds[enrolled]))
+
+
 class _ProgressBackend(PoseBackend):
     """Wraps a backend to report each processed frame: `extract_clip` has no callback of its own."""
 
@@ -244,18 +258,12 @@ class Recognizer:
         probabilities, similarities = window_scores(self.model, windows.keypoints, windows.attention_mask,
                                                     self.batch_size)
         timings["model"] = time.perf_counter() - step
-        clip_scores = probabilities.mean(axis=0)
+        clip_scores, best, similarity = name_clip(probabilities, similarities, self.config)
         labels = self.labels
-        best = int(clip_scores.argmax())
-        enrolled = best - self.config.num_trained_labels  # the enrolled class named, when >= 0
         segments = describe_segments(
             segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
                                   min_probability=self.thresholds.min_probability),
             keypoints, layout, fps, detected, form_model=self.form_model, thresholds=self.thresholds)
-        similarity = None
-        if enrolled >= 0:
-            similarity = PrototypeSimilarity(float(similarities[:, enrolled].mean()),
-                                             float(self.config.prototype_thresholds[enrolled]))
         clip_sample = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
                                   float(clip_scores[best]), similarity=similarity)
         return SequenceResult(windows, probabilities, clip_scores, segments, clip_sample.reason(self.thresholds),
@@ -333,4 +341,4 @@ class Recognizer:
 
 
 __all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
-           "load_model", "resolve_model_dir", "window_probabilities", "window_scores"]
+           "load_model", "name_clip", "resolve_model_dir", "window_probabilities", "window_scores"]
