@@ -40,9 +40,10 @@ class GymGestureConfig(PreTrainedConfig):
             (`gym-gesture enroll`) without retraining: the last `len(prototype_thresholds)` labels of
             `id2label` are served by `num_prototypes` stored window embeddings instead of the linear head.
             A window's logit for an enrolled class is the top trained logit plus `prototype_scale` times
-            (its cosine similarity to the class's nearest prototype minus the class's threshold), so the
-            enrolled class outranks the trained ones exactly where the window is closer to it than the
-            threshold its own clips set.
+            (its cosine similarity to the class's nearest prototype minus the class's threshold) / (1 minus
+            the threshold), so the enrolled class outranks the trained ones exactly where the window is
+            closer to it than the threshold its own clips set, and halfway from there to a perfect match
+            it has `prototype_scale` / 2 logits over them.
     """
 
     model_type = "gym_gesture"
@@ -67,7 +68,7 @@ class GymGestureConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     num_prototypes: int = 0
     prototype_thresholds: list[float] | None = None
-    prototype_scale: float | int = 50.0
+    prototype_scale: float | int = 10.0
 
     def __post_init__(self, **kwargs):
         # Checked before the parent's post-init so that a bad value surfaces as a plain ValueError

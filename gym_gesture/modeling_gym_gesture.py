@@ -243,9 +243,11 @@ class PrototypeHead(nn.Module):
 
     def logits(self, trained_logits: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
         """Enrolled classes' logits on the trained head's scale: the top trained logit, raised or lowered by
-        how far the similarity is above or below the class's threshold (so the two heads share one softmax)."""
+        how far the similarity is above or below the class's threshold, in units of the threshold's distance
+        from a perfect match (1), so that one scale fits thresholds of 0.7 and of 0.99 alike."""
         top = trained_logits.amax(dim=-1, keepdim=True)
-        return top + self.scale * (similarity - self.thresholds).to(trained_logits.dtype)
+        margin = (similarity - self.thresholds) / (1 - self.thresholds).clamp(min=1e-3)
+        return top + self.scale * margin.to(trained_logits.dtype)
 
 
 @dataclass
