@@ -144,6 +144,7 @@ def summary_markdown(prediction) -> str:
 def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Blocks:
     import gradio as gr
 
+    from .app_teach import build_teach_tab
     from .inference import NoPersonError
 
     backends = backends or available_backends()
@@ -203,6 +204,7 @@ def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Bl
             gr.Examples([[str(path), backends[0]] for path in examples], inputs=[video, backend])
         button.click(recognise, inputs=[video, backend], outputs=[overlay, label, timeline, summary, details],
                      api_name="predict")
+        build_teach_tab(pool)
     return demo
 
 

@@ -269,6 +269,14 @@ class Recognizer:
         return SequenceResult(windows, probabilities, clip_scores, segments, clip_sample.reason(self.thresholds),
                               clip_sample)
 
+    def extract(self, video_path: str | Path):
+        """The clip's `PoseSequence` at the model's frame rate, as `predict` reads it (one clip at a time:
+        the pose backend keeps per-clip state), for callers that classify it themselves (enrolment)."""
+        from .pose.sequence import extract_clip
+
+        with self._lock:
+            return extract_clip(video_path, self.backend, float(self.config.sample_fps), max_duration=self.max_duration)
+
     def predict(self, video_path: str | Path, top_k: int = 5, overlay_path: str | Path | None = None,
                 progress=None) -> Prediction:
         """Recognise the exercise in one clip.
