@@ -144,6 +144,7 @@ def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Bl
     import gradio as gr
 
     from .app_live import build_live_tab
+    from .app_teach import build_teach_tab
 
     backends = backends or available_backends()
     with gr.Blocks(title="gym-gesture", delete_cache=(3600, 3600)) as demo:
@@ -152,6 +153,8 @@ def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Bl
             recognise_tab(pool, backends)
         with gr.Tab("Live: train in front of the webcam"):
             build_live_tab(pool)
+        with gr.Tab("Teach it a new exercise"):
+            build_teach_tab(pool)
     return demo
 
 

@@ -543,6 +543,58 @@ def _run_calibrate(args) -> int:
     return 0
 
 
+def _add_enroll(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "enroll", help="teach a model a new exercise from a few clips, without retraining",
+        description="Enrol a new exercise from 1 to 5 clips (videos, or every clip of LABEL in a keypoint archive "
+                    "with --data): the model's embeddings of the clips' windows become the class's prototypes and "
+                    "its abstain threshold is set from the clips themselves (leave one clip out). OUT is a model "
+                    "folder like any other: predict, the app, evaluate and push read it; enrol it again to add "
+                    "another exercise.")
+    parser.add_argument("clips", nargs="*", metavar="CLIP", help="video files of the new exercise")
+    parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
+                        help="model folder or Hub id to start from (default: the shipped checkpoint)")
+    _add_revision(parser)
+    parser.add_argument("--label", required=True, metavar="NAME", help="the new exercise's name")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where to save the enrolled model folder")
+    parser.add_argument("--data", default=None, metavar="ARCHIVE",
+                        help="instead of CLIPs: every clip of --label in a keypoint archive (.npz of any supported "
+                             "layout) or a pose dataset folder")
+    parser.add_argument("--fps", type=float, default=None, metavar="F",
+                        help="with --data: the archive's frame rate (default: its sidecar's, else 30)")
+    parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend for CLIPs (default: mediapipe)")
+    parser.set_defaults(run=_run_enroll)
+
+
+def _run_enroll(args) -> int:
+    from pathlib import Path
+
+    from .enroll import clips_from_archive, clips_from_videos, enroll
+    from .inference import load_model, resolve_model_dir
+
+    if bool(args.clips) == bool(args.data):
+        raise InputError("give either video CLIPs or --data ARCHIVE")
+    for path in args.clips or [args.data]:
+        if not Path(path).exists():
+            raise MissingFileError(f"{path}: no such file")
+    folder = resolve_model_dir(args.model, args.revision)
+    model = load_model(folder)
+    if args.data:
+        clips = clips_from_archive(args.data, args.label, args.fps)
+    else:
+        from .pose import create_backend
+
+        with create_backend(args.backend) as backend:
+            clips = clips_from_videos(args.clips, backend, model.config)
+    record = enroll(folder, args.label, clips, args.out, model=model)
+    print(f"enrolled {record['label']!r} from {len(record['clips'])} clips ({record['windows']} windows) in "
+          f"{record['seconds']:.1f} s; similarity threshold {record['threshold']:.3f} ({record['threshold_from']})")
+    if record["skipped_clips"]:
+        print(f"no window (too short, or nobody found): {', '.join(record['skipped_clips'])}")
+    print(f"saved to {args.out}")
+    return 0
+
+
 def _add_app(subparsers) -> None:
     from . import app
 
@@ -581,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in (_add_labels, _add_extract, _add_import_keypoints, _add_train, _add_evaluate,
                         _add_compare, _add_evaluate_videos, _add_predict, _add_train_form, _add_calibrate, _add_live,
-                        _add_app, _add_push):
+                        _add_enroll, _add_app, _add_push):
         add_command(subparsers)
     for command_parser in subparsers.choices.values():
         _add_global_options(command_parser, default=argparse.SUPPRESS)

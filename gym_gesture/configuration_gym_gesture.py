@@ -36,6 +36,14 @@ class GymGestureConfig(PreTrainedConfig):
         sample_fps: frame rate the windows are sampled at; inference resamples clips to it.
         window_stride: frames between the starts of consecutive windows at inference.
         normalization: the per-window normalisation (`gym_gesture.skeleton.normalize`).
+        num_prototypes, prototype_thresholds, prototype_scale: exercises enrolled from a few clips
+            (`gym-gesture enroll`) without retraining: the last `len(prototype_thresholds)` labels of
+            `id2label` are served by `num_prototypes` stored window embeddings instead of the linear head.
+            A window's logit for an enrolled class is the top trained logit plus `prototype_scale` times
+            (its cosine similarity to the class's nearest prototype minus the class's threshold) / (1 minus
+            the threshold), so the enrolled class outranks the trained ones exactly where the window is
+            closer to it than the threshold its own clips set, and halfway from there to a perfect match
+            it has `prototype_scale` / 2 logits over them.
     """
 
     model_type = "gym_gesture"
@@ -58,6 +66,9 @@ class GymGestureConfig(PreTrainedConfig):
     window_stride: int = 15
     normalization: str = "hip_center_torso_scale"
     initializer_range: float = 0.02
+    num_prototypes: int = 0
+    prototype_thresholds: list[float] | None = None
+    prototype_scale: float | int = 10.0
 
     def __post_init__(self, **kwargs):
         # Checked before the parent's post-init so that a bad value surfaces as a plain ValueError
@@ -94,6 +105,23 @@ class GymGestureConfig(PreTrainedConfig):
             raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
         if self.sample_fps <= 0:
             raise ValueError(f"sample_fps={self.sample_fps} must be positive")
+        if self.num_prototypes < 0:
+            raise ValueError(f"num_prototypes={self.num_prototypes} must not be negative")
+        if bool(self.num_prototypes) != bool(self.prototype_thresholds):
+            raise ValueError(f"num_prototypes={self.num_prototypes} and prototype_thresholds="
+                             f"{self.prototype_thresholds}: enrolled classes need both, or neither")
+        if self.prototype_scale <= 0:
+            raise ValueError(f"prototype_scale={self.prototype_scale} must be positive")
+
+    @property
+    def num_enrolled_labels(self) -> int:
+        """How many of the last labels of `id2label` are enrolled (served by prototypes)."""
+        return len(self.prototype_thresholds or ())
+
+    @property
+    def num_trained_labels(self) -> int:
+        """How many of the first labels of `id2label` the linear head serves."""
+        return self.num_labels - self.num_enrolled_labels
 
 
 GymGestureConfig.register_for_auto_class()

@@ -20,15 +20,16 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError, MissingFileError
-from .paths import CALIBRATION_FILE, DEFAULT_MODEL_DIR, FORM_MODEL_FILE, MODEL_CARD_TEMPLATE, PACKAGE_DIR
+from .paths import CALIBRATION_FILE, DEFAULT_MODEL_DIR, ENROLMENT_FILE, FORM_MODEL_FILE, MODEL_CARD_TEMPLATE, PACKAGE_DIR
 from .recipe import RECIPE_FILE
 
 # The source checkout the Space's requirements, app.py and licence come from.
 REPO_ROOT = PACKAGE_DIR.parent
 EVALUATION_FILE = "evaluation.json"
 RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json", RECIPE_FILE)
-# Read by the recognizer and the processor: they travel with the weights.
-MODEL_FILES = ("preprocessor_config.json", CALIBRATION_FILE, FORM_MODEL_FILE)
+# Read by the recognizer and the processor, or telling which clips taught an enrolled class: they travel
+# with the weights.
+MODEL_FILES = ("preprocessor_config.json", CALIBRATION_FILE, FORM_MODEL_FILE, ENROLMENT_FILE)
 WEIGHTS_FILE = "model.safetensors"
 REMOTE_CODE = ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
                "transforms.py")

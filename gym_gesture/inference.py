@@ -27,6 +27,7 @@ from .timeline import (
     DEFAULT_THRESHOLDS,
     AbstainSample,
     AbstainThresholds,
+    PrototypeSimilarity,
     clip_verdict,
     describe_segments,
     segments_from_windows,
@@ -63,22 +64,46 @@ class SequenceResult:
     clip_sample: AbstainSample | None = None
 
 
-def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
-                         batch_size: int = 256) -> np.ndarray:
+def window_scores(model, keypoints: np.ndarray, attention_mask: np.ndarray,
+                  batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(N, num_labels) softmax probabilities of windows (`data.Windows`), in batches, on the model's device:
-    the one model call of predict, evaluate and the benchmarks."""
+    the one model call of predict, evaluate and the benchmarks; and (N, enrolled classes) the windows'
+    similarity to each enrolled class's prototypes (no columns for a model without enrolled classes)."""
     import torch
 
     device = next(model.parameters()).device
-    chunks = [np.zeros((0, model.config.num_labels), np.float32)]
+    probabilities = [np.zeros((0, model.config.num_labels), np.float32)]
+    similarities = [np.zeros((0, model.config.num_enrolled_labels), np.float32)]
     with torch.inference_mode():
         for start in range(0, len(keypoints), batch_size):
-            logits = model(
+            output = model(
                 torch.from_numpy(keypoints[start:start + batch_size]).to(device),
                 attention_mask=torch.from_numpy(attention_mask[start:start + batch_size]).to(device),
-            ).logits
-            chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(chunks)
+            )
+            probabilities.append(torch.softmax(output.logits.float(), dim=-1).cpu().numpy())
+            if output.get("prototype_similarity") is not None:
+                similarities.append(output.prototype_similarity.float().cpu().numpy())
+    return np.concatenate(probabilities), np.concatenate(similarities)
+
+
+def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
+                         batch_size: int = 256) -> np.ndarray:
+    """(N, num_labels) softmax probabilities of windows: `window_scores` without the similarities."""
+    return window_scores(model, keypoints, attention_mask, batch_size)[0]
+
+
+def name_clip(probabilities: np.ndarray, similarities: np.ndarray,
+              config) -> tuple[np.ndarray, int, PrototypeSimilarity | None]:
+    """A clip's scores (the mean of its windows' probabilities, `window_scores`), the class they name and,
+    when that class is enrolled, how close the clip is to its enrolled clips (the mean of its windows'
+    similarities), which the abstain decision reads."""
+    clip_scores = probabilities.mean(axis=0)
+    best = int(clip_scores.argmax())
+    enrolled = best - config.num_trained_labels
+    if enrolled < 0:
+        return clip_scores, best, None
+    return clip_scores, best, PrototypeSimilarity(float(similarities[:, enrolled].mean()),
+                                                  float(config.prototype_thresholds[enrolled]))
 
 
 class _ProgressBackend(PoseBackend):
@@ -239,20 +264,28 @@ class Recognizer:
         if on_windows:
             on_windows()
         step = time.perf_counter()
-        probabilities = self.window_probabilities(windows.keypoints, windows.attention_mask)
+        probabilities, similarities = window_scores(self.model, windows.keypoints, windows.attention_mask,
+                                                    self.batch_size)
         timings["model"] = time.perf_counter() - step
-        clip_scores = probabilities.mean(axis=0)
+        clip_scores, best, similarity = name_clip(probabilities, similarities, self.config)
         labels = self.labels
-        best = int(clip_scores.argmax())
         segments = describe_segments(
             segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
                                   min_probability=self.thresholds.min_probability),
             keypoints, layout, fps, detected, form_model=self.form_model, thresholds=self.thresholds)
         clip_sample = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
-                                  float(clip_scores[best]))
+                                  float(clip_scores[best]), similarity=similarity)
         verdict, segments = clip_verdict(segments, clip_sample.abstention(self.thresholds))
         return SequenceResult(windows, probabilities, clip_scores, segments, verdict.verdict, verdict.exercise,
                               verdict.abstain, clip_sample)
+
+    def extract(self, video_path: str | Path):
+        """The clip's `PoseSequence` at the model's frame rate, as `predict` reads it (one clip at a time:
+        the pose backend keeps per-clip state), for callers that classify it themselves (enrolment)."""
+        from .pose.sequence import extract_clip
+
+        with self._lock:
+            return extract_clip(video_path, self.backend, float(self.config.sample_fps), max_duration=self.max_duration)
 
     def predict(self, video_path: str | Path, top_k: int = 5, overlay_path: str | Path | None = None,
                 progress=None) -> Prediction:
@@ -337,5 +370,5 @@ class Recognizer:
         return prediction
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "SHIPPED_MODELS", "STAGES", "NoPersonError", "Prediction", "Recognizer", "SequenceResult",
-           "load_model", "resolve_model_dir", "window_probabilities"]
+__all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "SHIPPED_MODELS", "STAGES", "NoPersonError", "Prediction", "Recognizer",
+           "SequenceResult", "load_model", "name_clip", "resolve_model_dir", "window_probabilities", "window_scores"]

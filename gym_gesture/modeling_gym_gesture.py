@@ -2,7 +2,8 @@
 
 `GymGestureModel` (the trunk, `base_model_prefix` "gym_gesture"): keypoints (B, T, J, C) -> flatten joints
 per frame -> linear projection to d_model -> fusion over time -> pooling over the valid frames.
-`GymGestureForSequenceClassification`: the trunk and a linear head over `config.id2label`. The "transformer" fusion is the paper's: sinusoidal
+`GymGestureForSequenceClassification`: the trunk and a linear head over `config.id2label` (and, for exercises
+enrolled from a few clips, a `PrototypeHead` beside it). The "transformer" fusion is the paper's: sinusoidal
 positional encoding, multi-head attention, Add&Norm, FFN, Add&Norm. The paper's baselines (mlp, cnn1d,
 rnn, lstm, bilstm) are the same model with another fusion, so they are trained, saved and loaded alike.
 
@@ -14,6 +15,7 @@ trunk) loads it from a folder or the Hub.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -216,6 +218,46 @@ FUSION_MODULES: dict[str, type[nn.Module]] = {
 }
 
 
+class PrototypeHead(nn.Module):
+    """Enrolled classes (`gym-gesture enroll`): window embeddings kept as prototypes, no weights trained.
+
+    `prototypes` (P, d_model) are unit-length clip embeddings (`GymGestureModel`'s pooler_output of the
+    enrolled clips' windows) and `prototype_classes` (P,) says which enrolled class (0 for the first)
+    each belongs to; both are persistent buffers, so they are saved in model.safetensors beside the
+    weights. A window's similarity to a class is its cosine similarity to the class's nearest prototype."""
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        self.num_classes = config.num_enrolled_labels
+        self.register_buffer("prototypes", torch.zeros(config.num_prototypes, config.d_model))
+        self.register_buffer("prototype_classes", torch.zeros(config.num_prototypes, dtype=torch.long))
+        self.register_buffer("thresholds", torch.tensor(config.prototype_thresholds, dtype=torch.float32),
+                             persistent=False)
+        self.scale = float(config.prototype_scale)
+
+    def similarity(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(B, enrolled classes): each window's cosine similarity to each class's nearest prototype."""
+        cosine = F.normalize(pooled.float(), dim=-1) @ self.prototypes.T
+        nearest = torch.full((len(pooled), self.num_classes), -1.0, device=pooled.device)
+        return nearest.scatter_reduce(1, self.prototype_classes.expand(len(pooled), -1), cosine, reduce="amax")
+
+    def logits(self, trained_logits: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
+        """Enrolled classes' logits on the trained head's scale: the top trained logit, raised or lowered by
+        how far the similarity is above or below the class's threshold, in units of the threshold's distance
+        from a perfect match (1), so that one scale fits thresholds of 0.7 and of 0.99 alike."""
+        top = trained_logits.amax(dim=-1, keepdim=True)
+        margin = (similarity - self.thresholds) / (1 - self.thresholds).clamp(min=1e-3)
+        return top + self.scale * margin.to(trained_logits.dtype)
+
+
+@dataclass
+class GymGestureClassifierOutput(SequenceClassifierOutput):
+    """`SequenceClassifierOutput` and, for a model with enrolled classes, `prototype_similarity` (B, enrolled
+    classes): each window's cosine similarity to each enrolled class's nearest prototype."""
+
+    prototype_similarity: torch.Tensor | None = None
+
+
 class GymGesturePreTrainedModel(PreTrainedModel):
     config_class = GymGestureConfig
     base_model_prefix = "gym_gesture"
@@ -233,6 +275,8 @@ class GymGesturePreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, SinusoidalPositionalEncoding):
             init.copy_(module.table, sinusoidal_table(*module.table.shape))
+        elif isinstance(module, PrototypeHead):  # a non-persistent buffer, derived from the config
+            init.copy_(module.thresholds, torch.tensor(self.config.prototype_thresholds, dtype=torch.float32))
         elif isinstance(module, (nn.RNN, nn.GRU)):  # the parent covers nn.LSTM only
             for name, parameter in module.named_parameters():
                 if "weight" in name:
@@ -322,8 +366,9 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         labels: (B,) class ids (single-label classification: cross-entropy), (B, num_labels) multi-hot
             floats (multi-label: binary cross-entropy) or (B,) floats with one label (regression: mean
             squared error); `config.problem_type` says which, inferred from the labels when unset.
-    Returns a `SequenceClassifierOutput` (loss, logits, hidden_states, attentions) or, with
-    `return_dict=False`, the tuple of its non-empty fields.
+    Returns a `GymGestureClassifierOutput` (loss, logits, hidden_states, attentions, and for enrolled classes
+    prototype_similarity) or, with `return_dict=False`, the tuple of its non-empty fields. Enrolled classes
+    (`config.prototype_thresholds`) are the last labels: their logits come from the `PrototypeHead`.
     """
 
     def __init__(self, config: GymGestureConfig):
@@ -332,7 +377,8 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         # before the trunk was split out, so the shipped recipe still retrains to the same checkpoint.
         self.gym_gesture = GymGestureModel(config, initialize=False)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.d_model, config.num_labels)
+        self.classifier = nn.Linear(config.d_model, config.num_trained_labels)
+        self.prototype_head = PrototypeHead(config) if config.num_enrolled_labels else None
         self.post_init()
 
     def forward(
@@ -348,9 +394,13 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         trunk = self.gym_gesture(keypoints, attention_mask, output_hidden_states=output_hidden_states,
                                  output_attentions=output_attentions, return_dict=True)
         logits = self.classifier(self.dropout(trunk.pooler_output))
+        similarity = None
+        if self.prototype_head is not None:
+            similarity = self.prototype_head.similarity(trunk.pooler_output)
+            logits = torch.cat([logits, self.prototype_head.logits(logits, similarity)], dim=-1)
         loss = self.loss(logits, labels.to(logits.device)) if labels is not None else None
-        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=trunk.hidden_states,
-                                          attentions=trunk.attentions)
+        output = GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=trunk.hidden_states,
+                                            attentions=trunk.attentions, prototype_similarity=similarity)
         return output if return_dict else output.to_tuple()
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -374,4 +424,4 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
 GymGestureModel.register_for_auto_class("AutoModel")
 GymGestureForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
-__all__ = ["AUTO_MAP", "GymGestureModel", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]
+__all__ = ["AUTO_MAP", "GymGestureClassifierOutput", "GymGestureModel", "PrototypeHead", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]

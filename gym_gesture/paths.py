@@ -15,3 +15,5 @@ MODEL_CARD_TEMPLATE = PACKAGE_DIR / "model_card.md"
 FORM_MODEL_FILE = "pushup_form.json"
 # The abstain thresholds (`gym-gesture calibrate`) that a model folder may carry.
 CALIBRATION_FILE = "calibration.json"
+# What `gym-gesture enroll` taught a model folder: the classes enrolled, their clips and thresholds.
+ENROLMENT_FILE = "enrolment.json"

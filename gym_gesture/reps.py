@@ -8,6 +8,9 @@ the working side and comes back. The two thresholds sit at fixed fractions of th
 the exercise's minimum amplitude (a plank, someone standing still) counts nothing. A stretch at the
 start before the first rest position (walking in, lying down) is never a rep, and a cycle slower than
 `max_rep_s` (getting up, walking about between sets) is not one either.
+
+An exercise with no signal of its own (one enrolled from a few clips, `gym-gesture enroll`) is counted
+on the skeleton's dominant motion (`count_any_reps`): whatever moves most, back and forth, is the rep.
 """
 
 from __future__ import annotations
@@ -17,9 +20,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .skeleton import convert, get_layout, joint_angle
+from .errors import InputError
+from .skeleton import convert, get_layout, joint_angle, normalize
 
 _H36M = get_layout("h36m17").index
+# `dominant_motion`: motion slower than this (s, a Gaussian's sigma) is drift, not reps. Reps of 2-3 s pass
+# almost whole; 1.5 and 2 s let more of getting into position through (benchmarks/reps.py).
+DRIFT_S = 1.0
+# `count_any_reps`: the least swing of the dominant motion, summed over the joints that move together
+# (torso lengths): about a forearm's travel, well over a still person's jitter.
+ANY_MIN_AMPLITUDE = 0.5
 
 
 def _mean_sides(keypoints: np.ndarray, joints: tuple[str, str, str]) -> np.ndarray:
@@ -79,6 +89,29 @@ def hands_sideways(keypoints: np.ndarray) -> np.ndarray:
     return (wrists - keypoints[:, _H36M["pelvis"], 0]) / _torso_length(keypoints)
 
 
+def dominant_motion(keypoints: np.ndarray, fps: float) -> np.ndarray:
+    """The skeleton's dominant back-and-forth motion, for any exercise: the x, y of every joint (hips
+    centred, in torso lengths, `skeleton.normalize`), less their slow drift (a Gaussian of `DRIFT_S`:
+    getting into position, lying down, standing up), projected on their first principal component over
+    the clip, so the joints that move most, together, make the signal. NaN in frames with a joint missing."""
+    from scipy.ndimage import gaussian_filter1d
+
+    signal = np.full(len(keypoints), np.nan)
+    try:
+        joints = normalize(keypoints[..., :2], "h36m17").reshape(len(keypoints), -1)
+    except ValueError:  # no frame with hips and shoulders
+        return signal
+    present = np.isfinite(joints).all(axis=1)
+    if present.sum() < 3:
+        return signal
+    joints = np.stack([_fill_gaps(trajectory) for trajectory in joints.T], axis=1)
+    moving = joints - gaussian_filter1d(joints, sigma=DRIFT_S * fps, axis=0, mode="nearest")
+    centred = moving[present] - moving[present].mean(axis=0)
+    direction = np.linalg.svd(centred, full_matrices=False)[2][0]
+    signal[present] = centred @ direction
+    return signal
+
+
 @dataclass(frozen=True)
 class RepSignal:
     """How one exercise's reps show: `signal(h36m keypoints) -> (T,)`, which side is rest, the least swing."""
@@ -99,7 +132,7 @@ HANDS_RAISED = RepSignal(wrist_height, rest_is_high=False, min_amplitude=0.4)
 HANDS_LOWERED = RepSignal(wrist_height, rest_is_high=True, min_amplitude=0.4)
 TWIST = RepSignal(hands_sideways, rest_is_high=None, min_amplitude=0.3)
 
-# Exercises with no entry (plank) are holds: 0 reps.
+# Exercises of the 22 with no entry (plank) are holds: 0 reps.
 REP_SIGNALS: dict[str, RepSignal] = {
     "barbell biceps curl": ELBOW_REST_STRAIGHT,
     "hammer curl": ELBOW_REST_STRAIGHT,
@@ -216,11 +249,23 @@ def count_cycles(signal: np.ndarray, fps: float, *, rest_is_high: bool | None, m
     return RepCount(len(rep_times), rep_times)
 
 
+def count_any_reps(keypoints: np.ndarray, layout: str, fps: float) -> RepCount:
+    """Reps of any exercise, on the skeleton's `dominant_motion`: keypoints (T, J, C) in `layout` (NaN: no
+    person) at `fps`. The rest side is the one the person starts on."""
+    signal = dominant_motion(convert(np.asarray(keypoints, dtype=np.float32), layout), fps)
+    return count_cycles(signal, fps, rest_is_high=None, min_amplitude=ANY_MIN_AMPLITUDE)
+
+
 def count_reps(keypoints: np.ndarray, layout: str, fps: float, exercise: str) -> RepCount:
-    """Reps of `exercise` in a pose sequence: keypoints (T, J, C) in `layout` (NaN: no person) at `fps`."""
+    """Reps of `exercise` in a pose sequence: keypoints (T, J, C) in `layout` (NaN: no person) at `fps`.
+    An exercise of the 22 is counted on its own signal (none for a hold), any other (one enrolled from a
+    few clips) with `count_any_reps`."""
     from .labels import canonical_label
 
-    exercise = canonical_label(exercise)
+    try:
+        exercise = canonical_label(exercise)
+    except InputError:  # an enrolled exercise, or one no model knows
+        return count_any_reps(keypoints, layout, fps)
     spec = REP_SIGNALS.get(exercise)
     if spec is None:
         return RepCount(0)

@@ -234,12 +234,24 @@ class Abstention:
     reason: str
 
 
+@dataclass(frozen=True)
+class PrototypeSimilarity:
+    """For an exercise enrolled from a few clips (`gym-gesture enroll`): how close the frames are to its
+    enrolled clips (mean over windows of the nearest prototype's cosine similarity) and the threshold its
+    clips set (the model config's `prototype_thresholds`)."""
+
+    similarity: float
+    threshold: float
+
+
 def abstention(detection_rate: float, top_probability: float, motion: float, exercise: str, *,
-               walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> Abstention | None:
+               walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS,
+               similarity: PrototypeSimilarity | None = None) -> Abstention | None:
     """Why not to name `exercise` for a clip or a segment; None when it can be named.
 
     detection_rate: fraction of frames with a person; top_probability: the model's probability of
-    `exercise`; motion: `motion_energy` of the frames; walking: their `walking_speed`.
+    `exercise`; motion: `motion_energy` of the frames; walking: their `walking_speed`; similarity: for an
+    enrolled exercise, how close the frames are to its enrolled clips (too far: not sure).
     """
     if detection_rate < thresholds.min_detection_rate:
         return Abstention(NO_PERSON, f"no person found in most frames (a person in {detection_rate:.0%} of frames)")
@@ -252,13 +264,18 @@ def abstention(detection_rate: float, top_probability: float, motion: float, exe
     if top_probability < thresholds.min_probability:
         return Abstention(NOT_SURE, (f"not sure which exercise (top probability {top_probability:.2f} < "
                                      f"{thresholds.min_probability:.2f})"))
+    if similarity is not None and similarity.similarity < similarity.threshold:
+        return Abstention(NOT_SURE, (f"not close enough to the clips {exercise!r} was enrolled from (similarity "
+                                     f"{similarity.similarity:.3f} < {similarity.threshold:.3f})"))
     return None
 
 
 def abstain_reason(detection_rate: float, top_probability: float, motion: float, exercise: str, *,
-                   walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> str | None:
+                   walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS,
+                   similarity: PrototypeSimilarity | None = None) -> str | None:
     """The reason of `abstention` (same arguments), or None."""
-    found = abstention(detection_rate, top_probability, motion, exercise, walking=walking, thresholds=thresholds)
+    found = abstention(detection_rate, top_probability, motion, exercise, walking=walking, thresholds=thresholds,
+                       similarity=similarity)
     return found.reason if found else None
 
 
@@ -272,10 +289,11 @@ class AbstainSample:
     motion: float
     walking: float
     label: str | None = None
+    similarity: PrototypeSimilarity | None = None
 
     def abstention(self, thresholds: AbstainThresholds) -> Abstention | None:
         return abstention(self.detection_rate, self.probability, self.motion, self.predicted,
-                          walking=self.walking, thresholds=thresholds)
+                          walking=self.walking, thresholds=thresholds, similarity=self.similarity)
 
     def reason(self, thresholds: AbstainThresholds) -> str | None:
         found = self.abstention(thresholds)
@@ -289,12 +307,13 @@ def _span(keypoints: np.ndarray, detected: np.ndarray, fps: float, start: float,
 
 
 def span_sample(keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, start: float, end: float,
-                predicted: str, probability: float, label: str | None = None) -> AbstainSample:
+                predicted: str, probability: float, label: str | None = None,
+                similarity: PrototypeSimilarity | None = None) -> AbstainSample:
     """The `AbstainSample` of the frames from `start` to `end` (s from the first frame) of a pose sequence:
     keypoints (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False."""
     _, frames, seen = _span(keypoints, detected, fps, start, end)
     return AbstainSample(predicted, float(probability), float(seen.mean()) if len(seen) else 0.0,
-                         motion_energy(frames, layout), walking_speed(frames, layout, fps), label)
+                         motion_energy(frames, layout), walking_speed(frames, layout, fps), label, similarity)
 
 
 @dataclass

@@ -102,10 +102,13 @@ def _load_init_model(source: str, labels: list[str]):
     if list(model.config.id2label.values()) == labels:
         logger.warning("--init-from %s: same labels, training continues from its weights", source)
         return model
+    # Enrolled classes (`gym-gesture enroll`) belong to the old label set: the new head is all trained.
     config = GymGestureConfig.from_dict({**model.config.to_dict(), "id2label": dict(enumerate(labels)),
-                                         "label2id": {name: i for i, name in enumerate(labels)}})
+                                         "label2id": {name: i for i, name in enumerate(labels)},
+                                         "num_prototypes": 0, "prototype_thresholds": None})
     fresh = GymGestureForSequenceClassification(config)
-    kept = {name: value for name, value in model.state_dict().items() if not name.startswith("classifier.")}
+    kept = {name: value for name, value in model.state_dict().items()
+            if not name.startswith(("classifier.", "prototype_head."))}
     fresh.load_state_dict(kept, strict=False)
     logger.warning("--init-from %s: labels differ (%s -> %s): fusion weights kept, classification head "
                    "re-initialised", source, ", ".join(model.config.id2label.values()), ", ".join(labels))

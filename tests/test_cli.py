@@ -49,6 +49,8 @@ def _heavy_modules_after(argv: list[str]) -> tuple[list[str], int, str]:
 @pytest.mark.parametrize("argv", [
     ["--help"], ["predict", "--help"], ["app", "--help"], ["push", "--help"], ["extract", "--help"],
     ["predict", "missing.mp4"], ["predict", str(SQUAT_CLIP), "--overlay", "no-such-folder/overlay.mp4"],
+    ["enroll", "--help"], ["enroll", "--label", "lunge", "--out", "enrolled", "missing.mp4"],
+    ["enroll", "--label", "lunge", "--out", "enrolled"],
 ], ids=" ".join)
 def test_help_and_refused_input_import_nothing_heavy(argv):
     heavy, status, stderr = _heavy_modules_after(argv)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
-from gym_gesture.reps import count_cycles, count_reps
+from gym_gesture.reps import count_any_reps, count_cycles, count_reps
+from gym_gesture.skeleton import MEDIAPIPE33
 
 FPS = 30.0
 
@@ -55,11 +56,55 @@ def test_missing_frames_are_bridged_and_no_person_counts_nothing():
     assert count_cycles(np.full(100, np.nan), FPS, rest_is_high=True, min_amplitude=35).reps == 0
 
 
-def test_plank_is_a_hold_and_unknown_exercise_is_an_error():
+def test_plank_is_a_hold_and_an_exercise_outside_the_22_is_counted_on_the_dominant_motion():
     keypoints = np.random.default_rng(2).normal(size=(60, 33, 3)).astype(np.float32)
     assert count_reps(keypoints, "mediapipe33", FPS, "plank").reps == 0
-    with pytest.raises(ValueError, match="unknown exercise"):
-        count_reps(keypoints, "mediapipe33", FPS, "juggling")
+    # An enrolled exercise (any name outside the 22) gets the class-agnostic count.
+    arms = _arm_raises(reps=4)
+    assert count_reps(arms, "mediapipe33", FPS, "juggling") == count_any_reps(arms, "mediapipe33", FPS)
+    assert count_any_reps(arms, "mediapipe33", FPS).reps == 4
+
+
+def _arm_raises(reps: int, period_s: float = 2.0, lead_s: float = 2.0, jitter: float = 0.003) -> np.ndarray:
+    """A standing MediaPipe skeleton (33 joints, x, y, z) that raises both arms sideways `reps` times."""
+    from synthetic_poses import synthetic_clip
+
+    rng = np.random.default_rng(3)
+    frames = int((2 * lead_s + reps * period_s) * FPS)
+    still = synthetic_clip("squat", 1, rng, missing=False)[0, :, :3]
+    keypoints = np.repeat(still[None], frames, axis=0) + rng.normal(0, jitter, (frames, 33, 3)).astype(np.float32)
+    t = np.arange(frames) / FPS
+    lift = np.where((t >= lead_s) & (t < lead_s + reps * period_s),
+                    (1 - np.cos(2 * np.pi * (t - lead_s) / period_s)) / 2, 0.0)
+    for joint, side in (("left_wrist", 1), ("right_wrist", -1), ("left_elbow", 1), ("right_elbow", -1)):
+        index = MEDIAPIPE33.index[joint]
+        keypoints[:, index, 0] += side * 0.15 * lift
+        keypoints[:, index, 1] -= 0.25 * lift
+    return keypoints.astype(np.float32)
+
+
+def test_class_agnostic_counter_counts_a_still_person_as_no_reps():
+    still = _arm_raises(reps=0)
+    assert count_any_reps(still, "mediapipe33", FPS).reps == 0
+
+
+@pytest.mark.parametrize("reps", [1, 3, 8])
+def test_class_agnostic_counter_counts_arm_raises(reps):
+    assert count_any_reps(_arm_raises(reps), "mediapipe33", FPS).reps == reps
+
+
+def test_class_agnostic_counter_on_fit3d_sequences_of_five_exercises(shared_data):
+    """Fit3D's 150 sequences with reference counts (tests/fixtures/fit3d_rep_counts.json): the exercises'
+    own counters miss the push ups and shoulder presses there, where getting into position dominates."""
+    reference = json.loads((FIXTURES / "fit3d_rep_counts.json").read_text())
+    errors = []
+    with np.load(shared_data / "keypoints" / "fit3d5_mediapipe33.npz") as archive:
+        for name, truth in reference["clips"].items():
+            keypoints = archive[f"{truth['exercise']}/{name}"][..., :3].astype(np.float32)
+            errors.append(abs(count_any_reps(keypoints, "mediapipe33", reference["fps"]).reps - truth["reps"]))
+    errors = np.array(errors)
+    assert len(errors) == 150
+    assert (errors <= 1).mean() >= 0.85, np.bincount(errors)  # measured: 0.880 (benchmarks/reps.py)
 
 
 @pytest.mark.slow
@@ -73,11 +118,14 @@ def test_counter_matches_reps_counted_by_eye_on_real_clips(shared_data, mediapip
 
     clips = json.loads((FIXTURES / "rep_counts.json").read_text())["clips"]
     assert len(clips) >= 10
-    errors = {}
+    errors, agnostic = {}, {}
     for name, truth in clips.items():
         sequence = extract_clip(shared_data / "videos" / name, mediapipe_pose, fps)
         counted = count_reps(sequence.keypoints, sequence.layout, sequence.fps, truth["exercise"])
         errors[name] = abs(counted.reps - truth["reps"])
+        agnostic[name] = abs(count_any_reps(sequence.keypoints, sequence.layout, sequence.fps).reps - truth["reps"])
+    # The class-agnostic counter, which enrolled exercises get, on the same clips: measured 21 of 22 within one.
+    assert np.mean(np.array(list(agnostic.values())) <= 1) >= 0.9, agnostic
     errors_array = np.array(list(errors.values()))
     off_by_one = float((errors_array <= 1).mean())
     mae = float(errors_array.mean())

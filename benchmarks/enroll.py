@@ -1,0 +1,197 @@
+"""Enrolment, leave class out: teach the shipped model an exercise it never saw from k clips, then count how
+often it names that exercise on the class's other clips, and on everyone else's.
+
+Classes: the real exercises outside the 22 in the archives (front raise and shoulder shrug of
+posetrainer_openpose18, situp, jumping jacks and clean and jerk of penn_action_13j) and two of the 22 that
+the 7-class model does not know (lateral raises and t bar row of fit3d5_mediapipe33, 50 fps). For each
+class X and k = 1, 3, 5, `--draws` random draws of k clips of X from distinct sources are enrolled
+(`enroll.enroll_clips`, the code of `gym-gesture enroll`); then every other clip of the archives goes
+through the recognizer's decision (`inference.name_clip` and the abstain reasons of `timeline`, with the
+model's calibration.json): X's clips of the other sources should be named X, no clip of another class
+should. Clips that give no window are left out (predict refuses them). Fit3D's sequences include
+several cameras of one recording, so its held-out clips of X may share a recording with the enrolled
+ones: its figures are in-lab and optimistic. The time to enrol 3 clips is `enroll.enroll` from the model
+folder to the saved folder (model loading and saving included; the archive's loading is not).
+
+    python -m benchmarks.enroll --out results/enroll
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from gym_gesture.data import load_pose_datasets, windows_from_sequence
+from gym_gesture.enroll import EnrolmentClip, enroll, enroll_clips
+from gym_gesture.inference import load_model, name_clip, window_scores
+from gym_gesture.paths import DEFAULT_MODEL_DIR
+from gym_gesture.timeline import AbstainSample, AbstainThresholds, span_sample
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KEYPOINTS = REPO_ROOT.parent / "shared" / "data" / "keypoints"
+# Archive -> its frame rate where it records none (Fit3D is 50 fps).
+ARCHIVES = {"penn_action_13j.npz": None, "posetrainer_openpose18.npz": None, "fit3d5_mediapipe33.npz": 50.0,
+            "gym5_mediapipe33.npz": None}
+ENROLLED = ("front raise", "shoulder shrug", "situp", "jumping jacks", "clean and jerk", "lateral raises", "t bar row")
+SHOTS = (1, 3, 5)
+
+
+@dataclass
+class Clip:
+    """One clip of the archives, windowed once: what the recognizer's decision reads of it."""
+
+    label: str
+    source: str
+    enrolment: EnrolmentClip
+    windows: object  # data.Windows
+    sample: AbstainSample  # its detection rate, motion and walking speed (the prediction filled in later)
+
+
+def load_clips(model) -> list[Clip]:
+    clips = []
+    for name, fps in ARCHIVES.items():
+        for dataset in load_pose_datasets([KEYPOINTS / name]):
+            for row in dataset.with_format("numpy"):
+                rate = float(fps or row["fps"])
+                enrolment = EnrolmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]), rate)
+                windows = windows_from_sequence(enrolment.keypoints, enrolment.layout, rate, model.config)
+                if not len(windows):
+                    continue
+                sample = span_sample(enrolment.keypoints, enrolment.layout, rate, row["detected"], 0.0,
+                                     len(enrolment.keypoints) / rate, "", 0.0)
+                clips.append(Clip(str(row["label"]), str(row["source_id"]), enrolment, windows, sample))
+    return clips
+
+
+def named_labels(model, clips: list[Clip], thresholds: AbstainThresholds) -> list[tuple[str, str | None]]:
+    """The class the recognizer ranks first for each clip, and what it names it (None: it abstains), as
+    `Recognizer.recognize_sequence` decides."""
+    keypoints = np.concatenate([clip.windows.keypoints for clip in clips])
+    masks = np.concatenate([clip.windows.attention_mask for clip in clips])
+    probabilities, similarities = window_scores(model, keypoints, masks)
+    ends = np.cumsum([len(clip.windows) for clip in clips])
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    named = []
+    for clip, start, end in zip(clips, ends - [len(c.windows) for c in clips], ends):
+        scores, best, similarity = name_clip(probabilities[start:end], similarities[start:end], model.config)
+        sample = replace(clip.sample, predicted=labels[best], probability=float(scores[best]), similarity=similarity)
+        named.append((labels[best], None if sample.reason(thresholds) else labels[best]))
+    return named
+
+
+def draw(clips: list[Clip], label: str, shots: int, rng: np.random.Generator) -> list[int] | None:
+    """Indices of `shots` clips of `label` from distinct sources, or None when it has too few sources."""
+    chosen, sources = [], set()
+    for index in rng.permutation([i for i, clip in enumerate(clips) if clip.label == label]):
+        if clips[index].source not in sources:
+            chosen.append(int(index))
+            sources.add(clips[index].source)
+        if len(chosen) == shots:
+            return chosen
+    return None
+
+
+def run(out: Path, draws: int, seed: int) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    model = load_model(DEFAULT_MODEL_DIR)
+    thresholds = AbstainThresholds.for_model(DEFAULT_MODEL_DIR)
+    trained = set(model.config.label2id)
+    clips = load_clips(model)
+    base_named = named_labels(model, clips, thresholds)
+    known = [i for i, clip in enumerate(clips) if clip.label in trained]
+    base_right = float(np.mean([base_named[i][1] == clips[i].label for i in known]))
+    rng = np.random.default_rng(seed)
+    rows, enrol_seconds = [], []
+    for label in ENROLLED:
+        for shots in SHOTS:
+            for _ in range(draws):
+                chosen = draw(clips, label, shots, rng)
+                if chosen is None:
+                    continue
+                enrolled, record = enroll_clips(model, label, [clips[i].enrolment for i in chosen])
+                if shots == 3:
+                    with tempfile.TemporaryDirectory() as folder:
+                        started = time.perf_counter()
+                        enroll(DEFAULT_MODEL_DIR, label, [clips[i].enrolment for i in chosen], folder)
+                        enrol_seconds.append(time.perf_counter() - started)
+                ranked, named = zip(*named_labels(enrolled, clips, thresholds))
+                sources = {clips[i].source for i in chosen}
+                held_out = [i for i, clip in enumerate(clips) if clip.label == label and clip.source not in sources]
+                others = [i for i, clip in enumerate(clips) if clip.label != label]
+                unknown = [i for i in others if clips[i].label not in trained]
+                rows.append({
+                    "label": label, "shots": shots, "enrolled": record["clips"], "threshold": record["threshold"],
+                    "held_out_clips": len(held_out),
+                    "named_right": float(np.mean([named[i] == label for i in held_out])),
+                    "ranked_right": float(np.mean([ranked[i] == label for i in held_out])),
+                    "others_named_it": float(np.mean([named[i] == label for i in others])),
+                    "unknown_named_it": float(np.mean([named[i] == label for i in unknown])),
+                    "known_named_it": float(np.mean([named[i] == label for i in known])),
+                    "known_named_right": float(np.mean([named[i] == clips[i].label for i in known])),
+                })
+    result = summarise(rows, enrol_seconds, base_right, len(clips), draws, seed)
+    write(out, result)
+    return result
+
+
+def summarise(rows: list[dict], enrol_seconds: list[float], base_right: float, num_clips: int, draws: int,
+              seed: int) -> dict:
+    measures = ("named_right", "ranked_right", "others_named_it", "unknown_named_it", "known_named_it", "known_named_right")
+
+    def mean(selected, key):
+        return round(float(np.mean([row[key] for row in selected])), 3)
+
+    by_class = [{"label": label, "shots": shots, "draws": len(selected),
+                 "held_out_clips": selected[0]["held_out_clips"],
+                 **{key: mean(selected, key) for key in measures}}
+                for label in ENROLLED for shots in SHOTS
+                if (selected := [row for row in rows if row["label"] == label and row["shots"] == shots])]
+    overall = [{"shots": shots, **{key: mean([row for row in by_class if row["shots"] == shots], key)
+                                   for key in measures}} for shots in SHOTS]
+    return {"clips": num_clips, "draws": draws, "seed": seed, "known_named_right_before": round(base_right, 3),
+            "enrol_3_clips_seconds": {"median": round(float(np.median(enrol_seconds)), 3),
+                                      "max": round(float(np.max(enrol_seconds)), 3)},
+            "overall": overall, "by_class": by_class, "draws_detail": rows}
+
+
+def write(out: Path, result: dict) -> None:
+    head = ("| k | X's other clips named X | (ranked first, before abstaining) | other clips named X | "
+            "unknown-exercise clips named X | trained-class clips named X | trained-class clips named right |")
+    lines = [head, "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {row['shots']} | {row['named_right']:.3f} | {row['ranked_right']:.3f} | {row['others_named_it']:.3f} | "
+              f"{row['unknown_named_it']:.3f} | {row['known_named_it']:.3f} | {row['known_named_right']:.3f} |"
+              for row in result["overall"]]
+    lines += ["", "| class | k | held-out clips | named X | ranked X first | other clips named X | draws |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {row['label']} | {row['shots']} | {row['held_out_clips']} | {row['named_right']:.3f} | "
+              f"{row['ranked_right']:.3f} | {row['others_named_it']:.3f} | {row['draws']} |" for row in result["by_class"]]
+    timing = result["enrol_3_clips_seconds"]
+    lines += ["", f"{result['clips']} clips with a window; {result['draws']} draws a class and k (seed {result['seed']}); "
+              f"trained-class clips named right before enrolling: {result['known_named_right_before']:.3f}; "
+              f"enrolling 3 clips: median {timing['median']:.2f} s, max {timing['max']:.2f} s."]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(__doc__.split("\n\n    python")[0] + "\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "enroll",
+                        help="results path without suffix (.json and .md)")
+    parser.add_argument("--draws", type=int, default=5, help="random draws of the enrolled clips a class and k")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    run(args.out, args.draws, args.seed)
+
+
+if __name__ == "__main__":
+    main()

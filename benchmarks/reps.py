@@ -1,0 +1,101 @@
+"""Reps for any exercise: the class-agnostic counter (`reps.count_any_reps`) against the per-exercise
+counters (`reps.count_reps`) and a constant count, on clips whose reps are known.
+
+Clips: the repository's rep-count clips (`tests/fixtures/rep_counts.json`: counted by eye; their videos in
+`../shared/data/videos`, posed with MediaPipe at the shipped model's frame rate, as `predict` counts them)
+and the Fit3D sequences of `../shared/data/keypoints/fit3d5_mediapipe33.npz` (`tests/fixtures/
+fit3d_rep_counts.json`: derived from each exercise's own joint signal and checked by eye, see its note).
+The constant baseline counts every clip of 5 or more reps as their median (the best constant for them).
+
+    python -m benchmarks.reps --out results/reps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gym_gesture.reps import count_any_reps, count_reps
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+MANY_REPS = 5
+
+
+def video_clips(fps: float) -> list[dict]:
+    """The rep-count clips, posed with MediaPipe at `fps`."""
+    from gym_gesture.pose import create_backend
+    from gym_gesture.pose.sequence import extract_clip
+
+    truth = json.loads((FIXTURES / "rep_counts.json").read_text())["clips"]
+    clips = []
+    with create_backend("mediapipe") as backend:
+        for name, known in truth.items():
+            sequence = extract_clip(SHARED_DATA / "videos" / name, backend, fps)
+            clips.append({"clip": name, "source": "videos", "keypoints": sequence.keypoints,
+                          "layout": sequence.layout, "fps": sequence.fps, **known})
+    return clips
+
+
+def fit3d_clips() -> list[dict]:
+    reference = json.loads((FIXTURES / "fit3d_rep_counts.json").read_text())
+    clips = []
+    with np.load(SHARED_DATA / "keypoints" / "fit3d5_mediapipe33.npz") as archive:
+        for name, known in reference["clips"].items():
+            clips.append({"clip": name, "source": "fit3d", "keypoints": archive[f"{known['exercise']}/{name}"][..., :3],
+                          "layout": "mediapipe33", "fps": float(reference["fps"]), **known})
+    return clips
+
+
+def summary(errors: np.ndarray) -> dict:
+    return {"clips": int(len(errors)), "within_one": round(float((errors <= 1).mean()), 3),
+            "exact": round(float((errors == 0).mean()), 3), "mean_absolute_error": round(float(errors.mean()), 3)}
+
+
+def run(out: Path) -> dict:
+    from gym_gesture import GymGestureConfig
+    from gym_gesture.paths import DEFAULT_MODEL_DIR
+
+    clips = video_clips(GymGestureConfig.from_pretrained(DEFAULT_MODEL_DIR).sample_fps) + fit3d_clips()
+    truth = np.array([clip["reps"] for clip in clips])
+    many = truth >= MANY_REPS
+    constant = int(np.median(truth[many]))
+    counted = {
+        "class-agnostic (count_any_reps)": [count_any_reps(c["keypoints"], c["layout"], c["fps"]).reps for c in clips],
+        "per-exercise (count_reps)": [count_reps(c["keypoints"], c["layout"], c["fps"], c["exercise"]).reps
+                                      for c in clips],
+        f"constant {constant}": [constant] * len(clips),
+    }
+    groups = {"all clips": np.ones(len(clips), bool), f"clips of {MANY_REPS}+ reps": many,
+              "videos (rep_counts.json)": np.array([c["source"] == "videos" for c in clips]),
+              "fit3d": np.array([c["source"] == "fit3d" for c in clips])}
+    table = {name: {group: summary(np.abs(np.array(counts) - truth)[chosen]) for group, chosen in groups.items()}
+             for name, counts in counted.items()}
+    rows = [{"clip": c["clip"], "exercise": c["exercise"], "reps": c["reps"],
+             **{name: counts[i] for name, counts in counted.items()}} for i, c in enumerate(clips)]
+    result = {"table": table, "clips": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    lines = ["| counter | " + " | ".join(f"{group}: within 1 / MAE" for group in groups) + " |",
+             "|---|" + "---:|" * len(groups)]
+    for name, by_group in table.items():
+        lines.append(f"| {name} | " + " | ".join(f"{s['within_one']:.3f} / {s['mean_absolute_error']:.2f} ({s['clips']})"
+                                                for s in by_group.values()) + " |")
+    out.with_suffix(".md").write_text(__doc__.split("\n\n")[0] + "\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "reps",
+                        help="results path without suffix (.json and .md)")
+    run(parser.parse_args(argv).out)
+
+
+if __name__ == "__main__":
+    main()

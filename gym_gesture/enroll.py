@@ -1,0 +1,192 @@
+"""Teach a model a new exercise from a few clips, without retraining (`gym-gesture enroll`).
+
+The model's clip embedding (`GymGestureModel`'s pooler_output) of every window of the enrolled clips
+becomes a prototype of the new class (`modeling_gym_gesture.PrototypeHead`): a window's similarity to
+the class is its cosine similarity to the nearest prototype. The class's threshold comes from its own
+clips, leave one clip out: each clip's similarity (the mean over its windows) to the prototypes of the
+other clips, and the threshold is the lowest of them, so every enrolled clip would have been named by
+the others while anything further from them than the least typical clip is not. A single clip is split
+into its first and second half (windows that do not overlap) for the same measure; a clip too short for
+that gets `DEFAULT_THRESHOLD`.
+
+The output is a model folder like any other: the same weights, the prototypes as buffers in
+model.safetensors, the new label in config.id2label with its threshold, the folder's calibration and
+form model copied, and `enrolment.json` recording which clips taught which class. Enrolling a folder
+that already has enrolled classes adds one more.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .labels import normalise_label
+from .paths import CALIBRATION_FILE, ENROLMENT_FILE, FORM_MODEL_FILE
+
+# The threshold of a class enrolled from one clip too short to split in two non-overlapping halves: the
+# median leave-one-clip-out threshold of 3-clip enrolments on the real archives (benchmarks/enroll.py).
+DEFAULT_THRESHOLD = 0.9
+
+
+@dataclass
+class EnrolmentClip:
+    """One clip to enrol: keypoints (T, J, C) in `layout` at `fps` (NaN where nobody was found), already in
+    the model's geometry (`PoseSequence.model_coordinates` for videos, an archive's rows as they are)."""
+
+    name: str
+    keypoints: np.ndarray
+    layout: str
+    fps: float
+
+
+def clips_from_archive(path: str | Path, label: str, fps: float | None = None) -> list[EnrolmentClip]:
+    """Every clip of `label` in a pose dataset or keypoint archive of any supported layout; `fps` overrides
+    the archive's frame rate (Fit3D's archive is 50 fps, which it does not record)."""
+    from .data import load_pose_datasets
+
+    label = normalise_label(label)
+    clips = []
+    for dataset in load_pose_datasets([path]):
+        rows = dataset.filter(lambda row_label: row_label == label, input_columns=["label"])
+        for row in rows.with_format("numpy"):
+            clips.append(EnrolmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]),
+                                       float(fps or row["fps"])))
+    if not clips:
+        raise InputError(f"{path}: no clip labelled {label!r}")
+    return clips
+
+
+def clips_from_videos(paths, backend, config) -> list[EnrolmentClip]:
+    """The clips of video files, through `backend` at the model's frame rate, as `predict` reads them."""
+    from .pose.sequence import extract_clip
+
+    clips = []
+    for path in map(Path, paths):
+        sequence = extract_clip(path, backend, config.sample_fps)
+        clips.append(EnrolmentClip(path.name, sequence.model_coordinates(config.num_channels), sequence.layout,
+                                   sequence.fps))
+    return clips
+
+
+def window_embeddings(model, clip: EnrolmentClip) -> tuple[np.ndarray, np.ndarray]:
+    """The unit-length embeddings (N, d_model) of a clip's windows and their spans (N, 2) in seconds."""
+    import torch
+
+    from .data import windows_from_sequence
+
+    windows = windows_from_sequence(clip.keypoints, clip.layout, clip.fps, model.config)
+    if not len(windows):
+        return np.zeros((0, model.config.d_model), np.float32), windows.spans
+    with torch.inference_mode():
+        pooled = model.gym_gesture(torch.from_numpy(windows.keypoints),
+                                   attention_mask=torch.from_numpy(windows.attention_mask)).pooler_output
+    return torch.nn.functional.normalize(pooled.float(), dim=-1).numpy(), windows.spans
+
+
+def clip_similarity(embeddings: np.ndarray, prototypes: np.ndarray) -> float:
+    """A clip's similarity to a set of prototypes: the mean over its windows of the nearest one's cosine."""
+    return float((embeddings @ prototypes.T).max(axis=1).mean())
+
+
+def _halves(embeddings: np.ndarray, spans: np.ndarray) -> list[np.ndarray]:
+    """A single clip's windows of its first and of its second half, leaving out those that straddle the
+    middle (overlapping windows would make the halves look alike)."""
+    middle = (spans[0, 0] + spans[-1, 1]) / 2
+    halves = [embeddings[spans[:, 1] <= middle], embeddings[spans[:, 0] >= middle]]
+    return halves if all(len(half) for half in halves) else []
+
+
+def leave_one_out_threshold(groups: list[np.ndarray]) -> tuple[float, list[float]]:
+    """The class's threshold from its groups of window embeddings (one a clip, or two halves of one clip):
+    each group's `clip_similarity` to the others' windows, and the lowest of those."""
+    similarities = [clip_similarity(group, np.concatenate(groups[:i] + groups[i + 1:]))
+                    for i, group in enumerate(groups)]
+    return min(similarities), similarities
+
+
+def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
+    """A copy of `model` (a GymGestureForSequenceClassification) with one more class, served by `prototypes`
+    (N, d_model) at `threshold`; the model's own weights and earlier prototypes are kept as they are."""
+    import torch
+
+    from .configuration_gym_gesture import GymGestureConfig
+    from .modeling_gym_gesture import GymGestureForSequenceClassification
+
+    config = model.config.to_dict()
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)] + [label]
+    config.update(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+                  num_prototypes=model.config.num_prototypes + len(prototypes),
+                  prototype_thresholds=[*(model.config.prototype_thresholds or []), float(threshold)])
+    for key in ("architectures", "transformers_version", "_name_or_path", "dtype"):
+        config.pop(key, None)
+    state = model.state_dict()
+    new_class = model.config.num_enrolled_labels
+    old_prototypes = state.pop("prototype_head.prototypes", torch.zeros(0, model.config.d_model))
+    old_classes = state.pop("prototype_head.prototype_classes", torch.zeros(0, dtype=torch.long))
+    state.pop("prototype_head.thresholds", None)
+    state["prototype_head.prototypes"] = torch.cat([old_prototypes, torch.from_numpy(prototypes).float()])
+    state["prototype_head.prototype_classes"] = torch.cat(
+        [old_classes, torch.full((len(prototypes),), new_class, dtype=torch.long)])
+    enrolled = GymGestureForSequenceClassification(GymGestureConfig(**config))
+    enrolled.load_state_dict(state, strict=True)
+    return enrolled.eval()
+
+
+def enroll_clips(model, label: str, clips: list[EnrolmentClip]) -> tuple[object, dict]:
+    """`model` with `label` enrolled from `clips`, and the record of it (what `enrolment.json` lists)."""
+    started = time.perf_counter()
+    label = " ".join(label.split())
+    if not label:
+        raise InputError("the new exercise needs a name")
+    known = {name.lower() for name in model.config.label2id}
+    if label.lower() in known:
+        raise InputError(f"{label!r} is already one of the model's exercises; enrol under another name")
+    if not clips:
+        raise InputError(f"no clip of {label!r} to enrol")
+    embedded = [(clip, *window_embeddings(model, clip)) for clip in clips]
+    skipped = [clip.name for clip, embeddings, _ in embedded if not len(embeddings)]
+    embedded = [item for item in embedded if len(item[1])]
+    if not embedded:
+        raise InputError(f"no clip of {label!r} gave a window: is one person visible, whole body, for 3 s or more?")
+    if len(embedded) >= 2:
+        groups, method = [embeddings for _, embeddings, _ in embedded], "leave one clip out"
+    else:
+        groups, method = _halves(embedded[0][1], embedded[0][2]), "the clip's two halves"
+    if len(groups) >= 2:
+        threshold, similarities = leave_one_out_threshold(groups)
+    else:
+        threshold, similarities, method = DEFAULT_THRESHOLD, [], "default (one clip, too short to halve)"
+    prototypes = np.concatenate([embeddings for _, embeddings, _ in embedded])
+    enrolled = enrolled_model(model, label, prototypes, threshold)
+    record = {"label": label, "clips": [clip.name for clip, _, _ in embedded], "skipped_clips": skipped,
+              "windows": len(prototypes), "threshold": round(float(threshold), 4), "threshold_from": method,
+              "similarities": [round(value, 4) for value in similarities],
+              "seconds": round(time.perf_counter() - started, 3)}
+    return enrolled, record
+
+
+def enroll(model_source, label: str, clips: list[EnrolmentClip], out_dir: str | Path, *,
+           revision: str | None = None, model=None) -> dict:
+    """Enrol `label` from `clips` into the model folder or Hub id `model_source` (or the already loaded
+    `model` of it) and save the result, a complete model folder, to `out_dir`. Returns its record."""
+    from .inference import load_model, resolve_model_dir
+
+    folder = resolve_model_dir(model_source, revision)
+    model = model if model is not None else load_model(folder)
+    enrolled, record = enroll_clips(model, label, clips)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    history = json.loads((folder / ENROLMENT_FILE).read_text())["classes"] if (folder / ENROLMENT_FILE).is_file() else []
+    enrolled.save_pretrained(out_dir)
+    for name in (CALIBRATION_FILE, FORM_MODEL_FILE):  # what the recognizer reads beside the weights
+        if (folder / name).is_file() and (folder / name).resolve() != (out_dir / name).resolve():
+            shutil.copy2(folder / name, out_dir / name)
+    (out_dir / ENROLMENT_FILE).write_text(json.dumps(
+        {"base_model": str(model_source), "classes": [*history, record]}, indent=1) + "\n")
+    return record

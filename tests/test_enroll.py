@@ -1,0 +1,157 @@
+"""Enrolment: a new exercise from a few clips, without retraining (`gym-gesture enroll`)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
+from gym_gesture.cli import main as cli
+from gym_gesture.enroll import EnrolmentClip, clips_from_archive, enroll, window_embeddings
+from gym_gesture.errors import InputError
+from gym_gesture.hub import build_model_folder
+from gym_gesture.inference import Recognizer, load_model, window_scores
+from gym_gesture.timeline import AbstainSample, AbstainThresholds, PrototypeSimilarity
+from synthetic_poses import synthetic_clip
+from test_remote_code import load_in_fresh_process
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A small untrained two-class model at 10 fps with 3-second windows (the shipped geometry). Its weights
+    are drawn wide (initializer_range 0.5) so that its random embedding tells motions apart."""
+    torch.manual_seed(0)
+    config = GymGestureConfig(id2label={0: "bench press", 1: "push up"}, d_model=32, ffn_dim=64, num_frames=30,
+                              sample_fps=10.0, window_stride=5, initializer_range=0.5)
+    folder = tmp_path_factory.mktemp("small")
+    GymGestureForSequenceClassification(config).eval().save_pretrained(folder)
+    return folder
+
+
+def synthetic_clips(label: str, count: int, seed: int) -> list[EnrolmentClip]:
+    rng = np.random.default_rng(seed)
+    return [EnrolmentClip(f"{label}_{i}", synthetic_clip(label, 240, rng, missing=False)[..., :3], "mediapipe33", FPS)
+            for i in range(count)]
+
+
+def named(recognizer: Recognizer, clip: EnrolmentClip) -> str | None:
+    """What predict names the clip (None: it abstains)."""
+    result = recognizer.recognize_sequence(clip.keypoints, clip.layout, clip.fps,
+                                           np.isfinite(clip.keypoints).all(axis=(1, 2)))
+    return None if result.abstain else recognizer.labels[int(result.clip_scores.argmax())]
+
+
+def test_enrolled_folder_is_a_model_folder_with_prototypes_in_safetensors(small_model, tmp_path):
+    clips = synthetic_clips("lateral raises", 3, seed=0)
+    record = enroll(small_model, "lateral raises", clips, tmp_path / "enrolled")
+    folder = tmp_path / "enrolled"
+    assert sorted(path.suffix for path in folder.iterdir() if path.suffix not in (".json", ".py")) == [".safetensors"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["id2label"] == {"0": "bench press", "1": "push up", "2": "lateral raises"}
+    assert config["prototype_thresholds"] == [pytest.approx(record["threshold"], abs=1e-4)]
+    assert record["threshold_from"] == "leave one clip out" and len(record["similarities"]) == 3
+
+    model = load_model(small_model)
+    expected = np.concatenate([window_embeddings(model, clip)[0] for clip in clips])
+    with safe_open(folder / "model.safetensors", "pt") as weights:
+        prototypes = weights.get_tensor("prototype_head.prototypes").numpy()
+        classes = weights.get_tensor("prototype_head.prototype_classes").numpy()
+    np.testing.assert_allclose(prototypes, expected, atol=1e-6)
+    assert (classes == 0).all() and record["windows"] == len(prototypes)
+    assert json.loads((folder / "enrolment.json").read_text())["classes"][0]["clips"] == [c.name for c in clips]
+
+    # The trained head is untouched: the trained classes' logits are the base model's.
+    enrolled = load_model(folder)
+    windows = torch.randn(4, 30, 17, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(enrolled(windows).logits[:, :2], model(windows).logits)
+
+
+def test_enrolled_class_is_named_and_a_second_class_is_added_on_top(small_model, tmp_path):
+    raises, squats = synthetic_clips("lateral raises", 3, seed=1), synthetic_clips("squat", 3, seed=2)
+    enroll(small_model, "lateral raises", raises, tmp_path / "one")
+    enroll(tmp_path / "one", "squat", squats, tmp_path / "two")
+    one = Recognizer.from_pretrained(tmp_path / "one", backend=None)
+    two = Recognizer.from_pretrained(tmp_path / "two", backend=None)
+    assert two.labels == ["bench press", "push up", "lateral raises", "squat"]
+    assert [named(two, clip) for clip in raises] == ["lateral raises"] * 3
+    assert [named(two, clip) for clip in squats] == ["squat"] * 3
+    # The first class's prototypes and threshold are kept as they were.
+    assert two.config.prototype_thresholds[0] == one.config.prototype_thresholds[0]
+    keypoints, mask = _windows(one, raises[0])
+    np.testing.assert_allclose(window_scores(two.model, keypoints, mask)[1][:, 0],
+                               window_scores(one.model, keypoints, mask)[1][:, 0], atol=1e-6)
+    assert len(json.loads((tmp_path / "two" / "enrolment.json").read_text())["classes"]) == 2
+
+
+def _windows(recognizer, clip):
+    from gym_gesture.data import windows_from_sequence
+
+    windows = windows_from_sequence(clip.keypoints, clip.layout, clip.fps, recognizer.config)
+    return windows.keypoints, windows.attention_mask
+
+
+def test_a_known_label_is_refused(small_model, tmp_path):
+    with pytest.raises(InputError, match="already one of the model's exercises"):
+        enroll(small_model, "Push  up", synthetic_clips("squat", 1, seed=3), tmp_path / "out")
+
+
+def test_one_clip_sets_its_threshold_from_its_two_halves(small_model, tmp_path):
+    record = enroll(small_model, "lateral raises", synthetic_clips("lateral raises", 1, seed=4), tmp_path / "out")
+    assert record["threshold_from"] == "the clip's two halves" and len(record["similarities"]) == 2
+
+
+def test_abstains_on_a_clip_far_from_the_enrolled_ones():
+    """The one abstain path: named as an enrolled class, but less similar to it than its threshold."""
+    sample = AbstainSample("front raise", 0.9, 1.0, 0.3, 0.0, similarity=PrototypeSimilarity(0.80, 0.85))
+    assert "not close enough to the clips 'front raise' was enrolled from" in sample.reason(AbstainThresholds())
+    close = AbstainSample("front raise", 0.9, 1.0, 0.3, 0.0, similarity=PrototypeSimilarity(0.90, 0.85))
+    assert close.reason(AbstainThresholds()) is None
+
+
+def test_enrolled_folder_loads_in_a_fresh_process_with_trust_remote_code(small_model, tmp_path):
+    enroll(small_model, "lateral raises", synthetic_clips("lateral raises", 2, seed=5), tmp_path / "enrolled")
+    model = load_model(tmp_path / "enrolled")
+    windows = torch.randn(3, 30, 17, 3)
+    with torch.no_grad():
+        expected = model(windows).logits
+    loaded = load_in_fresh_process(tmp_path / "enrolled", windows, tmp_path)
+    assert loaded["class"] == "GymGestureForSequenceClassification" and not loaded["project_loaded"]
+    torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_hub_folder_of_an_enrolled_model_carries_its_enrolment(small_model, tmp_path):
+    enroll(small_model, "lateral raises", synthetic_clips("lateral raises", 2, seed=6), tmp_path / "enrolled")
+    built = build_model_folder(tmp_path / "enrolled", tmp_path / "hub", "user/gym-gesture-enrolled")
+    assert (built / "enrolment.json").is_file()
+    assert load_model(built).config.id2label[2] == "lateral raises"
+
+
+@pytest.mark.slow
+def test_shipped_model_learns_lateral_raises_from_three_fit3d_sequences(shared_data, tmp_path):
+    """Real data: 3 Fit3D lateral raise sequences enrolled into the shipped 7-class model; its other lateral
+    raise sequences are named so, the threshold its clips set keeps out some of Penn Action's clips of
+    exercises outside the 22 (not enough: issue #16's <= 0.05 is not met, see results/enroll.md), and
+    `gym-gesture enroll --data` adds Fit3D's t bar row on top."""
+    fit3d = shared_data / "keypoints" / "fit3d5_mediapipe33.npz"
+    raises = sorted(clips_from_archive(fit3d, "lateral raises", fps=50.0), key=lambda clip: clip.name)
+    enroll(None, "lateral raises", raises[:3], tmp_path / "one")
+    recognizer = Recognizer.from_pretrained(tmp_path / "one", backend=None)
+    held_out = [named(recognizer, clip) for clip in raises[3:]]
+    assert np.mean([name == "lateral raises" for name in held_out]) >= 0.8, held_out
+    penn = shared_data / "keypoints" / "penn_action_13j.npz"
+    unknown = [clip for label in ("situp", "jumping jacks", "clean and jerk") for clip in clips_from_archive(penn, label)]
+    false = [named(recognizer, clip) == "lateral raises" for clip in unknown]
+    assert np.mean(false) <= 0.4, f"{sum(false)} of {len(false)}"  # measured: 56 of 149
+
+    assert cli(["enroll", "--model", str(tmp_path / "one"), "--data", str(fit3d), "--fps", "50",
+                "--label", "t bar row", "--out", str(tmp_path / "two")]) == 0
+    two = Recognizer.from_pretrained(tmp_path / "two", backend=None)
+    assert two.labels[-2:] == ["lateral raises", "t bar row"]
+    assert np.mean([named(two, clip) == "lateral raises" for clip in raises[3:]]) >= 0.8
