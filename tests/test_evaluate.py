@@ -182,3 +182,20 @@ def test_unknown_classes_of_a_real_archive_with_the_shipped_model(shared_data):
     abstained = [recognizer.recognize_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]),
                                                row["detected"]).abstain is not None for row in unknown]
     assert results["unknown_abstain_rate"] == np.mean(abstained)
+
+
+def test_the_shipped_22_class_model_reproduces_its_committed_held_out_figures(shared_data):
+    """The 22-class checkpoint on its held-out sources of the two archives that need no extraction
+    (results/gym22, `python -m benchmarks.gym22_targets`): the same clips, the same recall per class."""
+    from gym_gesture.inference import resolve_model_dir
+
+    model = str(resolve_model_dir("gym22-transformer"))
+    keypoints = shared_data / "keypoints"
+    for archive, committed in (("gym5_mediapipe33.npz", "test_gym5.json"), ("penn_action_13j.npz", "test_penn_action.json")):
+        expected = json.loads((REPO_ROOT / "results" / "gym22" / committed).read_text())
+        results = evaluate(model, keypoints / archive, split="test", ignore_unknown=True)
+        assert results["num_clips"] == expected["num_clips"] and results["labels"] == expected["labels"]
+        for name, row in results["per_class"].items():
+            for key in ("window_support", "clip_support", "window_recall", "clip_recall"):
+                assert row[key] == pytest.approx(expected["per_class"][name][key], abs=1e-6), (archive, name, key)
+        assert results["known_abstain_rate"] == pytest.approx(expected["known_abstain_rate"])

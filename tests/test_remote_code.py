@@ -15,7 +15,7 @@ import torch
 
 from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
 from gym_gesture.data import windows_from_sequence
-from gym_gesture.inference import DEFAULT_MODEL_DIR, load_model, window_probabilities
+from gym_gesture.inference import DEFAULT_MODEL_DIR, SHIPPED_MODELS, load_model, resolve_model_dir, window_probabilities
 
 LOADER = r"""
 import importlib.abc, json, sys
@@ -109,17 +109,19 @@ def test_hub_user_goes_from_mediapipe_landmarks_to_the_packages_logits(shared_da
     assert set(loaded["labels"]) == {"squat"}
 
 
-def test_shipped_checkpoint_carries_the_package_code():
-    """The code files saved beside the shipped weights are the package's own, byte for byte, and its
-    processor config is the one its model config implies."""
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_shipped_checkpoint_carries_the_package_code(name):
+    """The code files saved beside each shipped checkpoint's weights are the package's own, byte for byte,
+    and its processor config is the one its model config implies."""
     from gym_gesture import GymGestureProcessor
 
+    folder = resolve_model_dir(name)
     package = DEFAULT_MODEL_DIR.parents[2] / "gym_gesture"
-    for name in ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
+    for code in ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
                  "transforms.py"):
-        assert (DEFAULT_MODEL_DIR / name).read_bytes() == (package / name).read_bytes(), name
-    saved = GymGestureProcessor.from_pretrained(DEFAULT_MODEL_DIR).to_dict()
-    implied = GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(DEFAULT_MODEL_DIR)).to_dict()
+        assert (folder / code).read_bytes() == (package / code).read_bytes(), code
+    saved = GymGestureProcessor.from_pretrained(folder).to_dict()
+    implied = GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(folder)).to_dict()
     assert saved.pop("auto_map") == {"AutoProcessor": "processing_gym_gesture.GymGestureProcessor"}
     assert saved == implied
 

@@ -1,0 +1,427 @@
+"""The gym-gesture classifier: a skeleton time series in, exercise logits out (transformers layout).
+
+`GymGestureModel` (the trunk, `base_model_prefix` "gym_gesture"): keypoints (B, T, J, C) -> flatten joints
+per frame -> linear projection to d_model -> fusion over time -> pooling over the valid frames.
+`GymGestureForSequenceClassification`: the trunk and a linear head over `config.id2label` (and, for exercises
+enrolled from a few clips, a `PrototypeHead` beside it). The "transformer" fusion is the paper's: sinusoidal
+positional encoding, multi-head attention, Add&Norm, FFN, Add&Norm. The paper's baselines (mlp, cnn1d,
+rnn, lstm, bilstm) are the same model with another fusion, so they are trained, saved and loaded alike.
+
+Self-contained: imports only torch, transformers and its configuration file, so that
+`AutoModelForSequenceClassification.from_pretrained(..., trust_remote_code=True)` (and `AutoModel`, for the
+trunk) loads it from a folder or the Hub.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+
+from .configuration_gym_gesture import GymGestureConfig
+from .processing_gym_gesture import GymGestureProcessor
+
+# Every Auto class a saved folder answers to, written into its config.json whichever class saved it.
+AUTO_MAP = {
+    "AutoConfig": "configuration_gym_gesture.GymGestureConfig",
+    "AutoModel": "modeling_gym_gesture.GymGestureModel",
+    "AutoModelForSequenceClassification": "modeling_gym_gesture.GymGestureForSequenceClassification",
+}
+
+
+def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
+    """The fixed positional encoding of "Attention is all you need": sin on even, cos on odd channels."""
+    position = torch.arange(num_positions, dtype=torch.float32)[:, None]
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(num_positions, dim)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return table
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    def __init__(self, num_positions: int, dim: int):
+        super().__init__()
+        # Not persistent: derived from the config, so it is not saved; `_init_weights` refills it when
+        # from_pretrained builds the model on the meta device.
+        self.register_buffer("table", sinusoidal_table(num_positions, dim), persistent=False)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if hidden.shape[1] > self.table.shape[0]:
+            raise ValueError(f"sequence of {hidden.shape[1]} frames is longer than num_frames={self.table.shape[0]}")
+        return hidden + self.table[: hidden.shape[1]]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        self.num_heads = config.num_heads
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
+        self.out = nn.Linear(config.d_model, config.d_model)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The attended frames and, when asked, the attention weights (B, heads, T, T)."""
+        batch, frames, dim = hidden.shape
+        q, k, v = self.qkv(hidden).view(batch, frames, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
+        # Padded frames are never attended to; every sequence has at least one valid frame. No dropout on
+        # the attention weights (it about doubles the attention's cost on CPU): the block's outputs have it.
+        key_mask = mask[:, None, None, :]
+        if output_attentions:  # the fused kernel does not return its weights: the same product, spelled out
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+            weights = scores.masked_fill(~key_mask, float("-inf")).softmax(dim=-1)
+            attended = weights @ v
+        else:
+            weights = None
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
+        return self.out(attended.transpose(1, 2).reshape(batch, frames, dim)), weights
+
+
+class FeedForward(nn.Sequential):
+    def __init__(self, config: GymGestureConfig):
+        super().__init__(
+            nn.Linear(config.d_model, config.ffn_dim),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.ffn_dim, config.d_model),
+        )
+
+
+class FusionOutput(NamedTuple):
+    """What a fusion returns: the fused frames (B, T, d_model); with `output_hidden_states`, the frames
+    before and after each layer; with `output_attentions`, each layer's attention weights."""
+
+    last_hidden_state: torch.Tensor
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class TransformerBlock(nn.Module):
+    """Multi-head attention, Add&Norm, FFN, Add&Norm (post-norm, as in the paper)."""
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        self.attention = SelfAttention(config)
+        self.attention_norm = nn.LayerNorm(config.d_model)
+        self.ffn = FeedForward(config)
+        self.ffn_norm = nn.LayerNorm(config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attention(hidden, mask, output_attentions)
+        hidden = self.attention_norm(hidden + self.dropout(attended))
+        return self.ffn_norm(hidden + self.dropout(self.ffn(hidden))), weights
+
+
+class TransformerFusion(nn.Module):
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        self.positional_encoding = SinusoidalPositionalEncoding(config.num_frames, config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
+        hidden = self.dropout(self.positional_encoding(hidden))
+        states, attentions = [hidden], []
+        for block in self.blocks:
+            hidden, weights = block(hidden, mask, output_attentions)
+            states.append(hidden)
+            attentions.append(weights)
+        return FusionOutput(hidden, tuple(states) if output_hidden_states else None,
+                            tuple(attentions) if output_attentions else None)
+
+
+class MLPFusion(nn.Module):
+    """Per-frame residual MLP blocks: sees poses, not their order (pooling does the rest)."""
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        self.blocks = nn.ModuleList(FeedForward(config) for _ in range(config.num_layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(config.d_model) for _ in range(config.num_layers))
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
+        states = [hidden]
+        for block, norm in zip(self.blocks, self.norms):
+            hidden = norm(hidden + block(hidden))
+            states.append(hidden)
+        return FusionOutput(hidden, tuple(states) if output_hidden_states else None)
+
+
+class Conv1dFusion(nn.Module):
+    """Residual temporal convolutions (kernel 5, 'same' padding)."""
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv1d(config.d_model, config.d_model, kernel_size=5, padding=2) for _ in range(config.num_layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(config.d_model) for _ in range(config.num_layers))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
+        states = [hidden]
+        for conv, norm in zip(self.convs, self.norms):
+            # Zeroing padded frames before each convolution makes them look exactly like the
+            # convolution's own zero padding: a padded sequence gives the same result as alone.
+            hidden = hidden.masked_fill(~mask[..., None], 0.0)
+            hidden = norm(hidden + self.dropout(F.gelu(conv(hidden.transpose(1, 2)).transpose(1, 2))))
+            states.append(hidden)
+        return FusionOutput(hidden, tuple(states) if output_hidden_states else None)
+
+
+class RecurrentFusion(nn.Module):
+    """RNN, LSTM or bidirectional LSTM over the valid frames (padding must trail the valid frames)."""
+
+    CELLS = {"rnn": (nn.RNN, False), "lstm": (nn.LSTM, False), "bilstm": (nn.LSTM, True)}
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        cell, bidirectional = self.CELLS[config.fusion]
+        self.recurrent = cell(
+            config.d_model,
+            config.d_model // 2 if bidirectional else config.d_model,
+            num_layers=config.num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
+        lengths = mask.sum(dim=1)
+        if not torch.equal(mask, torch.arange(mask.shape[1], device=mask.device)[None] < lengths[:, None]):
+            raise ValueError("recurrent fusions need attention_mask with the valid frames first, padding after")
+        packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        output, _ = self.recurrent(packed)
+        output, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=hidden.shape[1])
+        return FusionOutput(output, (hidden, output) if output_hidden_states else None)
+
+
+FUSION_MODULES: dict[str, type[nn.Module]] = {
+    "transformer": TransformerFusion,
+    "mlp": MLPFusion,
+    "cnn1d": Conv1dFusion,
+    "rnn": RecurrentFusion,
+    "lstm": RecurrentFusion,
+    "bilstm": RecurrentFusion,
+}
+
+
+class PrototypeHead(nn.Module):
+    """Enrolled classes (`gym-gesture enroll`): window embeddings kept as prototypes, no weights trained.
+
+    `prototypes` (P, d_model) are unit-length clip embeddings (`GymGestureModel`'s pooler_output of the
+    enrolled clips' windows) and `prototype_classes` (P,) says which enrolled class (0 for the first)
+    each belongs to; both are persistent buffers, so they are saved in model.safetensors beside the
+    weights. A window's similarity to a class is its cosine similarity to the class's nearest prototype."""
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        self.num_classes = config.num_enrolled_labels
+        self.register_buffer("prototypes", torch.zeros(config.num_prototypes, config.d_model))
+        self.register_buffer("prototype_classes", torch.zeros(config.num_prototypes, dtype=torch.long))
+        self.register_buffer("thresholds", torch.tensor(config.prototype_thresholds, dtype=torch.float32),
+                             persistent=False)
+        self.scale = float(config.prototype_scale)
+
+    def similarity(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(B, enrolled classes): each window's cosine similarity to each class's nearest prototype."""
+        cosine = F.normalize(pooled.float(), dim=-1) @ self.prototypes.T
+        nearest = torch.full((len(pooled), self.num_classes), -1.0, device=pooled.device)
+        return nearest.scatter_reduce(1, self.prototype_classes.expand(len(pooled), -1), cosine, reduce="amax")
+
+    def logits(self, trained_logits: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
+        """Enrolled classes' logits on the trained head's scale: the top trained logit, raised or lowered by
+        how far the similarity is above or below the class's threshold, in units of the threshold's distance
+        from a perfect match (1), so that one scale fits thresholds of 0.7 and of 0.99 alike."""
+        top = trained_logits.amax(dim=-1, keepdim=True)
+        margin = (similarity - self.thresholds) / (1 - self.thresholds).clamp(min=1e-3)
+        return top + self.scale * margin.to(trained_logits.dtype)
+
+
+@dataclass
+class GymGestureClassifierOutput(SequenceClassifierOutput):
+    """`SequenceClassifierOutput` and, for a model with enrolled classes, `prototype_similarity` (B, enrolled
+    classes): each window's cosine similarity to each enrolled class's nearest prototype."""
+
+    prototype_similarity: torch.Tensor | None = None
+
+
+class GymGesturePreTrainedModel(PreTrainedModel):
+    config_class = GymGestureConfig
+    base_model_prefix = "gym_gesture"
+    main_input_name = "keypoints"
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Also writes the processor that makes this model's inputs (preprocessor_config.json and its
+        code, for AutoProcessor), and every Auto class of `AUTO_MAP`: a saved folder is self-sufficient."""
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **AUTO_MAP}
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            GymGestureProcessor.from_model_config(self.config).save_pretrained(save_directory)
+
+    def _init_weights(self, module: nn.Module):
+        super()._init_weights(module)
+        if isinstance(module, SinusoidalPositionalEncoding):
+            init.copy_(module.table, sinusoidal_table(*module.table.shape))
+        elif isinstance(module, PrototypeHead):  # a non-persistent buffer, derived from the config
+            init.copy_(module.thresholds, torch.tensor(self.config.prototype_thresholds, dtype=torch.float32))
+        elif isinstance(module, (nn.RNN, nn.GRU)):  # the parent covers nn.LSTM only
+            for name, parameter in module.named_parameters():
+                if "weight" in name:
+                    init.xavier_uniform_(parameter)
+                else:
+                    init.zeros_(parameter)
+
+
+class GymGestureModel(GymGesturePreTrainedModel):
+    """The trunk: per-frame joints projected to `d_model`, fused over time, pooled over the valid frames.
+
+    Args of `forward`:
+        keypoints: (B, T, J, C) or (B, T, J*C) float, in `config.layout`, normalised as in
+            `config.normalization` (`GymGestureProcessor` makes them); T <= config.num_frames.
+        attention_mask: (B, T), 1 for valid frames and 0 for padding or missing frames. Frames masked out
+            may hold NaN (they are ignored); a NaN in a valid frame is an error. Defaults to all valid.
+        output_hidden_states: also return the frames before and after each fusion layer.
+        output_attentions: also return each layer's attention weights (the transformer fusion only).
+        return_dict: a `BaseModelOutputWithPooling` (default) or a plain tuple.
+    Returns `last_hidden_state` (B, T, d_model) and `pooler_output` (B, d_model), the clip embedding.
+    """
+
+    def __init__(self, config: GymGestureConfig, initialize: bool = True):
+        super().__init__(config)
+        self.input_projection = nn.Linear(config.num_joints * config.num_channels, config.d_model)
+        self.fusion = FUSION_MODULES[config.fusion](config)
+        if initialize:
+            self.post_init()
+
+    def _check_inputs(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None):
+        config = self.config
+        joints, channels = config.num_joints, config.num_channels
+        if keypoints.dim() == 4 and keypoints.shape[2:] == (joints, channels):
+            keypoints = keypoints.flatten(2)
+        elif keypoints.dim() != 3 or keypoints.shape[2] != joints * channels:
+            raise ValueError(
+                f"keypoints must be (batch, frames, {joints}, {channels}) or (batch, frames, {joints * channels}) "
+                f"in layout {config.layout!r}, got {tuple(keypoints.shape)}"
+            )
+        batch, frames = keypoints.shape[:2]
+        if batch == 0 or frames == 0:
+            raise ValueError(f"empty input: keypoints of shape {tuple(keypoints.shape)}")
+        if attention_mask is None:
+            mask = torch.ones(batch, frames, dtype=torch.bool, device=keypoints.device)
+        elif attention_mask.shape != (batch, frames):
+            raise ValueError(f"attention_mask must be (batch, frames) = {(batch, frames)}, got {tuple(attention_mask.shape)}")
+        else:
+            mask = attention_mask.to(device=keypoints.device, dtype=torch.bool)
+        if not mask.any(dim=1).all():
+            raise ValueError("a sequence has no valid frame (attention_mask is all zeros)")
+        finite = torch.isfinite(keypoints).all(dim=2)
+        if not finite[mask].all():
+            raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
+        return keypoints.masked_fill(~finite[..., None], 0.0), mask
+
+    def forward(
+        self,
+        keypoints: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutputWithPooling | tuple:
+        config = self.config
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        return_dict = config.return_dict if return_dict is None else return_dict
+        if output_attentions and config.fusion != "transformer":
+            raise ValueError(f"output_attentions: the {config.fusion!r} fusion has no attention weights")
+        keypoints, mask = self._check_inputs(keypoints, attention_mask)
+        fused = self.fusion(self.input_projection(keypoints.to(self.dtype)), mask, output_hidden_states,
+                            output_attentions)
+        hidden, valid = fused.last_hidden_state, mask[..., None]
+        if config.pooling == "mean":
+            pooled = hidden.masked_fill(~valid, 0.0).sum(dim=1) / valid.sum(dim=1)
+        else:
+            pooled = hidden.masked_fill(~valid, float("-inf")).amax(dim=1)
+        output = BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled,
+                                            hidden_states=fused.hidden_states, attentions=fused.attentions)
+        return output if return_dict else output.to_tuple()
+
+
+class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
+    """Classifies windows of skeleton frames into `config.id2label`: `GymGestureModel` and a linear head.
+
+    Args of `forward`: those of `GymGestureModel.forward`, and
+        labels: (B,) class ids (single-label classification: cross-entropy), (B, num_labels) multi-hot
+            floats (multi-label: binary cross-entropy) or (B,) floats with one label (regression: mean
+            squared error); `config.problem_type` says which, inferred from the labels when unset.
+    Returns a `GymGestureClassifierOutput` (loss, logits, hidden_states, attentions, and for enrolled classes
+    prototype_similarity) or, with `return_dict=False`, the tuple of its non-empty fields. Enrolled classes
+    (`config.prototype_thresholds`) are the last labels: their logits come from the `PrototypeHead`.
+    """
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__(config)
+        # Initialised once, by this model's post_init, in creation order: a seed gives the same weights as
+        # before the trunk was split out, so the shipped recipe still retrains to the same checkpoint.
+        self.gym_gesture = GymGestureModel(config, initialize=False)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.d_model, config.num_trained_labels)
+        self.prototype_head = PrototypeHead(config) if config.num_enrolled_labels else None
+        self.post_init()
+
+    def forward(
+        self,
+        keypoints: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> SequenceClassifierOutput | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        trunk = self.gym_gesture(keypoints, attention_mask, output_hidden_states=output_hidden_states,
+                                 output_attentions=output_attentions, return_dict=True)
+        logits = self.classifier(self.dropout(trunk.pooler_output))
+        similarity = None
+        if self.prototype_head is not None:
+            similarity = self.prototype_head.similarity(trunk.pooler_output)
+            logits = torch.cat([logits, self.prototype_head.logits(logits, similarity)], dim=-1)
+        loss = self.loss(logits, labels.to(logits.device)) if labels is not None else None
+        output = GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=trunk.hidden_states,
+                                            attentions=trunk.attentions, prototype_similarity=similarity)
+        return output if return_dict else output.to_tuple()
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of `config.problem_type` (set from the labels' dtype and shape on first use, as
+        transformers' own sequence classifiers do)."""
+        config = self.config
+        if config.problem_type is None:
+            if config.num_labels == 1:
+                config.problem_type = "regression"
+            elif labels.dtype in (torch.long, torch.int):
+                config.problem_type = "single_label_classification"
+            else:
+                config.problem_type = "multi_label_classification"
+        if config.problem_type == "regression":
+            return F.mse_loss(logits.squeeze(-1), labels.squeeze(-1).to(logits.dtype))
+        if config.problem_type == "single_label_classification":
+            return F.cross_entropy(logits.view(-1, config.num_labels), labels.view(-1))
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+GymGestureModel.register_for_auto_class("AutoModel")
+GymGestureForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+
+__all__ = ["AUTO_MAP", "GymGestureClassifierOutput", "GymGestureModel", "PrototypeHead", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]
