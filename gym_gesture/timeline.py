@@ -150,16 +150,19 @@ def _fold_short_runs(runs: list[list[int]], classes: np.ndarray, edges: np.ndarr
 def motion_energy(keypoints: np.ndarray, layout: str) -> float:
     """How much the body moves: mean over joints of the standard deviation over time of the joint's
     normalised position (torso lengths, hips centred). Someone standing still scores ~0.01 (jitter);
-    a rep moves the working joints by about a torso length. NaN when no frame has a person."""
+    a rep moves the working joints by about a torso length. NaN when no frame has a person. A joint
+    missing in a frame (OpenPose and Penn Action miss single joints in most frames) is left out of its
+    joint's spread only, not the whole frame."""
     keypoints = np.asarray(keypoints, dtype=np.float32)
-    present = np.isfinite(keypoints).all(axis=(1, 2))
+    present = np.isfinite(keypoints).any(axis=(1, 2))
     if present.sum() < 2:
         return float("nan")
     try:
         normalised = normalize(keypoints[present], layout)[..., :2]
     except ValueError:
         return float("nan")
-    return float(np.nanmean(np.nanstd(normalised, axis=0)))
+    seen = np.isfinite(normalised).sum(axis=0) >= 2
+    return float(np.nanstd(normalised, axis=0)[seen].mean()) if seen.any() else float("nan")
 
 
 def walking_stretches(keypoints: np.ndarray, layout: str, fps: float) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
+from gym_gesture.data import load_pose_datasets
 from gym_gesture.timeline import (AbstainSample, AbstainThresholds, abstain_reason, calibrate_threshold, motion_energy,
                                   segments_from_windows, smooth_probabilities, walking_speed)
 
@@ -106,6 +107,21 @@ def test_motion_energy_on_real_clips_holds_reps_and_no_person(shared_data, media
     assert abstain_reason(1.0, 0.9, plank, "squat").startswith("no exercise motion")
     assert abstain_reason(1.0, 0.9, push_up, "push up") is None
     assert abstain_reason(detected, 0.9, dark, "push up").startswith("no person found")
+
+
+def test_motion_energy_of_openpose_clips_that_miss_single_joints(shared_data):
+    """OpenPose misses a joint or two in most frames of the Pose Trainer archive: the motion of its real
+    curls and presses is measured from the joints it found, as for MediaPipe clips, never NaN (which
+    abstained on every such clip as "no exercise motion")."""
+    dataset = load_pose_datasets(shared_data / "keypoints" / "posetrainer_openpose18.npz")[0].with_format("numpy")
+    rows = [row for row in dataset if row["label"] in ("barbell biceps curl", "shoulder press")][:8]
+    assert all(not np.isfinite(row["keypoints"]).all(axis=(1, 2)).any() for row in rows[:2])  # no frame complete
+    energies = [motion_energy(row["keypoints"][..., :2], str(row["layout"])) for row in rows]
+    assert np.isfinite(energies).all() and min(energies) > 0.02, energies
+    # The same clip with one more joint lost now and then moves as much.
+    damaged = rows[0]["keypoints"][..., :2].copy()
+    damaged[::3, 4] = np.nan
+    assert motion_energy(damaged, str(rows[0]["layout"])) == pytest.approx(energies[0], rel=0.1)
 
 
 def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, mediapipe_pose):
