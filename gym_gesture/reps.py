@@ -173,10 +173,13 @@ MAIN_JOINT_ANGLES: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 def range_of_motion(keypoints: np.ndarray, layout: str, exercise: str) -> float | None:
     """Degrees the exercise's main joint angle (`MAIN_JOINT_ANGLES`) swings over a pose sequence, from
     its 5th to its 95th percentile so that one jittery frame does not widen it; None for an exercise
-    with no main joint or a sequence with no frame where the angle is seen."""
+    with no main joint (a hold, an enrolled exercise) or a sequence with no frame where the angle is seen."""
     from .labels import canonical_label
 
-    entry = MAIN_JOINT_ANGLES.get(canonical_label(exercise))
+    try:
+        entry = MAIN_JOINT_ANGLES.get(canonical_label(exercise))
+    except InputError:  # an enrolled exercise: which joint it works is not known
+        return None
     if entry is None:
         return None
     angles = entry[1](convert(np.asarray(keypoints, dtype=np.float32), layout))
