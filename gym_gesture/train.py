@@ -172,8 +172,12 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     config = model.config
     windows, clips = window_data.windows_from_datasets(datasets, config, options.stride, cache=window_cache)
     split = split or split_datasets(datasets, options)
+    by_window = window_data.is_window_split(split)
+    if by_window and options.stride and options.stride != config.window_stride:
+        raise InputError("a split by window deals out the windows of one cut: --stride must be the window stride")
     indices = window_data.split_indices(windows, clips, split)
-    unused = set(clips.source_ids) - {source for sources in split.values() for source in sources}
+    unused = set() if by_window else (set(clips.source_ids)
+                                      - {source for sources in split.values() for source in sources})
     if unused:
         logger.warning("%d sources of the data are in no part of the split and are not used: %s", len(unused),
                        ", ".join(sorted(unused)[:5]) + (", ..." if len(unused) > 5 else ""))
@@ -196,9 +200,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     weights = (window_data.class_weights(train_windows.labels, len(labels), options.class_weight_power) if options.class_weights
                else np.ones(len(labels), np.float32))
     augmentation = window_data.Augmentation(layout=config.layout) if options.augment else None
-    logger.warning("%d training windows (%d sources), %d validation windows (%d sources); labels: %s",
-                   len(train_windows), len(split["train"]), len(validation), len(split["validation"]),
-                   ", ".join(labels))
+    logger.warning("%d training windows, %d validation windows (split by %s); labels: %s", len(train_windows),
+                   len(validation), "window" if by_window else "source", ", ".join(labels))
 
     arguments = TrainingArguments(
         output_dir=str(output_dir),
@@ -258,7 +261,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         "num_train_windows": len(train_windows),
         "num_validation_windows": len(validation),
         "world_size": arguments.world_size,
-        "split_sizes": {name: len(sources) for name, sources in split.items()},
+        "split_by": "window" if by_window else "source",
+        "split_sizes": {name: len(indices[name] if by_window else split[name]) for name in window_data.SPLITS},
         "class_weights": [round(float(w), 4) for w in weights],
         "options": recipe_of(options, config),
     }

@@ -172,7 +172,12 @@ def test_hidden_states_attentions_and_tuples(fusion):
         as_tuple = model(keypoints, return_dict=False)
     recurrent = fusion in ("rnn", "lstm", "bilstm")
     assert len(output.hidden_states) == (2 if recurrent else 3)  # the input to the fusion, then each layer's output
-    assert all(state.shape == (2, 24, 32) for state in output.hidden_states)
+    widths = [state.shape[2] for state in output.hidden_states]
+    assert all(state.shape[:2] == (2, 24) for state in output.hidden_states) and widths[-1] == 32
+    if fusion == "stgcn":  # the joints' channels, then blocks widening to d_model as pyskl's do
+        assert widths == [3, 16, 32]
+    else:
+        assert set(widths) == {32}
     assert output.attentions is None and isinstance(as_tuple, tuple)
     torch.testing.assert_close(as_tuple[0], output.logits)
     if fusion == "transformer":
@@ -210,3 +215,25 @@ def test_problem_type_is_inferred_from_integer_labels():
     model = make_model("transformer")
     model(torch.randn(2, 24, 17, 3), labels=torch.tensor([0, 1]))
     assert model.config.problem_type == "single_label_classification"
+
+
+def test_stgcn_at_pyskl_size_has_pyskl_parameter_count():
+    """d_model 256 and 10 blocks over COCO-17 with x, y, score for NTU-60 is pyskl's ST-GCN++ joint model,
+    whose published size is 1.39M parameters."""
+    config = GymGestureConfig(fusion="stgcn", d_model=256, num_layers=10, layout="coco17", num_channels=3,
+                              id2label={i: str(i) for i in range(60)})
+    model = GymGestureForSequenceClassification(config)
+    assert round(sum(p.numel() for p in model.parameters()) / 1e6, 2) == 1.39
+    widths = [block.spatial.norm.num_features for block in model.gym_gesture.fusion.blocks]
+    assert widths == [64] * 4 + [128] * 3 + [256] * 3
+    assert model.gym_gesture.input_projection is None  # it reads the joints, not flattened frames
+
+
+def test_stgcn_adjacency_starts_from_the_layouts_skeleton_and_is_learned():
+    from gym_gesture.skeleton import graph_partitions
+
+    model = make_model("stgcn").train()
+    adjacency = model.gym_gesture.fusion.blocks[0].spatial.adjacency
+    torch.testing.assert_close(adjacency.detach(), torch.from_numpy(graph_partitions("h36m17")))
+    model(torch.randn(2, 24, 17, 3), labels=torch.tensor([0, 1])).loss.backward()
+    assert adjacency.requires_grad and adjacency.grad.abs().sum() > 0
