@@ -39,6 +39,7 @@ COLUMNS = (
     ("batch_1_windows_per_s", "Windows/s, batch 1", "{:,.0f}"),
     ("batch_256_windows_per_s", "Windows/s, batch 256", "{:,.0f}"),
     ("training_seconds", "Training (s)", "{:,.0f}"),
+    ("training_cpu_seconds", "Training CPU (s)", "{:,.0f}"),
     ("epochs_run", "Epochs", "{:.0f}"),
 )
 
@@ -217,7 +218,7 @@ def write_results(results: Path, report: dict) -> str:
             f"Throughput: `window_probabilities` (predict's path) on the test windows, {platform.machine()} CPU, "
             f"{torch.get_num_threads()} torch thread(s), the machine shared with other work (load average "
             f"{report['load_average']}); training time: wall clock including each epoch's evaluation and "
-            "checkpoint, CPU time in the per-run tables.")
+            "checkpoint, and the CPU time of the process (with one thread, what an idle core would take).")
     markdown = (f"# Fusion modules compared\n\nData: {', '.join(report['data'])}\n\n{note}\n\n"
                 + "\n".join(sections))
     results.parent.mkdir(parents=True, exist_ok=True)

@@ -64,15 +64,15 @@ def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarra
     import torch
 
     device = next(model.parameters()).device
-    chunks = [np.zeros((0, model.config.num_labels), np.float32)]
+    # Moved once and sliced, the logits gathered and turned into probabilities once: at batch 1 the
+    # per-call conversions would cost about as much as the model.
+    keypoints, attention_mask = torch.from_numpy(keypoints).to(device), torch.from_numpy(attention_mask).to(device)
+    logits = torch.empty(len(keypoints), model.config.num_labels, device=device)
     with torch.inference_mode():
         for start in range(0, len(keypoints), batch_size):
-            logits = model(
-                torch.from_numpy(keypoints[start:start + batch_size]).to(device),
-                attention_mask=torch.from_numpy(attention_mask[start:start + batch_size]).to(device),
-            ).logits
-            chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(chunks)
+            end = start + batch_size
+            logits[start:end] = model(keypoints[start:end], attention_mask=attention_mask[start:end]).logits
+    return torch.softmax(logits, dim=-1).cpu().numpy()
 
 
 class _ProgressBackend(PoseBackend):

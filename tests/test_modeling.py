@@ -20,8 +20,11 @@ def make_model(fusion: str, **overrides) -> GymGestureForSequenceClassification:
     return GymGestureForSequenceClassification(config).eval()
 
 
-def test_every_config_fusion_has_a_module():
+def test_every_config_fusion_has_a_module_and_a_command_line_name():
+    from gym_gesture.cli import FUSION_NAMES
+
     assert set(FUSIONS) == set(FUSION_MODULES)
+    assert FUSION_NAMES == FUSIONS
 
 
 @pytest.mark.parametrize("fusion", FUSIONS)
@@ -237,3 +240,23 @@ def test_stgcn_adjacency_starts_from_the_layouts_skeleton_and_is_learned():
     torch.testing.assert_close(adjacency.detach(), torch.from_numpy(graph_partitions("h36m17")))
     model(torch.randn(2, 24, 17, 3), labels=torch.tensor([0, 1])).loss.backward()
     assert adjacency.requires_grad and adjacency.grad.abs().sum() > 0
+
+
+def test_shipped_checkpoint_gives_the_logits_it_shipped_with():
+    """Speed-ups of the trunk and the transformer fusion change no output: the shipped checkpoint's logits on
+    fixed windows (with padding, a hole and 5 valid frames of 30) as recorded before them."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from gym_gesture.inference import DEFAULT_MODEL_DIR, load_model
+
+    model = load_model(DEFAULT_MODEL_DIR)
+    keypoints = np.random.default_rng(0).normal(0, 1, (6, 30, 17, model.config.num_channels)).astype(np.float32)
+    mask = np.ones((6, 30), np.int64)
+    mask[1, 20:] = mask[2, 5:] = mask[3, 10:14] = 0
+    with torch.no_grad():
+        logits = model(torch.from_numpy(keypoints), attention_mask=torch.from_numpy(mask)).logits
+    expected = json.loads((Path(__file__).parent / "fixtures" / "gym7_transformer_logits.json").read_text())
+    torch.testing.assert_close(logits, torch.tensor(expected), rtol=0, atol=1e-5)

@@ -68,17 +68,19 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.out = nn.Linear(config.d_model, config.d_model)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
+    def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor | None,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The attended frames and, when asked, the attention weights (B, heads, T, T)."""
+        """The attended frames and, when asked, the attention weights (B, heads, T, T). `key_mask`
+        (B, 1, 1, T): the frames that may be attended to, None for all."""
         batch, frames, dim = hidden.shape
         q, k, v = self.qkv(hidden).view(batch, frames, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
         # Padded frames are never attended to; every sequence has at least one valid frame. No dropout on
         # the attention weights (it about doubles the attention's cost on CPU): the block's outputs have it.
-        key_mask = mask[:, None, None, :]
         if output_attentions:  # the fused kernel does not return its weights: the same product, spelled out
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
-            weights = scores.masked_fill(~key_mask, float("-inf")).softmax(dim=-1)
+            if key_mask is not None:
+                scores = scores.masked_fill(~key_mask, float("-inf"))
+            weights = scores.softmax(dim=-1)
             attended = weights @ v
         else:
             weights = None
@@ -116,9 +118,9 @@ class TransformerBlock(nn.Module):
         self.ffn_norm = nn.LayerNorm(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
+    def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor | None,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(hidden, mask, output_attentions)
+        attended, weights = self.attention(hidden, key_mask, output_attentions)
         hidden = self.attention_norm(hidden + self.dropout(attended))
         return self.ffn_norm(hidden + self.dropout(self.ffn(hidden))), weights
 
@@ -133,9 +135,11 @@ class TransformerFusion(nn.Module):
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
                 output_attentions: bool = False) -> FusionOutput:
         hidden = self.dropout(self.positional_encoding(hidden))
+        # Without padding no mask: the attention's kernel is then faster (most windows have none).
+        key_mask = None if mask.all() else mask[:, None, None, :]
         states, attentions = [hidden], []
         for block in self.blocks:
-            hidden, weights = block(hidden, mask, output_attentions)
+            hidden, weights = block(hidden, key_mask, output_attentions)
             states.append(hidden)
             attentions.append(weights)
         return FusionOutput(hidden, tuple(states) if output_hidden_states else None,
@@ -398,12 +402,17 @@ class GymGestureModel(GymGesturePreTrainedModel):
             raise ValueError(f"attention_mask must be (batch, frames) = {(batch, frames)}, got {tuple(attention_mask.shape)}")
         else:
             mask = attention_mask.to(device=keypoints.device, dtype=torch.bool)
-        if not mask.any(dim=1).all():
+        # The checks of the common case (no padding, no NaN) are one reduction each: at batch 1 they cost
+        # about as much as a layer.
+        all_valid = bool(mask.all())
+        if not all_valid and not mask.any(dim=1).all():
             raise ValueError("a sequence has no valid frame (attention_mask is all zeros)")
-        finite = torch.isfinite(keypoints).flatten(2).all(dim=2)
-        if not finite[mask].all():
-            raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
-        return keypoints.masked_fill(~finite[..., None, None], 0.0), mask
+        if not torch.isfinite(keypoints).all():
+            finite = torch.isfinite(keypoints).flatten(2).all(dim=2)
+            if not (finite | ~mask).all():
+                raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
+            keypoints = keypoints.masked_fill(~finite[..., None, None], 0.0)
+        return keypoints, mask, all_valid
 
     def forward(
         self,
@@ -419,12 +428,14 @@ class GymGestureModel(GymGesturePreTrainedModel):
         return_dict = config.return_dict if return_dict is None else return_dict
         if output_attentions and config.fusion != "transformer":
             raise ValueError(f"output_attentions: the {config.fusion!r} fusion has no attention weights")
-        keypoints, mask = self._check_inputs(keypoints, attention_mask)
+        keypoints, mask, all_valid = self._check_inputs(keypoints, attention_mask)
         keypoints = keypoints.to(self.dtype)
         inputs = keypoints if self.input_projection is None else self.input_projection(keypoints.flatten(2))
         fused = self.fusion(inputs, mask, output_hidden_states, output_attentions)
         hidden, valid = fused.last_hidden_state, mask[..., None]
-        if config.pooling == "mean":
+        if all_valid:
+            pooled = hidden.mean(dim=1) if config.pooling == "mean" else hidden.amax(dim=1)
+        elif config.pooling == "mean":
             pooled = hidden.masked_fill(~valid, 0.0).sum(dim=1) / valid.sum(dim=1)
         else:
             pooled = hidden.masked_fill(~valid, float("-inf")).amax(dim=1)
