@@ -171,10 +171,12 @@ def verdict(summary: list[dict], key: str = "validation_clip_macro_f1") -> str:
     best, others = ranked[0], ranked[1:]
     clear = all(best[key]["min"] > other[key]["max"] for other in others)
     runner_up = others[0]
+    lead = ("ahead of every other fusion by more than the seed spread" if clear else
+            "not ahead of every other fusion by more than the seed spread (the ranges overlap)")
     return (f"Best on {key.replace('_', ' ')} (mean over seeds): **{best['fusion']}** "
             f"({best[key]['mean']:.3f}, seeds {best[key]['min']:.3f}-{best[key]['max']:.3f}), then "
             f"{runner_up['fusion']} ({runner_up[key]['mean']:.3f}, {runner_up[key]['min']:.3f}-"
-            f"{runner_up[key]['max']:.3f}): {'ahead of every other fusion by more than the seed spread' if clear else 'not ahead of every other fusion by more than the seed spread (the ranges overlap)'}.")
+            f"{runner_up[key]['max']:.3f}): {lead}.")
 
 
 def _section_markdown(by: str, section: dict) -> str:

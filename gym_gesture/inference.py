@@ -66,7 +66,8 @@ def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarra
     device = next(model.parameters()).device
     # Moved once and sliced, the logits gathered and turned into probabilities once: at batch 1 the
     # per-call conversions would cost about as much as the model.
-    keypoints, attention_mask = torch.from_numpy(keypoints).to(device), torch.from_numpy(attention_mask).to(device)
+    keypoints = torch.from_numpy(keypoints).to(device)
+    attention_mask = torch.from_numpy(attention_mask).to(device, torch.bool)
     logits = torch.empty(len(keypoints), model.config.num_labels, device=device)
     with torch.inference_mode():
         for start in range(0, len(keypoints), batch_size):

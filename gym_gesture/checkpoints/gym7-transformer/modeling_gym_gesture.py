@@ -73,7 +73,8 @@ class SelfAttention(nn.Module):
         """The attended frames and, when asked, the attention weights (B, heads, T, T). `key_mask`
         (B, 1, 1, T): the frames that may be attended to, None for all."""
         batch, frames, dim = hidden.shape
-        q, k, v = self.qkv(hidden).view(batch, frames, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
+        heads = self.qkv(hidden).view(batch, frames, 3, self.num_heads, dim // self.num_heads)
+        q, k, v = heads.permute(2, 0, 3, 1, 4).unbind(0)
         # Padded frames are never attended to; every sequence has at least one valid frame. No dropout on
         # the attention weights (it about doubles the attention's cost on CPU): the block's outputs have it.
         if output_attentions:  # the fused kernel does not return its weights: the same product, spelled out
