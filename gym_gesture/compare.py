@@ -36,8 +36,8 @@ COLUMNS = (
     *((f"validation_{metric}", f"Validation {metric.replace('_', ' ')}", "{:.3f}") for metric in METRICS),
     *((f"test_{metric}", f"Test {metric.replace('_', ' ')}", "{:.3f}") for metric in METRICS),
     ("parameters", "Parameters", "{:,.0f}"),
-    ("batch_1_windows_per_s", "Windows/s, batch 1", "{:,.0f}"),
-    ("batch_256_windows_per_s", "Windows/s, batch 256", "{:,.0f}"),
+    ("batch_1_windows_per_s", "Windows/CPU s, batch 1", "{:,.0f}"),
+    ("batch_256_windows_per_s", "Windows/CPU s, batch 256", "{:,.0f}"),
     ("training_seconds", "Training (s)", "{:,.0f}"),
     ("training_cpu_seconds", "Training CPU (s)", "{:,.0f}"),
     ("epochs_run", "Epochs", "{:.0f}"),
@@ -68,18 +68,19 @@ def run_order(fusion_seeds: dict[str, list[int]]) -> list[tuple[str, int]]:
 
 def throughput(model, keypoints: np.ndarray, attention_mask: np.ndarray, batch_size: int,
                min_seconds: float = 2.0) -> float:
-    """CPU windows per second through `inference.window_probabilities` (the path of predict) at
-    `batch_size`, on real windows (repeated to fill a batch)."""
+    """Windows per second of this process's CPU time through `inference.window_probabilities` (the path of
+    predict) at `batch_size`, on real windows (repeated to fill a batch). CPU time, not wall time: on a
+    machine shared with other work it is what an idle core would do (with one torch thread)."""
     from .inference import window_probabilities
 
     take = np.arange(max(batch_size, 256)) % len(keypoints)
     keypoints, attention_mask = keypoints[take], attention_mask[take]
     window_probabilities(model, keypoints[:batch_size], attention_mask[:batch_size], batch_size)  # warm-up
-    calls, started = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - started < min_seconds:
+    calls, started = 0, time.process_time()
+    while calls == 0 or time.process_time() - started < min_seconds:
         window_probabilities(model, keypoints, attention_mask, batch_size)
         calls += 1
-    return len(keypoints) * calls / (time.perf_counter() - started)
+    return len(keypoints) * calls / (time.process_time() - started)
 
 
 def window_scores(model, windows, indices: np.ndarray) -> dict[str, float]:
@@ -169,10 +170,14 @@ def verdict(summary: list[dict], key: str = "validation_clip_macro_f1") -> str:
     if len(ranked) < 2:
         return ""
     best, others = ranked[0], ranked[1:]
-    clear = all(best[key]["min"] > other[key]["max"] for other in others)
     runner_up = others[0]
-    lead = ("ahead of every other fusion by more than the seed spread" if clear else
-            "not ahead of every other fusion by more than the seed spread (the ranges overlap)")
+    single = [row["fusion"] for row in ranked if row[key]["seeds"] == 1]
+    if all(best[key]["min"] > other[key]["max"] for other in others):
+        lead = "ahead of every other fusion by more than the seed spread"
+    else:
+        lead = "not ahead of every other fusion by more than the seed spread (the ranges overlap)"
+    if single:
+        lead += f"; one seed, so no spread, for {', '.join(single)}"
     return (f"Best on {key.replace('_', ' ')} (mean over seeds): **{best['fusion']}** "
             f"({best[key]['mean']:.3f}, seeds {best[key]['min']:.3f}-{best[key]['max']:.3f}), then "
             f"{runner_up['fusion']} ({runner_up[key]['mean']:.3f}, {runner_up[key]['min']:.3f}-"
@@ -207,8 +212,6 @@ def _section_markdown(by: str, section: dict) -> str:
 
 def write_results(results: Path, report: dict) -> str:
     """`<results>.json` and `.md` from `report` (its sections by source and by window)."""
-    import torch
-
     sections = [f"{_section_markdown(by, report['by_' + by])}" for by in SPLITS_BY if f"by_{by}" in report]
     settings = report["settings"]
     models = {run["fusion"]: run["model"] for by in SPLITS_BY for run in report.get(f"by_{by}", {}).get("runs", [])}
@@ -217,9 +220,10 @@ def write_results(results: Path, report: dict) -> str:
     note = (f"Same settings and early stopping for every fusion: `{json.dumps(settings)}`; sizes: {sizes}. "
             "Figures: mean over seeds (min-max). Seeds change "
             "the initialisation, the augmentation and the order of the batches, never the split. "
-            f"Throughput: `window_probabilities` (predict's path) on the test windows, {platform.machine()} CPU, "
-            f"{torch.get_num_threads()} torch thread(s), the machine shared with other work (load average "
-            f"{report['load_average']}); training time: wall clock including each epoch's evaluation and "
+            f"Throughput: `window_probabilities` (predict's path) on the test windows, windows per second of CPU "
+            f"time on {platform.machine()} with {settings['threads'] or 'all'} torch thread(s), the machine shared "
+            f"with other work (load average {report['load_average']}); training time: wall clock including each "
+            "epoch's evaluation and "
             "checkpoint, and the CPU time of the process (with one thread, what an idle core would take).")
     markdown = (f"# Fusion modules compared\n\nData: {', '.join(report['data'])}\n\n{note}\n\n"
                 + "\n".join(sections))
