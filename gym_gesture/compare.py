@@ -172,12 +172,12 @@ def verdict(summary: list[dict], key: str = "validation_clip_macro_f1") -> str:
     best, others = ranked[0], ranked[1:]
     runner_up = others[0]
     single = [row["fusion"] for row in ranked if row[key]["seeds"] == 1]
-    if all(best[key]["min"] > other[key]["max"] for other in others):
-        lead = "ahead of every other fusion by more than the seed spread"
+    if single:
+        lead = f"no seed spread to weigh the lead against yet (one seed: {', '.join(single)})"
+    elif all(best[key]["min"] > other[key]["max"] for other in others):
+        lead = "ahead of every other fusion by more than the seed spread (its worst seed above their best)"
     else:
         lead = "not ahead of every other fusion by more than the seed spread (the ranges overlap)"
-    if single:
-        lead += f"; one seed, so no spread, for {', '.join(single)}"
     return (f"Best on {key.replace('_', ' ')} (mean over seeds): **{best['fusion']}** "
             f"({best[key]['mean']:.3f}, seeds {best[key]['min']:.3f}-{best[key]['max']:.3f}), then "
             f"{runner_up['fusion']} ({runner_up[key]['mean']:.3f}, {runner_up[key]['min']:.3f}-"
