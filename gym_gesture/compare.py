@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .configuration_gym_gesture import FUSIONS
-from .data import data_names, load_pose_datasets, split_indices, window_split, windows_from_datasets
+from .data import (data_names, is_window_split, load_pose_datasets, split_indices, window_split,
+                   windows_from_datasets)
 from .errors import InputError
 from .recipe import TrainingOptions
 from .train import TRAINING_FILE, known_class_datasets, split_datasets, train
@@ -107,7 +108,7 @@ def measure_run(run_dir: Path, datasets, split: dict, window_cache: dict) -> dic
     indices = split_indices(windows, clips, split)
     figures = {}
     for part in ("validation", "test"):
-        if split.get("by") == "window":
+        if is_window_split(split):
             scores = window_scores(model, windows, indices[part])
         else:
             scores = evaluate(str(run_dir), datasets, split=part, json_path=run_dir / f"{part}.json")
