@@ -20,6 +20,8 @@ from .errors import GymGestureError, InputError, MissingFileError
 EXIT_USER_ERROR = 1
 EXIT_BUG = 70  # EX_SOFTWARE of sysexits.h: an internal software error
 EXIT_INTERRUPTED = 130
+# configuration_gym_gesture.FUSIONS, which imports transformers: too slow an import for --help.
+FUSION_NAMES = ("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm", "stgcn")
 
 
 def _add_labels(subparsers) -> None:
@@ -136,13 +138,16 @@ def _add_model_options(parser) -> None:
                             "3, the backend's x, y, z (MediaPipe's depth)")
 
 
-def _training_options(args):
+def _training_options(args, recipe: dict | None = None):
+    """The options of the command line over those of `recipe` (default: --recipe's)."""
     from .recipe import MODEL_OPTIONS, RECIPE_FIELDS, read_recipe, training_options
 
     given = vars(args)
     overrides = {name: given[name] for name in (*RECIPE_FIELDS, "resume") if name in given}
     overrides["model"] = {name: given[name] for name in MODEL_OPTIONS if name in given}
-    return training_options(read_recipe(args.recipe) if args.recipe else None, overrides)
+    if recipe is None and args.recipe:
+        recipe = read_recipe(args.recipe)
+    return training_options(recipe, overrides)
 
 
 def _add_training_arguments(parser) -> None:
@@ -192,7 +197,7 @@ def _add_train(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train the classifier on pose data (transformers Trainer)")
     _add_training_arguments(parser)
     parser.add_argument("--output-dir", required=True, help="checkpoints, split.json and the best model go here")
-    parser.add_argument("--fusion", default=GIVEN_ONLY, choices=("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm"))
+    parser.add_argument("--fusion", default=GIVEN_ONLY, choices=FUSION_NAMES)
     parser.add_argument("--init-from", default=GIVEN_ONLY, metavar="DIR_OR_HUB_ID", help="fine-tune this saved model")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
     parser.add_argument("--split-from", metavar="DIR_OR_HUB_ID",
@@ -254,20 +259,42 @@ def _run_evaluate(args) -> int:
 
 
 def _add_compare(subparsers) -> None:
-    parser = subparsers.add_parser("compare", help="train and evaluate all six fusion modules on one split")
+    parser = subparsers.add_parser(
+        "compare", help="train and evaluate the fusion modules on one split, over seeds",
+        description="Every fusion (or those of --fusions) trained with each of its seeds on one split and "
+                    "measured alike. Resumable: rerun the same command, finished runs are kept.")
     _add_training_arguments(parser)
-    parser.add_argument("--output-dir", default="runs/compare", help="the six trained models (default runs/compare)")
+    parser.add_argument("--output-dir", default="runs/compare",
+                        help="the trained models, OUTPUT_DIR/by-SPLIT/FUSION/seedN (default runs/compare)")
     parser.add_argument("--results", default="results/compare",
                         help="writes RESULTS.md and RESULTS.json (default results/compare)")
-    parser.add_argument("--fusions", nargs="+", default=None, help="a subset of the six fusions")
+    parser.add_argument("--fusions", nargs="+", default=None, metavar="FUSION[:SEEDS]",
+                        help=f"fusions ({', '.join(FUSION_NAMES)}; default all), each with its own seeds if given "
+                             "(transformer:0,1,2)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                        help="seeds of the fusions given without their own (default: --seed); the split is "
+                             "--seed's whatever the seeds")
+    parser.add_argument("--fusion-recipe", nargs="+", default=[], metavar="FUSION=FILE",
+                        help="a fusion's own recipe (its size, say), instead of --recipe; the options given "
+                             "here override it too")
+    parser.add_argument("--split-by", choices=("source", "window"), default="source",
+                        help="hold out source videos (default), or windows (the paper's 7:3 split)")
     parser.set_defaults(run=_run_compare)
 
 
 def _run_compare(args) -> int:
     from .compare import compare
+    from .recipe import read_recipe
 
-    table = compare(args.data, args.output_dir, args.results, _training_options(args), fusions=args.fusions)
-    print(table)
+    options = _training_options(args)
+    fusion_options = {}
+    for entry in args.fusion_recipe:
+        fusion, separator, path = entry.partition("=")
+        if not separator or fusion not in FUSION_NAMES:
+            raise InputError(f"--fusion-recipe {entry!r}: give FUSION=FILE, FUSION one of {', '.join(FUSION_NAMES)}")
+        fusion_options[fusion] = _training_options(args, read_recipe(path))
+    print(compare(args.data, args.output_dir, args.results, options, fusions=args.fusions, seeds=args.seeds,
+                  split_by=args.split_by, fusion_options=fusion_options))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from huggingface_hub.dataclasses import strict
 from transformers import GenerationConfig, PreTrainedConfig
 
-FUSIONS = ("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm")
+FUSIONS = ("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm", "stgcn")
 POOLINGS = ("mean", "max")
 NORMALIZATIONS = ("hip_center_torso_scale",)
 # Keys that are not fields but that transformers itself writes into a config or passes to it; any other
@@ -30,8 +30,9 @@ class GymGestureConfig(PreTrainedConfig):
             (MediaPipe's relative depth: what the 7-class checkpoint was trained on).
         layout: joint layout name (`gym_gesture.skeleton.LAYOUTS`); inference converts poses into it.
         d_model, num_heads, num_layers, ffn_dim, dropout: sizes of the fusion module
-            (for the recurrent fusions `d_model` is the hidden size, for cnn1d the channel count).
-        fusion: one of "transformer" (the paper's), "mlp", "cnn1d", "rnn", "lstm", "bilstm".
+            (for the recurrent fusions `d_model` is the hidden size, for cnn1d the channel count, for stgcn
+            the width of its last blocks, `num_layers` its blocks; it has no heads or feed-forward).
+        fusion: one of "transformer" (the paper's), "mlp", "cnn1d", "rnn", "lstm", "bilstm", "stgcn" (ST-GCN++).
         pooling: "mean" or "max" over the valid frames.
         sample_fps: frame rate the windows are sampled at; inference resamples clips to it.
         window_stride: frames between the starts of consecutive windows at inference.

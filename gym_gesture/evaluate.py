@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import data_names, held_out_part_of_unseen_source, load_pose_datasets
+from .data import data_names, held_out_part_of_unseen_source, is_window_split, load_pose_datasets
 from .errors import InputError
 from .train import SPLIT_FILE
 
@@ -46,11 +46,15 @@ def split_pose_datasets(model_source: str, data, split: str | None = None, known
     datasets = load_pose_datasets(data)
     if split is None:
         return datasets
-    sources = load_split(model_source).get(split)
+    saved = load_split(model_source)
+    if is_window_split(saved):
+        raise InputError(f"{model_source}: trained on a split by window, whose parts are windows, not clips: "
+                         "`gym-gesture compare --split-by window` evaluates it")
+    sources = saved.get(split)
     if sources is None:
         raise InputError(f"{model_source}: the saved split has no {split!r} part")
     sources = set(sources)
-    in_split = set().union(*map(set, load_split(model_source).values()))
+    in_split = set().union(*map(set, saved.values()))
 
     def kept(label, source):
         if source in sources:

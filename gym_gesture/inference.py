@@ -72,19 +72,20 @@ def window_scores(model, keypoints: np.ndarray, attention_mask: np.ndarray,
     import torch
 
     device = next(model.parameters()).device
-    probabilities = [np.zeros((0, model.config.num_labels), np.float32)]
-    similarities = [np.zeros((0, model.config.num_enrolled_labels), np.float32)]
+    # Moved once and sliced, the logits gathered and turned into probabilities once: at batch 1 the
+    # per-call conversions would cost about as much as the model.
+    keypoints = torch.from_numpy(keypoints).to(device)
+    attention_mask = torch.from_numpy(attention_mask).to(device, torch.bool)
+    logits = torch.empty(len(keypoints), model.config.num_labels, device=device)
+    similarities = torch.empty(len(keypoints), model.config.num_enrolled_labels, device=device)
     with torch.inference_mode():
         for start in range(0, len(keypoints), batch_size):
-            output = model(
-                torch.from_numpy(keypoints[start:start + batch_size]).to(device),
-                attention_mask=torch.from_numpy(attention_mask[start:start + batch_size]).to(device),
-            )
-            probabilities.append(torch.softmax(output.logits.float(), dim=-1).cpu().numpy())
+            end = start + batch_size
+            output = model(keypoints[start:end], attention_mask=attention_mask[start:end])
+            logits[start:end] = output.logits
             if output.get("prototype_similarity") is not None:
-                similarities.append(output.prototype_similarity.float().cpu().numpy())
-    return np.concatenate(probabilities), np.concatenate(similarities)
-
+                similarities[start:end] = output.prototype_similarity
+    return torch.softmax(logits.float(), dim=-1).cpu().numpy(), similarities.float().cpu().numpy()
 
 def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
                          batch_size: int = 256) -> np.ndarray:

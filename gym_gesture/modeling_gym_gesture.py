@@ -6,8 +6,11 @@ per frame -> linear projection to d_model -> fusion over time -> pooling over th
 enrolled from a few clips, a `PrototypeHead` beside it). The "transformer" fusion is the paper's: sinusoidal
 positional encoding, multi-head attention, Add&Norm, FFN, Add&Norm. The paper's baselines (mlp, cnn1d,
 rnn, lstm, bilstm) are the same model with another fusion, so they are trained, saved and loaded alike.
+The "stgcn" fusion (ST-GCN++, the skeleton-recognition baseline) reads the joints unflattened, over the
+skeleton graph of the config's layout.
 
-Self-contained: imports only torch, transformers and its configuration file, so that
+Self-contained: imports only torch, transformers, its configuration file and the processor's `skeleton.py`
+(the layouts' bones), so that
 `AutoModelForSequenceClassification.from_pretrained(..., trust_remote_code=True)` (and `AutoModel`, for the
 trunk) loads it from a folder or the Hub.
 """
@@ -27,6 +30,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceCl
 
 from .configuration_gym_gesture import GymGestureConfig
 from .processing_gym_gesture import GymGestureProcessor
+from .skeleton import graph_partitions
 
 # Every Auto class a saved folder answers to, written into its config.json whichever class saved it.
 AUTO_MAP = {
@@ -66,17 +70,20 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.out = nn.Linear(config.d_model, config.d_model)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
+    def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor | None,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The attended frames and, when asked, the attention weights (B, heads, T, T)."""
+        """The attended frames and, when asked, the attention weights (B, heads, T, T). `key_mask`
+        (B, 1, 1, T): the frames that may be attended to, None for all."""
         batch, frames, dim = hidden.shape
-        q, k, v = self.qkv(hidden).view(batch, frames, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
+        heads = self.qkv(hidden).view(batch, frames, 3, self.num_heads, dim // self.num_heads)
+        q, k, v = heads.permute(2, 0, 3, 1, 4).unbind(0)
         # Padded frames are never attended to; every sequence has at least one valid frame. No dropout on
         # the attention weights (it about doubles the attention's cost on CPU): the block's outputs have it.
-        key_mask = mask[:, None, None, :]
         if output_attentions:  # the fused kernel does not return its weights: the same product, spelled out
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
-            weights = scores.masked_fill(~key_mask, float("-inf")).softmax(dim=-1)
+            if key_mask is not None:
+                scores = scores.masked_fill(~key_mask, float("-inf"))
+            weights = scores.softmax(dim=-1)
             attended = weights @ v
         else:
             weights = None
@@ -114,9 +121,9 @@ class TransformerBlock(nn.Module):
         self.ffn_norm = nn.LayerNorm(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
+    def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor | None,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(hidden, mask, output_attentions)
+        attended, weights = self.attention(hidden, key_mask, output_attentions)
         hidden = self.attention_norm(hidden + self.dropout(attended))
         return self.ffn_norm(hidden + self.dropout(self.ffn(hidden))), weights
 
@@ -131,9 +138,11 @@ class TransformerFusion(nn.Module):
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
                 output_attentions: bool = False) -> FusionOutput:
         hidden = self.dropout(self.positional_encoding(hidden))
+        # Without padding no mask: the attention's kernel is then faster (most windows have none).
+        key_mask = None if mask.all() else mask[:, None, None, :]
         states, attentions = [hidden], []
         for block in self.blocks:
-            hidden, weights = block(hidden, mask, output_attentions)
+            hidden, weights = block(hidden, key_mask, output_attentions)
             states.append(hidden)
             attentions.append(weights)
         return FusionOutput(hidden, tuple(states) if output_hidden_states else None,
@@ -208,6 +217,114 @@ class RecurrentFusion(nn.Module):
         return FusionOutput(output, (hidden, output) if output_hidden_states else None)
 
 
+class GraphConvolution(nn.Module):
+    """ST-GCN++'s spatial unit (pyskl `unit_gcn`, adaptive "init", with residual): a 1x1 convolution per
+    partition of the skeleton graph, each partition's adjacency learned from its initial value, BN, ReLU.
+    Acts within each frame: a masked frame never reaches a valid one here."""
+
+    def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor):
+        super().__init__()
+        self.adjacency = nn.Parameter(partitions.clone())
+        self.conv = nn.Conv2d(in_channels, out_channels * len(partitions), 1)
+        self.norm = nn.BatchNorm2d(out_channels)
+        self.residual = (nn.Identity() if in_channels == out_channels else
+                         nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T, V)
+        batch, _, frames, joints = x.shape
+        per_partition = self.conv(x).view(batch, len(self.adjacency), -1, frames, joints)
+        gathered = torch.einsum("bkctv,kvw->bctw", per_partition, self.adjacency)
+        return F.relu(self.norm(gathered) + self.residual(x))
+
+
+class MultiScaleTemporalConvolution(nn.Module):
+    """ST-GCN++'s temporal unit (pyskl `mstcn`): six branches over a share of the channels each (four
+    kernel-3 convolutions of dilation 1 to 4 and a kernel-3 max pool, each after a 1x1 convolution, BN and
+    ReLU; a 1x1 convolution), concatenated, BN, ReLU, 1x1, BN.
+
+    Masked frames are zeroed right before each operation across time: a zero looks like the convolution's
+    own padding, and after a ReLU it never wins a max, so a padded sequence gives the result it gives alone."""
+
+    DILATIONS = (1, 2, 3, 4)
+
+    def __init__(self, channels: int, dropout: float):
+        super().__init__()
+        branches = len(self.DILATIONS) + 2
+        share = channels // branches
+        self.widths = [channels - share * (branches - 1)] + [share] * (branches - 1)
+        # The 1x1 convolutions and BNs that open the five branches across time, as one convolution and
+        # one BN (the same function, per output channel) and the 1x1 branch: one call instead of six.
+        self.reduce = nn.Conv2d(channels, channels, 1)
+        self.reduce_norm = nn.BatchNorm2d(channels - self.widths[-1])
+        self.dilated = nn.ModuleList(nn.Conv2d(width, width, (3, 1), padding=(dilation, 0), dilation=(dilation, 1))
+                                     for width, dilation in zip(self.widths, self.DILATIONS))
+        self.transform = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, channels, 1),
+                                       nn.BatchNorm2d(channels), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:  # keep: (B, 1, T, 1)
+        reduced = self.reduce(x)
+        across_time, pointwise = reduced.split([reduced.shape[1] - self.widths[-1], self.widths[-1]], dim=1)
+        branches = (F.relu(self.reduce_norm(across_time)) * keep).split(self.widths[:-1], dim=1)
+        outputs = [conv(branch) for conv, branch in zip(self.dilated, branches)]
+        outputs += [F.max_pool2d(branches[-1], (3, 1), stride=1, padding=(1, 0)), pointwise]
+        return self.transform(torch.cat(outputs, dim=1))
+
+
+class SpatialTemporalBlock(nn.Module):
+    """Graph convolution, then multi-scale temporal convolution, a residual around both, ReLU (pyskl
+    `STGCNBlock`, stride 1)."""
+
+    def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor, dropout: float,
+                 residual: bool = True):
+        super().__init__()
+        self.spatial = GraphConvolution(in_channels, out_channels, partitions)
+        self.temporal = MultiScaleTemporalConvolution(out_channels, dropout)
+        self.residual = (None if not residual else nn.Identity() if in_channels == out_channels else
+                         nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels)))
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        fused = self.temporal(self.spatial(x) * keep, keep)
+        return F.relu(fused if self.residual is None else fused + self.residual(x))
+
+
+class SpatialTemporalGraphFusion(nn.Module):
+    """ST-GCN++ (Duan et al., "PYSKL", 2022), the joint stream: per-joint features over the skeleton graph of
+    `config.layout` (`skeleton.graph_partitions`). It reads the joints, not flattened frames (`takes_joints`).
+
+    Widths follow pyskl's 64-128-256 over 10 blocks: the blocks fall into three stages of 1/4, 1/2 and all
+    of `d_model` (the last stage is `d_model` whatever `num_layers`); `d_model=256, num_layers=10` is
+    pyskl's network. No temporal stride (pyskl's halves the frames twice): every block keeps one output per
+    frame, like the other fusions, and windows here are 30 frames, not 100. The frames' joints are averaged
+    into the fused frames (B, T, d_model), which the trunk pools over the valid frames as pyskl's head does."""
+
+    takes_joints = True
+
+    def __init__(self, config: GymGestureConfig):
+        super().__init__()
+        partitions = torch.from_numpy(graph_partitions(config.layout))
+        stages = [3 * block // config.num_layers for block in range(config.num_layers)]
+        widths = [max(1, config.d_model >> (stages[-1] - stage)) for stage in stages]
+        self.input_norm = nn.BatchNorm1d(config.num_joints * config.num_channels)
+        self.blocks = nn.ModuleList(
+            SpatialTemporalBlock(width_in, width, partitions, config.dropout, residual=block > 0)
+            for block, (width_in, width) in enumerate(zip([config.num_channels, *widths], widths))
+        )
+
+    def forward(self, joints: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
+                output_attentions: bool = False) -> FusionOutput:
+        batch, frames, count, channels = joints.shape
+        keep = mask[:, None, :, None].to(joints.dtype)
+        # pyskl's data BN: each joint's coordinate normalised on its own (masked frames zero, as pyskl pads).
+        flat = (joints * keep.view(batch, frames, 1, 1)).reshape(batch, frames, count * channels)
+        normalised = self.input_norm(flat.transpose(1, 2)).reshape(batch, count, channels, frames)
+        x = normalised.permute(0, 2, 3, 1) * keep  # (B, C, T, V)
+        states = [x.mean(dim=3).transpose(1, 2)]
+        for block in self.blocks:
+            x = block(x, keep) * keep
+            states.append(x.mean(dim=3).transpose(1, 2))
+        return FusionOutput(states[-1], tuple(states) if output_hidden_states else None)
+
+
 FUSION_MODULES: dict[str, type[nn.Module]] = {
     "transformer": TransformerFusion,
     "mlp": MLPFusion,
@@ -215,6 +332,7 @@ FUSION_MODULES: dict[str, type[nn.Module]] = {
     "rnn": RecurrentFusion,
     "lstm": RecurrentFusion,
     "bilstm": RecurrentFusion,
+    "stgcn": SpatialTemporalGraphFusion,
 }
 
 
@@ -301,17 +419,21 @@ class GymGestureModel(GymGesturePreTrainedModel):
 
     def __init__(self, config: GymGestureConfig, initialize: bool = True):
         super().__init__(config)
-        self.input_projection = nn.Linear(config.num_joints * config.num_channels, config.d_model)
-        self.fusion = FUSION_MODULES[config.fusion](config)
+        fusion = FUSION_MODULES[config.fusion]
+        # A fusion over frames gets each frame's joints flattened and projected; one over the skeleton
+        # graph (`takes_joints`) gets the joints themselves.
+        self.input_projection = (None if getattr(fusion, "takes_joints", False) else
+                                 nn.Linear(config.num_joints * config.num_channels, config.d_model))
+        self.fusion = fusion(config)
         if initialize:
             self.post_init()
 
     def _check_inputs(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None):
         config = self.config
         joints, channels = config.num_joints, config.num_channels
-        if keypoints.dim() == 4 and keypoints.shape[2:] == (joints, channels):
-            keypoints = keypoints.flatten(2)
-        elif keypoints.dim() != 3 or keypoints.shape[2] != joints * channels:
+        if keypoints.dim() == 3 and keypoints.shape[2] == joints * channels:
+            keypoints = keypoints.unflatten(2, (joints, channels))
+        elif keypoints.dim() != 4 or keypoints.shape[2:] != (joints, channels):
             raise ValueError(
                 f"keypoints must be (batch, frames, {joints}, {channels}) or (batch, frames, {joints * channels}) "
                 f"in layout {config.layout!r}, got {tuple(keypoints.shape)}"
@@ -325,12 +447,17 @@ class GymGestureModel(GymGesturePreTrainedModel):
             raise ValueError(f"attention_mask must be (batch, frames) = {(batch, frames)}, got {tuple(attention_mask.shape)}")
         else:
             mask = attention_mask.to(device=keypoints.device, dtype=torch.bool)
-        if not mask.any(dim=1).all():
+        # The checks of the common case (no padding, no NaN) are one reduction each: at batch 1 they cost
+        # about as much as a layer.
+        all_valid = bool(mask.all())
+        if not all_valid and not mask.any(dim=1).all():
             raise ValueError("a sequence has no valid frame (attention_mask is all zeros)")
-        finite = torch.isfinite(keypoints).all(dim=2)
-        if not finite[mask].all():
-            raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
-        return keypoints.masked_fill(~finite[..., None], 0.0), mask
+        if not torch.isfinite(keypoints).all():
+            finite = torch.isfinite(keypoints).flatten(2).all(dim=2)
+            if not (finite | ~mask).all():
+                raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
+            keypoints = keypoints.masked_fill(~finite[..., None, None], 0.0)
+        return keypoints, mask, all_valid
 
     def forward(
         self,
@@ -346,11 +473,14 @@ class GymGestureModel(GymGesturePreTrainedModel):
         return_dict = config.return_dict if return_dict is None else return_dict
         if output_attentions and config.fusion != "transformer":
             raise ValueError(f"output_attentions: the {config.fusion!r} fusion has no attention weights")
-        keypoints, mask = self._check_inputs(keypoints, attention_mask)
-        fused = self.fusion(self.input_projection(keypoints.to(self.dtype)), mask, output_hidden_states,
-                            output_attentions)
+        keypoints, mask, all_valid = self._check_inputs(keypoints, attention_mask)
+        keypoints = keypoints.to(self.dtype)
+        inputs = keypoints if self.input_projection is None else self.input_projection(keypoints.flatten(2))
+        fused = self.fusion(inputs, mask, output_hidden_states, output_attentions)
         hidden, valid = fused.last_hidden_state, mask[..., None]
-        if config.pooling == "mean":
+        if all_valid:
+            pooled = hidden.mean(dim=1) if config.pooling == "mean" else hidden.amax(dim=1)
+        elif config.pooling == "mean":
             pooled = hidden.masked_fill(~valid, 0.0).sum(dim=1) / valid.sum(dim=1)
         else:
             pooled = hidden.masked_fill(~valid, float("-inf")).amax(dim=1)

@@ -12,6 +12,7 @@ Self-contained (numpy only): it travels with a saved model as part of its proces
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,6 +143,49 @@ _DERIVED_H36M_JOINTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "neck": (("nose",), ("head",)),
     "head": (("left_ear", "right_ear"), ("left_eye", "right_eye"), ("nose",)),
 }
+
+
+def graph_partitions(name: str) -> np.ndarray:
+    """ST-GCN's "spatial" partitions of a layout's skeleton graph, (3, J, J) float32, `A[k, i, j]` the link
+    from joint i to joint j: the root (self links, and bones between joints equally far from the centre, as
+    in ST-GCN's own code), the inward links (towards the centre) and the outward links, each normalised by
+    in-degree so that `features @ A[k]` averages over a joint's neighbours.
+
+    The centre of each connected part of the graph (a face without a neck bone is a part of its own) is
+    its joint of least eccentricity: the spine in H36M-17, between the hips and the shoulders."""
+    layout = get_layout(name)
+    count = layout.num_joints
+    neighbours: list[list[int]] = [[] for _ in range(count)]
+    for a, b in layout.bone_indices:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+
+    def hops_from(start: int) -> dict[int, int]:
+        hops, queue = {start: 0}, deque([start])
+        while queue:
+            joint = queue.popleft()
+            for other in neighbours[joint]:
+                if other not in hops:
+                    hops[other] = hops[joint] + 1
+                    queue.append(other)
+        return hops
+
+    depth = {}
+    for joint in range(count):
+        if joint not in depth:
+            part = hops_from(joint)
+            centre = min(part, key=lambda candidate: (max(hops_from(candidate).values()), candidate))
+            depth.update(hops_from(centre))
+    partitions = np.zeros((3, count, count), dtype=np.float32)
+    partitions[0] = np.eye(count)
+    for a, b in layout.bone_indices:
+        if depth[a] == depth[b]:
+            partitions[0, a, b] = partitions[0, b, a] = 1.0
+        else:
+            child, parent = (a, b) if depth[a] > depth[b] else (b, a)
+            partitions[1, child, parent] = partitions[2, parent, child] = 1.0
+    in_degree = partitions.sum(axis=1, keepdims=True)
+    return partitions / np.where(in_degree > 0, in_degree, 1.0)
 
 
 def get_layout(name: str) -> Layout:

@@ -200,8 +200,12 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     windows, clips = window_data.windows_from_datasets(datasets, config, options.stride, cache=window_cache)
     # Outliers are split by source like the known clips: their held-out parts measure abstaining.
     split = split or split_datasets(datasets, options, outlier_datasets)
+    by_window = window_data.is_window_split(split)
+    if by_window and options.stride and options.stride != config.window_stride:
+        raise InputError("a split by window deals out the windows of one cut: --stride must be the window stride")
     indices = window_data.split_indices(windows, clips, split)
-    unused = set(clips.source_ids) - {source for sources in split.values() for source in sources}
+    unused = set() if by_window else (set(clips.source_ids)
+                                      - {source for sources in split.values() for source in sources})
     if unused:
         logger.warning("%d sources of the data are in no part of the split and are not used: %s", len(unused),
                        ", ".join(sorted(unused)[:5]) + (", ..." if len(unused) > 5 else ""))
@@ -230,9 +234,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         num_outlier_windows += len(outliers)
         train_windows = window_data.concatenate_windows([train_windows, outliers])
     augmentation = window_data.Augmentation(layout=config.layout) if options.augment else None
-    logger.warning("%d training windows (%d sources), %d validation windows (%d sources); labels: %s",
-                   len(train_windows), len(split["train"]), len(validation), len(split["validation"]),
-                   ", ".join(labels))
+    logger.warning("%d training windows, %d validation windows (split by %s); labels: %s", len(train_windows),
+                   len(validation), "window" if by_window else "source", ", ".join(labels))
 
     arguments = TrainingArguments(
         output_dir=str(output_dir),
@@ -293,7 +296,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         "num_outlier_windows": num_outlier_windows,
         "num_validation_windows": len(validation),
         "world_size": arguments.world_size,
-        "split_sizes": {name: len(sources) for name, sources in split.items()},
+        "split_by": "window" if by_window else "source",
+        "split_sizes": {name: len(indices[name] if by_window else split[name]) for name in window_data.SPLITS},
         "class_weights": [round(float(w), 4) for w in weights],
         "options": recipe_of(options, config),
     }

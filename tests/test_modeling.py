@@ -20,8 +20,11 @@ def make_model(fusion: str, **overrides) -> GymGestureForSequenceClassification:
     return GymGestureForSequenceClassification(config).eval()
 
 
-def test_every_config_fusion_has_a_module():
+def test_every_config_fusion_has_a_module_and_a_command_line_name():
+    from gym_gesture.cli import FUSION_NAMES
+
     assert set(FUSIONS) == set(FUSION_MODULES)
+    assert FUSION_NAMES == FUSIONS
 
 
 @pytest.mark.parametrize("fusion", FUSIONS)
@@ -172,7 +175,12 @@ def test_hidden_states_attentions_and_tuples(fusion):
         as_tuple = model(keypoints, return_dict=False)
     recurrent = fusion in ("rnn", "lstm", "bilstm")
     assert len(output.hidden_states) == (2 if recurrent else 3)  # the input to the fusion, then each layer's output
-    assert all(state.shape == (2, 24, 32) for state in output.hidden_states)
+    widths = [state.shape[2] for state in output.hidden_states]
+    assert all(state.shape[:2] == (2, 24) for state in output.hidden_states) and widths[-1] == 32
+    if fusion == "stgcn":  # the joints' channels, then blocks widening to d_model as pyskl's do
+        assert widths == [3, 16, 32]
+    else:
+        assert set(widths) == {32}
     assert output.attentions is None and isinstance(as_tuple, tuple)
     torch.testing.assert_close(as_tuple[0], output.logits)
     if fusion == "transformer":
@@ -210,3 +218,45 @@ def test_problem_type_is_inferred_from_integer_labels():
     model = make_model("transformer")
     model(torch.randn(2, 24, 17, 3), labels=torch.tensor([0, 1]))
     assert model.config.problem_type == "single_label_classification"
+
+
+def test_stgcn_at_pyskl_size_has_pyskl_parameter_count():
+    """d_model 256 and 10 blocks over COCO-17 with x, y, score for NTU-60 is pyskl's ST-GCN++ joint model,
+    whose published size is 1.39M parameters."""
+    config = GymGestureConfig(fusion="stgcn", d_model=256, num_layers=10, layout="coco17", num_channels=3,
+                              id2label={i: str(i) for i in range(60)})
+    model = GymGestureForSequenceClassification(config)
+    assert round(sum(p.numel() for p in model.parameters()) / 1e6, 2) == 1.39
+    widths = [block.spatial.norm.num_features for block in model.gym_gesture.fusion.blocks]
+    assert widths == [64] * 4 + [128] * 3 + [256] * 3
+    assert model.gym_gesture.input_projection is None  # it reads the joints, not flattened frames
+
+
+def test_stgcn_adjacency_starts_from_the_layouts_skeleton_and_is_learned():
+    from gym_gesture.skeleton import graph_partitions
+
+    model = make_model("stgcn").train()
+    adjacency = model.gym_gesture.fusion.blocks[0].spatial.adjacency
+    torch.testing.assert_close(adjacency.detach(), torch.from_numpy(graph_partitions("h36m17")))
+    model(torch.randn(2, 24, 17, 3), labels=torch.tensor([0, 1])).loss.backward()
+    assert adjacency.requires_grad and adjacency.grad.abs().sum() > 0
+
+
+def test_shipped_checkpoint_gives_the_logits_it_shipped_with():
+    """Speed-ups of the trunk and the transformer fusion change no output: the shipped checkpoint's logits on
+    fixed windows (with padding, a hole and 5 valid frames of 30) as recorded before them."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from gym_gesture.inference import DEFAULT_MODEL_DIR, load_model
+
+    model = load_model(DEFAULT_MODEL_DIR)
+    keypoints = np.random.default_rng(0).normal(0, 1, (6, 30, 17, model.config.num_channels)).astype(np.float32)
+    mask = np.ones((6, 30), np.int64)
+    mask[1, 20:] = mask[2, 5:] = mask[3, 10:14] = 0
+    with torch.no_grad():
+        logits = model(torch.from_numpy(keypoints), attention_mask=torch.from_numpy(mask)).logits
+    expected = json.loads((Path(__file__).parent / "fixtures" / "gym7_transformer_logits.json").read_text())
+    torch.testing.assert_close(logits, torch.tensor(expected), rtol=0, atol=1e-5)

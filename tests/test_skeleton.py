@@ -109,3 +109,24 @@ def test_penn_head_stands_in_for_the_nose():
     h36m = skeleton.H36M17.index
     np.testing.assert_allclose(converted[:, h36m["neck"]], frames[:, skeleton.PENN13.index["head"]])
     np.testing.assert_allclose(converted[:, h36m["head"]], frames[:, skeleton.PENN13.index["head"]])
+
+
+def test_graph_partitions_point_inward_to_the_spine_and_average_neighbours():
+    partitions = skeleton.graph_partitions("h36m17")
+    index = H36M17.index
+    root, inward, outward = partitions
+    np.testing.assert_array_equal(root, np.eye(17))
+    assert inward[index["left_wrist"], index["left_elbow"]] > 0 and inward[index["left_elbow"], index["left_wrist"]] == 0
+    assert inward[index["pelvis"], index["spine"]] > 0 and inward[index["thorax"], index["spine"]] > 0
+    np.testing.assert_array_equal(outward > 0, (inward > 0).T)
+    for partition in (inward, outward):  # each joint with a neighbour averages over them
+        sums = partition.sum(axis=0)
+        assert set(np.round(sums, 6)) <= {0.0, 1.0}
+    assert (inward + outward > 0).sum() == 2 * len(H36M17.bones)
+
+
+def test_graph_partitions_cover_every_bone_of_every_layout():
+    for name, layout in LAYOUTS.items():
+        partitions = skeleton.graph_partitions(name)
+        linked = (partitions > 0).any(axis=0)
+        assert all(linked[a, b] and linked[b, a] for a, b in layout.bone_indices), name

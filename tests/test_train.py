@@ -133,25 +133,52 @@ def test_split_from_reuses_another_models_split_whatever_the_seed(trained_model,
     assert split != training.split_datasets(load_pose_datasets(synthetic_npz), training.TrainingOptions(seed=1))
 
 
-def test_compare_writes_the_table_for_each_fusion(synthetic_npz, tmp_path, capsys, monkeypatch):
+def test_compare_runs_each_fusions_seeds_on_one_split_and_resumes(synthetic_npz, tmp_path, monkeypatch):
     windowed = []
     windows_from_dataset = window_data.windows_from_dataset
     monkeypatch.setattr(window_data, "windows_from_dataset",
                         lambda *args, **kwargs: windowed.append(args[0]) or windows_from_dataset(*args, **kwargs))
-    results = tmp_path / "results" / "compare"
-    assert main(["compare", "--data", str(synthetic_npz), "--output-dir", str(tmp_path / "runs"), "--results",
-                 str(results), "--fusions", "transformer", "bilstm", "--epochs", "2", "--d-model", "16",
-                 "--num-frames", "30"]) == 0
+    results, runs = tmp_path / "results" / "compare", tmp_path / "runs"
+    arguments = ["compare", "--data", str(synthetic_npz), "--output-dir", str(runs), "--results", str(results),
+                 "--fusions", "transformer:0,1", "stgcn", "--seeds", "3", "--epochs", "2", "--d-model", "16",
+                 "--num-frames", "30", "--threads", "1"]
+    assert main(arguments) == 0
+    report = json.loads(results.with_suffix(".json").read_text())["by_source"]
+    assert [(run["fusion"], run["seed"]) for run in report["runs"]] == [("transformer", 0), ("transformer", 1),
+                                                                       ("stgcn", 3)]
+    for run in report["runs"]:
+        assert run["parameters"] > 0 and run["training_seconds"] > 0 and run["batch_1_windows_per_s"] > 0
+        assert all(0 <= run[f"{part}_clip_macro_f1"] <= 1 for part in ("validation", "test"))
+    transformer = report["summary"][0]
+    accuracies = [run["test_clip_accuracy"] for run in report["runs"] if run["fusion"] == "transformer"]
+    assert transformer["seeds"] == [0, 1] and transformer["test_clip_accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    assert transformer["test_clip_accuracy"]["min"] == min(accuracies)
+    splits = [json.loads((runs / "by-source" / fusion / seed / "split.json").read_text())
+              for fusion, seed in (("transformer", "seed0"), ("transformer", "seed1"), ("stgcn", "seed3"))]
+    assert splits[0] == splits[1] == splits[2]  # one split for every fusion and seed
+    assert splits[0] == report["split"]
+    assert len(windowed) == 1  # the data windowed once for every run
     table = results.with_suffix(".md").read_text()
-    assert "| Fusion | Recall | Precision | F1 | Accuracy |" in table
-    rows = json.loads(results.with_suffix(".json").read_text())["rows"]
-    assert [row["fusion"] for row in rows] == ["transformer", "bilstm"]
-    for row in rows:
-        assert row["parameters"] > 0 and row["training_seconds"] > 0 and 0 <= row["window_accuracy"] <= 1
-        assert f"| {row['fusion']} | {row['window_macro_recall']:.4f} |" in table
-    splits = [json.loads((tmp_path / "runs" / fusion / "split.json").read_text()) for fusion in ("transformer", "bilstm")]
-    assert splits[0] == splits[1]  # one split for every fusion
-    assert len(windowed) == 1  # the data windowed once for both fusions
+    assert "## Split by source video" in table and "| stgcn | 3 |" in table
+
+    # A rerun skips finished runs; the split by window is a section of its own beside the split by source.
+    from gym_gesture import compare as comparison
+
+    trained = []
+    monkeypatch.setattr(comparison, "train", lambda *args, **kwargs: trained.append(args[1]) or train(*args, **kwargs))
+    train = training.train
+    assert main(arguments) == 0 and trained == []
+    fusions = arguments.index("--fusions")
+    assert main([*arguments[:fusions], "--fusions", "cnn1d", "--split-by", "window",
+                 *arguments[fusions + 5:]]) == 0
+    assert len(trained) == 1
+    report = json.loads(results.with_suffix(".json").read_text())
+    assert len(report["by_source"]["runs"]) == 3
+    window = report["by_window"]["runs"][0]
+    assert window["fusion"] == "cnn1d" and "test_clip_accuracy" not in window
+    assert 0 <= window["test_window_accuracy"] <= 1 and window["test_windows"] > 0
+    assert report["by_window"]["split"]["by"] == "window"
+    assert "## Split by window" in results.with_suffix(".md").read_text()
 
 
 class _RecordingHubApi:
