@@ -59,7 +59,7 @@ def measure(model: str, data: list[str], videos: list[str], out: Path) -> dict:
     ]
     table = "\n".join(["| figure (held-out test sources unless said) | measured | target |", "|---|---:|---:|",
                        *(f"| {name} | {value} | {target} |" for name, value, target in rows)])
-    result = {"model": model, "data": data, "videos": videos and [str(path) for path in videos],
+    result = {"model": model, "data": data, "videos": [str(path) for path in videos],
               "figures": {name: value for name, value, _ in rows}, "unknown_clips_note": test["unknown_clips_note"]}
     (out / "targets.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "targets.md").write_text(table + "\n")

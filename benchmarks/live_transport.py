@@ -22,6 +22,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run import FIXTURE_CLIP  # noqa: E402
+from gym_gesture.video import write_y4m  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 COUNT_GRADIO_UPDATES = """() => { window.updates = 0; new MutationObserver((changes) => window.updates += changes.length)
@@ -70,20 +71,6 @@ def fastrtc_demo(recognizer, sessions: list):
     return demo
 
 
-def y4m(path: Path) -> Path:
-    import cv2
-
-    from gym_gesture.video import read_frames
-
-    images = [frame.image for frame in read_frames(FIXTURE_CLIP, 30.0)]
-    height, width = images[0].shape[:2]
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for image in images:
-            out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420).tobytes())
-    return path
-
-
 def measure(transport: str, seconds: float) -> dict:
     import gradio as gr
     from playwright.sync_api import sync_playwright
@@ -94,7 +81,7 @@ def measure(transport: str, seconds: float) -> dict:
     sessions: list = []
     demo = (gradio_demo if transport == "gradio" else fastrtc_demo)(recognizer, sessions)
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_port=None)
-    camera = y4m(Path(tempfile.mkdtemp()) / "squat.y4m")
+    camera = write_y4m(FIXTURE_CLIP, Path(tempfile.mkdtemp()) / "squat.y4m")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
              "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
     with sync_playwright() as playwright:

@@ -14,6 +14,8 @@ import html
 import time
 from typing import TYPE_CHECKING
 
+from .prediction import NOT_SURE
+
 if TYPE_CHECKING:
     from .app import RecognizerPool
     from .live import LiveUpdate
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 STREAM_EVERY_S = 0.1
 # One live session is about a core at 10 fps; more at once share the machine's cores.
 MAX_LIVE_SESSIONS = 4
-NOT_SURE = "not sure"
 
 
 def status_html(update: LiveUpdate | None) -> str:

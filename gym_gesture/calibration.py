@@ -68,9 +68,6 @@ def _video_files(paths) -> list[Path]:
     return files
 
 
-LEVELS = ("windows", "clips")
-
-
 def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe",
               split: str = "validation", max_lost: float = DEFAULT_MAX_LOST, level: str = "windows") -> dict:
     """Calibrate the abstain thresholds of the model in `model_dir` and write `calibration.json` there.

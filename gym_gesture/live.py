@@ -37,7 +37,8 @@ from .pose.sequence import PoseSequence
 from .prediction import SCHEMA_VERSION, Segment
 from .reps import REP_SIGNALS
 from .summary import WorkoutSet, summary_json, workout_sets
-from .timeline import RawSegment, describe_segments, segments_from_windows, smooth_probabilities, span_sample
+from .timeline import (RawSegment, describe_segments, not_sure_reason, segments_from_windows, smooth_probabilities,
+                       span_sample)
 
 # Longer than the slowest rep `reps.count_cycles` counts (8 s), so a slow rep never splits a set.
 SET_REST_S = 10.0
@@ -254,7 +255,7 @@ class LiveSession:
             reason = span_sample(self._keypoints.view, self.layout, self.fps, self._detected.view,
                                  windows[-1].start, windows[-1].end, label, probability).reason(
                 self.recognizer.thresholds)
-            return label, probability, reason or _not_sure(probability, self.recognizer.thresholds), 0, None
+            return label, probability, reason or not_sure_reason(probability, self.recognizer.thresholds), 0, None
         piece = self._sets_of(segments[-1])[-1]
         current = self._describe([piece])[0]
         if current.exercise in REP_SIGNALS and not current.reps and now - piece.start > self.set_rest_s:
@@ -329,10 +330,6 @@ def _one_thread(function, *args):
         return function(*args)
     finally:
         torch.set_num_threads(threads)
-
-
-def _not_sure(probability: float, thresholds) -> str:
-    return f"not sure which exercise (top probability {probability:.2f} < {thresholds.min_probability:.2f})"
 
 
 def _form_cue(segment: Segment) -> str | None:

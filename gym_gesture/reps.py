@@ -170,17 +170,22 @@ MAIN_JOINT_ANGLES: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 }
 
 
+def _of_the_22(exercise: str) -> str | None:
+    """The canonical name of an exercise of the 22, None for any other (one enrolled from a few clips)."""
+    from .labels import canonical_label
+
+    try:
+        return canonical_label(exercise)
+    except InputError:
+        return None
+
+
 def range_of_motion(keypoints: np.ndarray, layout: str, exercise: str) -> float | None:
     """Degrees the exercise's main joint angle (`MAIN_JOINT_ANGLES`) swings over a pose sequence, from
     its 5th to its 95th percentile so that one jittery frame does not widen it; None for an exercise
     with no main joint (a hold, an enrolled exercise) or a sequence with no frame where the angle is seen."""
-    from .labels import canonical_label
-
-    try:
-        entry = MAIN_JOINT_ANGLES.get(canonical_label(exercise))
-    except InputError:  # an enrolled exercise: which joint it works is not known
-        return None
-    if entry is None:
+    entry = MAIN_JOINT_ANGLES.get(_of_the_22(exercise))
+    if entry is None:  # a hold, or an enrolled exercise: which joint it works is not known
         return None
     angles = entry[1](convert(np.asarray(keypoints, dtype=np.float32), layout))
     angles = angles[np.isfinite(angles)]
@@ -263,11 +268,8 @@ def count_reps(keypoints: np.ndarray, layout: str, fps: float, exercise: str) ->
     """Reps of `exercise` in a pose sequence: keypoints (T, J, C) in `layout` (NaN: no person) at `fps`.
     An exercise of the 22 is counted on its own signal (none for a hold), any other (one enrolled from a
     few clips) with `count_any_reps`."""
-    from .labels import canonical_label
-
-    try:
-        exercise = canonical_label(exercise)
-    except InputError:  # an enrolled exercise, or one no model knows
+    exercise = _of_the_22(exercise)
+    if exercise is None:  # an enrolled exercise, or one no model knows
         return count_any_reps(keypoints, layout, fps)
     spec = REP_SIGNALS.get(exercise)
     if spec is None:

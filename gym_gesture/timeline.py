@@ -247,6 +247,11 @@ class PrototypeSimilarity:
     threshold: float
 
 
+def not_sure_reason(top_probability: float, thresholds: AbstainThresholds) -> str:
+    """The reason given when the top probability is below the threshold."""
+    return f"not sure which exercise (top probability {top_probability:.2f} < {thresholds.min_probability:.2f})"
+
+
 def abstention(detection_rate: float, top_probability: float, motion: float, exercise: str, *,
                walking: float = 0.0, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS,
                similarity: PrototypeSimilarity | None = None) -> Abstention | None:
@@ -265,8 +270,7 @@ def abstention(detection_rate: float, top_probability: float, motion: float, exe
     if exercise not in HOLD_EXERCISES and not (motion >= thresholds.min_motion):
         return Abstention(NOT_AN_EXERCISE, f"no exercise motion (motion energy {motion:.3f} < {thresholds.min_motion:.3f})")
     if top_probability < thresholds.min_probability:
-        return Abstention(NOT_SURE, (f"not sure which exercise (top probability {top_probability:.2f} < "
-                                     f"{thresholds.min_probability:.2f})"))
+        return Abstention(NOT_SURE, not_sure_reason(top_probability, thresholds))
     if similarity is not None and similarity.similarity < similarity.threshold:
         return Abstention(NOT_SURE, (f"not close enough to the clips {exercise!r} was enrolled from (similarity "
                                      f"{similarity.similarity:.3f} < {similarity.threshold:.3f})"))

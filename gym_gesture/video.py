@@ -288,6 +288,21 @@ def with_duration(path: str | Path, folder: str | Path) -> Path:
     return out
 
 
+def write_y4m(video: str | Path, path: str | Path, fps: int = 30) -> Path:
+    """The clip resampled to `fps` as a raw YUV 4:2:0 file (YUV4MPEG2), what Chromium's fake camera plays
+    (`--use-file-for-fake-video-capture`): for live-mode tests and benchmarks."""
+    import cv2
+
+    images = [frame.image for frame in read_frames(video, float(fps))]
+    height, width = images[0].shape[:2]
+    path = Path(path)
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for image in images:
+            out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
+
+
 def _rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 

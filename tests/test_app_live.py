@@ -5,27 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import cv2
 import pytest
 
 from conftest import FIXTURES
 from gym_gesture.summary import SUMMARY_COLUMNS
-from gym_gesture.video import read_frames
+from gym_gesture.video import write_y4m
 from test_app import CHROMIUM, CHROMIUM_FLAGS, _browser_or_skip, app_url  # noqa: F401 (app_url: the fixture)
 
 CLIP = FIXTURES / "squat_clip.mp4"  # one squat, standing at both ends: looped, a squat every 2.5 s
 CLIP_SECONDS = 2.5
-
-
-def write_y4m(path: Path, video: Path, fps: int = 30) -> Path:
-    """The clip as the raw YUV 4:2:0 file Chromium's fake camera plays (and loops)."""
-    images = [frame.image for frame in read_frames(video, float(fps))]
-    height, width = images[0].shape[:2]
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for image in images:
-            out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420).tobytes())
-    return path
 
 
 @pytest.mark.browser
@@ -33,7 +21,7 @@ def test_live_tab_shows_the_exercise_and_counts_the_reps_of_a_fake_camera(app_ur
     _browser_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
-    camera = write_y4m(tmp_path / "squat.y4m", CLIP)
+    camera = write_y4m(CLIP, tmp_path / "squat.y4m")
     flags = [*CHROMIUM_FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
              f"--use-file-for-fake-video-capture={camera}"]
     with sync_playwright() as playwright:
