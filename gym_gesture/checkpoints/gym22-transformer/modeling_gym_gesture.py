@@ -50,6 +50,14 @@ def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
     return table
 
 
+class Dropout(nn.Dropout):
+    """`nn.Dropout`, not called at all in eval, where it is the identity: the module call itself costs about
+    3 microseconds, and the transformer's dropouts together about 5% of a window at batch 1."""
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+        return super().__call__(hidden) if self.training else hidden
+
+
 class SinusoidalPositionalEncoding(nn.Module):
     def __init__(self, num_positions: int, dim: int):
         super().__init__()
@@ -96,7 +104,7 @@ class FeedForward(nn.Sequential):
         super().__init__(
             nn.Linear(config.d_model, config.ffn_dim),
             nn.GELU(),
-            nn.Dropout(config.dropout),
+            Dropout(config.dropout),
             nn.Linear(config.ffn_dim, config.d_model),
         )
 
@@ -119,7 +127,7 @@ class TransformerBlock(nn.Module):
         self.attention_norm = nn.LayerNorm(config.d_model)
         self.ffn = FeedForward(config)
         self.ffn_norm = nn.LayerNorm(config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor | None,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -132,7 +140,7 @@ class TransformerFusion(nn.Module):
     def __init__(self, config: GymGestureConfig):
         super().__init__()
         self.positional_encoding = SinusoidalPositionalEncoding(config.num_frames, config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.num_layers))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
@@ -175,7 +183,7 @@ class Conv1dFusion(nn.Module):
             nn.Conv1d(config.d_model, config.d_model, kernel_size=5, padding=2) for _ in range(config.num_layers)
         )
         self.norms = nn.ModuleList(nn.LayerNorm(config.d_model) for _ in range(config.num_layers))
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False,
                 output_attentions: bool = False) -> FusionOutput:
@@ -259,7 +267,7 @@ class MultiScaleTemporalConvolution(nn.Module):
         self.dilated = nn.ModuleList(nn.Conv2d(width, width, (3, 1), padding=(dilation, 0), dilation=(dilation, 1))
                                      for width, dilation in zip(self.widths, self.DILATIONS))
         self.transform = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, channels, 1),
-                                       nn.BatchNorm2d(channels), nn.Dropout(dropout))
+                                       nn.BatchNorm2d(channels), Dropout(dropout))
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:  # keep: (B, 1, T, 1)
         reduced = self.reduce(x)
@@ -425,6 +433,7 @@ class GymGestureModel(GymGesturePreTrainedModel):
         self.input_projection = (None if getattr(fusion, "takes_joints", False) else
                                  nn.Linear(config.num_joints * config.num_channels, config.d_model))
         self.fusion = fusion(config)
+        self.pooling = config.pooling  # read per call; a config attribute costs a lookup through its attribute map
         if initialize:
             self.post_init()
 
@@ -471,22 +480,32 @@ class GymGestureModel(GymGesturePreTrainedModel):
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         return_dict = config.return_dict if return_dict is None else return_dict
-        if output_attentions and config.fusion != "transformer":
-            raise ValueError(f"output_attentions: the {config.fusion!r} fusion has no attention weights")
+        hidden, pooled, hidden_states, attentions = self.embed(keypoints, attention_mask, output_hidden_states,
+                                                               output_attentions)
+        if not return_dict:
+            return tuple(value for value in (hidden, pooled, hidden_states, attentions) if value is not None)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled,
+                                          hidden_states=hidden_states, attentions=attentions)
+
+    def embed(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None, output_hidden_states: bool,
+              output_attentions: bool) -> tuple:
+        """`forward`'s fields as a plain tuple (last_hidden_state, pooler_output, hidden_states, attentions),
+        None where not asked for: the classifier's path. At batch 1 building a `ModelOutput` costs about a
+        tenth of the call, so only the outermost forward builds one."""
+        if output_attentions and self.config.fusion != "transformer":
+            raise ValueError(f"output_attentions: the {self.config.fusion!r} fusion has no attention weights")
         keypoints, mask, all_valid = self._check_inputs(keypoints, attention_mask)
         keypoints = keypoints.to(self.dtype)
         inputs = keypoints if self.input_projection is None else self.input_projection(keypoints.flatten(2))
         fused = self.fusion(inputs, mask, output_hidden_states, output_attentions)
         hidden, valid = fused.last_hidden_state, mask[..., None]
         if all_valid:
-            pooled = hidden.mean(dim=1) if config.pooling == "mean" else hidden.amax(dim=1)
-        elif config.pooling == "mean":
+            pooled = hidden.mean(dim=1) if self.pooling == "mean" else hidden.amax(dim=1)
+        elif self.pooling == "mean":
             pooled = hidden.masked_fill(~valid, 0.0).sum(dim=1) / valid.sum(dim=1)
         else:
             pooled = hidden.masked_fill(~valid, float("-inf")).amax(dim=1)
-        output = BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled,
-                                            hidden_states=fused.hidden_states, attentions=fused.attentions)
-        return output if return_dict else output.to_tuple()
+        return hidden, pooled, fused.hidden_states, fused.attentions
 
 
 class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
@@ -506,7 +525,7 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         # Initialised once, by this model's post_init, in creation order: a seed gives the same weights as
         # before the trunk was split out, so the shipped recipe still retrains to the same checkpoint.
         self.gym_gesture = GymGestureModel(config, initialize=False)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.classifier = nn.Linear(config.d_model, config.num_trained_labels)
         self.prototype_head = PrototypeHead(config) if config.num_enrolled_labels else None
         self.post_init()
@@ -520,18 +539,22 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         output_attentions: bool | None = None,
         return_dict: bool | None = None,
     ) -> SequenceClassifierOutput | tuple:
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        trunk = self.gym_gesture(keypoints, attention_mask, output_hidden_states=output_hidden_states,
-                                 output_attentions=output_attentions, return_dict=True)
-        logits = self.classifier(self.dropout(trunk.pooler_output))
+        config = self.config
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        return_dict = config.return_dict if return_dict is None else return_dict
+        _, pooled, hidden_states, attentions = self.gym_gesture.embed(keypoints, attention_mask,
+                                                                      output_hidden_states, output_attentions)
+        logits = self.classifier(self.dropout(pooled))
         similarity = None
         if self.prototype_head is not None:
-            similarity = self.prototype_head.similarity(trunk.pooler_output)
+            similarity = self.prototype_head.similarity(pooled)
             logits = torch.cat([logits, self.prototype_head.logits(logits, similarity)], dim=-1)
         loss = self.loss(logits, labels.to(logits.device)) if labels is not None else None
-        output = GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=trunk.hidden_states,
-                                            attentions=trunk.attentions, prototype_similarity=similarity)
-        return output if return_dict else output.to_tuple()
+        if not return_dict:
+            return tuple(value for value in (loss, logits, hidden_states, attentions, similarity) if value is not None)
+        return GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states,
+                                          attentions=attentions, prototype_similarity=similarity)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The loss of `config.problem_type` (set from the labels' dtype and shape on first use, as
