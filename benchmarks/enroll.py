@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from gym_gesture.data import load_pose_datasets, windows_from_sequence
-from gym_gesture.enroll import EnrolmentClip, enroll, enroll_clips
+from gym_gesture.enroll import EnrolmentClip, enroll, enroll_clips, with_motion_floor
 from gym_gesture.inference import load_model, name_clip, window_scores
 from gym_gesture.paths import DEFAULT_MODEL_DIR
 from gym_gesture.timeline import AbstainSample, AbstainThresholds, span_sample
@@ -122,7 +122,7 @@ def run(out: Path, draws: int, seed: int) -> dict:
                         started = time.perf_counter()
                         enroll(DEFAULT_MODEL_DIR, label, [clips[i].enrolment for i in chosen], folder)
                         enrol_seconds.append(time.perf_counter() - started)
-                ranked, named = zip(*named_labels(enrolled, clips, thresholds))
+                ranked, named = zip(*named_labels(enrolled, clips, with_motion_floor(thresholds, label, record["motion_floor"])))
                 sources = {clips[i].source for i in chosen}
                 held_out = [i for i, clip in enumerate(clips) if clip.label == label and clip.source not in sources]
                 others = [i for i, clip in enumerate(clips) if clip.label != label]

@@ -27,7 +27,8 @@ def _session_recognizer(pool: RecognizerPool, folder: str | None):
     base = pool.get("mediapipe")
     if folder is None:
         return base
-    return Recognizer.from_pretrained(folder, backend=None, thresholds=base.thresholds, form_model=base.form_model)
+    # The folder's own calibration: the base model's, with the enrolled exercises' motion thresholds.
+    return Recognizer.from_pretrained(folder, backend=None, form_model=base.form_model)
 
 
 def teach(pool: RecognizerPool, name: str, clips: list[str] | None, folder: str | None, work_dir: Path,

@@ -19,7 +19,7 @@ where `Recognizer.from_pretrained` reads it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from .timeline import (
     DEFAULT_MAX_LOST,
     DEFAULT_THRESHOLDS,
     AbstainSample,
+    AbstainThresholds,
     calibrate_threshold,
     span_sample,
 )
@@ -129,7 +130,9 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
     if not exercise["clips"]:
         raise InputError(f"no {split} clip of a class the model knows in {', '.join(map(str, data))}")
 
-    thresholds = replace(DEFAULT_THRESHOLDS, min_probability=0.0)
+    # The enrolled exercises' own motion thresholds come from their clips (`enroll`), not from here: kept.
+    thresholds = replace(DEFAULT_THRESHOLDS, min_probability=0.0,
+                         min_motion_by_exercise=AbstainThresholds.for_model(model_dir).min_motion_by_exercise)
     trade_off = {}
     for name, candidates in CANDIDATES.items():
         by_level = {level: calibrate_threshold(exercise[level], non_exercise[level], name, candidates, thresholds,
@@ -150,7 +153,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
     result = {
         "model": str(model_dir), "data": [str(path) for path in data], "split": split,
         "negatives": [str(path) for path in negatives], "chosen_on": level, "max_lost": max_lost,
-        "thresholds": asdict(thresholds),
+        "thresholds": thresholds.to_json(),
         "samples": {level: {"exercise": len(exercise[level]), "non_exercise": len(non_exercise[level])}
                     for level in ("clips", "windows")},
         "trade_off": trade_off,

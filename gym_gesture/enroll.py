@@ -7,7 +7,8 @@ clips, leave one clip out: each clip's similarity (the mean over its windows) to
 other clips, and the threshold is the lowest of them, so every enrolled clip would have been named by
 the others while anything further from them than the least typical clip is not. A single clip is split
 into its first and second half (windows that do not overlap) for the same measure; a clip too short for
-that gets `DEFAULT_THRESHOLD`.
+that gets `DEFAULT_THRESHOLD`. The "no exercise motion" threshold of the class comes from its clips too
+(`motion_floor`), written into the folder's calibration.json.
 
 The output is a model folder like any other: the same weights, the prototypes as buffers in
 model.safetensors, the new label in config.id2label with its threshold, the folder's calibration and
@@ -32,6 +33,10 @@ from .paths import CALIBRATION_FILE, ENROLMENT_FILE, FORM_MODEL_FILE
 # The threshold of a class enrolled from one clip too short to split in two non-overlapping halves: the
 # median leave-one-clip-out threshold of 3-clip enrolments on the real archives (benchmarks/enroll.py).
 DEFAULT_THRESHOLD = 0.9
+# An enrolled exercise's motion threshold is this share of its least-moving clip's motion energy (never
+# above the model's own): its other clips move about as much, give or take a factor of 2 to 3 (shoulder
+# shrugs of Pose Trainer: 0.011 to 0.031, below the model's 0.05 that a still person falls under).
+MOTION_FLOOR_SHARE = 0.5
 
 
 @dataclass
@@ -110,6 +115,27 @@ def leave_one_out_threshold(groups: list[np.ndarray]) -> tuple[float, list[float
     return min(similarities), similarities
 
 
+def motion_floor(clips: list[EnrolmentClip]) -> float | None:
+    """The least motion energy that counts as doing the enrolled exercise: `MOTION_FLOOR_SHARE` of that of
+    its least-moving clip (`timeline.motion_energy` over the whole clip); None when no clip has enough
+    frames with a person to measure it."""
+    from .timeline import motion_energy
+
+    energies = [energy for clip in clips if np.isfinite(energy := motion_energy(clip.keypoints, clip.layout))]
+    return MOTION_FLOOR_SHARE * min(energies) if energies else None
+
+
+def with_motion_floor(thresholds, label: str, floor: float | None):
+    """`thresholds` (`timeline.AbstainThresholds`) with the enrolled `label`'s own motion threshold: the lower
+    of the model's and `floor` (the model's when None)."""
+    from dataclasses import replace
+
+    if floor is None:
+        return thresholds
+    return replace(thresholds, min_motion_by_exercise={**thresholds.min_motion_by_exercise,
+                                                       label: min(thresholds.min_motion, floor)})
+
+
 def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
     """A copy of `model` (a GymGestureForSequenceClassification) with one more class, served by `prototypes`
     (N, d_model) at `threshold`; the model's own weights and earlier prototypes are kept as they are."""
@@ -166,6 +192,7 @@ def enroll_clips(model, label: str, clips: list[EnrolmentClip]) -> tuple[object,
     enrolled = enrolled_model(model, label, prototypes, threshold)
     record = {"label": label, "clips": [clip.name for clip, _, _ in embedded], "skipped_clips": skipped,
               "windows": len(prototypes), "threshold": round(float(threshold), 4), "threshold_from": method,
+              "motion_floor": motion_floor([clip for clip, _, _ in embedded]),
               "similarities": [round(value, 4) for value in similarities],
               "seconds": round(time.perf_counter() - started, 3)}
     return enrolled, record
@@ -184,9 +211,21 @@ def enroll(model_source, label: str, clips: list[EnrolmentClip], out_dir: str | 
     out_dir.mkdir(parents=True, exist_ok=True)
     history = json.loads((folder / ENROLMENT_FILE).read_text())["classes"] if (folder / ENROLMENT_FILE).is_file() else []
     enrolled.save_pretrained(out_dir)
-    for name in (CALIBRATION_FILE, FORM_MODEL_FILE):  # what the recognizer reads beside the weights
-        if (folder / name).is_file() and (folder / name).resolve() != (out_dir / name).resolve():
-            shutil.copy2(folder / name, out_dir / name)
+    if (folder / FORM_MODEL_FILE).is_file() and (folder / FORM_MODEL_FILE).resolve() != (out_dir / FORM_MODEL_FILE).resolve():
+        shutil.copy2(folder / FORM_MODEL_FILE, out_dir / FORM_MODEL_FILE)
+    write_calibration(folder, out_dir, record)
     (out_dir / ENROLMENT_FILE).write_text(json.dumps(
         {"base_model": str(model_source), "classes": [*history, record]}, indent=1) + "\n")
     return record
+
+
+def write_calibration(folder: Path, out_dir: Path, record: dict) -> None:
+    """The base folder's calibration.json (what the recognizer reads beside the weights) with the enrolled
+    exercise's own motion threshold (`with_motion_floor`)."""
+    from .timeline import AbstainThresholds
+
+    path = folder / CALIBRATION_FILE
+    calibration = json.loads(path.read_text()) if path.is_file() else {}
+    thresholds = with_motion_floor(AbstainThresholds.for_model(folder), record["label"], record["motion_floor"])
+    calibration["thresholds"] = {**calibration.get("thresholds", {}), **thresholds.to_json()}
+    (out_dir / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=1) + "\n")

@@ -27,7 +27,7 @@ leans to an exercise without being sure: a known one done unclearly, or one it d
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +211,22 @@ class AbstainThresholds:
     min_probability: float = DEFAULT_MIN_PROBABILITY
     min_motion: float = DEFAULT_MIN_MOTION
     min_walk_speed: float = DEFAULT_MIN_WALK_SPEED
+    # An exercise's own motion threshold where it has one: an enrolled exercise's comes from its clips
+    # (`enroll.motion_floor`), so that a small movement (a shrug) taught from clips is not "no motion".
+    min_motion_by_exercise: dict[str, float] = field(default_factory=dict, hash=False)
+
+    def motion_threshold(self, exercise: str) -> float:
+        """The least motion energy that counts as doing `exercise` (0 for a hold: a plank does not move)."""
+        if exercise in HOLD_EXERCISES:
+            return 0.0
+        return self.min_motion_by_exercise.get(exercise, self.min_motion)
+
+    def to_json(self) -> dict:
+        """The thresholds as calibration.json's "thresholds" holds them (`for_model` reads them back)."""
+        chosen = {item.name: getattr(self, item.name) for item in fields(self)}
+        if not chosen["min_motion_by_exercise"]:
+            del chosen["min_motion_by_exercise"]
+        return chosen
 
     @classmethod
     def for_model(cls, model_dir: str | Path) -> AbstainThresholds:
@@ -220,7 +236,10 @@ class AbstainThresholds:
             return cls()
         try:
             chosen = json.loads(path.read_text()).get("thresholds", {})
-            return cls(**{field.name: float(chosen[field.name]) for field in fields(cls) if field.name in chosen})
+            by_exercise = {str(name): float(value) for name, value in chosen.get("min_motion_by_exercise", {}).items()}
+            return cls(**{item.name: float(chosen[item.name]) for item in fields(cls)
+                          if item.name in chosen and item.name != "min_motion_by_exercise"},
+                       min_motion_by_exercise=by_exercise)
         except (ValueError, TypeError, AttributeError) as error:  # not JSON, not an object, not numbers
             raise InputError(f"{path}: not a calibration file of gym-gesture calibrate ({error})") from error
 
@@ -267,8 +286,9 @@ def abstention(detection_rate: float, top_probability: float, motion: float, exe
         return Abstention(NOT_AN_EXERCISE, (
             f"walking, not an exercise done in place (the hips travel sideways at {walking:.2f} torso "
             f"lengths/s >= {thresholds.min_walk_speed:.2f} with the legs swinging in turn)"))
-    if exercise not in HOLD_EXERCISES and not (motion >= thresholds.min_motion):
-        return Abstention(NOT_AN_EXERCISE, f"no exercise motion (motion energy {motion:.3f} < {thresholds.min_motion:.3f})")
+    min_motion = thresholds.motion_threshold(exercise)
+    if min_motion > 0 and not (motion >= min_motion):
+        return Abstention(NOT_AN_EXERCISE, f"no exercise motion (motion energy {motion:.3f} < {min_motion:.3f})")
     if top_probability < thresholds.min_probability:
         return Abstention(NOT_SURE, not_sure_reason(top_probability, thresholds))
     if similarity is not None and similarity.similarity < similarity.threshold:

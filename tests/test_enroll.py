@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,11 +12,11 @@ from safetensors import safe_open
 
 from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
 from gym_gesture.cli import main as cli
-from gym_gesture.enroll import EnrolmentClip, clips_from_archive, enroll, window_embeddings
+from gym_gesture.enroll import EnrolmentClip, clips_from_archive, enroll, window_embeddings, with_motion_floor
 from gym_gesture.errors import InputError
 from gym_gesture.hub import build_model_folder
 from gym_gesture.inference import Recognizer, load_model, window_scores
-from gym_gesture.timeline import AbstainSample, AbstainThresholds, PrototypeSimilarity
+from gym_gesture.timeline import AbstainSample, AbstainThresholds, PrototypeSimilarity, motion_energy
 from synthetic_poses import synthetic_clip
 from test_remote_code import load_in_fresh_process
 
@@ -115,6 +116,31 @@ def test_abstains_on_a_clip_far_from_the_enrolled_ones():
     assert close.reason(AbstainThresholds()) is None
 
 
+def test_an_enrolled_exercise_has_the_motion_threshold_of_its_clips():
+    """A small movement taught from clips (a shrug) is not "no exercise motion" under the model's threshold,
+    while a trained exercise moving as little still is; the threshold goes through calibration.json."""
+    thresholds = with_motion_floor(AbstainThresholds(min_motion=0.05), "shoulder shrug", 0.01)
+    shrug = AbstainSample("shoulder shrug", 0.9, 1.0, 0.02, 0.0, similarity=PrototypeSimilarity(0.95, 0.9))
+    assert shrug.reason(thresholds) is None
+    assert "no exercise motion" in shrug.reason(AbstainThresholds(min_motion=0.05))
+    assert "no exercise motion (motion energy 0.005 < 0.010)" in replace(shrug, motion=0.005).reason(thresholds)
+    assert "no exercise motion" in AbstainSample("squat", 0.9, 1.0, 0.02, 0.0).reason(thresholds)
+    # Never above the model's own threshold, and a clip without enough frames to measure leaves it as it is.
+    assert with_motion_floor(thresholds, "wall ball", 0.2).motion_threshold("wall ball") == 0.05
+    assert with_motion_floor(thresholds, "wall ball", None) == thresholds
+
+
+def test_enrolled_folder_writes_the_motion_threshold_into_its_calibration(small_model, tmp_path):
+    clips = synthetic_clips("lateral raises", 2, seed=7)
+    record = enroll(small_model, "lateral raises", clips, tmp_path / "one")
+    assert record["motion_floor"] == pytest.approx(0.5 * min(motion_energy(c.keypoints, c.layout) for c in clips))
+    enroll(tmp_path / "one", "squat", synthetic_clips("squat", 2, seed=8), tmp_path / "two")
+    thresholds = Recognizer.from_pretrained(tmp_path / "two", backend=None).thresholds
+    assert set(thresholds.min_motion_by_exercise) == {"lateral raises", "squat"}
+    assert thresholds.motion_threshold("lateral raises") == min(record["motion_floor"], AbstainThresholds().min_motion)
+    assert thresholds.motion_threshold("bench press") == AbstainThresholds().min_motion
+
+
 def test_enrolled_folder_loads_in_a_fresh_process_with_trust_remote_code(small_model, tmp_path):
     enroll(small_model, "lateral raises", synthetic_clips("lateral raises", 2, seed=5), tmp_path / "enrolled")
     model = load_model(tmp_path / "enrolled")
@@ -155,3 +181,19 @@ def test_shipped_model_learns_lateral_raises_from_three_fit3d_sequences(shared_d
     two = Recognizer.from_pretrained(tmp_path / "two", backend=None)
     assert two.labels[-2:] == ["lateral raises", "t bar row"]
     assert np.mean([named(two, clip) == "lateral raises" for clip in raises[3:]]) >= 0.8
+
+
+@pytest.mark.slow
+def test_shoulder_shrugs_taught_from_three_clips_are_named_not_taken_for_standing_still(shared_data, tmp_path):
+    """Real data: Pose Trainer's shoulder shrugs move less (motion energy 0.01-0.03) than the model's "no
+    exercise motion" threshold (0.05); taught from 3 clips, most of the other clips are named shoulder shrug
+    (with the model's threshold none was)."""
+    posetrainer = shared_data / "keypoints" / "posetrainer_openpose18.npz"
+    shrugs = sorted(clips_from_archive(posetrainer, "shoulder shrug"), key=lambda clip: clip.name)
+    taught, held_out = shrugs[:3], shrugs[3:]
+    enroll(None, "shoulder shrug", taught, tmp_path / "shrug")
+    recognizer = Recognizer.from_pretrained(tmp_path / "shrug", backend=None)
+    motions = [motion_energy(clip.keypoints, clip.layout) for clip in held_out]
+    assert np.median(motions) < recognizer.thresholds.min_motion  # the case: the model's threshold would refuse them
+    names = [named(recognizer, clip) for clip in held_out]
+    assert np.mean([name == "shoulder shrug" for name in names]) >= 0.7, names  # measured: 16 of 21 (0 before)
