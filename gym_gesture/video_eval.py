@@ -61,10 +61,11 @@ def _predict_row(recognizer: Recognizer, clip: ClipSource, part: str | None) -> 
     row = {"file": str(clip.path), "clip_id": clip.clip_id, "source_id": source_id_from_clip_id(clip.clip_id),
            "split_part": part, "label": clip.label, "known": clip.label in recognizer.labels}
     try:
-        prediction = recognizer.predict(clip.path, top_k=1)
-        best = prediction.top_k[0]
-        row.update(predicted=best.label, score=best.score, abstain=prediction.abstain,
-                   seconds=round(prediction.seconds, 2))
+        prediction = recognizer.predict(clip.path, top_k=len(recognizer.labels))
+        # What the user is shown: the exercise of the verdict (a workout's main one), else the top label.
+        predicted = prediction.exercise or prediction.top_k[0].label
+        score = next(item.score for item in prediction.top_k if item.label == predicted)
+        row.update(predicted=predicted, score=score, abstain=prediction.abstain, seconds=round(prediction.seconds, 2))
     except NoPersonError as error:
         row.update(predicted=None, score=None, abstain=str(error), seconds=None)
     row["correct"] = row["known"] and row["abstain"] is None and row["predicted"] == clip.label
