@@ -47,7 +47,8 @@ SET_END_AFTER_REP_S = 1.0
 # Slots skipped (a busy machine, a stalled camera) are interpolated between the poses either side up to
 # this long; a longer gap has no person in it, as a clip's frames with nobody.
 MAX_INTERPOLATED_GAP_S = 0.5
-NO_PERSON = "no person in view"
+# The abstain reason while nobody is in view (the verdict is prediction.NO_PERSON).
+NO_PERSON_REASON = "no person in view"
 
 
 @dataclass
@@ -129,7 +130,7 @@ class LiveSession:
         self.frames_received = 0
         self.frames_processed = 0
         # (label, probability, abstain, reps, form), replaced whole: a concurrent caller reads one state.
-        self._state = (None, None, NO_PERSON, 0, None)
+        self._state = (None, None, NO_PERSON_REASON, 0, None)
 
     # -- frames in ---------------------------------------------------------------------------------------
 
@@ -248,7 +249,7 @@ class LiveSession:
         segments, windows = self._raw_segments()
         now = self._detected.size / self.fps
         if not windows or windows[-1].end < now - 0.5 / self.fps:
-            return None, None, NO_PERSON, 0, None
+            return None, None, NO_PERSON_REASON, 0, None
         if not segments or segments[-1].end < windows[-1].end:  # the newest windows name no exercise
             top = smooth_probabilities(np.stack([w.probabilities for w in windows]))[-1]
             label, probability = self.recognizer.labels[int(top.argmax())], float(top.max())
