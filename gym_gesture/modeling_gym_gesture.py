@@ -397,6 +397,14 @@ class GymGesturePreTrainedModel(PreTrainedModel):
         if kwargs.get("is_main_process", True):
             GymGestureProcessor.from_model_config(self.config).save_pretrained(save_directory)
 
+    def _output_options(self, output_hidden_states: bool | None, output_attentions: bool | None,
+                        return_dict: bool | None) -> tuple[bool, bool, bool]:
+        """`forward`'s output options, the config's where not given."""
+        config = self.config
+        return (config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+                config.output_attentions if output_attentions is None else output_attentions,
+                config.return_dict if return_dict is None else return_dict)
+
     def _init_weights(self, module: nn.Module):
         super()._init_weights(module)
         if isinstance(module, SinusoidalPositionalEncoding):
@@ -476,10 +484,8 @@ class GymGestureModel(GymGesturePreTrainedModel):
         output_attentions: bool | None = None,
         return_dict: bool | None = None,
     ) -> BaseModelOutputWithPooling | tuple:
-        config = self.config
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        return_dict = config.return_dict if return_dict is None else return_dict
+        output_hidden_states, output_attentions, return_dict = self._output_options(
+            output_hidden_states, output_attentions, return_dict)
         hidden, pooled, hidden_states, attentions = self.embed(keypoints, attention_mask, output_hidden_states,
                                                                output_attentions)
         if not return_dict:
@@ -539,10 +545,8 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         output_attentions: bool | None = None,
         return_dict: bool | None = None,
     ) -> SequenceClassifierOutput | tuple:
-        config = self.config
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        return_dict = config.return_dict if return_dict is None else return_dict
+        output_hidden_states, output_attentions, return_dict = self._output_options(
+            output_hidden_states, output_attentions, return_dict)
         _, pooled, hidden_states, attentions = self.gym_gesture.embed(keypoints, attention_mask,
                                                                       output_hidden_states, output_attentions)
         logits = self.classifier(self.dropout(pooled))
