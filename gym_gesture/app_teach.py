@@ -56,6 +56,8 @@ def teach(pool: RecognizerPool, name: str, clips: list[str] | None, folder: str 
     summary = (f"Learnt **{record['label']}** from {len(record['clips'])} clip(s) ({record['windows']} windows) in "
                f"{record['seconds']:.1f} s; similarity threshold {record['threshold']:.3f} "
                f"({record['threshold_from']}).{skipped} Try a clip below, or download the model.")
+    if record["warning"]:
+        summary += f"\n\n**Warning:** {record['warning']}."
     return str(out / "model"), archive, summary
 
 

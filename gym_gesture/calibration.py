@@ -10,10 +10,13 @@ pose backend. All go through `Recognizer.recognize_sequence`, the path of `gym-g
 There are few non-exercise clips, so every window of them is a sample too: the thresholds are chosen on
 windows (each window of a held-out clip or of a negative clip is one sample) and the clip-level
 trade-off is reported beside it. `min_walk_speed` is chosen first (with no probability threshold), then
-`min_probability` with it, each the value that abstains on most negative windows while losing at
-most `max_lost` of the held-out windows named right; the detection and motion thresholds keep their
-defaults. The result, with the trade-off tables, is written to `calibration.json` in the model folder,
-where `Recognizer.from_pretrained` reads it.
+`min_probability` with it, then `min_motion` with both, each the value that abstains on most negative
+windows while losing at most `max_lost` of the held-out windows named right; the detection threshold
+keeps its default. The motion threshold comes last because it mostly costs held-out clips (a bench press
+filmed from afar moves its joints by 0.02-0.04 torso lengths) that the probability would name right,
+while the negatives it would catch are mostly caught by the probability already. The result, with the
+trade-off tables, is written to `calibration.json` in the model folder, where `Recognizer.from_pretrained`
+reads it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from .timeline import (
 CANDIDATES = {
     "min_walk_speed": np.round(np.arange(0.1, 2.01, 0.1), 2),
     "min_probability": np.round(np.concatenate([np.arange(0.0, 0.951, 0.05), [0.97, 0.99]]), 2),
+    # From twice a still body's jitter up (MediaPipe on real plank holds: 0.011-0.012, `motion_energy`):
+    # lower, a person standing still would count as moving, and no negative here shows that.
+    "min_motion": np.round(np.arange(0.025, 0.1001, 0.005), 3),
 }
 
 

@@ -618,6 +618,8 @@ def _run_enroll(args) -> int:
           f"{record['seconds']:.1f} s; similarity threshold {record['threshold']:.3f} ({record['threshold_from']})")
     if record["skipped_clips"]:
         print(f"no window (too short, or nobody found): {', '.join(record['skipped_clips'])}")
+    if record["warning"]:
+        print(f"warning: {record['warning']}")
     print(f"saved to {args.out}")
     return 0
 

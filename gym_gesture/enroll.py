@@ -7,7 +7,9 @@ clips, leave one clip out: each clip's similarity (the mean over its windows) to
 other clips, and the threshold is the lowest of them, so every enrolled clip would have been named by
 the others while anything further from them than the least typical clip is not. A single clip is split
 into its first and second half (windows that do not overlap) for the same measure; a clip too short for
-that gets `DEFAULT_THRESHOLD`. The "no exercise motion" threshold of the class comes from its clips too
+that gets `DEFAULT_THRESHOLD`. The threshold is never below `MIN_THRESHOLD`, the similarity that clips of
+different exercises rarely reach: clips that look no more alike than that teach the model little, and the
+record's `warning` says so. The "no exercise motion" threshold of the class comes from its clips too
 (`motion_floor`), written into the folder's calibration.json.
 
 The output is a model folder like any other: the same weights, the prototypes as buffers in
@@ -33,6 +35,11 @@ from .paths import CALIBRATION_FILE, ENROLMENT_FILE, FORM_MODEL_FILE
 # The threshold of a class enrolled from one clip too short to split in two non-overlapping halves: the
 # median leave-one-clip-out threshold of 3-clip enrolments on the real archives (benchmarks/enroll.py).
 DEFAULT_THRESHOLD = 0.9
+# The lowest threshold of an enrolled class. Validation clips of different classes (the shipped models'
+# split.json) are rarely more alike than this: the 95th percentile of their similarity is 0.425 for
+# gym7-transformer and 0.485 for gym22-transformer (`benchmarks/enroll.py`). Three Penn Action situp clips
+# left one out gave thresholds of -0.39 to -0.04, at which most clips of other exercises were named situp.
+MIN_THRESHOLD = 0.45
 # An enrolled exercise's motion threshold is this share of its least-moving clip's motion energy (never
 # above the model's own): its other clips move about as much, give or take a factor of 2 to 3 (shoulder
 # shrugs of Pose Trainer: 0.011 to 0.031, below the model's 0.05 that a still person falls under).
@@ -188,12 +195,18 @@ def enroll_clips(model, label: str, clips: list[EnrolmentClip]) -> tuple[object,
         threshold, similarities = leave_one_out_threshold(groups)
     else:
         threshold, similarities, method = DEFAULT_THRESHOLD, [], "default (one clip, too short to halve)"
+    warning = None
+    if threshold < MIN_THRESHOLD:
+        warning = (f"the clips of {label!r} look no more alike to the model than clips of different exercises "
+                   f"(similarity {threshold:.2f} < {MIN_THRESHOLD}): it will miss many of its clips; enrol clips "
+                   f"filmed alike (the same view, the whole body in frame), or more of them")
+        threshold, method = MIN_THRESHOLD, f"{method}, raised to the floor"
     prototypes = np.concatenate([embeddings for _, embeddings, _ in embedded])
     enrolled = enrolled_model(model, label, prototypes, threshold)
     record = {"label": label, "clips": [clip.name for clip, _, _ in embedded], "skipped_clips": skipped,
               "windows": len(prototypes), "threshold": round(float(threshold), 4), "threshold_from": method,
               "motion_floor": motion_floor([clip for clip, _, _ in embedded]),
-              "similarities": [round(value, 4) for value in similarities],
+              "similarities": [round(value, 4) for value in similarities], "warning": warning,
               "seconds": round(time.perf_counter() - started, 3)}
     return enrolled, record
 

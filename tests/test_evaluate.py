@@ -199,3 +199,22 @@ def test_the_shipped_22_class_model_reproduces_its_committed_held_out_figures(sh
             for key in ("window_support", "clip_support", "window_recall", "clip_recall"):
                 assert row[key] == pytest.approx(expected["per_class"][name][key], abs=1e-6), (archive, name, key)
         assert results["known_abstain_rate"] == pytest.approx(expected["known_abstain_rate"])
+
+
+def test_calibrated_motion_threshold_names_a_bench_press_filmed_from_afar_but_not_a_still_person(shared_data):
+    """`calibrate` chooses the motion threshold on validation clips too: the 22-class model's (0.03) names
+    a real Penn Action bench press whose joints move 0.035 torso lengths (under the 0.05 default), while
+    the same person frozen in the clip's first frame is still "no exercise motion"."""
+    from gym_gesture.inference import resolve_model_dir
+    from gym_gesture.timeline import DEFAULT_MIN_MOTION, motion_energy
+
+    recognizer = Recognizer.from_pretrained(resolve_model_dir("gym22-transformer"), backend=None)
+    dataset = load_pose_datasets(shared_data / "keypoints" / "penn_action_13j.npz")[0]
+    row = dataset.filter(lambda clip_id: clip_id == "penn_0476", input_columns="clip_id").with_format("numpy")[0]
+    keypoints, layout, fps = row["keypoints"], str(row["layout"]), float(row["fps"])
+    assert recognizer.thresholds.min_motion < motion_energy(keypoints, layout) < DEFAULT_MIN_MOTION
+    moving = recognizer.recognize_sequence(keypoints, layout, fps, row["detected"])
+    assert (moving.exercise, moving.abstain) == ("bench press", None)
+    frozen = np.repeat(keypoints[:1], len(keypoints), axis=0)
+    still = recognizer.recognize_sequence(frozen, layout, fps, np.ones(len(frozen), bool))
+    assert still.exercise is None and still.abstain.startswith("no exercise motion")
