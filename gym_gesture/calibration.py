@@ -11,10 +11,10 @@ There are few non-exercise clips, so every window of them is a sample too: the t
 windows (each window of a held-out clip or of a negative clip is one sample) and the clip-level
 trade-off is reported beside it. `min_walk_speed` is chosen first (with no probability threshold), then
 `min_probability` with it, then `min_motion` with both, each the value that abstains on most negative
-windows while losing at most `max_lost` of the held-out windows named right; the detection threshold
-keeps its default. The motion threshold comes last because it mostly costs held-out clips (a bench press
-filmed from afar moves its joints by 0.02-0.04 torso lengths) that the probability would name right,
-while the negatives it would catch are mostly caught by the probability already. The result, with the
+windows while losing at most `max_lost` of the held-out windows named right; the walking and motion
+thresholds against the clips of people only (`PEOPLE_ONLY`); the detection threshold keeps its default.
+The motion threshold comes last because what it costs is held-out clips that the probability would name
+right (a bench press filmed from afar moves its joints by 0.02-0.04 torso lengths). The result, with the
 trade-off tables, is written to `calibration.json` in the model folder, where `Recognizer.from_pretrained`
 reads it.
 """
@@ -46,6 +46,11 @@ CANDIDATES = {
     # lower, a person standing still would count as moving, and no negative here shows that.
     "min_motion": np.round(np.arange(0.025, 0.1001, 0.005), 3),
 }
+# The thresholds chosen against the clips of people not exercising (`negatives`) only: walking and "no
+# exercise motion" are about them, while clips of exercises the model does not know are what "not sure"
+# (`min_probability`) is for. Chosen against those too, the 7-class model's motion threshold climbed to 0.07,
+# catching slow exercises it does not know, and abstained on held-out bench presses it names right.
+PEOPLE_ONLY = ("min_walk_speed", "min_motion")
 
 
 def _samples(result, keypoints, layout, fps, detected, labels, label=None) -> tuple[AbstainSample | None, list]:
@@ -98,7 +103,8 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
     labels = recognizer.labels
     datasets = split_pose_datasets(str(model_dir), data, split, known_labels=set(labels))
     exercise = {"clips": [], "windows": []}
-    non_exercise = {"clips": [], "windows": []}
+    non_exercise = {"clips": [], "windows": []}  # clips of classes the model does not know, and of people
+    people = {"clips": [], "windows": []}  # of people not exercising only
     held_out, unknown_class_clips = [], []
     try:
         for row, result in recognize_clips(recognizer, datasets, f"{split} and unknown-class clips"):
@@ -128,8 +134,9 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
             if clip is None:  # nobody found: `predict` refuses such a clip outright
                 negative_clips.append({"file": str(path), "windows": 0, "predicted": None})
                 continue
-            non_exercise["clips"].append(clip)
-            non_exercise["windows"].extend(windows)
+            for samples in (non_exercise, people):
+                samples["clips"].append(clip)
+                samples["windows"].extend(windows)
             negative_clips.append({"file": str(path), "windows": len(windows), "clip": clip})
     finally:
         recognizer.close()
@@ -141,7 +148,11 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
                          min_motion_by_exercise=AbstainThresholds.for_model(model_dir).min_motion_by_exercise)
     trade_off = {}
     for name, candidates in CANDIDATES.items():
-        by_level = {level: calibrate_threshold(exercise[level], non_exercise[level], name, candidates, thresholds,
+        negative = people if name in PEOPLE_ONLY else non_exercise
+        if name in PEOPLE_ONLY and not negative["clips"]:  # no clip of people gave a window: the default stays
+            trade_off[name] = {"windows": [], "clips": []}
+            continue
+        by_level = {level: calibrate_threshold(exercise[level], negative[level], name, candidates, thresholds,
                                                 max_lost)
                     for level in ("windows", "clips")}
         thresholds = replace(thresholds, **{name: by_level[level].threshold})
@@ -160,8 +171,8 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         "model": str(model_dir), "data": [str(path) for path in data], "split": split,
         "negatives": [str(path) for path in negatives], "chosen_on": level, "max_lost": max_lost,
         "thresholds": thresholds.to_json(),
-        "samples": {level: {"exercise": len(exercise[level]), "non_exercise": len(non_exercise[level])}
-                    for level in ("clips", "windows")},
+        "samples": {level: {"exercise": len(exercise[level]), "non_exercise": len(non_exercise[level]),
+                            "people": len(people[level])} for level in ("clips", "windows")},
         "trade_off": trade_off,
         "non_exercise_clips": negative_clips,
         "held_out_clips_abstained": [entry for entry in held_out if entry["abstain"]],
@@ -177,10 +188,14 @@ def format_trade_off(result: dict) -> str:
     chosen = result["thresholds"]
     for name, levels in result["trade_off"].items():
         level = result["chosen_on"]
+        if not levels["windows"]:
+            lines += [f"{name}: the default, {chosen[name]:g} (no clip of people not exercising gave a window)", ""]
+            continue
+        negatives = "people" if name in PEOPLE_ONLY else "negative"
         lines += [f"{name} (chosen on {level}, losing at most {result['max_lost']:g} of the held-out {level} "
                   f"named right: {chosen[name]:g})", "",
-                  "| threshold | held-out windows named right | negative windows abstained | "
-                  "held-out clips named right | negative clips abstained |",
+                  f"| threshold | held-out windows named right | {negatives} windows abstained | "
+                  f"held-out clips named right | {negatives} clips abstained |",
                   "|---:|---:|---:|---:|---:|"]
         for window, clip in zip(levels["windows"], levels["clips"]):
             value = f"{window['threshold']:g}"
@@ -191,5 +206,7 @@ def format_trade_off(result: dict) -> str:
     samples = result["samples"]
     lines.append(f"{samples['clips']['exercise']} held-out clips ({samples['windows']['exercise']} windows), "
                  f"{samples['clips']['non_exercise']} negative clips ({samples['windows']['non_exercise']} windows; clips of "
-                 f"classes the model does not know and of people not exercising)")
+                 f"classes the model does not know and of people not exercising), of them "
+                 f"{samples['clips'].get('people', 0)} clips of people ({samples['windows'].get('people', 0)} windows: "
+                 f"the negatives of {' and '.join(PEOPLE_ONLY)})")
     return "\n".join(lines)

@@ -4,10 +4,12 @@ Each exercise has a signal that swings once per rep (an elbow angle, a knee angl
 over the shoulders, the hands' sideways offset) and a "rest" side of that swing (arms straight for a
 push up, legs straight for a squat). A rep is counted when the signal, having been at rest, goes through
 the working side and comes back. The two thresholds sit at fixed fractions of the signal's robust range
-(5th to 95th percentile), so jitter around one threshold never counts twice, and a swing smaller than
-the exercise's minimum amplitude (a plank, someone standing still) counts nothing. A stretch at the
-start before the first rest position (walking in, lying down) is never a rep, and a cycle slower than
-`max_rep_s` (getting up, walking about between sets) is not one either.
+(5th to 95th percentile) over the `RANGE_WINDOW_S` seconds around each frame, so jitter around one
+threshold never counts twice, getting into position (which swings further than the reps) does not lift
+the reps out of reach, and a swing smaller than the exercise's minimum amplitude (a plank, someone
+standing still) counts nothing. A stretch at the start before the first rest position (walking in, lying
+down) is never a rep, and a cycle slower than `max_rep_s` (getting up, walking about between sets) is not
+one either.
 
 An exercise with no signal of its own (one enrolled from a few clips, `gym-gesture enroll`) is counted
 on the skeleton's dominant motion (`count_any_reps`): whatever moves most, back and forth, is the rep.
@@ -27,6 +29,11 @@ _H36M = get_layout("h36m17").index
 # `dominant_motion`: motion slower than this (s, a Gaussian's sigma) is drift, not reps. Reps of 2-3 s pass
 # almost whole; 1.5 and 2 s let more of getting into position through (benchmarks/reps.py).
 DRIFT_S = 1.0
+# `count_cycles`: the span (s) of signal whose range places the thresholds at each frame. Over the whole clip,
+# bending over for a barbell row or lying down for a push up outweighs the reps; 6 s holds two or more reps.
+# Chosen on the Fit3D sequences of odd recording numbers (`python -m benchmarks.reps`, class-agnostic
+# counter within one rep): 0.905 at 5 s, 0.946 at 6 and 6.5 s, 0.919 at 7 s, 0.865 with the whole clip's range.
+RANGE_WINDOW_S = 6.0
 # `count_any_reps`: the least swing of the dominant motion, summed over the joints that move together
 # (torso lengths): about a forearm's travel, well over a still person's jitter.
 ANY_MIN_AMPLITUDE = 0.5
@@ -214,14 +221,17 @@ def _fill_gaps(signal: np.ndarray) -> np.ndarray:
 
 def count_cycles(signal: np.ndarray, fps: float, *, rest_is_high: bool | None, min_amplitude: float,
                  low: float = 0.35, high: float = 0.65, smooth_s: float = 0.1,
-                 min_rep_s: float = 0.4, max_rep_s: float = 8.0) -> RepCount:
+                 min_rep_s: float = 0.4, max_rep_s: float = 8.0,
+                 range_window_s: float = RANGE_WINDOW_S) -> RepCount:
     """Count rest -> work -> rest cycles in a 1-D signal (NaN: no person) sampled at `fps`.
 
     Thresholds at fractions `low` / `high` of the robust range (5th-95th percentile) of the smoothed
-    signal; a cycle counts when it lasts between `min_rep_s` and `max_rep_s` from leaving rest to
-    coming back. `rest_is_high=None`: the side of the range the signal reaches first is rest.
+    signal over the `range_window_s` seconds around each frame; where that range is under
+    `min_amplitude` nothing changes state. A cycle counts when it lasts between `min_rep_s` and
+    `max_rep_s` from leaving rest to coming back. `rest_is_high=None`: the side of the whole signal's
+    range that it reaches first is rest.
     """
-    from scipy.ndimage import gaussian_filter1d  # a quarter second to import: not on the CLI's refusal path
+    from scipy.ndimage import gaussian_filter1d, percentile_filter  # a quarter second: not on the CLI's refusal path
 
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -236,23 +246,29 @@ def count_cycles(signal: np.ndarray, fps: float, *, rest_is_high: bool | None, m
         outer = np.flatnonzero((signal <= bottom + low * (top - bottom)) | (signal >= bottom + high * (top - bottom)))
         rest_is_high = bool(signal[outer[0]] > (bottom + top) / 2)
     if not rest_is_high:
-        signal, bottom, top = -signal, -top, -bottom
+        signal = -signal
+    size = max(3, int(round(range_window_s * fps)) | 1)  # odd: centred on the frame
+    bottom = percentile_filter(signal, 5, size=size, mode="nearest")
+    top = percentile_filter(signal, 95, size=size, mode="nearest")
+    swinging = top - bottom >= min_amplitude
     enter_work, enter_rest = bottom + low * (top - bottom), bottom + high * (top - bottom)
 
     rep_times: list[float] = []
     state, left_rest = None, 0
     for frame, value in enumerate(signal):
-        if value >= enter_rest and state != "rest":
+        if not swinging[frame]:
+            continue
+        if value >= enter_rest[frame] and state != "rest":
             if state == "work" and min_rep_s * fps <= frame - left_rest <= max_rep_s * fps:
                 rep_times.append(frame / fps)
             state = "rest"
-        elif value <= enter_work and state == "rest":
+        elif value <= enter_work[frame] and state == "rest":
             state = "work"
             # The cycle starts when the signal last left the rest level, not when it crossed into work.
             left_rest = frame
-            while left_rest > 0 and signal[left_rest - 1] < enter_rest:
+            while left_rest > 0 and signal[left_rest - 1] < enter_rest[left_rest - 1]:
                 left_rest -= 1
-        elif value <= enter_work and state is None:
+        elif value <= enter_work[frame] and state is None:
             state = "setup"  # at work before any rest: walking in or starting mid-rep, never a rep
     return RepCount(len(rep_times), rep_times)
 

@@ -11,11 +11,12 @@ import pytest
 from conftest import REPO_ROOT
 from synthetic_poses import write_synthetic_npz
 
-from gym_gesture.calibration import calibrate
+from gym_gesture.calibration import PEOPLE_ONLY, calibrate
 from gym_gesture.cli import main
 from gym_gesture.evaluate import evaluate
 from gym_gesture.inference import Recognizer
 from gym_gesture.pose.base import PoseBackend, PoseFrame
+from gym_gesture.timeline import DEFAULT_THRESHOLDS
 from gym_gesture.data import held_out_part_of_unseen_source, load_pose_datasets
 
 
@@ -162,7 +163,12 @@ def test_calibrate_on_clips_keeps_the_clips_named_right(trained_model, synthetic
     result = calibrate(model, [synthetic_npz, _with_unknown_class(tmp_path)], [FIXTURES / "squat_clip.mp4"],
                        backend=_NobodyBackend(), level="clips", max_lost=0.05)
     assert result["chosen_on"] == "clips"
+    # The video of people has nobody in it here: walking and motion, chosen against people only, keep the defaults.
+    assert [name for name, levels in result["trade_off"].items() if not levels["clips"]] == list(PEOPLE_ONLY)
+    assert all(result["thresholds"][name] == getattr(DEFAULT_THRESHOLDS, name) for name in PEOPLE_ONLY)
     for name, levels in result["trade_off"].items():
+        if not levels["clips"]:
+            continue
         best = max(row["exercise_named_right"] for row in levels["clips"])
         (chosen,) = [row for row in levels["clips"] if row["threshold"] == result["thresholds"][name]]
         assert chosen["exercise_named_right"] >= best - 0.05
