@@ -174,6 +174,27 @@ def test_calibrate_on_clips_keeps_the_clips_named_right(trained_model, synthetic
         assert chosen["exercise_named_right"] >= best - 0.05
 
 
+@pytest.mark.slow
+def test_walking_and_motion_are_chosen_against_the_people_clips_only(trained_model, synthetic_npz, shared_data,
+                                                                      tmp_path):
+    """With the real lab walk (MediaPipe) as the people clip and a clip of a class the model does not know:
+    the walking and motion tables count the walk only, the probability table both, and the walk (0.52 torso
+    lengths/s) is abstained on at every walking threshold up to 0.5."""
+    model = tmp_path / "model"
+    shutil.copytree(trained_model, model)
+    result = calibrate(model, [synthetic_npz, _with_unknown_class(tmp_path)],
+                       [shared_data / "people" / "lab_walk_pose2sim_cam01.mp4"], level="clips")
+    assert result["samples"]["clips"]["people"] == 1
+    assert result["samples"]["clips"]["non_exercise"] == 2  # the walk and the validation "plank" clip
+    for name in PEOPLE_ONLY:
+        shares = {row["threshold"]: row["non_exercise_abstained"] for row in result["trade_off"][name]["clips"]}
+        assert set(shares.values()) <= {0.0, 1.0}, (name, shares)  # one clip: all or nothing
+    walking = {row["threshold"]: row["non_exercise_abstained"] for row in result["trade_off"]["min_walk_speed"]["clips"]}
+    assert all(walking[threshold] == 1.0 for threshold in walking if threshold <= 0.5), walking
+    # The probability is chosen against both: the walk (abstained as walking) and the plank clip.
+    assert 0.5 in {row["non_exercise_abstained"] for row in result["trade_off"]["min_probability"]["clips"]}
+
+
 def test_unknown_classes_of_a_real_archive_with_the_shipped_model(shared_data):
     """A few real Penn Action clips: squats and push ups the model knows, sit-ups and jumping jacks it does not."""
     dataset = load_pose_datasets(shared_data / "keypoints" / "penn_action_13j.npz")[0]
