@@ -6,9 +6,9 @@ Clips: the repository's rep-count clips (`tests/fixtures/rep_counts.json`: count
 and the Fit3D sequences of `../shared/data/keypoints/fit3d5_mediapipe33.npz` (`tests/fixtures/
 fit3d_rep_counts.json`: derived from each exercise's own joint signal and checked by eye, see its note).
 The constant baseline counts every clip of 5 or more reps as their median (the best constant for them).
-The counters' range window (`reps.RANGE_WINDOW_S`) was chosen on the Fit3D sequences of odd recording
-numbers (the best of 5 to 7 s there); the even ones' and the videos' figures were printed beside them, not
-used to choose.
+The counters' range windows (`reps.RANGE_WINDOW_S`, `reps.ANY_RANGE_WINDOW_S`) were chosen on the Fit3D
+sequences of odd recording numbers, each the best of 3 to 7 s there for its counter; the even ones' and the
+videos' figures were printed beside them, not used to choose.
 
     python -m benchmarks.reps --out results/reps
 """
@@ -83,7 +83,7 @@ def run(out: Path) -> dict:
     odd = fit3d & np.array([recording_number(c["clip"]) % 2 == 1 if c["source"] == "fit3d" else False for c in clips])
     groups = {"all clips": np.ones(len(clips), bool), f"clips of {MANY_REPS}+ reps": many,
               "videos (rep_counts.json)": np.array([c["source"] == "videos" for c in clips]),
-              "fit3d": fit3d, "fit3d, odd recordings (chose RANGE_WINDOW_S)": odd,
+              "fit3d": fit3d, "fit3d, odd recordings (chose the range windows)": odd,
               "fit3d, even recordings": fit3d & ~odd}
     table = {name: {group: summary(np.abs(np.array(counts) - truth)[chosen]) for group, chosen in groups.items()}
              for name, counts in counted.items()}

@@ -4,7 +4,7 @@ Each exercise has a signal that swings once per rep (an elbow angle, a knee angl
 over the shoulders, the hands' sideways offset) and a "rest" side of that swing (arms straight for a
 push up, legs straight for a squat). A rep is counted when the signal, having been at rest, goes through
 the working side and comes back. The two thresholds sit at fixed fractions of the signal's robust range
-(5th to 95th percentile) over the `RANGE_WINDOW_S` seconds around each frame, so jitter around one
+(5th to 95th percentile) over the few seconds around each frame (`RANGE_WINDOW_S`), so jitter around one
 threshold never counts twice, getting into position (which swings further than the reps) does not lift
 the reps out of reach, and a swing smaller than the exercise's minimum amplitude (a plank, someone
 standing still) counts nothing. A stretch at the start before the first rest position (walking in, lying
@@ -30,11 +30,14 @@ _H36M = get_layout("h36m17").index
 # almost whole; 1.5 and 2 s let more of getting into position through (benchmarks/reps.py).
 DRIFT_S = 1.0
 # `count_cycles`: the span (s) of signal whose range places the thresholds at each frame. Over the whole clip,
-# bending over for a barbell row or lying down for a push up outweighs the reps; 6 s holds two or more reps.
-# Chosen on the Fit3D sequences of odd recording numbers (`python -m benchmarks.reps`, class-agnostic
-# counter within one rep): 0.905 at 5 s, 0.946 at 6 and 6.5 s, 0.919 at 7 s, 0.865 with the whole clip's
-# range (the per-exercise counters there: 0.973 at 5 s, 0.932 at 6 s).
-RANGE_WINDOW_S = 6.0
+# bending over for a barbell row or lying down for a push up outweighs the reps; 5-6 s hold two or more.
+# Each chosen on the Fit3D sequences of odd recording numbers (`python -m benchmarks.reps`, within one rep).
+# The exercises' own signals: 0.919 at 4 s, 0.959 at 4.5 s, 0.973 at 5 and 5.5 s (mean error 0.14 and
+# 0.16), 0.932 at 6 s, 0.608 with the whole clip's range.
+RANGE_WINDOW_S = 5.0
+# The dominant motion (`count_any_reps`): 0.905 at 5 s, 0.946 at 6 and 6.5 s, 0.919 at 7 s, 0.865 with the
+# whole clip's range.
+ANY_RANGE_WINDOW_S = 6.0
 # `count_any_reps`: the least swing of the dominant motion, summed over the joints that move together
 # (torso lengths): about a forearm's travel, well over a still person's jitter.
 ANY_MIN_AMPLITUDE = 0.5
@@ -293,7 +296,8 @@ def count_any_reps(keypoints: np.ndarray, layout: str, fps: float) -> RepCount:
     """Reps of any exercise, on the skeleton's `dominant_motion`: keypoints (T, J, C) in `layout` (NaN: no
     person) at `fps`. The rest side is the one the person starts on."""
     signal = dominant_motion(convert(np.asarray(keypoints, dtype=np.float32), layout), fps)
-    return count_cycles(signal, fps, rest_is_high=None, min_amplitude=ANY_MIN_AMPLITUDE)
+    return count_cycles(signal, fps, rest_is_high=None, min_amplitude=ANY_MIN_AMPLITUDE,
+                        range_window_s=ANY_RANGE_WINDOW_S)
 
 
 def count_reps(keypoints: np.ndarray, layout: str, fps: float, exercise: str) -> RepCount:
