@@ -207,6 +207,6 @@ def format_trade_off(result: dict) -> str:
     lines.append(f"{samples['clips']['exercise']} held-out clips ({samples['windows']['exercise']} windows), "
                  f"{samples['clips']['non_exercise']} negative clips ({samples['windows']['non_exercise']} windows; clips of "
                  f"classes the model does not know and of people not exercising), of them "
-                 f"{samples['clips'].get('people', 0)} clips of people ({samples['windows'].get('people', 0)} windows: "
+                 f"{samples['clips']['people']} clips of people ({samples['windows']['people']} windows: "
                  f"the negatives of {' and '.join(PEOPLE_ONLY)})")
     return "\n".join(lines)

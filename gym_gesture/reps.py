@@ -232,12 +232,10 @@ def _windowed_range(signal: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarr
     if len(signal) <= size:
         return np.full_like(signal, np.percentile(signal, 5)), np.full_like(signal, np.percentile(signal, 95))
     half = size // 2
-    ranges = []
-    for percentile in (5, 95):
-        value = percentile_filter(signal, percentile, size=size, mode="nearest")
+    bottom, top = (percentile_filter(signal, percentile, size=size, mode="nearest") for percentile in (5, 95))
+    for value in (bottom, top):  # the first and last full windows hold for the frames before and after them
         value[:half], value[-half:] = value[half], value[-half - 1]
-        ranges.append(value)
-    return ranges[0], ranges[1]
+    return bottom, top
 
 
 def count_cycles(signal: np.ndarray, fps: float, *, rest_is_high: bool | None, min_amplitude: float,
