@@ -2,8 +2,9 @@
 counters (`reps.count_reps`) and a constant count, on clips whose reps are known.
 
 Clips: the repository's rep-count clips (`tests/fixtures/rep_counts.json`: counted by eye; their videos in
-`../shared/data/videos`, posed with MediaPipe at the shipped model's frame rate, as `predict` counts them)
-and the Fit3D sequences of `../shared/data/keypoints/fit3d5_mediapipe33.npz` (`tests/fixtures/
+`../shared/data/videos`), 27 clips of 15 of the 22 exercises in `../shared/data/clips22`
+(`tests/fixtures/clips22_rep_counts.json`: counted by eye the same way; one shot of an edited clip), both posed with MediaPipe
+at the shipped model's frame rate, as `predict` counts them, and the Fit3D sequences of `../shared/data/keypoints/fit3d5_mediapipe33.npz` (`tests/fixtures/
 fit3d_rep_counts.json`: derived from each exercise's own joint signal and checked by eye, see its note).
 The constant baseline counts every clip of 5 or more reps as their median (the best constant for them).
 The counters' range windows (`reps.RANGE_WINDOW_S`, `reps.ANY_RANGE_WINDOW_S`) were chosen on the Fit3D
@@ -21,6 +22,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from gym_gesture.reps import count_any_reps, count_reps
 
@@ -28,21 +30,31 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 MANY_REPS = 5
+COUNTED_BY_EYE = {"videos": "rep_counts.json", "clips22": "clips22_rep_counts.json"}
+
+
+def counted_clips(folder: str, backend, fps: float) -> list[dict]:
+    """The clips of one data folder counted by eye (`COUNTED_BY_EYE`), posed with `backend` at `fps`."""
+    from gym_gesture.pose.sequence import extract_clip
+
+    clips = []
+    for name, known in tqdm(json.loads((FIXTURES / COUNTED_BY_EYE[folder]).read_text())["clips"].items(), desc=folder):
+        sequence = extract_clip(SHARED_DATA / folder / name, backend, fps)
+        # An edited clip is counted on the one shot its reps were counted in.
+        shot = slice(round(known.get("start_s", 0.0) * sequence.fps),
+                     round(known["end_s"] * sequence.fps) + 1 if "end_s" in known else None)
+        clips.append({"clip": name, "source": folder, "keypoints": sequence.keypoints[shot],
+                      "layout": sequence.layout, "fps": sequence.fps, "exercise": known["exercise"],
+                      "reps": known["reps"]})
+    return clips
 
 
 def video_clips(fps: float) -> list[dict]:
-    """The rep-count clips, posed with MediaPipe at `fps`."""
+    """Every clip counted by eye, posed with MediaPipe at `fps`."""
     from gym_gesture.pose import create_backend
-    from gym_gesture.pose.sequence import extract_clip
 
-    truth = json.loads((FIXTURES / "rep_counts.json").read_text())["clips"]
-    clips = []
     with create_backend("mediapipe") as backend:
-        for name, known in truth.items():
-            sequence = extract_clip(SHARED_DATA / "videos" / name, backend, fps)
-            clips.append({"clip": name, "source": "videos", "keypoints": sequence.keypoints,
-                          "layout": sequence.layout, "fps": sequence.fps, **known})
-    return clips
+        return [clip for folder in COUNTED_BY_EYE for clip in counted_clips(folder, backend, fps)]
 
 
 def fit3d_clips() -> list[dict]:
@@ -83,6 +95,8 @@ def run(out: Path) -> dict:
     odd = fit3d & np.array([recording_number(c["clip"]) % 2 == 1 if c["source"] == "fit3d" else False for c in clips])
     groups = {"all clips": np.ones(len(clips), bool), f"clips of {MANY_REPS}+ reps": many,
               "videos (rep_counts.json)": np.array([c["source"] == "videos" for c in clips]),
+              "clips22 (clips22_rep_counts.json)": np.array([c["source"] == "clips22" for c in clips]),
+              f"clips of {MANY_REPS}+ reps outside fit3d": many & np.array([c["source"] != "fit3d" for c in clips]),
               "fit3d": fit3d, "fit3d, odd recordings (chose the range windows)": odd,
               "fit3d, even recordings": fit3d & ~odd}
     table = {name: {group: summary(np.abs(np.array(counts) - truth)[chosen]) for group, chosen in groups.items()}

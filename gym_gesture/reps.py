@@ -139,6 +139,8 @@ BODY_UNDER_HANDS = RepSignal(shoulders_over_wrists, rest_is_high=False, min_ampl
 ELBOW_REST_BENT = RepSignal(elbow_angle, rest_is_high=False, min_amplitude=_ANGLE_SWING)
 KNEE = RepSignal(knee_angle, rest_is_high=True, min_amplitude=_ANGLE_SWING)
 HIP = RepSignal(hip_angle, rest_is_high=True, min_amplitude=_ANGLE_SWING)
+# A deadlift starts each rep from the floor and a hip thrust from the bottom: rest is the hips bent.
+HIP_REST_BENT = RepSignal(hip_angle, rest_is_high=False, min_amplitude=_ANGLE_SWING)
 HANDS_RAISED = RepSignal(wrist_height, rest_is_high=False, min_amplitude=0.4)
 HANDS_LOWERED = RepSignal(wrist_height, rest_is_high=True, min_amplitude=0.4)
 TWIST = RepSignal(hands_sideways, rest_is_high=None, min_amplitude=0.3)
@@ -160,9 +162,9 @@ REP_SIGNALS: dict[str, RepSignal] = {
     "shoulder press": HANDS_RAISED,
     "lateral raises": HANDS_RAISED,
     "squat": KNEE,
-    "deadlift": HIP,
+    "deadlift": HIP_REST_BENT,
     "romanian deadlift": HIP,
-    "hip thrust": HIP,
+    "hip thrust": HIP_REST_BENT,
     "leg extension": RepSignal(knee_angle, rest_is_high=False, min_amplitude=_ANGLE_SWING),
     "leg raises": HIP,
     "russian twist": TWIST,
