@@ -2,10 +2,13 @@
 counters (`reps.count_reps`) and a constant count, on clips whose reps are known.
 
 Clips: the repository's rep-count clips (`tests/fixtures/rep_counts.json`: counted by eye; their videos in
-`../shared/data/videos`), 27 clips of 15 of the 22 exercises in `../shared/data/clips22`
-(`tests/fixtures/clips22_rep_counts.json`: counted by eye the same way; one shot of an edited clip), both posed with MediaPipe
-at the shipped model's frame rate, as `predict` counts them, and the Fit3D sequences of `../shared/data/keypoints/fit3d5_mediapipe33.npz` (`tests/fixtures/
-fit3d_rep_counts.json`: derived from each exercise's own joint signal and checked by eye, see its note).
+`../shared/data/videos`) and 27 clips of 15 of the 22 exercises in `../shared/data/clips22`
+(`tests/fixtures/clips22_rep_counts.json`: counted by eye the same way; one shot of an edited clip), both
+posed with MediaPipe at the shipped model's frame rate, as `predict` counts them; 23 long clips of the gym5
+archive (`tests/fixtures/gym5_rep_counts.json`: 3 to 76 reps counted by eye on stick figures of their
+skeletons, the videos not being in the data; see its note); and the Fit3D sequences of
+`../shared/data/keypoints/fit3d5_mediapipe33.npz` (`tests/fixtures/fit3d_rep_counts.json`: derived from each
+exercise's own joint signal and checked by eye, see its note).
 The constant baseline counts every clip of 5 or more reps as their median (the best constant for them).
 The counters' range windows (`reps.RANGE_WINDOW_S`, `reps.ANY_RANGE_WINDOW_S`) were chosen on the Fit3D
 sequences of odd recording numbers, each the best of 3 to 7 s there for its counter; the even ones' and the
@@ -57,13 +60,18 @@ def video_clips(fps: float) -> list[dict]:
         return [clip for folder in COUNTED_BY_EYE for clip in counted_clips(folder, backend, fps)]
 
 
-def fit3d_clips() -> list[dict]:
-    reference = json.loads((FIXTURES / "fit3d_rep_counts.json").read_text())
+def archive_clips(source: str, fixture: str) -> list[dict]:
+    """The clips of a keypoint archive with known reps (`fixture`: its `archive`, `fps` and clips by id)."""
+    reference = json.loads((FIXTURES / fixture).read_text())
     clips = []
-    with np.load(SHARED_DATA / "keypoints" / "fit3d5_mediapipe33.npz") as archive:
+    with np.load(SHARED_DATA / "keypoints" / reference["archive"]) as archive:
         for name, known in reference["clips"].items():
-            clips.append({"clip": name, "source": "fit3d", "keypoints": archive[f"{known['exercise']}/{name}"][..., :3],
-                          "layout": "mediapipe33", "fps": float(reference["fps"]), **known})
+            # A clip counted on one stretch is counted there.
+            stretch = slice(known.get("start_frame", 0), known["end_frame"] + 1 if "end_frame" in known else None)
+            clips.append({"clip": name, "source": source,
+                          "keypoints": archive[f"{known['exercise']}/{name}"][stretch, :, :3],
+                          "layout": "mediapipe33", "fps": float(reference["fps"]), "exercise": known["exercise"],
+                          "reps": known["reps"]})
     return clips
 
 
@@ -81,7 +89,8 @@ def run(out: Path) -> dict:
     from gym_gesture import GymGestureConfig
     from gym_gesture.paths import DEFAULT_MODEL_DIR
 
-    clips = video_clips(GymGestureConfig.from_pretrained(DEFAULT_MODEL_DIR).sample_fps) + fit3d_clips()
+    clips = (video_clips(GymGestureConfig.from_pretrained(DEFAULT_MODEL_DIR).sample_fps)
+             + archive_clips("gym5", "gym5_rep_counts.json") + archive_clips("fit3d", "fit3d_rep_counts.json"))
     truth = np.array([clip["reps"] for clip in clips])
     many = truth >= MANY_REPS
     constant = int(np.median(truth[many]))
@@ -96,6 +105,7 @@ def run(out: Path) -> dict:
     groups = {"all clips": np.ones(len(clips), bool), f"clips of {MANY_REPS}+ reps": many,
               "videos (rep_counts.json)": np.array([c["source"] == "videos" for c in clips]),
               "clips22 (clips22_rep_counts.json)": np.array([c["source"] == "clips22" for c in clips]),
+              "gym5 (gym5_rep_counts.json)": np.array([c["source"] == "gym5" for c in clips]),
               f"clips of {MANY_REPS}+ reps outside fit3d": many & np.array([c["source"] != "fit3d" for c in clips]),
               "fit3d": fit3d, "fit3d, odd recordings (chose the range windows)": odd,
               "fit3d, even recordings": fit3d & ~odd}
