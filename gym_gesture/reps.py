@@ -242,14 +242,14 @@ def _windowed_range(signal: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarr
 
 def count_cycles(signal: np.ndarray, fps: float, *, rest_is_high: bool | None, min_amplitude: float,
                  low: float = 0.35, high: float = 0.65, smooth_s: float = 0.1,
-                 min_rep_s: float = 0.4, max_rep_s: float = 8.0,
+                 min_rep_s: float = 0.25, max_rep_s: float = 8.0,
                  range_window_s: float = RANGE_WINDOW_S) -> RepCount:
     """Count rest -> work -> rest cycles in a 1-D signal (NaN: no person) sampled at `fps`.
 
     Thresholds at fractions `low` / `high` of the robust range (5th-95th percentile) of the smoothed
     signal over the `range_window_s` seconds around each frame; where that range is under
     `min_amplitude` nothing changes state. A cycle counts when it lasts between `min_rep_s` and
-    `max_rep_s` from leaving rest to coming back. `rest_is_high=None`: the side of the whole signal's
+    `max_rep_s` from leaving rest to coming back (a push up at two a second is away from rest about 0.3 s). `rest_is_high=None`: the side of the whole signal's
     range that it reaches first is rest.
     """
     from scipy.ndimage import gaussian_filter1d  # a quarter second to import: not on the CLI's refusal path
