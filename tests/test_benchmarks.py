@@ -22,17 +22,18 @@ def test_quick_benchmark_measures_the_real_pipeline(tmp_path, capsys):
     report = json.loads(out.read_text())
     results, sample_fps = report["results"], report["model"]["sample_fps"]
     clip = results["real_clips"]["clips"][0]
-    assert clip["label"] == "squat" and 0 < clip["top_k_s"] and 0 < clip["timings"]["overlay"]
+    assert clip["label"] == "squat" and set(clip["timings"]) >= {"pose", "windows", "model", "overlay"}
     long_run = results["long_videos"][0]
     assert long_run["seconds"] == pytest.approx(3, abs=0.05)
     assert long_run["frames"] == round(3 * sample_fps)
     assert 0.2 < long_run["peak_rss_gb"] < 8  # a real process with torch and MediaPipe loaded
-    assert 0 < results["pose"]["bare_ms"] and 0 < results["pose"]["wrapper_ms"]
-    assert results["classifier"]["batch_256_windows_per_s"] > results["classifier"]["batch_1_windows_per_s"] / 10
-    names = [row["figure"] for row in report["figures"]]
-    assert "RTF top-k, 3-s 720p video" in names and "pose wrapper overhead" in names
-    assert "CLI --help (whole process)" in names and "CLI predict of a missing file (whole process)" in names
-    assert all(row["value"] > 0 for row in report["figures"])
+    # The table reports the measured runs: real-time factors are the run's seconds over the video's.
+    assert long_run["rtf_top_k"] == pytest.approx(long_run["top_k_s"] / long_run["seconds"], rel=1e-2)
+    table = {row["figure"]: row["value"] for row in report["figures"]}
+    assert table["RTF top-k, 3-s 720p video"] == long_run["rtf_top_k"]
+    assert table["pose, MediaPipePose (our wrapper)"] == results["pose"]["wrapper_ms"]
+    assert "pose wrapper overhead" in table
+    assert "CLI --help (whole process)" in table and "CLI predict of a missing file (whole process)" in table
     assert "| pose wrapper overhead |" in out.with_suffix(".md").read_text()
     assert "RTF overlay, 3-s 720p video" in capsys.readouterr().out  # the table
 

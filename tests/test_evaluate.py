@@ -43,7 +43,8 @@ def test_evaluate_json_fields_and_confusion_png(trained_model, synthetic_npz, tm
 def test_whole_data_without_split(trained_model, synthetic_npz):
     results = evaluate(str(trained_model), synthetic_npz)
     assert results["num_clips"] == len(load_pose_datasets(synthetic_npz)[0])
-    assert 0.0 <= results["window_accuracy"] <= 1.0
+    # The fixture model trained on these very clips: measured window 0.99, clip 1.00 (one class guessed: 0.33).
+    assert results["window_accuracy"] >= 0.9 and results["clip_accuracy"] >= 0.9, results
 
 
 def _with_unknown_class(tmp_path) -> Path:

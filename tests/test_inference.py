@@ -22,8 +22,9 @@ from conftest import FIXTURES, REPO_ROOT
 SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
 EXAMPLE_LABELS = {"squat.mp4": "squat", "plank.mp4": "plank", "russian_twist.mp4": "russian twist"}  # walking.mp4: no exercise
 # Shared clips the shipped checkpoint gets wrong, and why: reported in the model card, not hidden.
+# Each is asserted as it is, so that a change (fixed, or wrong another way) shows.
 KNOWN_MISSES = {
-    "pull_up_00.mp4": "backlit silhouette: MediaPipe misplaces the wrists and finds the person in 76% of frames",
+    "pull_up_00.mp4": ("squat", "backlit silhouette: MediaPipe misplaces the wrists and finds the person in 76% of frames"),
 }
 
 
@@ -218,7 +219,9 @@ def test_shared_clips_of_every_container(recognizer, shared_data):
         prediction = recognizer.predict(shared_data / "videos" / entry["file"])
         assert prediction.detected_frames > 0.5 * prediction.frames, entry["file"]
         assert len(prediction.windows) >= 1
-        if entry["label"] in recognizer.labels and entry["file"] not in KNOWN_MISSES:
+        if entry["file"] in KNOWN_MISSES:
+            assert prediction.label == KNOWN_MISSES[entry["file"]][0], f"known miss changed: update KNOWN_MISSES ({entry['file']})"
+        elif entry["label"] in recognizer.labels:
             assert prediction.label == entry["label"], entry["file"]
 
 
@@ -334,3 +337,6 @@ def test_a_two_channel_model_reads_the_image_plane(mediapipe_pose, model_dir):
     recognizer = Recognizer(GymGestureForSequenceClassification(config), mediapipe_pose)
     prediction = recognizer.predict(SQUAT_CLIP)
     assert prediction.windows and prediction.frames == len(sequence)  # untrained: no segment clears its threshold
+    # predict feeds the image plane (x, y), not two other channels: x, z changes the probabilities by up to 0.02.
+    expected = recognizer.recognize_sequence(image_plane, sequence.layout, sequence.fps, sequence.detected)
+    np.testing.assert_allclose(prediction.window_probabilities, expected.probabilities, atol=1e-6)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
@@ -88,14 +87,13 @@ def test_a_frame_arriving_while_one_is_processed_is_dropped_not_queued(recognize
         first = threading.Thread(target=session.push, args=(frames[0], 0.0))
         first.start()
         assert backend.started.wait(30)
-        started = time.perf_counter()
         second = session.push(frames[1], 0.1)  # the next slot, while the first frame is still in pose
-        waited = time.perf_counter() - started
+        first_still_in_pose = first.is_alive()  # held there until `go`: push did not wait for it
         backend.go.set()
         first.join(30)
     finally:
         session.close()
-    assert not second.processed and waited < 0.5
+    assert not second.processed and first_still_in_pose
     assert session.frames_processed == 1 and session.frames_received == 2
 
 
@@ -106,12 +104,13 @@ def test_two_exercises_in_a_row_reset_the_count(recognizer, shared_data):
         first, end = feed(session, push_ups)
         second, _ = feed(session, squat, end)
         segments = session.segments()
-    assert first[-1].label == "push up" and first[-1].reps >= 2
+    # 8 push ups by eye, where MediaPipe loses the person: a known miss (README), counted as predict counts it.
+    assert first[-1].label == "push up" and first[-1].reps == segments[0].reps == 2
     squat_updates = [update for update in second if update.label == "squat" and update.processed]
     assert squat_updates[0].reps == 0  # a new exercise starts at 0, not at the push ups' count
     assert (second[-1].label, second[-1].reps) == ("squat", 1)  # one squat in the clip (predict: 1)
     assert [(s.exercise, s.abstain) for s in segments] == [("push up", None), ("squat", None)]
-    assert segments[0].reps >= 2 and segments[1].reps == 1
+    assert segments[1].reps == 1
 
 
 def test_getting_into_position_counts_no_rep(recognizer, shared_data):
