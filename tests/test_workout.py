@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gym_gesture.dataset import load_pose_dataset
+from gym_gesture.inference import NoPersonError
 from gym_gesture.timeline import AbstainThresholds
 
 WORKOUT = ("squat", "push up", "bench press", "lat pulldown", "pull up", "push up")
@@ -92,7 +93,7 @@ def test_real_clips_held_out_from_training_are_still_named(recognizer, shared_da
             continue
         try:
             prediction = recognizer.predict(shared_data / "videos" / entry["file"])
-        except ValueError:  # nobody found (a clip too dark for MediaPipe)
+        except NoPersonError:  # a clip too dark for MediaPipe
             continue
         if prediction.label == entry["label"]:
             assert prediction.abstain is None, (entry["file"], prediction.abstain)
