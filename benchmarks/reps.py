@@ -40,8 +40,9 @@ def counted_clips(folder: str, backend, fps: float) -> list[dict]:
     """The clips of one data folder counted by eye (`COUNTED_BY_EYE`), posed with `backend` at `fps`."""
     from gym_gesture.pose.sequence import extract_clip
 
+    counted = json.loads((FIXTURES / COUNTED_BY_EYE[folder]).read_text())["clips"]
     clips = []
-    for name, known in tqdm(json.loads((FIXTURES / COUNTED_BY_EYE[folder]).read_text())["clips"].items(), desc=folder):
+    for name, known in tqdm(counted.items(), desc=folder):
         sequence = extract_clip(SHARED_DATA / folder / name, backend, fps)
         # An edited clip is counted on the one shot its reps were counted in.
         shot = slice(round(known.get("start_s", 0.0) * sequence.fps),

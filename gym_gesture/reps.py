@@ -249,8 +249,8 @@ def count_cycles(signal: np.ndarray, fps: float, *, rest_is_high: bool | None, m
     Thresholds at fractions `low` / `high` of the robust range (5th-95th percentile) of the smoothed
     signal over the `range_window_s` seconds around each frame; where that range is under
     `min_amplitude` nothing changes state. A cycle counts when it lasts between `min_rep_s` and
-    `max_rep_s` from leaving rest to coming back (a push up at two a second is away from rest about 0.3 s). `rest_is_high=None`: the side of the whole signal's
-    range that it reaches first is rest.
+    `max_rep_s` from leaving rest to coming back (a push up at two a second is away from rest about
+    0.3 s). `rest_is_high=None`: the side of the whole signal's range that it reaches first is rest.
     """
     from scipy.ndimage import gaussian_filter1d  # a quarter second to import: not on the CLI's refusal path
 
