@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from conftest import FIXTURES
 from gym_gesture.reps import count_any_reps, count_cycles, count_reps
 from gym_gesture.skeleton import MEDIAPIPE33
 
@@ -93,18 +90,22 @@ def test_class_agnostic_counter_counts_arm_raises(reps):
     assert count_any_reps(_arm_raises(reps), "mediapipe33", FPS).reps == reps
 
 
+def _counting_errors(clips: list[dict]) -> tuple[dict[str, int], dict[str, int]]:
+    """Counted minus known reps of each clip (`benchmarks.reps` clips): the class-agnostic counter's and the
+    exercises' own counters'."""
+    agnostic = {c["clip"]: count_any_reps(c["keypoints"], c["layout"], c["fps"]).reps - c["reps"] for c in clips}
+    own = {c["clip"]: count_reps(c["keypoints"], c["layout"], c["fps"], c["exercise"]).reps - c["reps"] for c in clips}
+    return agnostic, own
+
+
 def test_both_counters_on_fit3d_sequences_of_five_exercises(shared_data):
     """Fit3D's 150 sequences with reference counts (tests/fixtures/fit3d_rep_counts.json), where bending over
     (rows) and getting down (push ups) swing further than the reps: with thresholds from the whole clip's
     range the class-agnostic counter was within one rep on 0.880 and the exercises' own counters on 0.607."""
-    reference = json.loads((FIXTURES / "fit3d_rep_counts.json").read_text())
-    agnostic, own = [], []
-    with np.load(shared_data / "keypoints" / "fit3d5_mediapipe33.npz") as archive:
-        for name, truth in reference["clips"].items():
-            keypoints = archive[f"{truth['exercise']}/{name}"][..., :3].astype(np.float32)
-            agnostic.append(abs(count_any_reps(keypoints, "mediapipe33", reference["fps"]).reps - truth["reps"]))
-            own.append(abs(count_reps(keypoints, "mediapipe33", reference["fps"], truth["exercise"]).reps - truth["reps"]))
-    agnostic, own = np.array(agnostic), np.array(own)
+    from benchmarks.reps import archive_clips
+
+    clips = archive_clips("fit3d", "fit3d_rep_counts.json")
+    agnostic, own = (np.abs(list(errors.values())) for errors in _counting_errors(clips))
     assert len(agnostic) == 150
     assert (agnostic <= 1).mean() >= 0.92, np.bincount(agnostic)  # measured: 0.940 (benchmarks/reps.py)
     assert (own <= 1).mean() >= 0.95, np.bincount(own)  # measured: 0.973
@@ -118,8 +119,7 @@ def test_counters_on_long_real_clips_of_many_reps(shared_data):
 
     clips = archive_clips("gym5", "gym5_rep_counts.json")
     assert len(clips) == 23 and max(clip["reps"] for clip in clips) == 76
-    agnostic = {c["clip"]: count_any_reps(c["keypoints"], c["layout"], c["fps"]).reps - c["reps"] for c in clips}
-    own = {c["clip"]: count_reps(c["keypoints"], c["layout"], c["fps"], c["exercise"]).reps - c["reps"] for c in clips}
+    agnostic, own = _counting_errors(clips)
     assert np.mean([abs(error) <= 1 for error in agnostic.values()]) >= 0.9, agnostic
     assert np.mean([abs(error) <= 1 for error in own.values()]) >= 0.85, own
     assert agnostic["push_up_59"] == 0, agnostic  # 76 push ups over 106 s
@@ -129,24 +129,17 @@ def test_counters_on_long_real_clips_of_many_reps(shared_data):
 
 @pytest.mark.slow
 def test_counter_matches_reps_counted_by_eye_on_real_clips(shared_data, mediapipe_pose, model_dir):
+    from benchmarks.reps import counted_clips
     from gym_gesture import GymGestureConfig
-
-    from gym_gesture.pose.sequence import extract_clip
 
     # Poses at the shipped model's sampling rate, as `predict` and the app count them.
     fps = GymGestureConfig.from_pretrained(model_dir).sample_fps
-
-    clips = json.loads((FIXTURES / "rep_counts.json").read_text())["clips"]
+    clips = counted_clips("videos", mediapipe_pose, fps)
     assert len(clips) >= 10
-    errors, agnostic = {}, {}
-    for name, truth in clips.items():
-        sequence = extract_clip(shared_data / "videos" / name, mediapipe_pose, fps)
-        counted = count_reps(sequence.keypoints, sequence.layout, sequence.fps, truth["exercise"])
-        errors[name] = abs(counted.reps - truth["reps"])
-        agnostic[name] = abs(count_any_reps(sequence.keypoints, sequence.layout, sequence.fps).reps - truth["reps"])
+    agnostic, errors = _counting_errors(clips)
     # The class-agnostic counter, which enrolled exercises get, on the same clips: measured 21 of 22 within one.
-    assert np.mean(np.array(list(agnostic.values())) <= 1) >= 0.9, agnostic
-    errors_array = np.array(list(errors.values()))
+    assert np.mean(np.abs(list(agnostic.values())) <= 1) >= 0.9, agnostic
+    errors_array = np.abs(list(errors.values()))
     off_by_one = float((errors_array <= 1).mean())
     mae = float(errors_array.mean())
     print(f"rep counting on {len(errors)} clips at {fps:g} fps: off-by-one accuracy {off_by_one:.3f}, MAE {mae:.3f}; "
@@ -165,8 +158,7 @@ def test_counters_on_clips_of_fifteen_more_exercises_counted_by_eye(shared_data,
 
     clips = counted_clips("clips22", mediapipe_pose, GymGestureConfig.from_pretrained(model_dir).sample_fps)
     assert len(clips) == 27 and len({clip["exercise"] for clip in clips}) == 15
-    agnostic = {c["clip"]: count_any_reps(c["keypoints"], c["layout"], c["fps"]).reps - c["reps"] for c in clips}
-    own = {c["clip"]: count_reps(c["keypoints"], c["layout"], c["fps"], c["exercise"]).reps - c["reps"] for c in clips}
+    agnostic, own = _counting_errors(clips)
     assert np.mean([abs(error) <= 1 for error in agnostic.values()]) >= 0.85, agnostic
     assert np.mean([abs(error) <= 1 for error in own.values()]) >= 0.8, own
     # A deadlift's rest is the bar on the floor, a hip thrust's the hips down (standing counted them 0 and 1).
