@@ -95,10 +95,11 @@ def window_embeddings(model, clip: EnrolmentClip) -> tuple[np.ndarray, np.ndarra
     windows = windows_from_sequence(clip.keypoints, clip.layout, clip.fps, model.config)
     if not len(windows):
         return np.zeros((0, model.config.d_model), np.float32), windows.spans
+    device = next(model.parameters()).device
     with torch.inference_mode():
-        pooled = model.gym_gesture(torch.from_numpy(windows.keypoints),
-                                   attention_mask=torch.from_numpy(windows.attention_mask)).pooler_output
-    return torch.nn.functional.normalize(pooled.float(), dim=-1).numpy(), windows.spans
+        pooled = model.gym_gesture(torch.from_numpy(windows.keypoints).to(device),
+                                   attention_mask=torch.from_numpy(windows.attention_mask).to(device)).pooler_output
+    return torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy(), windows.spans
 
 
 def clip_similarity(embeddings: np.ndarray, prototypes: np.ndarray) -> float:
@@ -158,7 +159,10 @@ def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
                   prototype_thresholds=[*(model.config.prototype_thresholds or []), float(threshold)])
     for key in ("architectures", "transformers_version", "_name_or_path", "dtype"):
         config.pop(key, None)
-    state = model.state_dict()
+    # Built on the CPU and moved to the model's device once whole (a CUDA model's state would not concatenate
+    # with the new prototypes).
+    device = next(model.parameters()).device
+    state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
     new_class = model.config.num_enrolled_labels
     old_prototypes = state.pop("prototype_head.prototypes", torch.zeros(0, model.config.d_model))
     old_classes = state.pop("prototype_head.prototype_classes", torch.zeros(0, dtype=torch.long))
@@ -168,7 +172,7 @@ def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
         [old_classes, torch.full((len(prototypes),), new_class, dtype=torch.long)])
     enrolled = GymGestureForSequenceClassification(GymGestureConfig(**config))
     enrolled.load_state_dict(state, strict=True)
-    return enrolled.eval()
+    return enrolled.to(device).eval()
 
 
 def enroll_clips(model, label: str, clips: list[EnrolmentClip]) -> tuple[object, dict]:
