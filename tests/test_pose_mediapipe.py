@@ -93,17 +93,33 @@ def _best_alignment(ours: np.ndarray, reference: np.ndarray, max_shift: int = 15
     return best
 
 
-# Measured on all 10 clips (see the report in the pull request): the median |dx, dy| is 0.0008-0.0017
-# (of the frame size) on 6 of them, about the float16 rounding of the reference; 4 clips where MediaPipe
-# is unstable (a detection threshold crossed, another limb configuration locked on) differ more.
-# These three agree; the tolerance is 3x the worst of them.
-@pytest.mark.parametrize("clip_id", ["correct19", "correct52", "wrong94"])
+# The push-up archive's clips that MediaPipe 0.10.21 does not reproduce here, with why (measured: median
+# |dx, dy| of the frame size at the best frame shift). On the other six the median is 0.0008-0.0017, about
+# the float16 rounding of the reference.
+REFERENCE_DIVERGENCES = {  # clip: (median measured, why; None: too little to compare)
+    "correct134": (0.014, "another limb configuration locked on for part of the clip"),
+    "correct61": (0.043, "a frame later (shift -1) and a detection threshold crossed"),
+    "correct70": (0.022, "another limb configuration locked on for part of the clip"),
+    "correct71": (None, "nobody found in most frames: under 100 joints to compare (predict abstains on it too)"),
+}
+REFERENCE_CLIPS = ("correct19", "correct46", "correct52", "correct84", "wrong44", "wrong94", *REFERENCE_DIVERGENCES)
+
+
+@pytest.mark.parametrize("clip_id", REFERENCE_CLIPS)
 def test_reproduces_reference_keypoints(shared_data, mediapipe_pose, clip_id):
     with np.load(shared_data / "keypoints" / "pushup_form_mediapipe33.npz") as archive:
         reference = archive[f"push up/{clip_id}"].astype(np.float32)
     sequence = extract_clip(shared_data / "videos" / f"push_up_{clip_id}.mp4", mediapipe_pose, fps=None)
     ours = np.concatenate([sequence.keypoints, sequence.scores[..., None]], axis=-1)
     assert len(ours) == len(reference)
-    shift, median = _best_alignment(ours, reference)
+    alignment = _best_alignment(ours, reference)
+    if clip_id in REFERENCE_DIVERGENCES:  # apart as measured, so that a change either way shows
+        measured, why = REFERENCE_DIVERGENCES[clip_id]
+        if measured is None:
+            assert alignment is None, why
+        else:
+            assert 0.005 < alignment[1] < 2 * measured, why
+        return
+    shift, median = alignment
     assert shift == 0
     assert median < 0.005
