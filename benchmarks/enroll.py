@@ -241,13 +241,39 @@ def write(out: Path, result: dict) -> None:
     print("\n".join(lines))
 
 
+def descriptor_statistics(data: list[str], model_dir: Path = DEFAULT_MODEL_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the raw pose descriptor (`modeling_gym_gesture.pose_descriptor`) over
+    the windows of the training sources (split.json) of `model_dir` in `data`: the constants that
+    standardise it, `POSE_DESCRIPTOR_MEAN` and `POSE_DESCRIPTOR_STD`."""
+    import torch
+
+    from gym_gesture.data import windows_from_datasets
+    from gym_gesture.evaluate import split_pose_datasets
+    from gym_gesture.modeling_gym_gesture import pose_descriptor
+
+    model = load_model(model_dir)
+    windows = windows_from_datasets(split_pose_datasets(str(model_dir), data, split="train"), model.config)[0]
+    descriptors = pose_descriptor(torch.from_numpy(windows.keypoints), torch.from_numpy(windows.attention_mask).bool(),
+                                  model.config.layout, standardise=False).numpy()
+    print(f"{len(descriptors)} training windows of {model_dir.name}")
+    return descriptors.mean(axis=0), descriptors.std(axis=0)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "enroll",
                         help="results path without suffix (.json and .md)")
     parser.add_argument("--draws", type=int, default=5, help="random draws of the enrolled clips a class and k")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--descriptor-statistics", nargs="+", metavar="DATA",
+                        help="print the pose descriptor's standardising constants from the default model's training "
+                             "sources in DATA (its training data), instead of the benchmark")
     args = parser.parse_args(argv)
+    if args.descriptor_statistics:
+        for name, values in zip(("POSE_DESCRIPTOR_MEAN", "POSE_DESCRIPTOR_STD"),
+                                descriptor_statistics(args.descriptor_statistics)):
+            print(f"{name} = ({', '.join(f'{value:.4g}' for value in values)})")
+        return
     run(args.out, args.draws, args.seed)
 
 

@@ -8,6 +8,10 @@ from transformers import GenerationConfig, PreTrainedConfig
 FUSIONS = ("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm", "stgcn")
 POOLINGS = ("mean", "max")
 NORMALIZATIONS = ("hip_center_torso_scale",)
+# What an enrolled class's prototypes are made of: "pose", the windows' pose descriptors (joint angles,
+# limb heights, torso direction and their motion; `modeling_gym_gesture.pose_descriptor`), or "pooled",
+# the trunk's pooled embedding (what models enrolled before the descriptor hold).
+ENROLMENT_EMBEDDINGS = ("pose", "pooled")
 # Keys that are not fields but that transformers itself writes into a config or passes to it; any other
 # unknown key (a typo such as "d_modle", another model's setting) is refused instead of silently kept.
 _TRANSFORMERS_KEYS = frozenset({
@@ -45,6 +49,8 @@ class GymGestureConfig(PreTrainedConfig):
             the threshold), so the enrolled class outranks the trained ones exactly where the window is
             closer to it than the threshold its own clips set, and halfway from there to a perfect match
             it has `prototype_scale` / 2 logits over them.
+        enrolment_embedding: what the prototypes are (`ENROLMENT_EMBEDDINGS`); unset, "pose" (a model
+            with prototypes but no such field was enrolled with "pooled"): `prototype_embedding`.
     """
 
     model_type = "gym_gesture"
@@ -70,6 +76,7 @@ class GymGestureConfig(PreTrainedConfig):
     num_prototypes: int = 0
     prototype_thresholds: list[float] | None = None
     prototype_scale: float | int = 10.0
+    enrolment_embedding: str | None = None
 
     def __post_init__(self, **kwargs):
         # Checked before the parent's post-init so that a bad value surfaces as a plain ValueError
@@ -113,6 +120,16 @@ class GymGestureConfig(PreTrainedConfig):
                              f"{self.prototype_thresholds}: enrolled classes need both, or neither")
         if self.prototype_scale <= 0:
             raise ValueError(f"prototype_scale={self.prototype_scale} must be positive")
+        if self.enrolment_embedding not in (None, *ENROLMENT_EMBEDDINGS):
+            raise ValueError(f"enrolment_embedding={self.enrolment_embedding!r} is unknown; choose one of "
+                             f"{', '.join(ENROLMENT_EMBEDDINGS)}")
+
+    @property
+    def prototype_embedding(self) -> str:
+        """What this model's enrolled classes' prototypes are, or a new enrolment's would be."""
+        if self.enrolment_embedding:
+            return self.enrolment_embedding
+        return "pooled" if self.num_prototypes else "pose"
 
     @property
     def num_enrolled_labels(self) -> int:
@@ -127,4 +144,4 @@ class GymGestureConfig(PreTrainedConfig):
 
 GymGestureConfig.register_for_auto_class()
 
-__all__ = ["GymGestureConfig", "FUSIONS"]
+__all__ = ["GymGestureConfig", "ENROLMENT_EMBEDDINGS", "FUSIONS"]

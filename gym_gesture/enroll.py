@@ -1,8 +1,10 @@
 """Teach a model a new exercise from a few clips, without retraining (`gym-gesture enroll`).
 
-The model's clip embedding (`GymGestureModel`'s pooler_output) of every window of the enrolled clips
-becomes a prototype of the new class (`modeling_gym_gesture.PrototypeHead`): a window's similarity to
-the class is its cosine similarity to the nearest prototype. The class's threshold comes from its own
+The model's enrolment embedding of every window of the enrolled clips (its pose descriptor: joint angles,
+limb heights, torso direction and their motion, `modeling_gym_gesture.pose_descriptor`; the trunk's pooled
+output for models enrolled before it) becomes a prototype of the new class
+(`modeling_gym_gesture.PrototypeHead`): a window's similarity to the class is its cosine similarity to the
+nearest prototype. The class's threshold comes from its own
 clips, leave one clip out: each clip's similarity (the mean over its windows) to the prototypes of the
 other clips, and the threshold is the lowest of them, so every enrolled clip would have been named by
 the others while anything further from them than the least typical clip is not. A single clip is split
@@ -32,14 +34,16 @@ from .errors import InputError
 from .labels import normalise_label
 from .paths import CALIBRATION_FILE, ENROLMENT_FILE, FORM_MODEL_FILE
 
-# The threshold of a class enrolled from one clip too short to split in two non-overlapping halves: the
-# median leave-one-clip-out threshold of 3-clip enrolments on the real archives (benchmarks/enroll.py).
-DEFAULT_THRESHOLD = 0.9
-# The lowest threshold of an enrolled class. Validation clips of different classes (the shipped models'
-# split.json) are rarely more alike than this: the 95th percentile of their similarity is 0.425 for
-# gym7-transformer and 0.485 for gym22-transformer (`benchmarks/enroll.py`). Three Penn Action situp clips
-# left one out gave thresholds of -0.39 to -0.04, at which most clips of other exercises were named situp.
-MIN_THRESHOLD = 0.45
+# By enrolment embedding (`GymGestureConfig.prototype_embedding`), the threshold of a class enrolled from
+# one clip too short to split in two non-overlapping halves: the median leave-one-clip-out threshold of
+# 3-clip enrolments on the real archives (benchmarks/enroll.py).
+DEFAULT_THRESHOLD = {"pose": 0.87, "pooled": 0.9}
+# By enrolment embedding, the lowest threshold of an enrolled class. Validation clips of different classes
+# (the shipped models' split.json) are rarely more alike than this: the 95th percentile of their similarity
+# is 0.478 for gym7-transformer and 0.597 for gym22-transformer with the pose descriptor, 0.425 and 0.485
+# with the pooled embedding (`benchmarks/enroll.py`). Three Penn Action situp clips left one out gave
+# pooled thresholds of -0.39 to -0.04, at which most clips of other exercises were named situp.
+MIN_THRESHOLD = {"pose": 0.5, "pooled": 0.45}
 # An enrolled exercise's motion threshold is this share of its least-moving clip's motion energy (never
 # above the model's own): its other clips move about as much, give or take a factor of 2 to 3 (shoulder
 # shrugs of Pose Trainer: 0.011 to 0.031, below the model's 0.05 that a still person falls under).
@@ -87,19 +91,21 @@ def clips_from_videos(paths, backend, config) -> list[EnrolmentClip]:
 
 
 def window_embeddings(model, clip: EnrolmentClip) -> tuple[np.ndarray, np.ndarray]:
-    """The unit-length embeddings (N, d_model) of a clip's windows and their spans (N, 2) in seconds."""
+    """The unit-length enrolment embeddings (N, `prototype_dim`) of a clip's windows (the model's
+    `enrolment_embeddings`) and their spans (N, 2) in seconds."""
     import torch
 
     from .data import windows_from_sequence
+    from .modeling_gym_gesture import prototype_dim
 
     windows = windows_from_sequence(clip.keypoints, clip.layout, clip.fps, model.config)
     if not len(windows):
-        return np.zeros((0, model.config.d_model), np.float32), windows.spans
+        return np.zeros((0, prototype_dim(model.config)), np.float32), windows.spans
     device = next(model.parameters()).device
     with torch.inference_mode():
-        pooled = model.gym_gesture(torch.from_numpy(windows.keypoints).to(device),
-                                   attention_mask=torch.from_numpy(windows.attention_mask).to(device)).pooler_output
-    return torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy(), windows.spans
+        embeddings = model.enrolment_embeddings(torch.from_numpy(windows.keypoints).to(device),
+                                                torch.from_numpy(windows.attention_mask).to(device))
+    return embeddings.cpu().numpy(), windows.spans
 
 
 def clip_similarity(embeddings: np.ndarray, prototypes: np.ndarray) -> float:
@@ -146,7 +152,7 @@ def with_motion_floor(thresholds, label: str, floor: float | None):
 
 def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
     """A copy of `model` (a GymGestureForSequenceClassification) with one more class, served by `prototypes`
-    (N, d_model) at `threshold`; the model's own weights and earlier prototypes are kept as they are."""
+    (N, `prototype_dim`) at `threshold`; the model's own weights and earlier prototypes are kept as they are."""
     import torch
 
     from .configuration_gym_gesture import GymGestureConfig
@@ -155,6 +161,7 @@ def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
     config = model.config.to_dict()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)] + [label]
     config.update(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+                  enrolment_embedding=model.config.prototype_embedding,
                   num_prototypes=model.config.num_prototypes + len(prototypes),
                   prototype_thresholds=[*(model.config.prototype_thresholds or []), float(threshold)])
     for key in ("architectures", "transformers_version", "_name_or_path", "dtype"):
@@ -164,7 +171,7 @@ def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
     device = next(model.parameters()).device
     state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
     new_class = model.config.num_enrolled_labels
-    old_prototypes = state.pop("prototype_head.prototypes", torch.zeros(0, model.config.d_model))
+    old_prototypes = state.pop("prototype_head.prototypes", torch.zeros(0, prototypes.shape[1]))
     old_classes = state.pop("prototype_head.prototype_classes", torch.zeros(0, dtype=torch.long))
     state.pop("prototype_head.thresholds", None)
     state["prototype_head.prototypes"] = torch.cat([old_prototypes, torch.from_numpy(prototypes).float()])
@@ -195,16 +202,17 @@ def enroll_clips(model, label: str, clips: list[EnrolmentClip]) -> tuple[object,
         groups, method = [embeddings for _, embeddings, _ in embedded], "leave one clip out"
     else:
         groups, method = _halves(embedded[0][1], embedded[0][2]), "the clip's two halves"
+    embedding = model.config.prototype_embedding
     if len(groups) >= 2:
         threshold, similarities = leave_one_out_threshold(groups)
     else:
-        threshold, similarities, method = DEFAULT_THRESHOLD, [], "default (one clip, too short to halve)"
-    warning = None
-    if threshold < MIN_THRESHOLD:
+        threshold, similarities, method = DEFAULT_THRESHOLD[embedding], [], "default (one clip, too short to halve)"
+    warning, floor = None, MIN_THRESHOLD[embedding]
+    if threshold < floor:
         warning = (f"the clips of {label!r} look no more alike to the model than clips of different exercises "
-                   f"(similarity {threshold:.2f} < {MIN_THRESHOLD}): it will miss many of its clips; enrol clips "
+                   f"(similarity {threshold:.2f} < {floor}): it will miss many of its clips; enrol clips "
                    f"filmed alike (the same view, the whole body in frame), or more of them")
-        threshold, method = MIN_THRESHOLD, f"{method}, raised to the floor"
+        threshold, method = floor, f"{method}, raised to the floor"
     prototypes = np.concatenate([embeddings for _, embeddings, _ in embedded])
     enrolled = enrolled_model(model, label, prototypes, threshold)
     record = {"label": label, "clips": [clip.name for clip, _, _ in embedded], "skipped_clips": skipped,

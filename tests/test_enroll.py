@@ -163,9 +163,8 @@ def test_hub_folder_of_an_enrolled_model_carries_its_enrolment(small_model, tmp_
 @pytest.mark.slow
 def test_shipped_model_learns_lateral_raises_from_three_fit3d_sequences(shared_data, tmp_path):
     """Real data: 3 Fit3D lateral raise sequences enrolled into the shipped 7-class model; its other lateral
-    raise sequences are named so, the threshold its clips set keeps out some of Penn Action's clips of
-    exercises outside the 22 (not enough: issue #16's <= 0.05 is not met, see results/enroll.md), and
-    `gym-gesture enroll --data` adds Fit3D's t bar row on top."""
+    raise sequences are named so, no clip of Penn Action's exercises outside the 22 is (56 of 149 were with
+    the pooled embedding as prototypes), and `gym-gesture enroll --data` adds Fit3D's t bar row on top."""
     fit3d = shared_data / "keypoints" / "fit3d5_mediapipe33.npz"
     raises = sorted(clips_from_archive(fit3d, "lateral raises", fps=50.0), key=lambda clip: clip.name)
     enroll(None, "lateral raises", raises[:3], tmp_path / "one")
@@ -175,7 +174,7 @@ def test_shipped_model_learns_lateral_raises_from_three_fit3d_sequences(shared_d
     penn = shared_data / "keypoints" / "penn_action_13j.npz"
     unknown = [clip for label in ("situp", "jumping jacks", "clean and jerk") for clip in clips_from_archive(penn, label)]
     false = [named(recognizer, clip) == "lateral raises" for clip in unknown]
-    assert np.mean(false) <= 0.4, f"{sum(false)} of {len(false)}"  # measured: 56 of 149
+    assert np.mean(false) <= 0.05, f"{sum(false)} of {len(false)}"  # measured: 0 of 149
 
     assert cli(["enroll", "--model", str(tmp_path / "one"), "--data", str(fit3d), "--fps", "50",
                 "--label", "t bar row", "--out", str(tmp_path / "two")]) == 0
@@ -187,8 +186,8 @@ def test_shipped_model_learns_lateral_raises_from_three_fit3d_sequences(shared_d
 @pytest.mark.slow
 def test_shoulder_shrugs_taught_from_three_clips_are_named_not_taken_for_standing_still(shared_data, tmp_path):
     """Real data: Pose Trainer's shoulder shrugs move less (motion energy 0.01-0.03) than the model's "no
-    exercise motion" threshold (0.05); taught from 3 clips, most of the other clips are named shoulder shrug
-    (with the model's threshold none was)."""
+    exercise motion" threshold (0.05); taught from 3 clips, the other clips are named shoulder shrug (with the
+    model's threshold none was)."""
     posetrainer = shared_data / "keypoints" / "posetrainer_openpose18.npz"
     shrugs = sorted(clips_from_archive(posetrainer, "shoulder shrug"), key=lambda clip: clip.name)
     taught, held_out = shrugs[:3], shrugs[3:]
@@ -197,15 +196,15 @@ def test_shoulder_shrugs_taught_from_three_clips_are_named_not_taken_for_standin
     motions = [motion_energy(clip.keypoints, clip.layout) for clip in held_out]
     assert np.median(motions) < recognizer.thresholds.min_motion  # the case: the model's threshold would refuse them
     names = [named(recognizer, clip) for clip in held_out]
-    assert np.mean([name == "shoulder shrug" for name in names]) >= 0.7, names  # measured: 16 of 21 (0 before)
+    assert np.mean([name == "shoulder shrug" for name in names]) >= 0.9, names  # measured: 20 of 21 (16 pooled)
 
 
 @pytest.mark.slow
 def test_situps_that_look_unalike_get_the_floor_threshold_and_a_warning(shared_data, tmp_path, monkeypatch):
-    """Real data: to the shipped 7-class model these three Penn Action situp clips (one draw of
-    benchmarks/enroll.py) look no more alike than clips of different exercises (leave one clip out: -0.36).
-    The user is warned, and the floor keeps many clips of other exercises from being named situp: without
-    it 88 of 100 Penn clips of five other exercises were, with it 36 (measured; still far from none)."""
+    """Real data: these three Penn Action situp clips (one draw of benchmarks/enroll.py) look no more alike
+    than clips of different exercises (leave one clip out: 0.07, against the floor's 0.5). The user is
+    warned, and the floor keeps many clips of other exercises from being named situp: without it 58 of 100
+    Penn clips of five other exercises were, with it 19 (measured; still far from none)."""
     import gym_gesture.enroll
 
     penn = shared_data / "keypoints" / "penn_action_13j.npz"
@@ -213,11 +212,30 @@ def test_situps_that_look_unalike_get_the_floor_threshold_and_a_warning(shared_d
     others = [clip for label in ("push up", "bench press", "pull up", "jumping jacks", "clean and jerk")
               for clip in clips_from_archive(penn, label)[:20]]
     record = enroll(None, "situp", taught, tmp_path / "floored")
-    assert min(record["similarities"]) < 0
-    assert record["threshold"] == MIN_THRESHOLD and "look no more alike" in record["warning"]
-    monkeypatch.setattr(gym_gesture.enroll, "MIN_THRESHOLD", -1.0)
+    assert min(record["similarities"]) < MIN_THRESHOLD["pose"] / 2
+    assert record["threshold"] == MIN_THRESHOLD["pose"] and "look no more alike" in record["warning"]
+    monkeypatch.setattr(gym_gesture.enroll, "MIN_THRESHOLD", {"pose": -1.0})
     assert enroll(None, "situp", taught, tmp_path / "unfloored")["warning"] is None
     recognizers = {folder: Recognizer.from_pretrained(tmp_path / folder, backend=None) for folder in ("floored", "unfloored")}
     named_situp = {folder: sum(named(recognizer, clip) == "situp" for clip in others)
                    for folder, recognizer in recognizers.items()}
     assert named_situp["floored"] <= named_situp["unfloored"] / 2, named_situp
+
+
+def test_a_folder_enrolled_with_pooled_embeddings_before_the_pose_descriptor_still_loads_and_names(small_model, tmp_path):
+    """Folders enrolled before the pose descriptor hold the trunk's pooled embeddings as prototypes and no
+    `enrolment_embedding` in their config: they load as such, and enrolling on top keeps that embedding."""
+    base = load_model(small_model)
+    base.config.enrolment_embedding = "pooled"
+    base.save_pretrained(tmp_path / "base")
+    raises = synthetic_clips("lateral raises", 3, seed=1)
+    enroll(tmp_path / "base", "lateral raises", raises, tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    assert config.pop("enrolment_embedding") == "pooled"
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    old = Recognizer.from_pretrained(tmp_path / "old", backend=None)
+    assert old.config.prototype_embedding == "pooled"
+    assert old.model.prototype_head.prototypes.shape[1] == old.config.d_model
+    assert [named(old, clip) for clip in raises] == ["lateral raises"] * 3
+    enroll(tmp_path / "old", "squat", synthetic_clips("squat", 3, seed=2), tmp_path / "two")
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["enrolment_embedding"] == "pooled"

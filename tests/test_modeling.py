@@ -260,3 +260,29 @@ def test_shipped_checkpoint_gives_the_logits_it_shipped_with():
         logits = model(torch.from_numpy(keypoints), attention_mask=torch.from_numpy(mask)).logits
     expected = json.loads((Path(__file__).parent / "fixtures" / "gym7_transformer_logits.json").read_text())
     torch.testing.assert_close(logits, torch.tensor(expected), rtol=0, atol=1e-5)
+
+
+def test_pose_descriptor_reads_joint_angles_and_is_the_same_for_a_mirror_image():
+    """The enrolment embedding (`pose_descriptor`): a straight arm reads an elbow cosine of -1; a clip
+    mirrored left to right (filmed from the other side) gives the same descriptor; masked frames count not."""
+    from gym_gesture.modeling_gym_gesture import POSE_DESCRIPTOR_DIM, pose_descriptor, pose_descriptor_frames
+    from gym_gesture.skeleton import get_layout
+
+    layout = get_layout("h36m17")
+    keypoints = torch.randn(3, 30, 17, 2)
+    for side, x in (("left", 1.0), ("right", -1.0)):  # arms straight out to the sides in frame 0
+        for joint, reach in (("shoulder", 1), ("elbow", 2), ("wrist", 3)):
+            keypoints[0, 0, layout.index[f"{side}_{joint}"]] = torch.tensor([x * reach, -1.0])
+    frames = pose_descriptor_frames(keypoints, "h36m17")
+    assert frames[0, 0, 0].item() == pytest.approx(-1.0) and frames[0, 0, 6].item() == pytest.approx(-1.0)
+
+    mirrored = keypoints[:, :, torch.from_numpy(layout.mirror_permutation)] * torch.tensor([-1.0, 1.0])
+    mask = torch.ones(3, 30, dtype=torch.bool)
+    raw = pose_descriptor(keypoints, mask, "h36m17", standardise=False)
+    assert raw.shape == (3, POSE_DESCRIPTOR_DIM)
+    torch.testing.assert_close(pose_descriptor(mirrored, mask, "h36m17", standardise=False), raw)
+
+    mask[:, 20:] = False
+    padded = pose_descriptor(torch.cat([keypoints[:, :20], torch.randn(3, 10, 17, 2)], dim=1), mask, "h36m17")
+    torch.testing.assert_close(padded, pose_descriptor(keypoints[:, :20], mask[:, :20], "h36m17"))
+    torch.testing.assert_close(padded.norm(dim=-1), torch.ones(3))

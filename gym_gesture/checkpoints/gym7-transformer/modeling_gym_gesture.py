@@ -30,7 +30,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceCl
 
 from .configuration_gym_gesture import GymGestureConfig
 from .processing_gym_gesture import GymGestureProcessor
-from .skeleton import graph_partitions
+from .skeleton import get_layout, graph_partitions
 
 # Every Auto class a saved folder answers to, written into its config.json whichever class saved it.
 AUTO_MAP = {
@@ -344,28 +344,110 @@ FUSION_MODULES: dict[str, type[nn.Module]] = {
 }
 
 
+# The pose descriptor of a window (what exercises enrolled from a few clips are recognised by): per frame,
+# the cosines of the elbow, shoulder, hip and knee angles and the heights of the wrists over the shoulders
+# and of the ankles under the hips, each the larger and the smaller of the two sides, and the direction of
+# the torso (its sin and |cos|), so that a mirror image (or the exercise done with the other arm) reads the same;
+# per window their mean, std, min, max over the valid frames and their mean change from frame to frame.
+# It reads the image plane (x, y) of the normalised window, which every source and layout has.
+_POSE_DESCRIPTOR_ANGLES = (("shoulder", "elbow", "wrist"), ("hip", "shoulder", "elbow"),
+                           ("shoulder", "hip", "knee"), ("hip", "knee", "ankle"))
+_POSE_DESCRIPTOR_HEIGHTS = (("wrist", "shoulder"), ("ankle", "hip"))
+POSE_DESCRIPTOR_FRAME_FEATURES = 2 * (len(_POSE_DESCRIPTOR_ANGLES) + len(_POSE_DESCRIPTOR_HEIGHTS)) + 2
+POSE_DESCRIPTOR_DIM = 5 * POSE_DESCRIPTOR_FRAME_FEATURES
+# Its mean and standard deviation over the 2,322 training windows of the shipped 7-class checkpoint
+# (`python -m benchmarks.enroll --descriptor-statistics`), which standardise it before the cosine.
+POSE_DESCRIPTOR_MEAN = (
+    -0.09545, 0.4932, -0.6788, -0.6032, 0.4355, 0.8219, -0.3636, 0.294, -0.7678, -0.7408, 0.2441, 0.6933,
+    -0.6014, 0.5051, 0.5414, 0.3202, 0.1951, 0.2251, 0.3692, 0.2718, 0.4891, 0.3446, 0.1606, 0.1849, 0.3457,
+    0.2634, 0.1092, 0.059, -0.7656, 0.01397, -0.8991, -0.8696, -0.1048, 0.3707, -0.8803, -0.196, -0.9433,
+    -0.9381, -0.2734, 0.2402, -0.7421, 0.4114, 0.7351, 0.9219, -0.2978, -0.173, 1.001, 1.243, 0.487, 0.8113,
+    -0.4523, -0.3632, 0.7734, 1.094, -0.4115, 0.6021, 0.181, 0.0954, 0.06368, 0.09408, 0.1272, 0.09098, 0.172,
+    0.1107, 0.04919, 0.07879, 0.1176, 0.08973, 0.03808, 0.02044,
+)
+POSE_DESCRIPTOR_STD = (
+    0.484, 0.5064, 0.452, 0.4834, 0.9653, 0.6564, 0.4449, 0.5425, 0.3802, 0.3619, 0.9211, 0.6349, 0.4308,
+    0.3897, 0.2252, 0.286, 0.2641, 0.2739, 0.2551, 0.3041, 0.2233, 0.2731, 0.2503, 0.2527, 0.2669, 0.3098,
+    0.1659, 0.05379, 0.4937, 0.7712, 0.2733, 0.3169, 0.7869, 0.8256, 0.3915, 0.7366, 0.2081, 0.2049, 0.7669,
+    0.8681, 0.3454, 0.3825, 0.3306, 0.2216, 0.7825, 0.7957, 1.149, 0.8754, 0.4639, 0.3229, 0.7181, 0.7288,
+    1.113, 0.7977, 0.5934, 0.3906, 0.1304, 0.0947, 0.1003, 0.1441, 0.1135, 0.117, 0.125, 0.09689, 0.08828,
+    0.1341, 0.1163, 0.1188, 0.06129, 0.02328,
+)
+
+
+def pose_descriptor_frames(keypoints: torch.Tensor, layout: str) -> torch.Tensor:
+    """(B, T, POSE_DESCRIPTOR_FRAME_FEATURES) per-frame features of keypoints (B, T, J, C >= 2) in `layout`."""
+    index = get_layout(layout).index
+    xy = keypoints[..., :2].float()
+
+    def joint(side: str, name: str) -> torch.Tensor:
+        return xy[..., index[f"{side}_{name}"], :]
+
+    def cosine(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:  # of the angle at b
+        u, v = a - b, c - b
+        return (u * v).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1)).clamp(min=1e-6)
+
+    sides = [torch.stack([cosine(*(joint(side, name) for name in angle)) for angle in _POSE_DESCRIPTOR_ANGLES]
+                         + [joint(side, low)[..., 1] - joint(side, high)[..., 1] for low, high in _POSE_DESCRIPTOR_HEIGHTS],
+                         dim=-1) for side in ("left", "right")]
+    torso = (joint("left", "shoulder") + joint("right", "shoulder") - joint("left", "hip") - joint("right", "hip")) / 2
+    direction = torch.atan2(torso[..., 1], torso[..., 0])
+    # The torso's lean sideways as |cos|: a mirror image (a clip filmed from the other side) flips its sign.
+    frames = torch.cat([torch.maximum(*sides), torch.minimum(*sides), direction.sin()[..., None],
+                        direction.cos().abs()[..., None]], dim=-1)
+    return torch.nan_to_num(frames)
+
+
+def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, standardise: bool = True) -> torch.Tensor:
+    """(B, POSE_DESCRIPTOR_DIM) descriptors of windows (keypoints (B, T, J, C), mask (B, T) bool), unit length
+    after standardising with `POSE_DESCRIPTOR_MEAN` / `_STD` (raw, unnormalised, with standardise=False)."""
+    frames = pose_descriptor_frames(keypoints, layout)
+    valid = mask[..., None]
+    count = valid.sum(dim=1).clamp(min=1)
+    mean = frames.masked_fill(~valid, 0.0).sum(dim=1) / count
+    std = ((frames - mean[:, None]).masked_fill(~valid, 0.0) ** 2).sum(dim=1).div(count).sqrt()
+    low = frames.masked_fill(~valid, float("inf")).amin(dim=1)
+    high = frames.masked_fill(~valid, float("-inf")).amax(dim=1)
+    both = valid[:, 1:] & valid[:, :-1]
+    change = (frames[:, 1:] - frames[:, :-1]).abs().masked_fill(~both, 0.0).sum(dim=1) / both.sum(dim=1).clamp(min=1)
+    descriptor = torch.cat([mean, std, low, high, change], dim=-1)
+    if not standardise:
+        return descriptor
+    centre = torch.tensor(POSE_DESCRIPTOR_MEAN, device=descriptor.device)
+    scale = torch.tensor(POSE_DESCRIPTOR_STD, device=descriptor.device)
+    return F.normalize((descriptor - centre) / scale, dim=-1)
+
+
+def prototype_dim(config: GymGestureConfig) -> int:
+    """The length of a prototype: the pose descriptor's or the pooled embedding's (`config.prototype_embedding`)."""
+    return POSE_DESCRIPTOR_DIM if config.prototype_embedding == "pose" else config.d_model
+
+
 class PrototypeHead(nn.Module):
     """Enrolled classes (`gym-gesture enroll`): window embeddings kept as prototypes, no weights trained.
 
-    `prototypes` (P, d_model) are unit-length clip embeddings (`GymGestureModel`'s pooler_output of the
-    enrolled clips' windows) and `prototype_classes` (P,) says which enrolled class (0 for the first)
-    each belongs to; both are persistent buffers, so they are saved in model.safetensors beside the
-    weights. A window's similarity to a class is its cosine similarity to the class's nearest prototype."""
+    `prototypes` (P, `prototype_dim`) are the unit-length enrolment embeddings of the enrolled clips'
+    windows (`GymGestureForSequenceClassification.enrolment_embeddings`: their pose descriptors, or for
+    older enrolments the trunk's pooler_output) and `prototype_classes` (P,) says which enrolled class (0
+    for the first) each belongs to; both are persistent buffers, so they are saved in model.safetensors
+    beside the weights. A window's similarity to a class is its cosine similarity to the class's nearest
+    prototype."""
 
     def __init__(self, config: GymGestureConfig):
         super().__init__()
         self.num_classes = config.num_enrolled_labels
-        self.register_buffer("prototypes", torch.zeros(config.num_prototypes, config.d_model))
+        self.register_buffer("prototypes", torch.zeros(config.num_prototypes, prototype_dim(config)))
         self.register_buffer("prototype_classes", torch.zeros(config.num_prototypes, dtype=torch.long))
         self.register_buffer("thresholds", torch.tensor(config.prototype_thresholds, dtype=torch.float32),
                              persistent=False)
         self.scale = float(config.prototype_scale)
 
-    def similarity(self, pooled: torch.Tensor) -> torch.Tensor:
-        """(B, enrolled classes): each window's cosine similarity to each class's nearest prototype."""
-        cosine = F.normalize(pooled.float(), dim=-1) @ self.prototypes.T
-        nearest = torch.full((len(pooled), self.num_classes), -1.0, device=pooled.device)
-        return nearest.scatter_reduce(1, self.prototype_classes.expand(len(pooled), -1), cosine, reduce="amax")
+    def similarity(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(B, enrolled classes): each window's cosine similarity to each class's nearest prototype, from the
+        windows' unit-length enrolment embeddings (B, `prototype_dim`)."""
+        cosine = embeddings @ self.prototypes.T
+        nearest = torch.full((len(embeddings), self.num_classes), -1.0, device=embeddings.device)
+        return nearest.scatter_reduce(1, self.prototype_classes.expand(len(embeddings), -1), cosine, reduce="amax")
 
     def logits(self, trained_logits: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
         """Enrolled classes' logits on the trained head's scale: the top trained logit, raised or lowered by
@@ -552,13 +634,25 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         logits = self.classifier(self.dropout(pooled))
         similarity = None
         if self.prototype_head is not None:
-            similarity = self.prototype_head.similarity(pooled)
+            similarity = self.prototype_head.similarity(self.enrolment_embeddings(keypoints, attention_mask, pooled))
             logits = torch.cat([logits, self.prototype_head.logits(logits, similarity)], dim=-1)
         loss = self.loss(logits, labels.to(logits.device)) if labels is not None else None
         if not return_dict:
             return tuple(value for value in (loss, logits, hidden_states, attentions, similarity) if value is not None)
         return GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states,
                                           attentions=attentions, prototype_similarity=similarity)
+
+    def enrolment_embeddings(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                             pooled: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, `prototype_dim`) unit-length embeddings of windows that enrolled classes are recognised by
+        (`config.prototype_embedding`): the windows' pose descriptors, or the trunk's pooled output (`pooled`
+        when the caller has it)."""
+        if self.config.prototype_embedding == "pose":
+            keypoints, mask, _ = self.gym_gesture._check_inputs(keypoints, attention_mask)
+            return pose_descriptor(keypoints, mask, self.config.layout)
+        if pooled is None:
+            pooled = self.gym_gesture.embed(keypoints, attention_mask, False, False)[1]
+        return F.normalize(pooled.float(), dim=-1)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The loss of `config.problem_type` (set from the labels' dtype and shape on first use, as
@@ -581,4 +675,4 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
 GymGestureModel.register_for_auto_class("AutoModel")
 GymGestureForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
-__all__ = ["AUTO_MAP", "GymGestureClassifierOutput", "GymGestureModel", "PrototypeHead", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]
+__all__ = ["AUTO_MAP", "POSE_DESCRIPTOR_DIM", "pose_descriptor", "GymGestureClassifierOutput", "GymGestureModel", "PrototypeHead", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]
