@@ -574,8 +574,9 @@ def _add_enroll(subparsers) -> None:
     parser = subparsers.add_parser(
         "enroll", help="teach a model a new exercise from a few clips, without retraining",
         description="Enrol a new exercise from 1 to 5 clips (videos, or every clip of LABEL in a keypoint archive "
-                    "with --data): the model's embeddings of the clips' windows become the class's prototypes and "
-                    "its abstain threshold is set from the clips themselves (leave one clip out). OUT is a model "
+                    "with --data): the model's enrolment embeddings of the clips' windows (their pose descriptors) "
+                    "become the class's prototypes and its abstain threshold is set from the clips themselves "
+                    "(leave one clip out, less a margin). OUT is a model "
                     "folder like any other: predict, the app, evaluate and push read it; enrol it again to add "
                     "another exercise.")
     parser.add_argument("clips", nargs="*", metavar="CLIP", help="video files of the new exercise")
