@@ -210,18 +210,17 @@ def enroll_clips(model, label: str, clips: list[EnrolmentClip]) -> tuple[object,
         groups, method = [embeddings for _, embeddings, _ in embedded], "leave one clip out"
     else:
         groups, method = _halves(embedded[0][1], embedded[0][2]), "the clip's two halves"
-    embedding = model.config.prototype_embedding
+    embedding, warning = model.config.prototype_embedding, None
+    floor = MIN_THRESHOLD[embedding]
     if len(groups) >= 2:
         lowest, similarities = leave_one_out_threshold(groups)
         threshold = lowest - THRESHOLD_MARGIN[embedding]
+        if lowest < floor:
+            warning = (f"the clips of {label!r} look no more alike to the model than clips of different exercises "
+                       f"(similarity {lowest:.2f} < {floor}): it will miss many of its clips; enrol clips "
+                       f"filmed alike (the same view, the whole body in frame), or more of them")
     else:
         threshold, similarities, method = DEFAULT_THRESHOLD[embedding], [], "default (one clip, too short to halve)"
-        lowest = threshold
-    warning, floor = None, MIN_THRESHOLD[embedding]
-    if lowest < floor:
-        warning = (f"the clips of {label!r} look no more alike to the model than clips of different exercises "
-                   f"(similarity {lowest:.2f} < {floor}): it will miss many of its clips; enrol clips "
-                   f"filmed alike (the same view, the whole body in frame), or more of them")
     if threshold < floor:
         threshold, method = floor, f"{method}, raised to the floor"
     prototypes = np.concatenate([embeddings for _, embeddings, _ in embedded])
