@@ -69,7 +69,7 @@ def agreement(checkpoint: str, data: list[str], device: str) -> dict:
     datasets = _test_rows(checkpoint, data)
     on_cpu = Recognizer.from_pretrained(checkpoint, backend=None)
     on_device = Recognizer.from_pretrained(checkpoint, backend=None, device=device)
-    clips = named_alike = abstained_alike = 0
+    clips = named_alike = verdict_alike = 0
     largest = 0.0
     for (_, cpu), (_, gpu) in zip(recognize_clips(on_cpu, datasets, f"{checkpoint} on cpu"),
                                   recognize_clips(on_device, datasets, f"{checkpoint} on {device}")):
@@ -77,9 +77,9 @@ def agreement(checkpoint: str, data: list[str], device: str) -> dict:
         if len(cpu.probabilities):
             largest = max(largest, float(np.abs(cpu.probabilities - gpu.probabilities).max()))
         named_alike += cpu.clip_scores.argmax() == gpu.clip_scores.argmax()
-        abstained_alike += (cpu.abstain is None) == (gpu.abstain is None) and cpu.exercise == gpu.exercise
+        verdict_alike += (cpu.abstain is None) == (gpu.abstain is None) and cpu.exercise == gpu.exercise
     return {"checkpoint": checkpoint, "device": str(next(on_device.model.parameters()).device), "clips": clips,
-            "named_alike": int(named_alike), "verdict_alike": int(abstained_alike),
+            "named_alike": int(named_alike), "verdict_alike": int(verdict_alike),
             "largest_probability_difference": largest}
 
 
@@ -90,23 +90,10 @@ def _windows(checkpoint: str, data: list[str]):
     return windows_from_datasets(_test_rows(checkpoint, data), load_model(checkpoint).config)[0]
 
 
-def windows_per_second(model, keypoints: np.ndarray, attention_mask: np.ndarray, batch_size: int,
-                       min_seconds: float = 2.0) -> float:
-    """Windows per second of wall time through `window_scores` at `batch_size` (it returns the probabilities
-    on the CPU, so every call waits for the device)."""
-    from gym_gesture.inference import window_scores
-
-    take = np.arange(max(batch_size, 256)) % len(keypoints)
-    keypoints, attention_mask = keypoints[take], attention_mask[take]
-    window_scores(model, keypoints, attention_mask, batch_size)  # warm-up
-    calls, started = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - started < min_seconds:
-        window_scores(model, keypoints, attention_mask, batch_size)
-        calls += 1
-    return len(keypoints) * calls / (time.perf_counter() - started)
-
-
 def throughput(checkpoint: str, data: list[str], device: str) -> dict:
+    """Windows per second of wall time through predict's model call (`compare.throughput`) on the CPU and on
+    `device`: the probabilities come back to the CPU, so every call waits for the device."""
+    from gym_gesture.compare import throughput as windows_per_second
     from gym_gesture.inference import load_model
 
     windows = _windows(checkpoint, data)
@@ -114,7 +101,8 @@ def throughput(checkpoint: str, data: list[str], device: str) -> dict:
     rows = {}
     for where in ("cpu", device):
         model = model.to(where)
-        rows[where] = {str(batch): round(windows_per_second(model, windows.keypoints, windows.attention_mask, batch))
+        rows[where] = {str(batch): round(windows_per_second(model, windows.keypoints, windows.attention_mask, batch,
+                                                            clock=time.perf_counter))
                        for batch in BATCH_SIZES}
     return {"checkpoint": Path(checkpoint).name, "fusion": model.config.fusion, "windows": len(windows), "windows_per_s": rows}
 

@@ -68,20 +68,21 @@ def run_order(fusion_seeds: dict[str, list[int]]) -> list[tuple[str, int]]:
 
 
 def throughput(model, keypoints: np.ndarray, attention_mask: np.ndarray, batch_size: int,
-               min_seconds: float = 2.0) -> float:
-    """Windows per second of this process's CPU time through `inference.window_probabilities` (the path of
-    predict) at `batch_size`, on real windows (repeated to fill a batch). CPU time, not wall time: on a
-    machine shared with other work it is what an idle core would do (with one torch thread)."""
+               min_seconds: float = 2.0, clock=time.process_time) -> float:
+    """Windows per second of `clock` through `inference.window_probabilities` (the path of predict) at
+    `batch_size`, on real windows (repeated to fill a batch). By default this process's CPU time, not wall
+    time: on a machine shared with other work it is what an idle core would do (with one torch thread); a
+    model on a GPU is timed by the wall clock (`time.perf_counter`), as the CPU waits for it."""
     from .inference import window_probabilities
 
     take = np.arange(max(batch_size, 256)) % len(keypoints)
     keypoints, attention_mask = keypoints[take], attention_mask[take]
     window_probabilities(model, keypoints[:batch_size], attention_mask[:batch_size], batch_size)  # warm-up
-    calls, started = 0, time.process_time()
-    while calls == 0 or time.process_time() - started < min_seconds:
+    calls, started = 0, clock()
+    while calls == 0 or clock() - started < min_seconds:
         window_probabilities(model, keypoints, attention_mask, batch_size)
         calls += 1
-    return len(keypoints) * calls / (time.process_time() - started)
+    return len(keypoints) * calls / (clock() - started)
 
 
 def window_scores(model, windows, indices: np.ndarray) -> dict[str, float]:
