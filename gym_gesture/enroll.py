@@ -1,8 +1,8 @@
 """Teach a model a new exercise from a few clips, without retraining (`gym-gesture enroll`).
 
 The model's enrolment embedding of every window of the enrolled clips (its pose descriptor: joint angles,
-limb heights, torso direction and their motion, `modeling_gym_gesture.pose_descriptor`; the trunk's pooled
-output for models enrolled before it) becomes a prototype of the new class
+limb heights and spreads, torso direction and their motion, `modeling_gym_gesture.pose_descriptor`; the
+trunk's pooled output for models enrolled before it) becomes a prototype of the new class
 (`modeling_gym_gesture.PrototypeHead`): a window's similarity to the class is its cosine similarity to the
 nearest prototype. The class's threshold comes from its own clips, leave one clip out: each clip's
 similarity (the mean over its windows) to the prototypes of the other clips; the threshold is the lowest of
@@ -10,8 +10,8 @@ them, so that every enrolled clip would have been named by the others, less a ma
 for the class's clips that are less alike than the few enrolled. A single clip is split into its first and
 second half (windows that do not overlap) for the same measure; a clip too short for that gets
 `DEFAULT_THRESHOLD`. The threshold is never below `MIN_THRESHOLD`, the similarity that clips of different
-exercises rarely reach: clips that look no more alike than that teach the model little, and the record's
-`warning` says so. The "no exercise motion" threshold of the class comes from its clips too
+exercises rarely reach to as many clips: clips that look no more alike than that teach the model little,
+and the record's `warning` says so. The "no exercise motion" threshold of the class comes from its clips too
 (`motion_floor`), written into the folder's calibration.json.
 
 The output is a model folder like any other: the same weights, the prototypes as buffers in
@@ -37,21 +37,26 @@ from .paths import CALIBRATION_FILE, ENROLMENT_FILE, FORM_MODEL_FILE
 # By enrolment embedding (`GymGestureConfig.prototype_embedding`), how far under the least typical enrolled
 # clip's similarity the threshold sits: k clips' lowest similarity to each other is an optimistic estimate
 # of how alike the class's other clips are. Chosen on the PoseTrainer and Fit3D classes of
-# benchmarks/enroll.py (front raise, shoulder shrug, lateral raises, t bar row; k = 3, 5 draws), the largest
-# that keeps the other clips named as the enrolled class at the 0.05 target: margins 0, 0.03, 0.06, 0.1,
-# 0.15, 0.2, 0.3 named 0.808, 0.940, 0.966, 0.982, 0.998, 1.000, 1.000 of its clips right at 0.010, 0.014,
-# 0.021, 0.030, 0.045, 0.064, 0.095 of the others. Penn Action's classes are the held-out check.
-THRESHOLD_MARGIN = {"pose": 0.15, "pooled": 0.0}
+# benchmarks/enroll.py (front raise, shoulder shrug, lateral raises, t bar row; k = 3, 5 draws): the margin
+# that names most of their other clips right while other clips named as them stay at the 0.05 target, the
+# smallest of equals; Penn Action's classes are the held-out check. "pose-spread" (`python -m
+# benchmarks.enroll --margins`, results/enroll_margins.md): margins 0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3 named
+# 0.814, 0.945, 0.995, 1.000, 1.000, 1.000, 1.000 right at 0.005, 0.009, 0.013, 0.025, 0.035, 0.048, 0.062
+# false. "pose" (one-off): 0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3 named 0.808, 0.940, 0.966, 0.982, 0.998,
+# 1.000, 1.000 right at 0.010, 0.014, 0.021, 0.030, 0.045, 0.064, 0.095 false.
+THRESHOLD_MARGIN = {"pose-spread": 0.15, "pose": 0.15, "pooled": 0.0}
 # By enrolment embedding (`GymGestureConfig.prototype_embedding`), the threshold of a class enrolled from
 # one clip too short to split in two non-overlapping halves: the median leave-one-clip-out threshold of
 # 3-clip enrolments on the real archives (benchmarks/enroll.py).
-DEFAULT_THRESHOLD = {"pose": 0.72, "pooled": 0.9}
-# By enrolment embedding, the lowest threshold of an enrolled class. Validation clips of different classes
-# (the shipped models' split.json) are rarely more alike than this: the 95th percentile of their similarity
-# is 0.478 for gym7-transformer and 0.597 for gym22-transformer with the pose descriptor, 0.425 and 0.485
-# with the pooled embedding (`benchmarks/enroll.py`). Three Penn Action situp clips left one out gave
-# pooled thresholds of -0.39 to -0.04, at which most clips of other exercises were named situp.
-MIN_THRESHOLD = {"pose": 0.5, "pooled": 0.45}
+DEFAULT_THRESHOLD = {"pose-spread": 0.7, "pose": 0.72, "pooled": 0.9}
+# By enrolment embedding and number of enrolled clips (1, 2, ... the last for more), the lowest threshold of
+# an enrolled class: the similarity that a validation clip (the 7-class checkpoint's split.json) rarely
+# reaches to as many validation clips of a different class, the 95th percentile (benchmarks/enroll.py). The
+# decision reads a clip's similarity to the nearest of all the enrolled clips' windows, which grows with
+# their number. "pose" and "pooled" keep the one floor they were enrolled with, measured against one clip:
+# 0.478 and 0.425 for gym7-transformer, 0.597 and 0.485 for gym22-transformer. Three Penn Action situp clips
+# left one out gave pooled thresholds of -0.39 to -0.04, at which most clips of other exercises were named situp.
+MIN_THRESHOLD = {"pose-spread": (0.47, 0.59, 0.62, 0.63, 0.63), "pose": (0.5,), "pooled": (0.45,)}
 # An enrolled exercise's motion threshold is this share of its least-moving clip's motion energy (never
 # above the model's own): its other clips move about as much, give or take a factor of 2 to 3 (shoulder
 # shrugs of Pose Trainer: 0.011 to 0.031, below the model's 0.05 that a still person falls under).
@@ -158,6 +163,12 @@ def with_motion_floor(thresholds, label: str, floor: float | None):
                                                        label: min(thresholds.min_motion, floor)})
 
 
+def threshold_floor(embedding: str, num_clips: int) -> float:
+    """The lowest threshold of a class enrolled from `num_clips` clips with `embedding` (`MIN_THRESHOLD`)."""
+    floors = MIN_THRESHOLD[embedding]
+    return floors[min(num_clips, len(floors)) - 1]
+
+
 def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
     """A copy of `model` (a GymGestureForSequenceClassification) with one more class, served by `prototypes`
     (N, `prototype_dim`) at `threshold`; the model's own weights and earlier prototypes are kept as they are."""
@@ -190,8 +201,9 @@ def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
     return enrolled.to(device).eval()
 
 
-def enroll_clips(model, label: str, clips: list[EnrolmentClip]) -> tuple[object, dict]:
-    """`model` with `label` enrolled from `clips`, and the record of it (what `enrolment.json` lists)."""
+def enroll_clips(model, label: str, clips: list[EnrolmentClip], margin: float | None = None) -> tuple[object, dict]:
+    """`model` with `label` enrolled from `clips`, and the record of it (what `enrolment.json` lists);
+    `margin` in place of the embedding's `THRESHOLD_MARGIN` (what benchmarks/enroll.py chooses it by)."""
     started = time.perf_counter()
     label = " ".join(label.split())
     if not label:
@@ -211,13 +223,14 @@ def enroll_clips(model, label: str, clips: list[EnrolmentClip]) -> tuple[object,
     else:
         groups, method = _halves(embedded[0][1], embedded[0][2]), "the clip's two halves"
     embedding, warning = model.config.prototype_embedding, None
-    floor = MIN_THRESHOLD[embedding]
+    floor = threshold_floor(embedding, len(embedded))
     if len(groups) >= 2:
         lowest, similarities = leave_one_out_threshold(groups)
-        threshold = lowest - THRESHOLD_MARGIN[embedding]
-        if lowest < floor:
+        threshold = lowest - (THRESHOLD_MARGIN[embedding] if margin is None else margin)
+        # Each group was compared with the others: the floor of that many clips.
+        if lowest < (alike := threshold_floor(embedding, len(groups) - 1)):
             warning = (f"the clips of {label!r} look no more alike to the model than clips of different exercises "
-                       f"(similarity {lowest:.2f} < {floor}): it will miss many of its clips; enrol clips "
+                       f"(similarity {lowest:.2f} < {alike}): it will miss many of its clips; enrol clips "
                        f"filmed alike (the same view, the whole body in frame), or more of them")
     else:
         threshold, similarities, method = DEFAULT_THRESHOLD[embedding], [], "default (one clip, too short to halve)"

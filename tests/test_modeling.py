@@ -262,10 +262,13 @@ def test_shipped_checkpoint_gives_the_logits_it_shipped_with():
     torch.testing.assert_close(logits, torch.tensor(expected), rtol=0, atol=1e-5)
 
 
-def test_pose_descriptor_reads_joint_angles_and_is_the_same_for_a_mirror_image():
-    """The enrolment embedding (`pose_descriptor`): a straight arm reads an elbow cosine of -1; a clip
-    mirrored left to right (filmed from the other side) gives the same descriptor; masked frames count not."""
-    from gym_gesture.modeling_gym_gesture import POSE_DESCRIPTOR_DIM, pose_descriptor, pose_descriptor_frames
+def test_pose_descriptor_reads_joint_angles_and_spreads_and_is_the_same_for_a_mirror_image():
+    """The enrolment embedding (`pose_descriptor`): a straight arm reads an elbow cosine of -1, arms out to
+    the sides a wrist spread of their reach; a clip mirrored left to right (filmed from the other side)
+    gives the same descriptor; masked frames count not; "pose" (older enrolled folders) is "pose-spread"
+    without the spreads."""
+    from gym_gesture.modeling_gym_gesture import (POSE_DESCRIPTOR_DIM, POSE_DESCRIPTOR_FRAME_FEATURES, pose_descriptor,
+                                                  pose_descriptor_frames)
     from gym_gesture.skeleton import get_layout
 
     layout = get_layout("h36m17")
@@ -275,12 +278,15 @@ def test_pose_descriptor_reads_joint_angles_and_is_the_same_for_a_mirror_image()
             keypoints[0, 0, layout.index[f"{side}_{joint}"]] = torch.tensor([x * reach, -1.0])
     frames = pose_descriptor_frames(keypoints, "h36m17")
     assert frames[0, 0, 0].item() == pytest.approx(-1.0) and frames[0, 0, 6].item() == pytest.approx(-1.0)
+    assert frames[0, 0, POSE_DESCRIPTOR_FRAME_FEATURES].item() == pytest.approx(6.0)  # wrists 3 + 3 apart
 
     mirrored = keypoints[:, :, torch.from_numpy(layout.mirror_permutation)] * torch.tensor([-1.0, 1.0])
     mask = torch.ones(3, 30, dtype=torch.bool)
     raw = pose_descriptor(keypoints, mask, "h36m17", standardise=False)
-    assert raw.shape == (3, POSE_DESCRIPTOR_DIM)
+    assert raw.shape == (3, POSE_DESCRIPTOR_DIM["pose-spread"])
     torch.testing.assert_close(pose_descriptor(mirrored, mask, "h36m17", standardise=False), raw)
+    older = pose_descriptor(keypoints, mask, "h36m17", standardise=False, embedding="pose")
+    torch.testing.assert_close(older, raw[:, :POSE_DESCRIPTOR_DIM["pose"]])
 
     mask[:, 20:] = False
     padded = pose_descriptor(torch.cat([keypoints[:, :20], torch.randn(3, 10, 17, 2)], dim=1), mask, "h36m17")

@@ -8,10 +8,11 @@ from transformers import GenerationConfig, PreTrainedConfig
 FUSIONS = ("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm", "stgcn")
 POOLINGS = ("mean", "max")
 NORMALIZATIONS = ("hip_center_torso_scale",)
-# What an enrolled class's prototypes are made of: "pose", the windows' pose descriptors (joint angles,
-# limb heights, torso direction and their motion; `modeling_gym_gesture.pose_descriptor`), or "pooled",
-# the trunk's pooled embedding (what models enrolled before the descriptor hold).
-ENROLMENT_EMBEDDINGS = ("pose", "pooled")
+# What an enrolled class's prototypes are made of: "pose-spread", the windows' pose descriptors (joint
+# angles, limb heights, torso direction, the horizontal spread of wrists, elbows, knees and ankles, and their
+# motion; `modeling_gym_gesture.pose_descriptor`); "pose", the same without the spreads, and "pooled", the
+# trunk's pooled embedding: what models enrolled before each of those hold.
+ENROLMENT_EMBEDDINGS = ("pose-spread", "pose", "pooled")
 # Keys that are not fields but that transformers itself writes into a config or passes to it; any other
 # unknown key (a typo such as "d_modle", another model's setting) is refused instead of silently kept.
 _TRANSFORMERS_KEYS = frozenset({
@@ -49,8 +50,8 @@ class GymGestureConfig(PreTrainedConfig):
             the threshold), so the enrolled class outranks the trained ones exactly where the window is
             closer to it than the threshold its own clips set, and halfway from there to a perfect match
             it has `prototype_scale` / 2 logits over them.
-        enrolment_embedding: what the prototypes are (`ENROLMENT_EMBEDDINGS`); unset, "pose" (a model
-            with prototypes but no such field was enrolled with "pooled"): `prototype_embedding`.
+        enrolment_embedding: what the prototypes are (`ENROLMENT_EMBEDDINGS`); unset, "pose-spread" (a
+            model with prototypes but no such field was enrolled with "pooled"): `prototype_embedding`.
     """
 
     model_type = "gym_gesture"
@@ -129,7 +130,7 @@ class GymGestureConfig(PreTrainedConfig):
         """What this model's enrolled classes' prototypes are, or a new enrolment's would be."""
         if self.enrolment_embedding:
             return self.enrolment_embedding
-        return "pooled" if self.num_prototypes else "pose"
+        return "pooled" if self.num_prototypes else "pose-spread"
 
     @property
     def num_enrolled_labels(self) -> int:

@@ -349,14 +349,21 @@ FUSION_MODULES: dict[str, type[nn.Module]] = {
 # and of the ankles under the hips, each the larger and the smaller of the two sides, and the direction of
 # the torso (its sin and |cos|), so that a mirror image (or the exercise done with the other arm) reads the same;
 # per window their mean, std, min, max over the valid frames and their mean change from frame to frame.
-# It reads the image plane (x, y) of the normalised window, which every source and layout has.
+# The "pose-spread" descriptor adds the same five of the horizontal distance between the left and right
+# wrist, elbow, knee and ankle (arms raised to the front or to the sides, feet together or apart: a front
+# raise, a lateral raise and a jumping jack have the same angles). It reads the image plane (x, y) of the
+# normalised window, which every source and layout has.
 _POSE_DESCRIPTOR_ANGLES = (("shoulder", "elbow", "wrist"), ("hip", "shoulder", "elbow"),
                            ("shoulder", "hip", "knee"), ("hip", "knee", "ankle"))
 _POSE_DESCRIPTOR_HEIGHTS = (("wrist", "shoulder"), ("ankle", "hip"))
+_POSE_DESCRIPTOR_SPREADS = ("wrist", "elbow", "knee", "ankle")
 POSE_DESCRIPTOR_FRAME_FEATURES = 2 * (len(_POSE_DESCRIPTOR_ANGLES) + len(_POSE_DESCRIPTOR_HEIGHTS)) + 2
-POSE_DESCRIPTOR_DIM = 5 * POSE_DESCRIPTOR_FRAME_FEATURES
-# Its mean and standard deviation over the 2,322 training windows of the shipped 7-class checkpoint
-# (`python -m benchmarks.enroll --descriptor-statistics`), which standardise it before the cosine.
+_WINDOW_STATISTICS = 5  # mean, std, min, max, change
+POSE_DESCRIPTOR_DIM = {"pose": _WINDOW_STATISTICS * POSE_DESCRIPTOR_FRAME_FEATURES,
+                       "pose-spread": _WINDOW_STATISTICS * (POSE_DESCRIPTOR_FRAME_FEATURES + len(_POSE_DESCRIPTOR_SPREADS))}
+# Their mean and standard deviation over the 2,322 training windows of the shipped 7-class checkpoint
+# (`python -m benchmarks.enroll --descriptor-statistics`), which standardise them before the cosine: the
+# angles, heights and torso's, then the spreads' (mean, std, min, max, change of each).
 POSE_DESCRIPTOR_MEAN = (
     -0.09545, 0.4932, -0.6788, -0.6032, 0.4355, 0.8219, -0.3636, 0.294, -0.7678, -0.7408, 0.2441, 0.6933,
     -0.6014, 0.5051, 0.5414, 0.3202, 0.1951, 0.2251, 0.3692, 0.2718, 0.4891, 0.3446, 0.1606, 0.1849, 0.3457,
@@ -373,10 +380,19 @@ POSE_DESCRIPTOR_STD = (
     1.113, 0.7977, 0.5934, 0.3906, 0.1304, 0.0947, 0.1003, 0.1441, 0.1135, 0.117, 0.125, 0.09689, 0.08828,
     0.1341, 0.1163, 0.1188, 0.06129, 0.02328,
 )
+SPREAD_DESCRIPTOR_MEAN = (
+    0.6126, 0.6368, 0.3186, 0.3001, 0.08862, 0.1078, 0.06216, 0.06909, 0.4365, 0.4328, 0.2174, 0.2033, 0.7752,
+    0.8208, 0.4528, 0.47, 0.0474, 0.05237, 0.03091, 0.03806,
+)
+SPREAD_DESCRIPTOR_STD = (
+    0.8081, 0.7641, 0.4042, 0.3975, 0.1405, 0.1432, 0.09368, 0.1095, 0.6968, 0.5679, 0.3482, 0.3706, 0.875,
+    0.903, 0.5239, 0.5433, 0.08236, 0.07636, 0.05498, 0.07046,
+)
 
 
-def pose_descriptor_frames(keypoints: torch.Tensor, layout: str) -> torch.Tensor:
-    """(B, T, POSE_DESCRIPTOR_FRAME_FEATURES) per-frame features of keypoints (B, T, J, C >= 2) in `layout`."""
+def pose_descriptor_frames(keypoints: torch.Tensor, layout: str, embedding: str = "pose-spread") -> torch.Tensor:
+    """(B, T, F) per-frame features of keypoints (B, T, J, C >= 2) in `layout`: the `POSE_DESCRIPTOR_FRAME_FEATURES`
+    of "pose", and for "pose-spread" those and the spreads."""
     index = get_layout(layout).index
     xy = keypoints[..., :2].float()
 
@@ -393,15 +409,16 @@ def pose_descriptor_frames(keypoints: torch.Tensor, layout: str) -> torch.Tensor
     torso = (joint("left", "shoulder") + joint("right", "shoulder") - joint("left", "hip") - joint("right", "hip")) / 2
     direction = torch.atan2(torso[..., 1], torso[..., 0])
     # The torso's lean sideways as |cos|: a mirror image (a clip filmed from the other side) flips its sign.
-    frames = torch.cat([torch.maximum(*sides), torch.minimum(*sides), direction.sin()[..., None],
-                        direction.cos().abs()[..., None]], dim=-1)
-    return torch.nan_to_num(frames)
+    features = [torch.maximum(*sides), torch.minimum(*sides), direction.sin()[..., None], direction.cos().abs()[..., None]]
+    if embedding == "pose-spread":
+        features.append(torch.stack([(joint("left", name)[..., 0] - joint("right", name)[..., 0]).abs()
+                                     for name in _POSE_DESCRIPTOR_SPREADS], dim=-1))
+    return torch.nan_to_num(torch.cat(features, dim=-1))
 
 
-def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, standardise: bool = True) -> torch.Tensor:
-    """(B, POSE_DESCRIPTOR_DIM) descriptors of windows (keypoints (B, T, J, C), mask (B, T) bool), unit length
-    after standardising with `POSE_DESCRIPTOR_MEAN` / `_STD` (raw, unnormalised, with standardise=False)."""
-    frames = pose_descriptor_frames(keypoints, layout)
+def _window_statistics(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, 5 F) of per-frame features (B, T, F) over the valid frames (mask (B, T) bool): each feature's mean,
+    std, min and max, then its mean change from frame to frame."""
     valid = mask[..., None]
     count = valid.sum(dim=1).clamp(min=1)
     mean = frames.masked_fill(~valid, 0.0).sum(dim=1) / count
@@ -410,17 +427,32 @@ def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, st
     high = frames.masked_fill(~valid, float("-inf")).amax(dim=1)
     both = valid[:, 1:] & valid[:, :-1]
     change = (frames[:, 1:] - frames[:, :-1]).abs().masked_fill(~both, 0.0).sum(dim=1) / both.sum(dim=1).clamp(min=1)
-    descriptor = torch.cat([mean, std, low, high, change], dim=-1)
+    return torch.cat([mean, std, low, high, change], dim=-1)
+
+
+def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, standardise: bool = True,
+                    embedding: str = "pose-spread") -> torch.Tensor:
+    """(B, `POSE_DESCRIPTOR_DIM[embedding]`) descriptors of windows (keypoints (B, T, J, C), mask (B, T) bool):
+    the angles, heights and torso's window statistics, then for "pose-spread" the spreads'; unit length after
+    standardising (raw, unnormalised, with standardise=False)."""
+    frames = pose_descriptor_frames(keypoints, layout, embedding)
+    parts = [_window_statistics(frames[..., :POSE_DESCRIPTOR_FRAME_FEATURES], mask)]
+    mean, std = [POSE_DESCRIPTOR_MEAN], [POSE_DESCRIPTOR_STD]
+    if embedding == "pose-spread":
+        parts.append(_window_statistics(frames[..., POSE_DESCRIPTOR_FRAME_FEATURES:], mask))
+        mean.append(SPREAD_DESCRIPTOR_MEAN)
+        std.append(SPREAD_DESCRIPTOR_STD)
+    descriptor = torch.cat(parts, dim=-1)
     if not standardise:
         return descriptor
-    centre = torch.tensor(POSE_DESCRIPTOR_MEAN, device=descriptor.device)
-    scale = torch.tensor(POSE_DESCRIPTOR_STD, device=descriptor.device)
+    centre = torch.tensor([value for values in mean for value in values], device=descriptor.device)
+    scale = torch.tensor([value for values in std for value in values], device=descriptor.device)
     return F.normalize((descriptor - centre) / scale, dim=-1)
 
 
 def prototype_dim(config: GymGestureConfig) -> int:
     """The length of a prototype: the pose descriptor's or the pooled embedding's (`config.prototype_embedding`)."""
-    return POSE_DESCRIPTOR_DIM if config.prototype_embedding == "pose" else config.d_model
+    return POSE_DESCRIPTOR_DIM.get(config.prototype_embedding, config.d_model)
 
 
 class PrototypeHead(nn.Module):
@@ -647,9 +679,9 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         """(B, `prototype_dim`) unit-length embeddings of windows that enrolled classes are recognised by
         (`config.prototype_embedding`): the windows' pose descriptors, or the trunk's pooled output (`pooled`
         when the caller has it)."""
-        if self.config.prototype_embedding == "pose":
+        if self.config.prototype_embedding in POSE_DESCRIPTOR_DIM:
             keypoints, mask, _ = self.gym_gesture._check_inputs(keypoints, attention_mask)
-            return pose_descriptor(keypoints, mask, self.config.layout)
+            return pose_descriptor(keypoints, mask, self.config.layout, embedding=self.config.prototype_embedding)
         if pooled is None:
             pooled = self.gym_gesture.embed(keypoints, attention_mask, False, False)[1]
         return F.normalize(pooled.float(), dim=-1)
