@@ -224,6 +224,22 @@ def test_situps_that_look_unalike_get_the_floor_threshold_and_a_warning(shared_d
     assert named_situp["floored"] <= named_situp["unfloored"] / 2, named_situp
 
 
+@pytest.mark.slow
+def test_threshold_floors_are_what_clips_of_other_classes_reach_against_as_many_clips(shared_data):
+    """`enroll.MIN_THRESHOLD` is the benchmark's measure on the shipped model's validation clips, rounded: the
+    95th percentile of a clip's similarity to k clips of another class, which grows with k (the decision
+    reads the nearest window of all the enrolled clips), so a descriptor change cannot leave them stale."""
+    from benchmarks.enroll import FLOOR_SHOTS, different_class_similarity, load_clips
+    from gym_gesture.enroll import MIN_THRESHOLD
+    from gym_gesture.paths import DEFAULT_MODEL_DIR
+
+    model = load_model(DEFAULT_MODEL_DIR)
+    clips = load_clips(model)
+    measured = [different_class_similarity(DEFAULT_MODEL_DIR, model, clips, shots) for shots in FLOOR_SHOTS]
+    assert measured == sorted(measured) and measured[-1] - measured[0] > 0.1, measured  # 0.472 ... 0.631
+    assert MIN_THRESHOLD[model.config.prototype_embedding] == tuple(round(value, 2) for value in measured)
+
+
 @pytest.mark.parametrize("embedding", ["pooled", "pose"])
 def test_a_folder_enrolled_with_an_earlier_embedding_still_loads_names_and_enrols_with_it(small_model, tmp_path, embedding):
     """Folders enrolled before the pose descriptor hold the trunk's pooled embeddings as prototypes and no
