@@ -359,8 +359,10 @@ _POSE_DESCRIPTOR_HEIGHTS = (("wrist", "shoulder"), ("ankle", "hip"))
 _POSE_DESCRIPTOR_SPREADS = ("wrist", "elbow", "knee", "ankle")
 POSE_DESCRIPTOR_FRAME_FEATURES = 2 * (len(_POSE_DESCRIPTOR_ANGLES) + len(_POSE_DESCRIPTOR_HEIGHTS)) + 2
 _WINDOW_STATISTICS = 5  # mean, std, min, max, change
-POSE_DESCRIPTOR_DIM = {"pose": _WINDOW_STATISTICS * POSE_DESCRIPTOR_FRAME_FEATURES,
-                       "pose-spread": _WINDOW_STATISTICS * (POSE_DESCRIPTOR_FRAME_FEATURES + len(_POSE_DESCRIPTOR_SPREADS))}
+POSE_DESCRIPTOR_DIM = {
+    "pose": _WINDOW_STATISTICS * POSE_DESCRIPTOR_FRAME_FEATURES,
+    "pose-spread": _WINDOW_STATISTICS * (POSE_DESCRIPTOR_FRAME_FEATURES + len(_POSE_DESCRIPTOR_SPREADS)),
+}
 # Their mean and standard deviation over the 2,322 training windows of the shipped 7-class checkpoint
 # (`python -m benchmarks.enroll --descriptor-statistics`), which standardise them before the cosine: the
 # angles, heights and torso's, then the spreads' (mean, std, min, max, change of each).
@@ -391,8 +393,8 @@ SPREAD_DESCRIPTOR_STD = (
 
 
 def pose_descriptor_frames(keypoints: torch.Tensor, layout: str, embedding: str = "pose-spread") -> torch.Tensor:
-    """(B, T, F) per-frame features of keypoints (B, T, J, C >= 2) in `layout`: the `POSE_DESCRIPTOR_FRAME_FEATURES`
-    of "pose", and for "pose-spread" those and the spreads."""
+    """(B, T, F) per-frame features of keypoints (B, T, J, C >= 2) in `layout`: the
+    `POSE_DESCRIPTOR_FRAME_FEATURES` of "pose", and for "pose-spread" those and the spreads."""
     index = get_layout(layout).index
     xy = keypoints[..., :2].float()
 
@@ -409,7 +411,8 @@ def pose_descriptor_frames(keypoints: torch.Tensor, layout: str, embedding: str 
     torso = (joint("left", "shoulder") + joint("right", "shoulder") - joint("left", "hip") - joint("right", "hip")) / 2
     direction = torch.atan2(torso[..., 1], torso[..., 0])
     # The torso's lean sideways as |cos|: a mirror image (a clip filmed from the other side) flips its sign.
-    features = [torch.maximum(*sides), torch.minimum(*sides), direction.sin()[..., None], direction.cos().abs()[..., None]]
+    features = [torch.maximum(*sides), torch.minimum(*sides), direction.sin()[..., None],
+                direction.cos().abs()[..., None]]
     if embedding == "pose-spread":
         features.append(torch.stack([(joint("left", name)[..., 0] - joint("right", name)[..., 0]).abs()
                                      for name in _POSE_DESCRIPTOR_SPREADS], dim=-1))
