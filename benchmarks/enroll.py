@@ -133,10 +133,13 @@ def different_class_similarity(model_dir: Path, model=None, clips: list[Clip] | 
     rng = np.random.default_rng(seed)
     similarities = []
     for i, clip in enumerate(clips):
+        others = [j for j, other in enumerate(clips) if other.source != clip.source]
+        other_clips = [clips[j] for j in others]
         for label in model.config.label2id:
-            others = [j for j, other in enumerate(clips) if other.source != clip.source]
-            for _ in range(3 if label != clip.label else 0):
-                if (chosen := draw([clips[j] for j in others], label, shots, rng)) is None:
+            if label == clip.label:
+                continue
+            for _ in range(3):
+                if (chosen := draw(other_clips, label, shots, rng)) is None:
                     break
                 prototypes = np.concatenate([embedded[others[j]] for j in chosen])
                 similarities.append(clip_similarity(embedded[i], prototypes))
@@ -197,14 +200,18 @@ def enrolment_draws(model, clips: list[Clip], thresholds: AbstainThresholds, dra
     return rows, enrol_seconds
 
 
-def run(out: Path, draws: int, seed: int) -> dict:
+def load_benchmark() -> tuple[object, AbstainThresholds, list[Clip]]:
+    """The shipped model, its abstain thresholds and the archives' clips, on one thread (timings comparable)."""
     import torch
 
     torch.set_num_threads(1)
     model = load_model(DEFAULT_MODEL_DIR)
-    thresholds = AbstainThresholds.for_model(DEFAULT_MODEL_DIR)
+    return model, AbstainThresholds.for_model(DEFAULT_MODEL_DIR), load_clips(model)
+
+
+def run(out: Path, draws: int, seed: int) -> dict:
+    model, thresholds, clips = load_benchmark()
     trained = set(model.config.label2id)
-    clips = load_clips(model)
     base_named, _ = named_labels(model, clips, thresholds)
     known = [i for i, clip in enumerate(clips) if clip.label in trained]
     base_right = float(np.mean([base_named[i][1] == clips[i].label for i in known]))
@@ -247,12 +254,7 @@ def margin_sweep(out: Path, margins: list[float], draws: int, seed: int) -> None
     """The threshold margin's choice (`enroll.THRESHOLD_MARGIN`): k = 3 on the classes that choose it
     (`MARGIN_CLASSES`), the benchmark's draws, for each margin the mean over the classes of their other clips
     named right and of the other classes' clips named as them."""
-    import torch
-
-    torch.set_num_threads(1)
-    model = load_model(DEFAULT_MODEL_DIR)
-    thresholds = AbstainThresholds.for_model(DEFAULT_MODEL_DIR)
-    clips = load_clips(model)
+    model, thresholds, clips = load_benchmark()
     lines = ["| margin | named right | others named it |", "|---:|---:|---:|"]
     sweep = []
     for margin in margins:

@@ -358,14 +358,9 @@ _POSE_DESCRIPTOR_ANGLES = (("shoulder", "elbow", "wrist"), ("hip", "shoulder", "
 _POSE_DESCRIPTOR_HEIGHTS = (("wrist", "shoulder"), ("ankle", "hip"))
 _POSE_DESCRIPTOR_SPREADS = ("wrist", "elbow", "knee", "ankle")
 POSE_DESCRIPTOR_FRAME_FEATURES = 2 * (len(_POSE_DESCRIPTOR_ANGLES) + len(_POSE_DESCRIPTOR_HEIGHTS)) + 2
-_WINDOW_STATISTICS = 5  # mean, std, min, max, change
-POSE_DESCRIPTOR_DIM = {
-    "pose": _WINDOW_STATISTICS * POSE_DESCRIPTOR_FRAME_FEATURES,
-    "pose-spread": _WINDOW_STATISTICS * (POSE_DESCRIPTOR_FRAME_FEATURES + len(_POSE_DESCRIPTOR_SPREADS)),
-}
-# Their mean and standard deviation over the 2,322 training windows of the shipped 7-class checkpoint
-# (`python -m benchmarks.enroll --descriptor-statistics`), which standardise them before the cosine: the
-# angles, heights and torso's, then the spreads' (mean, std, min, max, change of each).
+# Their window statistics' mean and standard deviation over the 2,322 training windows of the shipped
+# 7-class checkpoint (`python -m benchmarks.enroll --descriptor-statistics`), which standardise them before
+# the cosine: the angles, heights and torso's, then the spreads' (mean, std, min, max, change of each).
 POSE_DESCRIPTOR_MEAN = (
     -0.09545, 0.4932, -0.6788, -0.6032, 0.4355, 0.8219, -0.3636, 0.294, -0.7678, -0.7408, 0.2441, 0.6933,
     -0.6014, 0.5051, 0.5414, 0.3202, 0.1951, 0.2251, 0.3692, 0.2718, 0.4891, 0.3446, 0.1606, 0.1849, 0.3457,
@@ -390,6 +385,13 @@ SPREAD_DESCRIPTOR_STD = (
     0.8081, 0.7641, 0.4042, 0.3975, 0.1405, 0.1432, 0.09368, 0.1095, 0.6968, 0.5679, 0.3482, 0.3706, 0.875,
     0.903, 0.5239, 0.5433, 0.08236, 0.07636, 0.05498, 0.07046,
 )
+# By enrolment embedding, the mean and standard deviation its descriptor is standardised with; their length
+# is the descriptor's.
+_POSE_DESCRIPTOR_STANDARDISATION = {
+    "pose": (POSE_DESCRIPTOR_MEAN, POSE_DESCRIPTOR_STD),
+    "pose-spread": (POSE_DESCRIPTOR_MEAN + SPREAD_DESCRIPTOR_MEAN, POSE_DESCRIPTOR_STD + SPREAD_DESCRIPTOR_STD),
+}
+POSE_DESCRIPTOR_DIM = {name: len(mean) for name, (mean, _) in _POSE_DESCRIPTOR_STANDARDISATION.items()}
 
 
 def pose_descriptor_frames(keypoints: torch.Tensor, layout: str, embedding: str = "pose-spread") -> torch.Tensor:
@@ -440,16 +442,14 @@ def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, st
     standardising (raw, unnormalised, with standardise=False)."""
     frames = pose_descriptor_frames(keypoints, layout, embedding)
     parts = [_window_statistics(frames[..., :POSE_DESCRIPTOR_FRAME_FEATURES], mask)]
-    mean, std = [POSE_DESCRIPTOR_MEAN], [POSE_DESCRIPTOR_STD]
     if embedding == "pose-spread":
         parts.append(_window_statistics(frames[..., POSE_DESCRIPTOR_FRAME_FEATURES:], mask))
-        mean.append(SPREAD_DESCRIPTOR_MEAN)
-        std.append(SPREAD_DESCRIPTOR_STD)
     descriptor = torch.cat(parts, dim=-1)
     if not standardise:
         return descriptor
-    centre = torch.tensor([value for values in mean for value in values], device=descriptor.device)
-    scale = torch.tensor([value for values in std for value in values], device=descriptor.device)
+    mean, std = _POSE_DESCRIPTOR_STANDARDISATION[embedding]
+    centre = torch.tensor(mean, device=descriptor.device)
+    scale = torch.tensor(std, device=descriptor.device)
     return F.normalize((descriptor - centre) / scale, dim=-1)
 
 
