@@ -155,6 +155,20 @@ def windows_from_datasets(datasets, config, stride: int | None = None,
     return windows, all_clips
 
 
+def outside_spans(windows: Windows, clips: ClipTable, excluded_spans: dict[str, list]) -> np.ndarray:
+    """(N,) True for the windows that overlap none of their clip's `excluded_spans` (clip id -> [[start,
+    end], ...] seconds from the clip's first frame, as `Windows.spans`)."""
+    keep = np.ones(len(windows), dtype=bool)
+    clip_ids = np.asarray(clips.clip_ids)[windows.clip_index]
+    for clip_id, spans in excluded_spans.items():
+        in_clip = clip_ids == clip_id
+        for start, end in spans:
+            if not start < end:
+                raise InputError(f"excluded span of {clip_id}: start {start} is not before end {end}")
+            keep &= ~(in_clip & (windows.spans[:, 0] < end) & (windows.spans[:, 1] > start))
+    return keep
+
+
 def split_sources(source_ids: list[str], labels: list[str], validation_fraction: float = 0.15,
                   test_fraction: float = 0.15, seed: int = 0) -> dict[str, list[str]]:
     """Train / validation / test source videos, stratified by label and seeded.

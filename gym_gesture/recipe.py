@@ -48,6 +48,10 @@ class TrainingOptions:
     # trained on them; `train.WeightedCrossEntropy`).
     outlier_exposure: float = 0.0
     augment: bool = True
+    # Clip id -> [[start, end], ...] seconds from the clip's first frame whose windows are not trained on:
+    # where a clip's pose track is not its exercise (the tracker on a bystander, a close-up, a caption
+    # card). Its windows still count in validation and test, which take clips as they are.
+    excluded_spans: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
     init_from: str | None = None
     resume: bool = False

@@ -214,6 +214,14 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     if len(indices["validation"]) == 0:
         raise InputError("the validation split has no window: early stopping needs one (raise --validation-fraction)")
     train_indices = indices["train"]
+    num_excluded_windows = 0
+    if options.excluded_spans:
+        missing = sorted(set(options.excluded_spans) - set(clips.clip_ids))
+        if missing:
+            logger.warning("excluded spans of clips not in the data (nothing to exclude): %s", ", ".join(missing))
+        kept = window_data.outside_spans(windows, clips, options.excluded_spans)[train_indices]
+        num_excluded_windows = int((~kept).sum())
+        train_indices = train_indices[kept]
     if options.undersample:
         train_indices = window_data.undersample(train_indices, windows.labels, options.seed)
     # The validation windows are cut at the inference stride, as evaluation and the app see them.
@@ -294,6 +302,7 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         "validation": {key.removeprefix("eval_"): value for key, value in best.items()},
         "num_train_windows": len(train_windows) - num_outlier_windows,
         "num_outlier_windows": num_outlier_windows,
+        "num_excluded_windows": num_excluded_windows,
         "num_validation_windows": len(validation),
         "world_size": arguments.world_size,
         "split_by": "window" if by_window else "source",

@@ -10,6 +10,7 @@ from gym_gesture import data, skeleton
 from gym_gesture import transforms
 from gym_gesture.configuration_gym_gesture import GymGestureConfig
 from gym_gesture.dataset import load_pose_dataset
+from gym_gesture.errors import InputError
 
 CONFIG = GymGestureConfig(num_frames=60, window_stride=15, sample_fps=30.0)
 
@@ -117,6 +118,26 @@ def test_real_split_keeps_clips_of_one_source_together(shared_data):
     parts = [set(split[name]) for name in data.SPLITS]
     assert sum(len(split[name]) for name in data.SPLITS) == len(set.union(*parts)) == 197
     assert set.union(*parts) == set(dataset["source_id"])
+
+
+def test_excluded_spans_drop_only_the_windows_of_their_clip_that_overlap_them():
+    # Two clips of 200 frames at 30 fps: windows of 2 s every 0.5 s, starting 0, 0.5, ..., 4.5 and 4.67.
+    clips = data.ClipTable(["kept", "edited"], ["kept", "edited"], ["squat", "squat"])
+    parts = []
+    for index, seed in enumerate((0, 1)):
+        windows = data.windows_from_sequence(_clip(200, seed=seed), "mediapipe33", 30.0, CONFIG)
+        windows.clip_index = np.full(len(windows), index)
+        parts.append(windows)
+    windows = data.concatenate_windows(parts)
+    keep = data.outside_spans(windows, clips, {"edited": [[0.0, 1.0], [8.0, 9.0]]})
+    starts = windows.spans[:, 0]
+    assert keep[windows.clip_index == 0].all()  # another clip's spans do not touch this one
+    edited = windows.clip_index == 1
+    # [0, 1] s: the windows starting before 1 s overlap it; [8, 9] s, past the clip's end (6.7 s), none.
+    assert np.array_equal(keep[edited], starts[edited] >= 1.0) and (~keep[edited]).sum() == 2
+    assert data.outside_spans(windows, clips, {}).all()
+    with pytest.raises(InputError, match="start 3 is not before end 2"):
+        data.outside_spans(windows, clips, {"edited": [[3, 2]]})
 
 
 def test_undersampling_and_class_weights():

@@ -307,6 +307,27 @@ def test_a_model_folder_records_the_recipe_it_was_trained_with(synthetic_npz, tm
 
 
 
+def test_excluded_spans_leave_windows_out_of_training_but_not_of_validation(synthetic_npz, tmp_path):
+    tiny = {"d_model": 16, "num_layers": 1, "num_heads": 2, "ffn_dim": 24, "num_frames": 30, "window_stride": 15}
+    datasets = load_pose_datasets(synthetic_npz)
+    split = training.split_datasets(datasets, training.TrainingOptions())
+    config = training.build_model(training.dataset_labels(datasets), training.TrainingOptions(model=tiny)).config
+    windows, clips = window_data.windows_from_datasets(datasets, config)
+    clip_sources = dict(zip(clips.clip_ids, clips.source_ids))
+    train_clip, validation_clip = (next(clip for clip, source in clip_sources.items() if source in split[part])
+                                   for part in ("train", "validation"))
+    whole = [[0, 1000]]
+    summaries = [training.train(synthetic_npz, tmp_path / name, training.TrainingOptions(
+        epochs=1, batch_size=64, threads=1, model=tiny, excluded_spans=spans))
+        for name, spans in (("all", {}), ("excluded", {train_clip: whole, validation_clip: whole}))]
+    train_clip_windows = int((np.asarray(clips.clip_ids)[windows.clip_index] == train_clip).sum())
+    assert train_clip_windows and summaries[1]["num_excluded_windows"] == train_clip_windows
+    assert summaries[1]["num_train_windows"] == summaries[0]["num_train_windows"] - train_clip_windows
+    assert summaries[1]["num_validation_windows"] == summaries[0]["num_validation_windows"]
+    assert json.loads((tmp_path / "excluded" / RECIPE_FILE).read_text())["excluded_spans"] == {
+        train_clip: whole, validation_clip: whole}
+
+
 def _with_outlier_class(path: Path) -> Path:
     """Synthetic squats and lateral raises, and twists relabelled "jumping jacks": a class outside the 22's
     labels of this data, so an outlier."""
