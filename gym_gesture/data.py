@@ -162,9 +162,10 @@ def outside_spans(windows: Windows, clips: ClipTable, excluded_spans: dict[str, 
     clip_ids = np.asarray(clips.clip_ids)[windows.clip_index]
     for clip_id, spans in excluded_spans.items():
         in_clip = clip_ids == clip_id
-        for start, end in spans:
-            if not start < end:
-                raise InputError(f"excluded span of {clip_id}: start {start} is not before end {end}")
+        for span in spans:
+            if not (isinstance(span, (list, tuple)) and len(span) == 2 and span[0] < span[1]):
+                raise InputError(f"excluded span of {clip_id}: {span!r} is not [start, end] with start before end")
+            start, end = span
             keep &= ~(in_clip & (windows.spans[:, 0] < end) & (windows.spans[:, 1] > start))
     return keep
 

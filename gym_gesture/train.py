@@ -222,6 +222,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         kept = window_data.outside_spans(windows, clips, options.excluded_spans)[train_indices]
         num_excluded_windows = int((~kept).sum())
         train_indices = train_indices[kept]
+        if len(train_indices) == 0:
+            raise InputError("excluded_spans leave the training split no window")
     if options.undersample:
         train_indices = window_data.undersample(train_indices, windows.labels, options.seed)
     # The validation windows are cut at the inference stride, as evaluation and the app see them.

@@ -21,6 +21,7 @@ from gym_gesture import data as window_data
 from gym_gesture import train as training
 from gym_gesture.cli import main
 from gym_gesture.data import load_pose_datasets
+from gym_gesture.errors import InputError
 from gym_gesture.evaluate import evaluate
 from gym_gesture.inference import load_model
 from gym_gesture.modeling_gym_gesture import GymGestureForSequenceClassification
@@ -326,6 +327,10 @@ def test_excluded_spans_leave_windows_out_of_training_but_not_of_validation(synt
     assert summaries[1]["num_validation_windows"] == summaries[0]["num_validation_windows"]
     assert json.loads((tmp_path / "excluded" / RECIPE_FILE).read_text())["excluded_spans"] == {
         train_clip: whole, validation_clip: whole}
+    every_training_clip = {clip: whole for clip, source in clip_sources.items() if source in split["train"]}
+    with pytest.raises(InputError, match="leave the training split no window"):
+        training.train(synthetic_npz, tmp_path / "none", training.TrainingOptions(
+            epochs=1, model=tiny, excluded_spans=every_training_clip))
 
 
 def _with_outlier_class(path: Path) -> Path:
