@@ -209,10 +209,6 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     if unused:
         logger.warning("%d sources of the data are in no part of the split and are not used: %s", len(unused),
                        ", ".join(sorted(unused)[:5]) + (", ..." if len(unused) > 5 else ""))
-    if len(indices["train"]) == 0:
-        raise InputError("the training split has no window")
-    if len(indices["validation"]) == 0:
-        raise InputError("the validation split has no window: early stopping needs one (raise --validation-fraction)")
     train_indices = indices["train"]
     num_excluded_windows = 0
     if options.excluded_spans:
@@ -222,8 +218,11 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         kept = window_data.outside_spans(windows, clips, options.excluded_spans)[train_indices]
         num_excluded_windows = int((~kept).sum())
         train_indices = train_indices[kept]
-        if len(train_indices) == 0:
-            raise InputError("excluded_spans leave the training split no window")
+    if len(train_indices) == 0:
+        raise InputError("excluded_spans leave the training split no window" if num_excluded_windows
+                         else "the training split has no window")
+    if len(indices["validation"]) == 0:
+        raise InputError("the validation split has no window: early stopping needs one (raise --validation-fraction)")
     if options.undersample:
         train_indices = window_data.undersample(train_indices, windows.labels, options.seed)
     # The validation windows are cut at the inference stride, as evaluation and the app see them.
