@@ -50,8 +50,8 @@ def click_to_result(model: str, clip: Path, rounds: int, scratch: Path) -> dict:
 
 
 def overlay_cost(model: str, clips: list[Path], scratch: Path) -> dict:
-    from gym_gesture.inference import NoPersonError, Recognizer
-    from gym_gesture.video import probe
+    from gym_gesture.inference.recognizer import NoPersonError, Recognizer
+    from gym_gesture.pose.video import probe
 
     recognizer = Recognizer.from_pretrained(model)
     recognizer.predict(clips[0], overlay_path=scratch / "warm-up.mp4")
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/app_speed.json"))
     args = parser.parse_args(argv)
-    from gym_gesture.inference import DEFAULT_MODEL_DIR
-    from gym_gesture.video import probe
+    from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR
+    from gym_gesture.pose.video import probe
 
     model = str(args.model or DEFAULT_MODEL_DIR)
     clips = [clip for clip in _clips(args.videos) if min(probe(clip).width, probe(clip).height) >= 720]

@@ -37,12 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gym_gesture.data import load_pose_datasets, windows_from_sequence
-from gym_gesture.enroll import (MIN_THRESHOLD, EnrolmentClip, clip_similarity, enroll, enroll_clips, window_embeddings,
+from gym_gesture.data.windows import load_pose_datasets, windows_from_sequence
+from gym_gesture.training.enroll import (MIN_THRESHOLD, EnrolmentClip, clip_similarity, enroll, enroll_clips, window_embeddings,
                                 with_motion_floor)
-from gym_gesture.inference import load_model, name_clip, window_scores
-from gym_gesture.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR
-from gym_gesture.timeline import AbstainSample, AbstainThresholds, span_sample
+from gym_gesture.inference.recognizer import load_model, name_clip, window_scores
+from gym_gesture.core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR
+from gym_gesture.analysis.timeline import AbstainSample, AbstainThresholds, span_sample
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KEYPOINTS = REPO_ROOT.parent / "shared" / "data" / "keypoints"
@@ -309,9 +309,9 @@ def descriptor_statistics(data: list[str], model_dir: Path = DEFAULT_MODEL_DIR) 
     `SPREAD_DESCRIPTOR_MEAN` / `_STD` for the spreads' of "pose-spread"."""
     import torch
 
-    from gym_gesture.data import windows_from_datasets
-    from gym_gesture.evaluate import split_pose_datasets
-    from gym_gesture.modeling_gym_gesture import pose_descriptor
+    from gym_gesture.data.windows import windows_from_datasets
+    from gym_gesture.training.evaluate import split_pose_datasets
+    from gym_gesture.model.modeling_gym_gesture import pose_descriptor
 
     model = load_model(model_dir)
     windows = windows_from_datasets(split_pose_datasets(str(model_dir), data, split="train"), model.config)[0]
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         margin_sweep(REPO_ROOT / "results" / "enroll_margins", args.margins, args.draws, args.seed)
         return
     if args.descriptor_statistics:
-        from gym_gesture.modeling_gym_gesture import POSE_DESCRIPTOR_DIM
+        from gym_gesture.model.modeling_gym_gesture import POSE_DESCRIPTOR_DIM
 
         angles = POSE_DESCRIPTOR_DIM["pose"]
         for name, values in zip(("MEAN", "STD"), descriptor_statistics(args.descriptor_statistics)):

@@ -27,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/extract_ray.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gym_gesture.extract import ClipSource, extract_dataset, find_clips  # noqa: E402 (after the path is set)
+from gym_gesture.data.extract import ClipSource, extract_dataset, find_clips  # noqa: E402 (after the path is set)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEOS = REPO_ROOT.parent / "shared" / "data" / "videos"
@@ -54,7 +54,7 @@ def _manifest(videos: list[str], limit: int | None, folder: Path) -> Path:
 
 
 def _median_sequence(dataset_dir: Path):
-    from gym_gesture.dataset import load_pose_dataset
+    from gym_gesture.data.dataset import load_pose_dataset
     from gym_gesture.pose.sequence import PoseSequence
 
     dataset = load_pose_dataset(dataset_dir).with_format("numpy")

@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/gpu.py`: make the rep
 
 import numpy as np  # noqa: E402 (after the path is set)
 
-from gym_gesture.paths import CHECKPOINTS_DIR  # noqa: E402
+from gym_gesture.core.paths import CHECKPOINTS_DIR  # noqa: E402
 
 BATCH_SIZES = (1, 256, 4096)
 # The committed test evaluations of the shipped checkpoints, trained on a CPU.
@@ -54,8 +54,8 @@ def environment(device: str) -> dict:
 
 
 def _test_rows(checkpoint: str, data: list[str]):
-    from gym_gesture.evaluate import split_pose_datasets
-    from gym_gesture.inference import load_model
+    from gym_gesture.training.evaluate import split_pose_datasets
+    from gym_gesture.inference.recognizer import load_model
 
     known = set(load_model(checkpoint).config.label2id)
     return split_pose_datasets(checkpoint, data, split="test", known_labels=known)
@@ -63,8 +63,8 @@ def _test_rows(checkpoint: str, data: list[str]):
 
 def agreement(checkpoint: str, data: list[str], device: str) -> dict:
     """The checkpoint's held-out test clips through predict's path on the CPU and on `device`."""
-    from gym_gesture.evaluate import recognize_clips
-    from gym_gesture.inference import Recognizer
+    from gym_gesture.training.evaluate import recognize_clips
+    from gym_gesture.inference.recognizer import Recognizer
 
     datasets = _test_rows(checkpoint, data)
     on_cpu = Recognizer.from_pretrained(checkpoint, backend=None)
@@ -84,8 +84,8 @@ def agreement(checkpoint: str, data: list[str], device: str) -> dict:
 
 
 def _windows(checkpoint: str, data: list[str]):
-    from gym_gesture.data import windows_from_datasets
-    from gym_gesture.inference import load_model
+    from gym_gesture.data.windows import windows_from_datasets
+    from gym_gesture.inference.recognizer import load_model
 
     return windows_from_datasets(_test_rows(checkpoint, data), load_model(checkpoint).config)[0]
 
@@ -93,8 +93,8 @@ def _windows(checkpoint: str, data: list[str]):
 def throughput(checkpoint: str, data: list[str], device: str) -> dict:
     """Windows per second of wall time through predict's model call (`compare.throughput`) on the CPU and on
     `device`: the probabilities come back to the CPU, so every call waits for the device."""
-    from gym_gesture.compare import throughput as windows_per_second
-    from gym_gesture.inference import load_model
+    from gym_gesture.training.compare import throughput as windows_per_second
+    from gym_gesture.inference.recognizer import load_model
 
     windows = _windows(checkpoint, data)
     model = load_model(checkpoint)
@@ -108,8 +108,8 @@ def throughput(checkpoint: str, data: list[str], device: str) -> dict:
 
 
 def enrolment(checkpoint: str, archive: str, label: str, device: str) -> dict:
-    from gym_gesture.enroll import clips_from_archive, enroll_clips
-    from gym_gesture.inference import load_model
+    from gym_gesture.training.enroll import clips_from_archive, enroll_clips
+    from gym_gesture.inference.recognizer import load_model
 
     clips = clips_from_archive(archive, label)[:ENROL_SHOTS]
     records, models = {}, {}

@@ -16,8 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
-from gym_gesture.evaluate import evaluate
-from gym_gesture.video_eval import evaluate_videos
+from gym_gesture.training.evaluate import evaluate
+from gym_gesture.training.video_eval import evaluate_videos
 
 PENN_CLASSES = ("bench press", "pull up", "push up", "squat")
 

@@ -18,10 +18,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from gym_gesture.cli import main as cli
-from gym_gesture.data import load_pose_datasets
-from gym_gesture.labels import CLASS_NAMES
-from gym_gesture.train import SPLIT_FILE
+from gym_gesture.cli.commands import main as cli
+from gym_gesture.data.windows import load_pose_datasets
+from gym_gesture.data.labels import CLASS_NAMES
+from gym_gesture.training.train import SPLIT_FILE
 
 
 def small_class_clips(datasets, max_clips: int) -> dict[str, list[str]]:

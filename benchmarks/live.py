@@ -35,7 +35,7 @@ REP_COUNTS = REPO_ROOT / "tests" / "fixtures" / "rep_counts.json"
 
 def play(recognizer, clip: Path) -> dict:
     """One session on `clip` in real time: its last update and its speed."""
-    from gym_gesture.live import LiveSession, play_video
+    from gym_gesture.inference.live import LiveSession, play_video
 
     latencies, processed_latencies = [], []
 
@@ -114,7 +114,7 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     import subprocess
 
-    from gym_gesture.inference import Recognizer
+    from gym_gesture.inference.recognizer import Recognizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO_ROOT / "results" / "live.json"))

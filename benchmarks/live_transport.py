@@ -22,7 +22,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run import FIXTURE_CLIP  # noqa: E402
-from gym_gesture.video import write_y4m  # noqa: E402
+from gym_gesture.pose.video import write_y4m  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 COUNT_GRADIO_UPDATES = """() => { window.updates = 0; new MutationObserver((changes) => window.updates += changes.length)
@@ -36,8 +36,8 @@ COUNT_VIDEO_FRAMES = """() => { window.updates = 0; const video = document.query
 def gradio_demo(recognizer, sessions: list):
     import gradio as gr
 
-    from gym_gesture.app_live import status_html
-    from gym_gesture.live import LiveSession
+    from gym_gesture.app.live_tab import status_html
+    from gym_gesture.inference.live import LiveSession
 
     def step(frame):
         if not sessions:
@@ -57,7 +57,7 @@ def fastrtc_demo(recognizer, sessions: list):
     import gradio as gr
     from fastrtc import WebRTC
 
-    from gym_gesture.live import LiveSession
+    from gym_gesture.inference.live import LiveSession
 
     def step(frame_bgr):
         if not sessions:
@@ -75,7 +75,7 @@ def measure(transport: str, seconds: float) -> dict:
     import gradio as gr
     from playwright.sync_api import sync_playwright
 
-    from gym_gesture.inference import Recognizer
+    from gym_gesture.inference.recognizer import Recognizer
 
     recognizer = Recognizer.from_pretrained()
     sessions: list = []

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gym_gesture.reps import count_any_reps, count_reps
+from gym_gesture.analysis.reps import count_any_reps, count_reps
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -88,7 +88,7 @@ def summary(errors: np.ndarray) -> dict:
 
 def run(out: Path) -> dict:
     from gym_gesture import GymGestureConfig
-    from gym_gesture.paths import DEFAULT_MODEL_DIR
+    from gym_gesture.core.paths import DEFAULT_MODEL_DIR
 
     clips = (video_clips(GymGestureConfig.from_pretrained(DEFAULT_MODEL_DIR).sample_fps)
              + archive_clips("gym5", "gym5_rep_counts.json") + archive_clips("fit3d", "fit3d_rep_counts.json"))

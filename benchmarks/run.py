@@ -28,7 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/run.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gym_gesture.extract import VIDEO_SUFFIXES  # noqa: E402 (after the path is set)
+from gym_gesture.data.extract import VIDEO_SUFFIXES  # noqa: E402 (after the path is set)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -117,8 +117,8 @@ def model_summary(recognizer) -> dict:
 def real_clips(recognizer, clips: list[Path], scratch: Path) -> dict:
     """Each clip predicted twice in this process: top-k only, then with the overlay. Clips where nobody
     is found (`NoPersonError`, no answer to time) are listed apart."""
-    from gym_gesture.inference import NoPersonError
-    from gym_gesture.video import probe
+    from gym_gesture.inference.recognizer import NoPersonError
+    from gym_gesture.pose.video import probe
 
     recognizer.predict(clips[0])  # warm-up: the first call pays one-off initialisation
     rows, no_person = [], []
@@ -144,8 +144,8 @@ def long_video(video: Path, model: str, scratch: Path) -> dict:
     """`gym-gesture predict --overlay --json` in a fresh process (RTF with the overlay, peak memory), and
     `gym-gesture predict --json` in another (RTF top-k only: the overlay is drawn beside pose, so the run
     with it less its last stage is not the run without it)."""
-    from gym_gesture.prediction import Prediction
-    from gym_gesture.video import probe
+    from gym_gesture.analysis.prediction import Prediction
+    from gym_gesture.pose.video import probe
 
     runs = {}
     for name, extra in (("top_k", []), ("overlay", ["--overlay", str(scratch / f"{video.stem}_overlay.mp4")])):
@@ -169,7 +169,7 @@ def pose_overhead(recognizer, clip: Path, max_frames: int, rounds: int = 2) -> d
     (the clip's frames at the model's rate, decoded beforehand); each a fresh graph, best of `rounds`."""
     import mediapipe as mp
 
-    from gym_gesture.video import read_frames
+    from gym_gesture.pose.video import read_frames
 
     backend = recognizer.backend
     if backend.name != "mediapipe":
@@ -207,7 +207,7 @@ def classifier_throughput(recognizer, clip: Path, batch_one_windows: int, min_se
     the next); the best call is what the code does undisturbed, as `timeit` reports."""
     import numpy as np
 
-    from gym_gesture.data import windows_from_sequence
+    from gym_gesture.data.windows import windows_from_sequence
     from gym_gesture.pose.sequence import extract_clip
 
     sequence = extract_clip(clip, recognizer.backend, recognizer.config.sample_fps)
@@ -264,7 +264,7 @@ def training_time(model_dir: Path, data: list[str], epochs: int, scratch: Path) 
     options = json.loads((model_dir / "training.json").read_text())["options"]
     options.update(epochs=epochs, patience=epochs, init_from=None, push_to_hub=None, resume=False, threads=None)
     output_dir = scratch / "training"
-    code = ("import json, sys; from gym_gesture.train import TrainingOptions, train; "
+    code = ("import json, sys; from gym_gesture.training.train import TrainingOptions, train; "
             "train(json.loads(sys.argv[1]), sys.argv[2], TrainingOptions(**json.loads(sys.argv[3])))")
     process = run_measured([sys.executable, "-c", code, json.dumps(data), str(output_dir), json.dumps(options)],
                            scratch / "training.log", env=_python_env(), cwd=REPO_ROOT)
@@ -460,7 +460,7 @@ def markdown(report: dict, json_name: str = "results.json") -> str:
               "the same options; best of two rounds."),
               ("- **Classifier**: `Recognizer.window_probabilities` (the path `predict` uses) on a real clip's "
               "windows, at batch size 1, at `predict`'s batch size and at 256, with torch's default threads."),
-              ("- **Training**: `gym_gesture.train.train` in a fresh process, on the shipped checkpoint's data "
+              ("- **Training**: `gym_gesture.training.train.train` in a fresh process, on the shipped checkpoint's data "
               "(README) with its `training.json` options but torch's default threads, for 100 epochs with early stopping off. 'Whole "
               "command' includes loading the data; 'Trainer only' is `training_seconds`."),
               "- **Peak RSS**: the peak resident memory (VmHWM) of each long-video `predict` process.",
@@ -529,8 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from benchmarks.workout_video import make_workout_video, workout_sets
-    from gym_gesture.inference import DEFAULT_MODEL_DIR, Recognizer
-    from gym_gesture.video import probe
+    from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, Recognizer
+    from gym_gesture.pose.video import probe
 
     started = time.perf_counter()
     clips = _clips(args.videos)

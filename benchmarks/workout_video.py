@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 
-from gym_gesture.video import VideoWriter, read_frames
+from gym_gesture.pose.video import VideoWriter, read_frames
 
 SIZE = (1280, 720)
 FPS = 30

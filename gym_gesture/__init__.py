@@ -12,10 +12,11 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it, imported on first access (PEP 562).
 _LAZY = {
-    "GymGestureConfig": "configuration_gym_gesture",
-    "GymGestureModel": "modeling_gym_gesture",
-    "GymGestureForSequenceClassification": "modeling_gym_gesture",
-    "GymGestureProcessor": "processing_gym_gesture",
+    "GymGestureConfig": "model.configuration_gym_gesture",
+    "GymGestureModel": "model.modeling_gym_gesture",
+    "GymGestureForSequenceClassification": "model.modeling_gym_gesture",
+    "GymGestureProcessor": "model.processing_gym_gesture",
+    "Recognizer": "inference.recognizer",
 }
 
 
@@ -25,9 +26,9 @@ def register_auto_classes() -> None:
     remote code."""
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoProcessor
 
-    from .configuration_gym_gesture import GymGestureConfig
-    from .modeling_gym_gesture import GymGestureForSequenceClassification, GymGestureModel
-    from .processing_gym_gesture import GymGestureProcessor
+    from .model.configuration_gym_gesture import GymGestureConfig
+    from .model.modeling_gym_gesture import GymGestureForSequenceClassification, GymGestureModel
+    from .model.processing_gym_gesture import GymGestureProcessor
 
     AutoConfig.register(GymGestureConfig.model_type, GymGestureConfig, exist_ok=True)
     AutoModel.register(GymGestureConfig, GymGestureModel, exist_ok=True)

@@ -30,7 +30,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The shipped checkpoint (committed with the repository)."""
-    from gym_gesture.inference import DEFAULT_MODEL_DIR
+    from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR
 
     return DEFAULT_MODEL_DIR
 
@@ -38,7 +38,7 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def recognizer(model_dir):
     """The shipped checkpoint with MediaPipe, loaded once, as the CLI and the app load it."""
-    from gym_gesture.inference import Recognizer
+    from gym_gesture.inference.recognizer import Recognizer
 
     recognizer = Recognizer.from_pretrained(model_dir)
     yield recognizer
@@ -65,7 +65,7 @@ def synthetic_npz(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_model(synthetic_npz, tmp_path_factory) -> Path:
     """A small transformer trained on `synthetic_npz` (a few seconds), with its split.json."""
-    from gym_gesture.train import TrainingOptions, train
+    from gym_gesture.training.train import TrainingOptions, train
 
     output_dir = tmp_path_factory.mktemp("trained")
     # 12 epochs sat at the edge of convergence (validation accuracy 0.68-0.97 over seeds 0-3, either class

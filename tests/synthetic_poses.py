@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gym_gesture.skeleton import MEDIAPIPE33
+from gym_gesture.model.skeleton import MEDIAPIPE33
 
 CLASSES = ("squat", "lateral raises", "russian twist")
 

@@ -18,7 +18,7 @@ import pytest
 
 
 from conftest import FIXTURES, REPO_ROOT, free_port
-from gym_gesture.app import EXAMPLES_DIR
+from gym_gesture.app.main import EXAMPLES_DIR
 
 CLIP = FIXTURES / "squat_clip.mp4"
 CLIP_LABEL = "squat"
@@ -182,7 +182,7 @@ def test_the_page_shows_each_verdict_kind_first(verdict, page, app_url, request)
     rows (a set only where an exercise is named)."""
     from playwright.sync_api import expect
 
-    from gym_gesture.video import probe
+    from gym_gesture.pose.video import probe
 
     shared, committed, headline, detail, exercises = VERDICT_CLIPS[verdict]
     clip = request.getfixturevalue("shared_data") / shared if shared else committed
@@ -255,7 +255,7 @@ def test_an_example_clip_runs_from_the_page(page, recognizer):
 def test_the_mmpose_installer_runs_only_on_a_gpu_space(space_id, monkeypatch):
     import torch
 
-    from gym_gesture import app
+    from gym_gesture.app import main as app
 
     runs = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

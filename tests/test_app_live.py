@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from gym_gesture.summary import SUMMARY_COLUMNS
-from gym_gesture.video import write_y4m
+from gym_gesture.analysis.summary import SUMMARY_COLUMNS
+from gym_gesture.pose.video import write_y4m
 from test_app import CHROMIUM, CHROMIUM_FLAGS, _browser_or_skip, app_url  # noqa: F401 (app_url: the fixture)
 
 CLIP = FIXTURES / "squat_clip.mp4"  # one squat, standing at both ends: looped, a squat every 2.5 s

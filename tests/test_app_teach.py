@@ -8,15 +8,15 @@ import zipfile
 import pytest
 
 from conftest import FIXTURES
-from gym_gesture.app_teach import teach, try_clip
-from gym_gesture.errors import GymGestureError
+from gym_gesture.app.teach_tab import teach, try_clip
+from gym_gesture.core.errors import GymGestureError
 
 CLIP = FIXTURES / "squat_clip.mp4"
 
 
 @pytest.fixture(scope="module")
 def pool(model_dir):
-    from gym_gesture.app import RecognizerPool
+    from gym_gesture.app.main import RecognizerPool
 
     pool = RecognizerPool(str(model_dir), max_duration=60.0)
     yield pool
@@ -46,7 +46,7 @@ def test_teaching_refuses_a_missing_name_or_a_wrong_number_of_clips(pool, tmp_pa
 
 
 def test_the_tab_is_mounted_in_the_app(pool):
-    from gym_gesture.app import build_demo
+    from gym_gesture.app.main import build_demo
 
     demo = build_demo(pool, backends=["mediapipe"])
     assert {"predict", "teach", "try_taught"} <= {dependency.get("api_name") for dependency in demo.config["dependencies"]}

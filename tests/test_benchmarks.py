@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.run import main
 from benchmarks.workout_video import make_workout_video
-from gym_gesture.video import probe
+from gym_gesture.pose.video import probe
 
 from conftest import FIXTURES
 

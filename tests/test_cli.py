@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from gym_gesture import cli
-from gym_gesture.cli import EXIT_BUG, main
+from gym_gesture.cli import commands as cli
+from gym_gesture.cli.commands import EXIT_BUG, main
 
 from conftest import FIXTURES, REPO_ROOT
 
@@ -34,7 +34,7 @@ def _heavy_modules_after(argv: list[str]) -> tuple[list[str], int, str]:
     """Run `gym-gesture ARGV` in a fresh interpreter: the heavy modules it imported, its exit status, stderr."""
     script = (
         "import json, sys\n"
-        "from gym_gesture.cli import main\n"
+        "from gym_gesture.cli.commands import main\n"
         "try:\n"
         f"    status = main({argv!r})\n"
         "except SystemExit as exit:\n"
@@ -59,7 +59,7 @@ def test_help_and_refused_input_import_nothing_heavy(argv):
 
 
 def _refuse_pose_work(monkeypatch):
-    from gym_gesture.inference import Recognizer
+    from gym_gesture.inference.recognizer import Recognizer
 
     def never(*args, **kwargs):
         raise AssertionError("the model and the pose backend were loaded")

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from synthetic_poses import CLASSES, synthetic_clip
 
-from gym_gesture import data, skeleton
-from gym_gesture import transforms
-from gym_gesture.configuration_gym_gesture import GymGestureConfig
-from gym_gesture.dataset import load_pose_dataset
-from gym_gesture.errors import InputError
+from gym_gesture.data import windows as data
+from gym_gesture.model import skeleton
+from gym_gesture.model import transforms
+from gym_gesture.model.configuration_gym_gesture import GymGestureConfig
+from gym_gesture.data.dataset import load_pose_dataset
+from gym_gesture.core.errors import InputError
 
 CONFIG = GymGestureConfig(num_frames=60, window_stride=15, sample_fps=30.0)
 

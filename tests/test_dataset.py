@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from gym_gesture import data
-from gym_gesture.configuration_gym_gesture import GymGestureConfig
-from gym_gesture.dataset import COLUMNS, dataset_from_records, load_pose_dataset, records_from_npz, source_id_from_clip_id
-from gym_gesture.inference import DEFAULT_MODEL_DIR
-from gym_gesture.data import load_pose_datasets
+from gym_gesture.data import windows as data
+from gym_gesture.model.configuration_gym_gesture import GymGestureConfig
+from gym_gesture.data.dataset import COLUMNS, dataset_from_records, load_pose_dataset, records_from_npz, source_id_from_clip_id
+from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR
+from gym_gesture.data.windows import load_pose_datasets
 
 
 @pytest.mark.parametrize(

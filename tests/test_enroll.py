@@ -10,14 +10,15 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
-from gym_gesture.cli import main as cli
-from gym_gesture.enroll import (EnrolmentClip, clips_from_archive, enroll, threshold_floor, window_embeddings,
+from gym_gesture import GymGestureConfig
+from gym_gesture import GymGestureForSequenceClassification
+from gym_gesture.cli.commands import main as cli
+from gym_gesture.training.enroll import (EnrolmentClip, clips_from_archive, enroll, threshold_floor, window_embeddings,
                                 with_motion_floor)
-from gym_gesture.errors import InputError
-from gym_gesture.hub import build_model_folder
-from gym_gesture.inference import Recognizer, load_model, window_scores
-from gym_gesture.timeline import AbstainSample, AbstainThresholds, PrototypeSimilarity, motion_energy
+from gym_gesture.core.errors import InputError
+from gym_gesture.hub.publish import build_model_folder
+from gym_gesture.inference.recognizer import Recognizer, load_model, window_scores
+from gym_gesture.analysis.timeline import AbstainSample, AbstainThresholds, PrototypeSimilarity, motion_energy
 from synthetic_poses import synthetic_clip
 from test_remote_code import load_in_fresh_process
 
@@ -93,7 +94,7 @@ def test_enrolled_class_is_named_and_a_second_class_is_added_on_top(small_model,
 
 
 def _windows(recognizer, clip):
-    from gym_gesture.data import windows_from_sequence
+    from gym_gesture.data.windows import windows_from_sequence
 
     windows = windows_from_sequence(clip.keypoints, clip.layout, clip.fps, recognizer.config)
     return windows.keypoints, windows.attention_mask
@@ -206,7 +207,7 @@ def test_situps_that_look_unalike_get_the_floor_threshold_and_a_warning(shared_d
     than clips of different exercises (leave one clip out: 0.10, against 0.59, the floor of two clips). The
     user is warned, and the floor (0.62 for three clips) keeps most clips of other exercises from being
     named situp: without it 77 of 100 Penn clips of five other exercises were, with it 7 (measured)."""
-    import gym_gesture.enroll
+    import gym_gesture.training.enroll
 
     penn = shared_data / "keypoints" / "penn_action_13j.npz"
     taught = [clip for clip in clips_from_archive(penn, "situp") if clip.name in ("penn_1567", "penn_1563", "penn_1652")]
@@ -216,7 +217,7 @@ def test_situps_that_look_unalike_get_the_floor_threshold_and_a_warning(shared_d
     floor = threshold_floor("pose-spread", 3)
     assert min(record["similarities"]) < threshold_floor("pose-spread", 2) / 2
     assert record["threshold"] == floor and "look no more alike" in record["warning"]
-    monkeypatch.setattr(gym_gesture.enroll, "MIN_THRESHOLD", {"pose-spread": (-1.0,)})
+    monkeypatch.setattr(gym_gesture.training.enroll, "MIN_THRESHOLD", {"pose-spread": (-1.0,)})
     assert enroll(None, "situp", taught, tmp_path / "unfloored")["warning"] is None
     recognizers = {folder: Recognizer.from_pretrained(tmp_path / folder, backend=None) for folder in ("floored", "unfloored")}
     named_situp = {folder: sum(named(recognizer, clip) == "situp" for clip in others)
@@ -230,8 +231,8 @@ def test_threshold_floors_are_what_clips_of_other_classes_reach_against_as_many_
     95th percentile of a clip's similarity to k clips of another class, which grows with k (the decision
     reads the nearest window of all the enrolled clips), so a descriptor change cannot leave them stale."""
     from benchmarks.enroll import FLOOR_SHOTS, different_class_similarity, load_clips
-    from gym_gesture.enroll import MIN_THRESHOLD
-    from gym_gesture.paths import DEFAULT_MODEL_DIR
+    from gym_gesture.training.enroll import MIN_THRESHOLD
+    from gym_gesture.core.paths import DEFAULT_MODEL_DIR
 
     model = load_model(DEFAULT_MODEL_DIR)
     clips = load_clips(model)

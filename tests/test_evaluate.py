@@ -11,13 +11,13 @@ import pytest
 from conftest import REPO_ROOT
 from synthetic_poses import write_synthetic_npz
 
-from gym_gesture.calibration import PEOPLE_ONLY, calibrate
-from gym_gesture.cli import main
-from gym_gesture.evaluate import evaluate
-from gym_gesture.inference import Recognizer
+from gym_gesture.training.calibration import PEOPLE_ONLY, calibrate
+from gym_gesture.cli.commands import main
+from gym_gesture.training.evaluate import evaluate
+from gym_gesture.inference.recognizer import Recognizer
 from gym_gesture.pose.base import PoseBackend, PoseFrame
-from gym_gesture.timeline import DEFAULT_THRESHOLDS
-from gym_gesture.data import held_out_part_of_unseen_source, load_pose_datasets
+from gym_gesture.analysis.timeline import DEFAULT_THRESHOLDS
+from gym_gesture.data.windows import held_out_part_of_unseen_source, load_pose_datasets
 
 
 def test_evaluate_json_fields_and_confusion_png(trained_model, synthetic_npz, tmp_path, capsys):
@@ -110,7 +110,7 @@ def test_split_of_a_model_without_split_file_is_an_error(trained_model, syntheti
         evaluate(str(bare), synthetic_npz, split="test")
 
 
-from gym_gesture.inference import DEFAULT_MODEL_DIR as CHECKPOINT
+from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR as CHECKPOINT
 
 
 def test_shipped_checkpoint_reproduces_its_held_out_figures(shared_data):
@@ -215,7 +215,7 @@ def test_unknown_classes_of_a_real_archive_with_the_shipped_model(shared_data):
 def test_the_shipped_22_class_model_reproduces_its_committed_held_out_figures(shared_data):
     """The 22-class checkpoint on its held-out sources of the two archives that need no extraction
     (results/gym22, `python -m benchmarks.gym22_targets`): the same clips, the same recall per class."""
-    from gym_gesture.inference import resolve_model_dir
+    from gym_gesture.inference.recognizer import resolve_model_dir
 
     model = str(resolve_model_dir("gym22-transformer"))
     keypoints = shared_data / "keypoints"
@@ -233,8 +233,8 @@ def test_calibrated_motion_threshold_names_a_bench_press_filmed_from_afar_but_no
     """`calibrate` chooses the motion threshold on validation clips too: the 22-class model's (0.03) names
     a real Penn Action bench press whose joints move 0.035 torso lengths (under the 0.05 default), while
     the same person frozen in the clip's first frame is still "no exercise motion"."""
-    from gym_gesture.inference import resolve_model_dir
-    from gym_gesture.timeline import DEFAULT_MIN_MOTION, motion_energy
+    from gym_gesture.inference.recognizer import resolve_model_dir
+    from gym_gesture.analysis.timeline import DEFAULT_MIN_MOTION, motion_energy
 
     recognizer = Recognizer.from_pretrained(resolve_model_dir("gym22-transformer"), backend=None)
     dataset = load_pose_datasets(shared_data / "keypoints" / "penn_action_13j.npz")[0]

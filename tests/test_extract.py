@@ -13,11 +13,11 @@ import time
 import numpy as np
 import pytest
 
-from gym_gesture.cli import main
-from gym_gesture.dataset import load_pose_dataset
-from gym_gesture.extract import WORK_DIR, extract_dataset, find_clips
+from gym_gesture.cli.commands import main
+from gym_gesture.data.dataset import load_pose_dataset
+from gym_gesture.data.extract import WORK_DIR, extract_dataset, find_clips
 from gym_gesture.pose.sequence import extract_clip
-from gym_gesture.video import VideoWriter, read_frames
+from gym_gesture.pose.video import VideoWriter, read_frames
 
 from conftest import FIXTURES, REPO_ROOT
 
@@ -174,6 +174,16 @@ def test_bad_tree_is_one_line_error(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown pose backend 'nope'"):
         extract_dataset(tmp_path, tmp_path / "out", backend="nope")
+
+
+def test_other_exercises_keeps_folders_outside_the_22_as_written(tmp_path):
+    (tmp_path / "Front Raise").mkdir()
+    (tmp_path / "Front Raise" / "a.mp4").write_bytes(SQUAT_CLIP.read_bytes())
+    (tmp_path / "push-ups").mkdir()
+    (tmp_path / "push-ups" / "b.mp4").write_bytes(SQUAT_CLIP.read_bytes())
+    assert [clip.label for clip in find_clips(tmp_path, other_exercises=True)] == ["front raise", "push up"]
+    with pytest.raises(ValueError, match="unknown exercise 'Front Raise'"):
+        find_clips(tmp_path)
 
 
 def test_import_keypoints_round_trip(tmp_path, mediapipe_pose, uninterrupted, capsys):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gym_gesture.cli import main
-from gym_gesture.extract import extract_dataset
+from gym_gesture.cli.commands import main
+from gym_gesture.data.extract import extract_dataset
 
 from conftest import REPO_ROOT, free_port
 from test_extract import SQUAT_CLIP, _arrow_bytes, uninterrupted, video_tree  # noqa: F401 (fixtures: the local run)
@@ -93,7 +93,7 @@ def test_killed_worker_has_its_clip_redone(ray_cluster, video_tree, uninterrupte
 
 
 def test_clip_that_kills_its_worker_every_time_is_reported(ray_cluster, tmp_path):
-    from gym_gesture.extract_ray import MAX_TRIES  # imports Ray: after the fixture's check
+    from gym_gesture.data.extract_ray import MAX_TRIES  # imports Ray: after the fixture's check
 
     (tmp_path / "videos" / "squat").mkdir(parents=True)
     clip = tmp_path / "videos" / "squat" / "squat_1.mp4"
@@ -118,7 +118,7 @@ def test_ray_run_resumes_a_local_run(ray_cluster, video_tree, uninterrupted, tmp
 
 def test_without_ray_one_line_names_the_extra(video_tree, tmp_path, monkeypatch, capsys):  # noqa: F811
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as where the extra is not installed
-    monkeypatch.delitem(sys.modules, "gym_gesture.extract_ray", raising=False)
+    monkeypatch.delitem(sys.modules, "gym_gesture.data.extract_ray", raising=False)
     assert main(["extract", str(video_tree), "--out", str(tmp_path / "dataset"), "--ray", "local"]) == 1
     error = capsys.readouterr().err
     assert 'pip install "gym-gesture[ray]"' in error and len(error.strip().splitlines()) == 1

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from gym_gesture.form import CHECK, GOOD, FEATURES, FormModel, form_features, form_verdict, train_form_model
-from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
-from gym_gesture.skeleton import get_layout
+from gym_gesture.analysis.form import CHECK, GOOD, FEATURES, FormModel, form_features, form_verdict, train_form_model
+from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
+from gym_gesture.model.skeleton import get_layout
 
 CHECKPOINT = DEFAULT_MODEL_DIR / FORM_MODEL_FILE
 ARCHIVE = "keypoints/pushup_form_mediapipe33.npz"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from gym_gesture.enroll import clips_from_archive, enroll_clips
-from gym_gesture.evaluate import recognize_clips, split_pose_datasets
-from gym_gesture.inference import Recognizer, load_model
+from gym_gesture.training.enroll import clips_from_archive, enroll_clips
+from gym_gesture.training.evaluate import recognize_clips, split_pose_datasets
+from gym_gesture.inference.recognizer import Recognizer, load_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

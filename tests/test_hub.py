@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gym_gesture.cli import main
-from gym_gesture.hub import build_space_folder
-from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
+from gym_gesture.cli.commands import main
+from gym_gesture.hub.publish import build_space_folder
+from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 
 from conftest import REPO_ROOT
 from test_remote_code import load_in_fresh_process
@@ -64,7 +64,7 @@ def test_model_folder_holds_what_auto_map_needs(dry_run):
 
 
 def test_model_folder_loads_with_trust_remote_code_in_a_fresh_process(dry_run, model_dir, tmp_path):
-    from gym_gesture.inference import load_model
+    from gym_gesture.inference.recognizer import load_model
 
     expected_model = load_model(model_dir)
     torch.manual_seed(1)
@@ -124,7 +124,7 @@ def test_space_folder_is_a_gradio_space_that_finds_its_model(dry_run):
 SPACE_PREDICT = r"""
 import json, sys
 import gym_gesture
-from gym_gesture.app import RecognizerPool
+from gym_gesture.app.main import RecognizerPool
 
 prediction = RecognizerPool(None, max_duration=60).get("mediapipe").predict(sys.argv[1])
 print(json.dumps({"package": gym_gesture.__file__, "label": prediction.label,

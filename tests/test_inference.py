@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gym_gesture.app import EXAMPLES_DIR
-from gym_gesture.inference import SHIPPED_MODELS, NoPersonError, Recognizer
-from gym_gesture.prediction import Prediction
-from gym_gesture.video import VideoWriter, probe
+from gym_gesture.app.main import EXAMPLES_DIR
+from gym_gesture.inference.recognizer import SHIPPED_MODELS, NoPersonError, Recognizer
+from gym_gesture.analysis.prediction import Prediction
+from gym_gesture.pose.video import VideoWriter, probe
 
 from conftest import FIXTURES, REPO_ROOT
 
@@ -95,7 +95,7 @@ def test_timeline_reps_and_form_of_the_squat_clip(squat_prediction):
 
 def test_a_person_standing_still_is_no_exercise(recognizer, tmp_path):
     """The squat clip's first frame held for 3 s: a person is there, but nothing moves."""
-    from gym_gesture.video import read_frames
+    from gym_gesture.pose.video import read_frames
 
     first = next(read_frames(SQUAT_CLIP)).image
     still = tmp_path / "still.mp4"
@@ -188,7 +188,7 @@ def test_cli_text_puts_the_verdict_first_and_marks_segments_not_named(model_dir)
 
 
 def test_cli_predict_errors_are_one_line(model_dir, tmp_path, capsys):
-    from gym_gesture.cli import main
+    from gym_gesture.cli.commands import main
 
     assert main(["predict", str(tmp_path / "missing.mp4"), "--model", str(model_dir)]) == 1
     assert capsys.readouterr().err == f"gym-gesture predict: error: {tmp_path / 'missing.mp4'}: no such video file\n"
@@ -202,7 +202,7 @@ def test_cli_predict_errors_are_one_line(model_dir, tmp_path, capsys):
 
 
 def test_a_shipped_model_is_asked_for_by_name(model_dir):
-    from gym_gesture.inference import resolve_model_dir
+    from gym_gesture.inference.recognizer import resolve_model_dir
 
     assert model_dir.name in SHIPPED_MODELS
     assert resolve_model_dir(model_dir.name) == model_dir
@@ -233,7 +233,7 @@ def test_shipped_checkpoint_names_the_example_clips(recognizer, clip):
 def test_window_times_follow_the_windows_the_data_pipeline_keeps(recognizer, mediapipe_pose):
     """With the person gone for 3 s mid-clip, the windows over the gap are dropped and the times of
     the ones kept still match them, window for window."""
-    from gym_gesture.data import windows_from_sequence
+    from gym_gesture.data.windows import windows_from_sequence
     from gym_gesture.pose.sequence import extract_clip
 
     config = recognizer.config
@@ -260,7 +260,7 @@ def test_hub_model_is_one_snapshot_with_its_calibration_and_form_model(model_dir
 
     import huggingface_hub
 
-    from gym_gesture.inference import FORM_MODEL_FILE, resolve_model_dir
+    from gym_gesture.inference.recognizer import FORM_MODEL_FILE, resolve_model_dir
 
     snapshot = tmp_path / "snapshot"
     shutil.copytree(model_dir, snapshot)
@@ -283,7 +283,7 @@ def test_hub_model_is_one_snapshot_with_its_calibration_and_form_model(model_dir
 
 
 def test_hub_model_offline_and_not_cached_is_a_clear_error(tmp_path, monkeypatch):
-    from gym_gesture.inference import resolve_model_dir
+    from gym_gesture.inference.recognizer import resolve_model_dir
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
@@ -305,7 +305,7 @@ def test_cli_predicts_with_a_hub_model_at_a_revision(model_dir, monkeypatch, cap
     """`predict --model USER/NAME --revision REV` downloads that revision once and reports the Hub id."""
     import huggingface_hub
 
-    from gym_gesture.cli import main
+    from gym_gesture.cli.commands import main
 
     calls = []
     monkeypatch.setattr(huggingface_hub, "snapshot_download",
@@ -321,7 +321,8 @@ def test_a_two_channel_model_reads_the_image_plane(mediapipe_pose, model_dir):
     whatever the backend's third channel (or 3-D lifter) holds."""
     import torch
 
-    from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
+    from gym_gesture import GymGestureConfig
+    from gym_gesture import GymGestureForSequenceClassification
     from gym_gesture.pose.sequence import extract_clip
 
     shipped = GymGestureConfig.from_pretrained(model_dir)

@@ -1,6 +1,6 @@
 import pytest
 
-from gym_gesture.labels import CLASS_NAMES, canonical_label, id2label, label2id, normalise_label
+from gym_gesture.data.labels import CLASS_NAMES, canonical_label, id2label, label2id, normalise_label
 
 
 def test_the_22_classes_in_the_paper_order():

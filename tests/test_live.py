@@ -1,4 +1,4 @@
-"""Live coaching (`gym_gesture.live`) on real clips: the same answer as predict, frames dropped rather than
+"""Live coaching (`gym_gesture.inference.live`) on real clips: the same answer as predict, frames dropped rather than
 queued, the count reset by a change of exercise or a rest, nothing counted while getting into position."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import threading
 import pytest
 
 from conftest import FIXTURES
-from gym_gesture.live import SET_REST_S, LiveSession, play_video
+from gym_gesture.inference.live import SET_REST_S, LiveSession, play_video
 from gym_gesture.pose import create_backend
 from gym_gesture.pose.base import PoseBackend
-from gym_gesture.prediction import SCHEMA_VERSION, Segment
-from gym_gesture.video import read_frames
+from gym_gesture.analysis.prediction import SCHEMA_VERSION, Segment
+from gym_gesture.pose.video import read_frames
 
 SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
 
@@ -139,7 +139,7 @@ def test_a_set_ends_after_a_rest_and_the_next_rep_starts_a_new_one(recognizer):
 
 
 def test_live_json_has_the_sets_and_predicts_segment_form(capsys):
-    from gym_gesture.cli import main
+    from gym_gesture.cli.commands import main
 
     assert main(["live", "--video", str(SQUAT_CLIP), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -151,7 +151,7 @@ def test_live_json_has_the_sets_and_predicts_segment_form(capsys):
 
 
 def test_live_refuses_a_missing_camera_or_file_before_loading_the_model(capsys, tmp_path):
-    from gym_gesture.cli import main
+    from gym_gesture.cli.commands import main
 
     assert main(["live", "--video", str(tmp_path / "none.mp4")]) == 1
     assert "no such video file" in capsys.readouterr().err

@@ -7,9 +7,10 @@ import math
 import pytest
 import torch
 
-from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
-from gym_gesture.configuration_gym_gesture import FUSIONS
-from gym_gesture.modeling_gym_gesture import FUSION_MODULES, sinusoidal_table
+from gym_gesture import GymGestureConfig
+from gym_gesture import GymGestureForSequenceClassification
+from gym_gesture.model.configuration_gym_gesture import FUSIONS
+from gym_gesture.model.modeling_gym_gesture import FUSION_MODULES, sinusoidal_table
 
 LABELS = {0: "squat", 1: "push up", 2: "plank"}
 
@@ -21,7 +22,7 @@ def make_model(fusion: str, **overrides) -> GymGestureForSequenceClassification:
 
 
 def test_every_config_fusion_has_a_module_and_a_command_line_name():
-    from gym_gesture.cli import FUSION_NAMES
+    from gym_gesture.cli.commands import FUSION_NAMES
 
     assert set(FUSIONS) == set(FUSION_MODULES)
     assert FUSION_NAMES == FUSIONS
@@ -233,7 +234,7 @@ def test_stgcn_at_pyskl_size_has_pyskl_parameter_count():
 
 
 def test_stgcn_adjacency_starts_from_the_layouts_skeleton_and_is_learned():
-    from gym_gesture.skeleton import graph_partitions
+    from gym_gesture.model.skeleton import graph_partitions
 
     model = make_model("stgcn").train()
     adjacency = model.gym_gesture.fusion.blocks[0].spatial.adjacency
@@ -250,7 +251,7 @@ def test_shipped_checkpoint_gives_the_logits_it_shipped_with():
 
     import numpy as np
 
-    from gym_gesture.inference import DEFAULT_MODEL_DIR, load_model
+    from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, load_model
 
     model = load_model(DEFAULT_MODEL_DIR)
     keypoints = np.random.default_rng(0).normal(0, 1, (6, 30, 17, model.config.num_channels)).astype(np.float32)
@@ -267,9 +268,9 @@ def test_pose_descriptor_reads_joint_angles_and_spreads_and_is_the_same_for_a_mi
     the sides a wrist spread of their reach; a clip mirrored left to right (filmed from the other side)
     gives the same descriptor; masked frames count not; "pose" (older enrolled folders) is "pose-spread"
     without the spreads."""
-    from gym_gesture.modeling_gym_gesture import (POSE_DESCRIPTOR_DIM, POSE_DESCRIPTOR_FRAME_FEATURES, pose_descriptor,
+    from gym_gesture.model.modeling_gym_gesture import (POSE_DESCRIPTOR_DIM, POSE_DESCRIPTOR_FRAME_FEATURES, pose_descriptor,
                                                   pose_descriptor_frames)
-    from gym_gesture.skeleton import get_layout
+    from gym_gesture.model.skeleton import get_layout
 
     layout = get_layout("h36m17")
     keypoints = torch.randn(3, 30, 17, 2)

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from gym_gesture.overlay import SkeletonOverlay, draw_pose, write_captions
+from gym_gesture.render.overlay import SkeletonOverlay, draw_pose, write_captions
 from gym_gesture.pose.sequence import extract_clip
-from gym_gesture.skeleton import get_layout
-from gym_gesture.video import probe, read_frames
+from gym_gesture.model.skeleton import get_layout
+from gym_gesture.pose.video import probe, read_frames
 
 from conftest import FIXTURES
 

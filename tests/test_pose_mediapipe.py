@@ -9,8 +9,8 @@ import pytest
 from gym_gesture.pose import POSE_BACKENDS, create_backend
 from gym_gesture.pose.mediapipe_backend import MediaPipePose, landmark_model_path
 from gym_gesture.pose.sequence import extract_clip
-from gym_gesture.skeleton import get_layout
-from gym_gesture.video import read_frames
+from gym_gesture.model.skeleton import get_layout
+from gym_gesture.pose.video import read_frames
 
 from conftest import FIXTURES
 

@@ -20,7 +20,7 @@ import torch.hub
 
 from gym_gesture.pose import create_backend
 from gym_gesture.pose.mmpose_backend import MissingCheckpointError, checkpoint_cache_dir, local_checkpoints
-from gym_gesture.skeleton import COCO17, H36M17
+from gym_gesture.model.skeleton import COCO17, H36M17
 
 # Small models keep the lane fast on CPU: RTMPose-t and MotionBERT over a short window.
 POSE2D = "rtmpose-t_8xb256-420e_body8-256x192"

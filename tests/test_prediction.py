@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gym_gesture.prediction import (EXERCISE, NOT_SURE, SCHEMA_VERSION, ClassScore, FormVerdict, Prediction, Segment,
+from gym_gesture.analysis.prediction import (EXERCISE, NOT_SURE, SCHEMA_VERSION, ClassScore, FormVerdict, Prediction, Segment,
                                     WindowScore)
 
 # The keys of `gym-gesture predict --json`, as documented in gym_gesture/prediction.py and the README.
@@ -96,6 +96,6 @@ def test_the_headline_is_the_exercise_or_plainly_the_non_verdict():
 
 
 def test_the_inference_module_still_exports_prediction():
-    from gym_gesture import inference
+    from gym_gesture.inference import recognizer as inference
 
     assert inference.Prediction is Prediction

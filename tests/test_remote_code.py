@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
-from gym_gesture.data import windows_from_sequence
-from gym_gesture.inference import DEFAULT_MODEL_DIR, SHIPPED_MODELS, load_model, resolve_model_dir, window_probabilities
+from gym_gesture import GymGestureConfig
+from gym_gesture import GymGestureForSequenceClassification
+from gym_gesture.data.windows import windows_from_sequence
+from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, SHIPPED_MODELS, load_model, resolve_model_dir, window_probabilities
 
 LOADER = r"""
 import importlib.abc, json, sys

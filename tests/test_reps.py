@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gym_gesture.reps import count_any_reps, count_cycles, count_reps
-from gym_gesture.skeleton import MEDIAPIPE33
+from gym_gesture.analysis.reps import count_any_reps, count_cycles, count_reps
+from gym_gesture.model.skeleton import MEDIAPIPE33
 
 FPS = 30.0
 

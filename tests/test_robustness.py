@@ -34,12 +34,12 @@ import cv2
 import numpy as np
 import pytest
 
-from gym_gesture.app import DEFAULT_MAX_DURATION_S as APP_MAX_DURATION_S
-from gym_gesture.cli import main
-from gym_gesture.dataset import load_pose_dataset
-from gym_gesture.inference import DEFAULT_MAX_DURATION_S, DEFAULT_MODEL_DIR, Recognizer
-from gym_gesture.prediction import Prediction
-from gym_gesture.video import DEFAULT_MAX_PIXELS, VideoWriter, probe, read_frames
+from gym_gesture.app.main import DEFAULT_MAX_DURATION_S as APP_MAX_DURATION_S
+from gym_gesture.cli.commands import main
+from gym_gesture.data.dataset import load_pose_dataset
+from gym_gesture.inference.recognizer import DEFAULT_MAX_DURATION_S, DEFAULT_MODEL_DIR, Recognizer
+from gym_gesture.analysis.prediction import Prediction
+from gym_gesture.pose.video import DEFAULT_MAX_PIXELS, VideoWriter, probe, read_frames
 
 from conftest import FIXTURES, REPO_ROOT
 from test_app import app_url  # noqa: F401  (the fixture: `python app.py` served on a free port)
@@ -268,7 +268,7 @@ def _one_line_error(stderr: str, command: str, path: Path, message: str) -> None
 def decoded_frames(monkeypatch) -> list:
     """The frames any video decode yields while the test runs, to check that refusals come before decoding
     (a one-hour header must not be decoded)."""
-    from gym_gesture import video
+    from gym_gesture.pose import video
 
     frames, decode = [], video._decoded
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gym_gesture.pose.sequence import extract_clip
-from gym_gesture import skeleton
-from gym_gesture.skeleton import COCO17, H36M17, MEDIAPIPE33, LAYOUTS, convert, mirror, normalize
+from gym_gesture.model import skeleton
+from gym_gesture.model.skeleton import COCO17, H36M17, MEDIAPIPE33, LAYOUTS, convert, mirror, normalize
 
 from conftest import FIXTURES
 
@@ -91,7 +91,7 @@ def test_normalize_centres_hips_and_scales_torso(real_keypoints):
 def test_a_derived_joint_falls_back_where_a_better_way_is_missing():
     """OpenPose loses the ears in many frames, not the head: H36M's head then comes from the eyes, then
     the nose, frame by frame; a frame with the ears keeps the mean of the ears."""
-    from gym_gesture.skeleton import OPENPOSE18
+    from gym_gesture.model.skeleton import OPENPOSE18
 
     frames = np.random.default_rng(0).normal(size=(3, 18, 2)).astype(np.float32)
     index = OPENPOSE18.index

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from gym_gesture.form import CHECK, GOOD
-from gym_gesture.prediction import NOT_SURE, FormVerdict, Segment
-from gym_gesture.summary import SUMMARY_COLUMNS, workout_sets, write_summary
+from gym_gesture.analysis.form import CHECK, GOOD
+from gym_gesture.analysis.prediction import NOT_SURE, FormVerdict, Segment
+from gym_gesture.analysis.summary import SUMMARY_COLUMNS, workout_sets, write_summary
 
 from conftest import FIXTURES
 

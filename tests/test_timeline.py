@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gym_gesture.inference import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
-from gym_gesture.data import load_pose_datasets
-from gym_gesture.timeline import (AbstainSample, AbstainThresholds, abstain_reason, calibrate_threshold, motion_energy,
+from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
+from gym_gesture.data.windows import load_pose_datasets
+from gym_gesture.analysis.timeline import (AbstainSample, AbstainThresholds, abstain_reason, calibrate_threshold, motion_energy,
                                   segments_from_windows, smooth_probabilities, walking_speed)
 
 LABELS = ("push up", "squat", "plank")
@@ -128,9 +128,9 @@ def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, med
     """Three real clips back to back as one workout: push ups, a squat, a plank. The windows' probabilities
     stand in for the model's (they favour the clip each window's centre falls in); reps, motion and form
     come from real MediaPipe keypoints."""
-    from gym_gesture.form import FEATURES, FormModel
+    from gym_gesture.analysis.form import FEATURES, FormModel
     from gym_gesture.pose.sequence import extract_clip
-    from gym_gesture.timeline import describe_segments
+    from gym_gesture.analysis.timeline import describe_segments
 
     clips = [("push_up_wrong94.mp4", "push up", 3), ("squat_04.mp4", "squat", 1), ("plank_01.mp4", "plank", 0)]
     sequences = [extract_clip(shared_data / "videos" / name, mediapipe_pose) for name, _, _ in clips]
@@ -176,7 +176,7 @@ def test_thresholds_come_from_the_models_calibration_json(tmp_path):
 def test_walking_speed_of_a_person_walking_across_and_of_one_squatting():
     """Stick figures at 30 fps (image coordinates, torso 0.2): one walks sideways at one torso length per
     second swinging the legs in turn, one squats in place (hips down and up, feet planted)."""
-    from gym_gesture.skeleton import get_layout
+    from gym_gesture.model.skeleton import get_layout
 
     index = get_layout("mediapipe33").index
     t = np.arange(90) / 30.0
@@ -203,8 +203,8 @@ def test_walking_speed_of_a_person_walking_across_and_of_one_squatting():
 
 
 def _segment(exercise, start, end, abstain=None):
-    from gym_gesture.prediction import Segment
-    from gym_gesture.timeline import abstention
+    from gym_gesture.analysis.prediction import Segment
+    from gym_gesture.analysis.timeline import abstention
 
     found = abstention(1.0, 0.3, 0.3, exercise) if abstain == "not sure" else None
     return Segment(exercise, start, end, 0.9, 2, 1, [], found.reason if found else None, None,
@@ -212,7 +212,7 @@ def _segment(exercise, start, end, abstain=None):
 
 
 def test_every_abstain_reason_is_one_verdict_kind():
-    from gym_gesture.timeline import abstention
+    from gym_gesture.analysis.timeline import abstention
 
     assert abstention(0.2, 0.9, 0.3, "squat").verdict == "no person"
     assert abstention(1.0, 0.99, 0.3, "push up", walking=0.9).verdict == "not an exercise"
@@ -222,7 +222,7 @@ def test_every_abstain_reason_is_one_verdict_kind():
 
 
 def test_the_clip_and_its_segments_never_disagree():
-    from gym_gesture.timeline import MIN_SET_S, abstention, clip_verdict
+    from gym_gesture.analysis.timeline import MIN_SET_S, abstention, clip_verdict
 
     unsure = abstention(1.0, 0.45, 0.3, "push up")
     walking = abstention(1.0, 0.9, 0.3, "squat", walking=0.9)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
-from gym_gesture.prediction import Segment, WindowScore
-from gym_gesture.timeline_chart import timeline_svg
+from gym_gesture.analysis.prediction import Segment, WindowScore
+from gym_gesture.render.timeline_chart import timeline_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

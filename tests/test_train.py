@@ -17,15 +17,15 @@ from conftest import REPO_ROOT, free_port
 from synthetic_poses import write_synthetic_npz
 from transformers import TrainerCallback
 
-from gym_gesture import data as window_data
-from gym_gesture import train as training
-from gym_gesture.cli import main
-from gym_gesture.data import load_pose_datasets
-from gym_gesture.errors import InputError
-from gym_gesture.evaluate import evaluate
-from gym_gesture.inference import load_model
-from gym_gesture.modeling_gym_gesture import GymGestureForSequenceClassification
-from gym_gesture.recipe import RECIPE_FILE, SHIPPED_RECIPE, read_recipe
+from gym_gesture.data import windows as window_data
+from gym_gesture.training import train as training
+from gym_gesture.cli.commands import main
+from gym_gesture.data.windows import load_pose_datasets
+from gym_gesture.core.errors import InputError
+from gym_gesture.training.evaluate import evaluate
+from gym_gesture.inference.recognizer import load_model
+from gym_gesture.model.modeling_gym_gesture import GymGestureForSequenceClassification
+from gym_gesture.training.recipe import RECIPE_FILE, SHIPPED_RECIPE, read_recipe
 
 SMALL = {"d_model": 32, "ffn_dim": 64, "num_frames": 30}
 
@@ -168,7 +168,7 @@ def test_compare_runs_each_fusions_seeds_on_one_split_and_resumes(synthetic_npz,
     assert "## Split by source video" in table and "| stgcn | 3 |" in table
 
     # A rerun skips finished runs; the split by window is a section of its own beside the split by source.
-    from gym_gesture import compare as comparison
+    from gym_gesture.training import compare as comparison
 
     trained = []
     monkeypatch.setattr(comparison, "train", lambda *args, **kwargs: trained.append(args[1]) or train(*args, **kwargs))
@@ -256,7 +256,7 @@ def test_distributed_launch_trains_one_model_over_two_processes(launcher, synthe
 
 
 def test_the_committed_recipe_is_the_shipped_checkpoints():
-    from gym_gesture.inference import DEFAULT_MODEL_DIR
+    from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR
 
     recorded = json.loads((DEFAULT_MODEL_DIR / "training.json").read_text())["options"]
     recipe = read_recipe(SHIPPED_RECIPE)
@@ -269,7 +269,7 @@ def test_the_committed_recipe_is_the_shipped_checkpoints():
 
 
 def _cli_options(*argv):
-    from gym_gesture.cli import _training_options, build_parser
+    from gym_gesture.cli.commands import _training_options, build_parser
 
     return _training_options(build_parser().parse_args(["train", "--data", "x.npz", "--output-dir", "out", *argv]))
 
@@ -345,7 +345,7 @@ def _with_outlier_class(path: Path) -> Path:
 def test_outlier_exposure_spreads_the_probability_on_exercises_outside_the_labels(tmp_path):
     from dataclasses import replace
 
-    from gym_gesture.inference import Recognizer
+    from gym_gesture.inference.recognizer import Recognizer
 
     data = _with_outlier_class(tmp_path / "with_outliers.npz")
     options = training.TrainingOptions(epochs=15, patience=15, batch_size=32, seed=0, threads=1, model=SMALL,

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gym_gesture.video import VideoWriter, probe, read_ahead, read_frames
+from gym_gesture.pose.video import VideoWriter, probe, read_ahead, read_frames
 
 from conftest import FIXTURES
 
@@ -178,7 +178,7 @@ def test_a_webcam_recording_without_a_duration_gets_one(tmp_path):
     """Browsers record WebM as a live stream, with no duration: players showed "Infinity:NaN:NaN"."""
     import av
 
-    from gym_gesture.video import with_duration
+    from gym_gesture.pose.video import with_duration
 
     recording = tmp_path / "webcam.webm"
     with av.open(str(recording), "w", format="webm", options={"live": "1"}) as container:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError, MissingExtraError
+from ..core.errors import InputError, MissingExtraError
 
 
 @dataclass
@@ -29,7 +29,7 @@ class PoseFrame:
 class PoseBackend:
     """A pose estimator called frame by frame on RGB uint8 images (H, W, 3).
 
-    Subclasses set `name` and `layout` (a name from `gym_gesture.skeleton.LAYOUTS`) and implement
+    Subclasses set `name` and `layout` (a name from `gym_gesture.model.skeleton.LAYOUTS`) and implement
     `__call__`. Backends may keep state across frames (tracking, smoothing): call `reset()` between
     clips, and `close()` (or use `with`) to free the model.
     """

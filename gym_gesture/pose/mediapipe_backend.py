@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..native_logs import native_logs_silenced
+from ..core.errors import InputError
+from .native_logs import native_logs_silenced
 from .base import PoseBackend, PoseFrame
 
 # mediapipe 0.10.21 ships the landmark model of complexity 1 only; the others are fetched from the
@@ -65,7 +65,7 @@ class MediaPipePose(PoseBackend):
         """A fresh run of the graph: landmark smoothing and tracking never carry over from the previous
         clip. Restarting the graph's run (its calculators open anew) costs about half of building a graph.
 
-        The calculators open on the graph's own threads and log natively as they do (gym_gesture.native_logs):
+        The calculators open on the graph's own threads and log natively as they do (gym_gesture.pose.native_logs):
         processing one blank frame waits for them, with those lines hidden."""
         import mediapipe as mp
 

@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ..skeleton import convert
+from ..model.skeleton import convert
 from .base import PoseBackend, PoseFrame
 
 logger = logging.getLogger(__name__)

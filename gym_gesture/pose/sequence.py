@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, ClipFrame, read_ahead, read_clip, read_frames
+from .video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, ClipFrame, read_ahead, read_clip, read_frames
 from .base import PoseBackend, PoseFrame
 
 

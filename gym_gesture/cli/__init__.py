@@ -1,0 +1,5 @@
+"""The `gym-gesture` command line."""
+
+from .commands import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""Publishing a model folder and its Space on the Hugging Face Hub."""

@@ -1,0 +1,3 @@
+"""The model: exactly the files that travel with the weights as remote code (configuration, modeling,
+processing, skeleton layouts, named transforms). They import only each other, numpy, torch and
+transformers, so a model folder loads with `trust_remote_code=True` without this package."""

@@ -1,0 +1,212 @@
+"""Calibrate when a model abstains: held-out clips of known exercises against real negatives.
+
+Exercise samples: the clips of the sources the model never trained on, by default the `validation` part
+of its split.json (picked from the pose data as `gym-gesture evaluate --split validation` picks them), so
+that the test split stays unseen by every choice made for the model. Negatives: the clips of the pose
+data of classes the model does not know (the archives' exercises outside its labels, in no part of any
+split), and videos of people walking or standing (`../shared/data/people`), run through the model's own
+pose backend. All go through `Recognizer.recognize_sequence`, the path of `gym-gesture predict`.
+
+There are few non-exercise clips, so every window of them is a sample too: the thresholds are chosen on
+windows (each window of a held-out clip or of a negative clip is one sample) and the clip-level
+trade-off is reported beside it. `min_walk_speed` is chosen first (with no probability threshold), then
+`min_probability` with it, then `min_motion` with both, each the value that abstains on most negative
+windows while losing at most `max_lost` of the held-out windows named right; the walking and motion
+thresholds against the clips of people only (`PEOPLE_ONLY`); the detection threshold keeps its default.
+The motion threshold comes last because what it costs is held-out clips that the probability would name
+right (a bench press filmed from afar moves its joints by 0.02-0.04 torso lengths). The result, with the
+trade-off tables, is written to `calibration.json` in the model folder, where `Recognizer.from_pretrained`
+reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import InputError, MissingFileError
+from ..analysis.timeline import (
+    CALIBRATION_FILE,
+    DEFAULT_MAX_LOST,
+    DEFAULT_THRESHOLDS,
+    AbstainSample,
+    AbstainThresholds,
+    calibrate_threshold,
+    span_sample,
+)
+
+# Candidate values of the calibrated thresholds.
+CANDIDATES = {
+    "min_walk_speed": np.round(np.arange(0.1, 2.01, 0.1), 2),
+    "min_probability": np.round(np.concatenate([np.arange(0.0, 0.951, 0.05), [0.97, 0.99]]), 2),
+    # From twice a still body's jitter up (MediaPipe on real plank holds: 0.011-0.012, `motion_energy`):
+    # lower, a person standing still would count as moving, and no negative here shows that.
+    "min_motion": np.round(np.arange(0.025, 0.1001, 0.005), 3),
+}
+# The thresholds chosen against the clips of people not exercising (`negatives`) only: walking and "no
+# exercise motion" are about them, while clips of exercises the model does not know are what "not sure"
+# (`min_probability`) is for. Chosen against those too, the 7-class model's motion threshold climbed to 0.07,
+# catching slow exercises it does not know, and abstained on held-out bench presses it names right.
+PEOPLE_ONLY = ("min_walk_speed", "min_motion")
+
+
+def _samples(result, keypoints, layout, fps, detected, labels, label=None) -> tuple[AbstainSample | None, list]:
+    """The clip's sample and its windows' samples from its `Recognizer.recognize_sequence` result (None
+    and [] when the clip gives no window)."""
+    if len(result.windows) == 0:
+        return None, []
+    clip = replace(result.clip_sample, label=label)  # what `predict` read its abstain reason from
+    windows = [span_sample(keypoints, layout, fps, detected, start, end, labels[int(row.argmax())], row.max(), label)
+               for (start, end), row in zip(result.windows.spans, result.probabilities)]
+    return clip, windows
+
+
+def _video_files(paths) -> list[Path]:
+    from ..data.extract import VIDEO_SUFFIXES
+
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(f for f in path.iterdir() if f.suffix.lower() in VIDEO_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise MissingFileError(f"{path}: no such file or folder")
+    if not files:
+        raise InputError(f"no video among the negatives: {', '.join(map(str, paths))}")
+    return files
+
+
+def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe",
+              split: str = "validation", max_lost: float = DEFAULT_MAX_LOST, level: str = "windows") -> dict:
+    """Calibrate the abstain thresholds of the model in `model_dir` and write `calibration.json` there.
+
+    data: pose datasets / .npz archives holding the model's `split` sources (their clips of classes the
+    model does not know are negatives, whatever the split); negatives: videos or
+    folders of videos of people not exercising (the project's real data has both: ../shared/data/keypoints
+    and ../shared/data/people beside a checkout); max_lost: the share of held-out windows named right
+    that a threshold may cost (`timeline.calibrate_threshold`). Returns what was written.
+    """
+    from tqdm.auto import tqdm
+
+    from .evaluate import recognize_clips, split_pose_datasets
+    from ..inference.recognizer import Recognizer
+    from ..pose.sequence import extract_clip
+
+    model_dir = Path(model_dir)
+    negatives = _video_files(negatives)
+    # Calibration starts from the defaults, never from an earlier calibration.json.
+    recognizer = Recognizer.from_pretrained(model_dir, backend=backend, thresholds=DEFAULT_THRESHOLDS)
+    labels = recognizer.labels
+    datasets = split_pose_datasets(str(model_dir), data, split, known_labels=set(labels))
+    exercise = {"clips": [], "windows": []}
+    non_exercise = {"clips": [], "windows": []}  # clips of classes the model does not know, and of people
+    people = {"clips": [], "windows": []}  # of people not exercising only
+    held_out, unknown_class_clips = [], []
+    try:
+        for row, result in recognize_clips(recognizer, datasets, f"{split} and unknown-class clips"):
+            label = str(row["label"])
+            known = label in labels
+            clip, windows = _samples(result, row["keypoints"], str(row["layout"]), float(row["fps"]),
+                                     row["detected"], labels, label if known else None)
+            entry = {"clip_id": str(row["clip_id"]), "label": label}
+            if clip is None:
+                if not known:  # abstained on anyway: `predict` refuses a clip that gives no window
+                    unknown_class_clips.append({**entry, "windows": 0, "predicted": None})
+                continue
+            samples = exercise if known else non_exercise
+            samples["clips"].append(clip)
+            samples["windows"].extend(windows)
+            if known:
+                held_out.append({**entry, "predicted": clip.predicted})
+            else:
+                unknown_class_clips.append({**entry, "windows": len(windows), "clip": clip})
+        negative_clips = []
+        for path in tqdm(negatives, desc="non-exercise clips"):
+            sequence = extract_clip(path, recognizer.backend, recognizer.config.sample_fps,
+                                    max_duration=recognizer.max_duration)
+            keypoints = sequence.model_coordinates(recognizer.config.num_channels)
+            result = recognizer.recognize_sequence(keypoints, sequence.layout, sequence.fps, sequence.detected)
+            clip, windows = _samples(result, keypoints, sequence.layout, sequence.fps, sequence.detected, labels)
+            if clip is None:  # nobody found: `predict` refuses such a clip outright
+                negative_clips.append({"file": str(path), "windows": 0, "predicted": None})
+                continue
+            for samples in (non_exercise, people):
+                samples["clips"].append(clip)
+                samples["windows"].extend(windows)
+            negative_clips.append({"file": str(path), "windows": len(windows), "clip": clip})
+    finally:
+        recognizer.close()
+    if not exercise["clips"]:
+        raise InputError(f"no {split} clip of a class the model knows in {', '.join(map(str, data))}")
+
+    # The enrolled exercises' own motion thresholds come from their clips (`enroll`), not from here: kept.
+    thresholds = replace(DEFAULT_THRESHOLDS, min_probability=0.0,
+                         min_motion_by_exercise=AbstainThresholds.for_model(model_dir).min_motion_by_exercise)
+    trade_off = {}
+    for name, candidates in CANDIDATES.items():
+        negative = people if name in PEOPLE_ONLY else non_exercise
+        if name in PEOPLE_ONLY and not negative["clips"]:  # no clip of people gave a window: the default stays
+            trade_off[name] = {"windows": [], "clips": []}
+            continue
+        by_level = {level: calibrate_threshold(exercise[level], negative[level], name, candidates, thresholds,
+                                                max_lost)
+                    for level in ("windows", "clips")}
+        thresholds = replace(thresholds, **{name: by_level[level].threshold})
+        trade_off[name] = {level: calibration.table for level, calibration in by_level.items()}
+
+    def outcome(sample: AbstainSample) -> dict:
+        return {"predicted": sample.predicted, "probability": round(sample.probability, 4),
+                "walking_speed": round(sample.walking, 3), "motion": round(sample.motion, 3),
+                "abstain": sample.reason(thresholds)}
+
+    for entry in negative_clips + unknown_class_clips:
+        entry.update(outcome(entry.pop("clip")) if "clip" in entry else {"abstain": "no person found"})
+    for entry, sample in zip(held_out, exercise["clips"]):
+        entry["abstain"] = sample.reason(thresholds)
+    result = {
+        "model": str(model_dir), "data": [str(path) for path in data], "split": split,
+        "negatives": [str(path) for path in negatives], "chosen_on": level, "max_lost": max_lost,
+        "thresholds": thresholds.to_json(),
+        "samples": {level: {"exercise": len(exercise[level]), "non_exercise": len(non_exercise[level]),
+                            "people": len(people[level])} for level in ("clips", "windows")},
+        "trade_off": trade_off,
+        "non_exercise_clips": negative_clips,
+        "held_out_clips_abstained": [entry for entry in held_out if entry["abstain"]],
+        "unknown_class_clips": unknown_class_clips,
+    }
+    (model_dir / CALIBRATION_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def format_trade_off(result: dict) -> str:
+    """The trade-off tables of a calibration as Markdown, as printed by `gym-gesture calibrate`."""
+    lines = []
+    chosen = result["thresholds"]
+    for name, levels in result["trade_off"].items():
+        level = result["chosen_on"]
+        if not levels["windows"]:
+            lines += [f"{name}: the default, {chosen[name]:g} (no clip of people not exercising gave a window)", ""]
+            continue
+        negatives = "people" if name in PEOPLE_ONLY else "negative"
+        lines += [f"{name} (chosen on {level}, losing at most {result['max_lost']:g} of the held-out {level} "
+                  f"named right: {chosen[name]:g})", "",
+                  f"| threshold | held-out windows named right | {negatives} windows abstained | "
+                  f"held-out clips named right | {negatives} clips abstained |",
+                  "|---:|---:|---:|---:|---:|"]
+        for window, clip in zip(levels["windows"], levels["clips"]):
+            value = f"{window['threshold']:g}"
+            lines.append(f"| {f'**{value}**' if window['threshold'] == chosen[name] else value} | "
+                         f"{window['exercise_named_right']:.3f} | {window['non_exercise_abstained']:.3f} | "
+                         f"{clip['exercise_named_right']:.3f} | {clip['non_exercise_abstained']:.3f} |")
+        lines.append("")
+    samples = result["samples"]
+    lines.append(f"{samples['clips']['exercise']} held-out clips ({samples['windows']['exercise']} windows), "
+                 f"{samples['clips']['non_exercise']} negative clips ({samples['windows']['non_exercise']} windows; clips of "
+                 f"classes the model does not know and of people not exercising), of them "
+                 f"{samples['clips']['people']} clips of people ({samples['windows']['people']} windows: "
+                 f"the negatives of {' and '.join(PEOPLE_ONLY)})")
+    return "\n".join(lines)
