@@ -84,6 +84,35 @@ def test_find_clips_reads_a_manifest(tmp_path):
         find_clips(manifest)
 
 
+def test_a_manifest_crops_a_split_screen_clip_into_views_of_one_source(tmp_path, mediapipe_pose):
+    """Two views side by side in one frame (as clips22's split-screen clips): each manifest entry keeps one
+    half, under its own clip id, and both halves are one source, so no split puts them on both sides."""
+    frames = [frame.image for frame in read_frames(SQUAT_CLIP)]
+    with VideoWriter(tmp_path / "two_views.mp4", fps=30) as writer:
+        for image in frames:
+            writer.write(np.concatenate([image, image[:, ::-1]], axis=1))
+    (tmp_path / "manifest.json").write_text(json.dumps([
+        {"file": "two_views.mp4", "label": "squat", "clip_id": "two_views-left", "source_id": "take_1",
+         "crop": [0, 0, 0.5, 1]},
+        {"file": "two_views.mp4", "label": "squat", "clip_id": "two_views-right", "source_id": "take_1",
+         "crop": [0.5, 0, 1, 1]}]))
+    out = tmp_path / "dataset"
+    extract_dataset(tmp_path, out, fps=10, progress=False)
+    dataset = load_pose_dataset(out).with_format("numpy")
+    assert list(dataset["clip_id"]) == ["two_views-left", "two_views-right"]
+    assert list(dataset["source_id"]) == ["take_1", "take_1"]
+    assert set(dataset["width"]) == {320} and set(dataset["height"]) == {180}
+    # The left half is the original clip: its poses are those of the clip itself (re-encoded, so close).
+    direct = extract_clip(SQUAT_CLIP, mediapipe_pose, fps=10)
+    left = dataset[0]["keypoints"]
+    assert left.shape == direct.keypoints.shape and dataset[0]["detected"].mean() >= 0.9
+    assert np.nanmean(np.abs(left[..., :2] - direct.keypoints[..., :2])) < 0.02
+    (tmp_path / "manifest.json").write_text(json.dumps([{"file": "two_views.mp4", "label": "squat",
+                                                          "crop": [0.5, 0, 0.5, 1]}]))
+    with pytest.raises(ValueError, match=r"crop \[0.5, 0, 0.5, 1\] is not \[left, top, right, bottom\]"):
+        find_clips(tmp_path / "manifest.json")
+
+
 def test_dataset_schema_and_contents(uninterrupted, mediapipe_pose):
     dataset = load_pose_dataset(uninterrupted).with_format("numpy")
     assert list(dataset["clip_id"]) == ["squat_1", "squat_2_1", "squat_2_2"]

@@ -36,24 +36,46 @@ _SETTINGS_FILE = "settings.json"
 
 @dataclass(frozen=True)
 class ClipSource:
+    """One video to extract. A manifest may give a clip its own `source_id` (takes of one performance
+    filmed from two sides are one source, so a split never puts them on both sides) and a `crop` of the
+    upright frame (left, top, right, bottom as fractions: one view of a split-screen clip)."""
+
     label: str
     clip_id: str
     path: Path
+    source_id: str | None = None
+    crop: tuple[float, float, float, float] | None = None
 
 
-def _clips_of_tree(video_dir: Path, label_of) -> list[tuple[str, Path]]:
-    labelled = []
+def _clips_of_tree(video_dir: Path, label_of) -> list[ClipSource]:
+    clips = []
     for folder in sorted(p for p in video_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         label = label_of(folder.name)
-        labelled += [(label, path) for path in sorted(folder.iterdir())
-                     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES]
-    return labelled
+        clips += [ClipSource(label, path.stem, path) for path in sorted(folder.iterdir())
+                  if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES]
+    return clips
 
 
-def _clips_of_manifest(manifest: Path, label_of) -> list[tuple[str, Path]]:
+def _crop(entry: dict) -> tuple[float, float, float, float] | None:
+    if "crop" not in entry:
+        return None
+    crop = tuple(float(value) for value in entry["crop"])
+    if len(crop) != 4 or not (0 <= crop[0] < crop[2] <= 1 and 0 <= crop[1] < crop[3] <= 1):
+        raise ValueError(f"crop {entry['crop']!r} is not [left, top, right, bottom] fractions of the frame")
+    return crop
+
+
+def _clips_of_manifest(manifest: Path, label_of) -> list[ClipSource]:
     try:
         entries = json.loads(manifest.read_text())
-        return [(label_of(entry["label"]), manifest.parent / entry["file"]) for entry in entries]
+        clips = []
+        for entry in entries:
+            path = manifest.parent / entry["file"]
+            clips.append(ClipSource(label_of(entry["label"]), str(entry.get("clip_id", path.stem)), path,
+                                    entry.get("source_id"), _crop(entry)))
+        return clips
+    except InputError:
+        raise
     except (ValueError, TypeError, KeyError) as error:
         raise InputError(f"{manifest}: not a list of {{\"file\", \"label\"}} entries ({error})") from error
 
@@ -63,26 +85,26 @@ def find_clips(video_dir: str | Path, other_exercises: bool = False) -> list[Cli
     (a JSON list of {"file": path relative to the manifest, "label": class name, ...}), sorted by clip id.
 
     `video_dir` is the tree's folder, the manifest itself, or a folder of videos with no class folders
-    beside its manifest (a flat folder). Labels are mapped onto the canonical classes; the clip id is the
+    beside its manifest (a flat folder). A manifest entry may also give the clip's `clip_id` (default: the
+    file stem), `source_id` and `crop` (see `ClipSource`): one file can then be several views. Labels are mapped onto the canonical classes; the clip id is the
     file stem and must be unique. A label outside the 22 is a mistake (a typo), unless `other_exercises`:
     then it is kept as written (lower case), a real exercise to abstain on, as the archives' are.
     """
     label_of = normalise_label if other_exercises else canonical_label
     video_dir = Path(video_dir)
     if video_dir.is_file():
-        labelled = _clips_of_manifest(video_dir, label_of)
+        clips = _clips_of_manifest(video_dir, label_of)
     elif not video_dir.is_dir():
         raise MissingFileError(f"{video_dir}: no such folder")
     else:
-        labelled = _clips_of_tree(video_dir, label_of)
-        if not labelled and (video_dir / MANIFEST_FILE).is_file():
-            labelled = _clips_of_manifest(video_dir / MANIFEST_FILE, label_of)
-    clips, seen = [], {}
-    for label, path in labelled:
-        if path.stem in seen:
-            raise InputError(f"two videos share the clip id {path.stem!r}: {seen[path.stem]} and {path}")
-        seen[path.stem] = path
-        clips.append(ClipSource(label, path.stem, path))
+        clips = _clips_of_tree(video_dir, label_of)
+        if not clips and (video_dir / MANIFEST_FILE).is_file():
+            clips = _clips_of_manifest(video_dir / MANIFEST_FILE, label_of)
+    seen = {}
+    for clip in clips:
+        if clip.clip_id in seen:
+            raise InputError(f"two videos share the clip id {clip.clip_id!r}: {seen[clip.clip_id]} and {clip.path}")
+        seen[clip.clip_id] = clip.path
     if not clips:
         raise InputError(f"{video_dir}: no videos found in class folders (<class name>/<video file>) "
                          f"or in a {MANIFEST_FILE}")
@@ -114,7 +136,7 @@ def clip_pose(clip: ClipSource, backend, fps: float) -> tuple[PoseSequence | Non
     from ..pose.sequence import extract_clip
 
     try:
-        sequence = extract_clip(clip.path, backend, fps)
+        sequence = extract_clip(clip.path, backend, fps, crop=clip.crop)
         if len(sequence) == 0:
             raise InputError(f"{clip.path}: no frames")
     except Exception as error:  # one bad clip must never end the run: it is reported instead
@@ -129,7 +151,8 @@ def _save_clip(work_dir: Path, clip: ClipSource, sequence: PoseSequence) -> None
     with open(partial, "wb") as handle:
         np.savez(handle, keypoints=sequence.keypoints, scores=sequence.scores, detected=sequence.detected,
                  fps=sequence.fps, width=sequence.width, height=sequence.height,
-                 layout=sequence.layout, backend=sequence.backend, label=clip.label)
+                 layout=sequence.layout, backend=sequence.backend, label=clip.label,
+                 **({"source_id": clip.source_id} if clip.source_id else {}))
     os.replace(partial, target)
 
 
@@ -172,7 +195,8 @@ def _record(clip_id: str, path: Path, source_per_clip: bool) -> dict:
         return {
             "label": str(saved["label"]),
             "clip_id": clip_id,
-            "source_id": clip_id if source_per_clip else source_id_from_clip_id(clip_id),
+            "source_id": (str(saved["source_id"]) if "source_id" in saved else
+                          clip_id if source_per_clip else source_id_from_clip_id(clip_id)),
             "fps": float(saved["fps"]),
             "width": int(saved["width"]),
             "height": int(saved["height"]),

@@ -56,17 +56,30 @@ class FrameObserver(Protocol):
         """`frame` (with its `preview`) and the poses of its resampled frames (`frame.samples`), in order."""
 
 
+def _cropped(image: np.ndarray, crop: tuple[float, float, float, float] | None) -> np.ndarray:
+    if crop is None:
+        return image
+    height, width = image.shape[:2]
+    left, top, right, bottom = crop
+    return np.ascontiguousarray(image[round(top * height):round(bottom * height), round(left * width):round(right * width)])
+
+
 def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None = 30.0, *,
                  max_duration: float | None = DEFAULT_MAX_DURATION_S,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                 observer: FrameObserver | None = None) -> PoseSequence:
+                 observer: FrameObserver | None = None,
+                 crop: tuple[float, float, float, float] | None = None) -> PoseSequence:
     """Run `backend` over the clip's frames resampled to `fps` (None: the clip's own frames).
 
     The backend is reset first, so no smoothing or tracking state leaks in from a previous clip.
     Frames are decoded a few at a time, in a thread beside the backend (`read_ahead`); only the pose
     arrays grow with the clip's length. `observer` (with an `fps`) sees every decoded frame of that one
-    decode, with the poses found on it, so that the overlay needs no second decode.
+    decode, with the poses found on it, so that the overlay needs no second decode. `crop` (left, top,
+    right, bottom as fractions of the upright frame) keeps one part of every frame, as if the clip had
+    been filmed so: one view of a split-screen clip.
     """
+    if crop is not None and observer is not None:
+        raise ValueError("an observer draws on whole frames: no crop with an observer")
     backend.reset()
     poses: list[PoseFrame] = []
     width = height = 0
@@ -75,8 +88,9 @@ def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None
             raise ValueError("an observer needs a resampling rate (fps)")
         times = []
         for frame in read_ahead(read_frames(video_path, None, max_duration=max_duration, max_pixels=max_pixels)):
-            height, width = frame.image.shape[:2]
-            poses.append(backend(frame.image))
+            image = _cropped(frame.image, crop)
+            height, width = image.shape[:2]
+            poses.append(backend(image))
             times.append(frame.time)
         # The clip's own rate, from its timestamps (the median step copes with a stray frame).
         fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0
@@ -84,9 +98,10 @@ def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None
         preview_size = observer.preview_size if observer is not None else None
         for frame in read_ahead(read_clip(video_path, fps, preview_size=preview_size, max_duration=max_duration,
                                           max_pixels=max_pixels)):
-            found = [backend(frame.image) for _ in frame.samples]
+            image = _cropped(frame.image, crop) if frame.samples else None
+            found = [backend(image) for _ in frame.samples]
             if found:
-                height, width = frame.image.shape[:2]
+                height, width = image.shape[:2]
                 poses += found
             if observer is not None:
                 observer(frame, found)
