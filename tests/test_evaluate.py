@@ -79,6 +79,25 @@ def test_unknown_classes_are_negatives_abstained_on_as_predict_does(trained_mode
     assert results["unknown_abstain_rate"] == np.mean([reason is not None for reason in reasons])
 
 
+def test_a_clip_whose_body_is_never_whole_is_a_result_not_an_error(trained_model, tmp_path):
+    """Annotations with every joint at one point (as Penn Action marks a body out of view) have no torso
+    to normalise: such a clip gives no window, and evaluation counts it (no person) instead of stopping."""
+    path = write_synthetic_npz(tmp_path / "collapsed.npz", sources_per_class=2, classes=("squat", "lateral raises"),
+                               seed=5)
+    arrays = dict(np.load(path))
+    collapsed = arrays["squat/squat_1"].copy()
+    collapsed[..., :2] = collapsed[:, :1, :2]  # every joint where the first one is
+    arrays["bowling/bowling_1"] = collapsed
+    arrays["squat/squat_9"] = collapsed
+    np.savez(path, **arrays)
+    recognizer = Recognizer.from_pretrained(trained_model, backend=None)
+    result = recognizer.recognize_sequence(collapsed, "mediapipe33", 30.0, np.ones(len(collapsed), bool))
+    assert len(result.windows) == 0 and result.verdict == "no person"
+    results = evaluate(str(trained_model), path)
+    assert results["unknown_per_class"]["bowling"] == {"clips": 1, "abstain_rate": 1.0, "named": {}}
+    assert results["num_clips"] == len(arrays) - 2 and results["known_clips_without_window"] == 1
+
+
 def test_unknown_clips_never_trained_on_are_halved_between_validation_and_test(trained_model, synthetic_npz, tmp_path):
     """Calibration reads the validation half of the negatives, the test figures the other half."""
     data = _with_unknown_class(tmp_path)

@@ -117,7 +117,7 @@ def test_shipped_checkpoint_carries_the_package_code(name):
     from gym_gesture import GymGestureProcessor
 
     folder = resolve_model_dir(name)
-    package = DEFAULT_MODEL_DIR.parents[2] / "gym_gesture"
+    package = DEFAULT_MODEL_DIR.parents[2] / "gym_gesture" / "model"
     for code in ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
                  "transforms.py"):
         assert (folder / code).read_bytes() == (package / code).read_bytes(), code

@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 from transformers import BatchFeature, FeatureExtractionMixin
 
-from .skeleton import CANONICAL_LAYOUT, NORMALIZATIONS, get_layout
+from .skeleton import CANONICAL_LAYOUT, NORMALIZATIONS, get_layout, has_torso
 from .transforms import (
     ConvertLayout,
     FillGaps,
@@ -88,6 +88,8 @@ class GymGestureProcessor(FeatureExtractionMixin):
             # Recurrent fusions need the valid frames first, so the few long holes left are filled rather
             # than masked.
             window = replace(sequence, keypoints=sequence.keypoints[start:start + size])
+            if not has_torso(window.keypoints, self.layout):  # no body to normalise: as if nobody were there
+                continue
             for transform in self.window_transforms():
                 window = transform(window)
             padded, mask = window

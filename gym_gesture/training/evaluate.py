@@ -133,6 +133,7 @@ def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: 
     if ignore_unknown:
         datasets = [dataset.filter(lambda label: label in known, input_columns="label") for dataset in datasets]
     window_true, window_probabilities, clip_true, clip_probabilities, known_abstained = [], [], [], [], []
+    known_without_window = 0
     unknown = []  # (label, predicted, abstain reason) of each clip of a class the model does not know
     for row, result in recognize_clips(recognizer, datasets):
         label = str(row["label"])
@@ -144,6 +145,8 @@ def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: 
             clip_true.append(config.label2id[label])
             clip_probabilities.append(result.clip_scores)
             known_abstained.append(result.abstain is not None)
+        else:
+            known_without_window += 1
     if not clip_true:
         raise InputError("no clip of a class the model knows (and long enough for one window) in the data")
     if unknown:
@@ -168,6 +171,7 @@ def evaluate(model_source: str, data, split: str | None = None, ignore_unknown: 
         for i, name in enumerate(names)
     }
     results.update(_abstain_rates(known_abstained, unknown))
+    results["known_clips_without_window"] = known_without_window
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(results, indent=1) + "\n")

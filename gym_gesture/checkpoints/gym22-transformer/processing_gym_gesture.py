@@ -3,7 +3,7 @@
 Loaded with `AutoProcessor.from_pretrained(folder_or_hub_id, trust_remote_code=True)` beside the model:
 it and the two modules it imports (`skeleton.py`: joint layouts, conversions, normalisation;
 `transforms.py`: the named transforms) import only numpy and transformers, and travel with the weights.
-The package uses this same code (`gym_gesture.data.windows_from_sequence`), so a Hub user's windows are
+The package uses this same code (`gym_gesture.data.windows.windows_from_sequence`), so a Hub user's windows are
 the package's windows.
 
     processor = AutoProcessor.from_pretrained("USER/gym-gesture", trust_remote_code=True)
@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 from transformers import BatchFeature, FeatureExtractionMixin
 
-from .skeleton import CANONICAL_LAYOUT, NORMALIZATIONS, get_layout
+from .skeleton import CANONICAL_LAYOUT, NORMALIZATIONS, get_layout, has_torso
 from .transforms import (
     ConvertLayout,
     FillGaps,
@@ -88,6 +88,8 @@ class GymGestureProcessor(FeatureExtractionMixin):
             # Recurrent fusions need the valid frames first, so the few long holes left are filled rather
             # than masked.
             window = replace(sequence, keypoints=sequence.keypoints[start:start + size])
+            if not has_torso(window.keypoints, self.layout):  # no body to normalise: as if nobody were there
+                continue
             for transform in self.window_transforms():
                 window = transform(window)
             padded, mask = window

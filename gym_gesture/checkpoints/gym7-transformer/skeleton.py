@@ -245,6 +245,21 @@ def convert(keypoints: np.ndarray, source: str, target: str = CANONICAL_LAYOUT) 
 NORMALIZATIONS = ("hip_center_torso_scale",)
 
 
+def _hips_and_torso(keypoints: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T, C) hip centres and (T,) torso lengths (hip centre to shoulder centre, in x and y)."""
+    index = get_layout(layout).index
+    hips = (keypoints[:, index["left_hip"]] + keypoints[:, index["right_hip"]]) / 2
+    shoulders = (keypoints[:, index["left_shoulder"]] + keypoints[:, index["right_shoulder"]]) / 2
+    return hips, np.linalg.norm(shoulders[:, :2] - hips[:, :2], axis=-1)
+
+
+def has_torso(keypoints: np.ndarray, layout: str) -> bool:
+    """Whether some frame of (T, J, C) shows both hips and both shoulders apart: what `normalize` needs.
+    Annotations of a body never whole (every joint at one point, or the torso missing) have none."""
+    torso = _hips_and_torso(keypoints, layout)[1]
+    return bool((np.isfinite(torso) & (torso > 1e-6)).any())
+
+
 def normalize(keypoints: np.ndarray, layout: str, method: str = "hip_center_torso_scale") -> np.ndarray:
     """Normalise a sequence (T, J, C) for the model: translation and body size removed.
 
@@ -254,10 +269,7 @@ def normalize(keypoints: np.ndarray, layout: str, method: str = "hip_center_tors
     """
     if method not in NORMALIZATIONS:
         raise ValueError(f"unknown normalization {method!r}; known: {', '.join(NORMALIZATIONS)}")
-    index = get_layout(layout).index
-    hips = (keypoints[:, index["left_hip"]] + keypoints[:, index["right_hip"]]) / 2
-    shoulders = (keypoints[:, index["left_shoulder"]] + keypoints[:, index["right_shoulder"]]) / 2
-    torso = np.linalg.norm(shoulders[:, :2] - hips[:, :2], axis=-1)
+    hips, torso = _hips_and_torso(keypoints, layout)
     valid = np.isfinite(torso) & (torso > 1e-6)
     if not valid.any():
         raise ValueError("cannot normalise: no frame has both hips and both shoulders")

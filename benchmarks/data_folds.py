@@ -1,0 +1,85 @@
+"""The real clips of `../shared/data` made ready for training and for the leave-exercise-out protocol.
+
+    python -m benchmarks.data_folds --clips22 ../shared/data/clips22 --unknown /tmp/unknown_mp10 --out /tmp/folds
+
+writes:
+- `OUT/clips22_views.json`, a manifest for `gym-gesture extract`: every clips22 clip with its source (the
+  takes of one performance filmed from two sides share one, `same_take_group`, so no split puts them on
+  both sides), and each split-screen clip (`yellownega_Plan-Master__*`: a front and a side view of one
+  person side by side) as two clips, its left and right halves, of one source;
+- `OUT/unknown_fold0`, `OUT/unknown_fold1`: the pose dataset of `unknown/` (extracted with
+  `--other-exercises`) cut by exercise type into two folds. A model trained with one fold's types as
+  outliers is measured on the other fold's types, which neither it nor its thresholds saw. Near variants
+  stay in one fold (side plank and its hip dips, the rows, the push-up variants, the rear-delt pulls, the
+  triceps isolations, the single-leg squats), so that a held-out type never has its twin in training.
+  Types that the keypoint archives already hold as outliers (front raise, shrug, situp) are in both folds'
+  training side (`ARCHIVE_TYPES`) and never measured as unseen;
+- `OUT/folds.json`: the types of each fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+SPLIT_SCREEN_MARK = "yellownega_Plan-Master__"
+HALVES = {"left": [0.0, 0.0, 0.5, 1.0], "right": [0.5, 0.0, 1.0, 1.0]}
+ARCHIVE_TYPES = ("front raise", "shrug", "situp")
+NEAR_VARIANTS = (("side plank", "side plank hip dips"), ("wall push up", "pike push up"),
+                 ("dumbbell row", "plank row", "seated row machine"), ("face pull", "band pull apart"),
+                 ("overhead triceps extension", "tricep kickback"), ("bulgarian split squat", "step up"))
+
+
+def clips22_views(clips22: Path) -> list[dict]:
+    entries = []
+    for entry in json.loads((clips22 / "manifest.json").read_text()):
+        path = (clips22 / entry["file"]).resolve()
+        source = entry.get("same_take_group") or path.stem
+        if SPLIT_SCREEN_MARK in path.name:
+            entries += [{"file": str(path), "label": entry["label"], "clip_id": f"{path.stem}-{half}",
+                         "source_id": source, "crop": crop} for half, crop in HALVES.items()]
+        else:
+            entries.append({"file": str(path), "label": entry["label"], "clip_id": path.stem, "source_id": source})
+    return entries
+
+
+def type_folds(counts: dict[str, int]) -> list[list[str]]:
+    """Two folds of the types in `counts` (clips per type), near variants together, balanced by clips."""
+    grouped = {name for group in NEAR_VARIANTS for name in group}
+    groups = [[name for name in group if name in counts] for group in NEAR_VARIANTS]
+    groups += [[name] for name in sorted(counts) if name not in grouped and name not in ARCHIVE_TYPES]
+    folds: list[list[str]] = [[], []]
+    sizes = [0, 0]
+    for group in sorted((g for g in groups if g), key=lambda g: (-sum(counts[n] for n in g), g)):
+        smaller = sizes.index(min(sizes))
+        folds[smaller] += group
+        sizes[smaller] += sum(counts[name] for name in group)
+    return [sorted(fold) for fold in folds]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clips22", type=Path, required=True)
+    parser.add_argument("--unknown", type=Path, required=True, help="pose dataset of unknown/ (extract --other-exercises)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    from collections import Counter
+
+    from gym_gesture.data.dataset import load_pose_dataset
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "clips22_views.json").write_text(json.dumps(clips22_views(args.clips22), indent=1) + "\n")
+    unknown = load_pose_dataset(args.unknown)
+    folds = type_folds(Counter(unknown["label"]))
+    for index, fold in enumerate(folds):
+        kept = set(fold) | set(ARCHIVE_TYPES)
+        unknown.filter(lambda label: label in kept, input_columns=["label"]).save_to_disk(str(args.out / f"unknown_fold{index}"))
+    (args.out / "folds.json").write_text(json.dumps({"held_out_types": folds, "in_both": list(ARCHIVE_TYPES),
+                                                     "near_variants": NEAR_VARIANTS}, indent=1) + "\n")
+    for index, fold in enumerate(folds):
+        print(f"fold {index}: {', '.join(fold)}")
+
+
+if __name__ == "__main__":
+    main()
