@@ -415,14 +415,14 @@ def _run_predict(args) -> int:
 
     from tqdm import tqdm
 
-    from ..inference.recognizer import DEFAULT_MAX_DURATION_S, Recognizer
+    from ..inference.recognizer import DEFAULT_MAX_CLIP_DURATION_S, Recognizer
     from ..pose.video import DEFAULT_MAX_PIXELS, probe
 
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
     # A missing, unreadable or over-long file, or an output path that cannot be written, fails before the
     # model and the pose backend are loaded.
-    probe(args.video, max_duration=DEFAULT_MAX_DURATION_S, max_pixels=DEFAULT_MAX_PIXELS)
+    probe(args.video, max_duration=DEFAULT_MAX_CLIP_DURATION_S, max_pixels=DEFAULT_MAX_PIXELS)
     if args.overlay:
         _check_writable(args.overlay, "--overlay")
     if args.summary:
