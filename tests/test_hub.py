@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gym_gesture.cli.commands import main
+from gym_gesture.cli import main
 from gym_gesture.hub.publish import build_space_folder
 from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 

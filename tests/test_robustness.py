@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 from gym_gesture.app.main import DEFAULT_MAX_UPLOAD_DURATION_S
-from gym_gesture.cli.commands import main
+from gym_gesture.cli import main
 from gym_gesture.data.dataset import load_pose_dataset
 from gym_gesture.inference.recognizer import DEFAULT_MAX_CLIP_DURATION_S, DEFAULT_MODEL_DIR, Recognizer
 from gym_gesture.analysis.prediction import Prediction

@@ -177,3 +177,13 @@ def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str 
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
     shutil.rmtree(work_dir)
     return report
+
+
+def format_extract_report(report: dict, out_dir: str | Path) -> str:
+    """One line on a run's `report`: the clips saved to `out_dir` and those that failed, or, after a partial
+    run (`limit`), how far it got."""
+    failed = len(report["failed"])
+    if not report["complete"]:
+        return f"{report['clips']} clips done so far, {failed} failed; rerun to continue"
+    return (f"{report['clips']} clips saved to {out_dir} ({report['skipped_already_done']} from an earlier run), "
+            f"{failed} failed; report: {out_dir}/{REPORT_FILE}")
