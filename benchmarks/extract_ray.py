@@ -27,7 +27,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/extract_ray.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gym_gesture.data.extract import ClipSource, extract_dataset, find_clips  # noqa: E402 (after the path is set)
+from gym_gesture.data.clips import ClipSource, find_clips  # noqa: E402 (after the path is set)
+from gym_gesture.data.extract import extract_dataset  # noqa: E402 (after the path is set)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEOS = REPO_ROOT.parent / "shared" / "data" / "videos"

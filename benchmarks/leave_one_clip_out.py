@@ -18,7 +18,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from gym_gesture.cli.commands import main as cli
+from gym_gesture.cli import main as cli
 from gym_gesture.data.windows import load_pose_datasets
 from gym_gesture.data.labels import CLASS_NAMES
 from gym_gesture.training.train import SPLIT_FILE

@@ -28,7 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/run.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gym_gesture.data.extract import VIDEO_SUFFIXES  # noqa: E402 (after the path is set)
+from gym_gesture.data.clips import VIDEO_SUFFIXES  # noqa: E402 (after the path is set)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

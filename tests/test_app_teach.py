@@ -16,7 +16,7 @@ CLIP = FIXTURES / "squat_clip.mp4"
 
 @pytest.fixture(scope="module")
 def pool(model_dir):
-    from gym_gesture.app.main import RecognizerPool
+    from gym_gesture.app.pool import RecognizerPool
 
     pool = RecognizerPool(str(model_dir), max_duration=60.0)
     yield pool

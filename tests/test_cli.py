@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from gym_gesture.cli import commands as cli
-from gym_gesture.cli.commands import EXIT_BUG, main
+from gym_gesture.cli import data as data_commands
+from gym_gesture.cli import EXIT_BUG, main
 
 from conftest import FIXTURES, REPO_ROOT
 
@@ -34,7 +34,7 @@ def _heavy_modules_after(argv: list[str]) -> tuple[list[str], int, str]:
     """Run `gym-gesture ARGV` in a fresh interpreter: the heavy modules it imported, its exit status, stderr."""
     script = (
         "import json, sys\n"
-        "from gym_gesture.cli.commands import main\n"
+        "from gym_gesture.cli import main\n"
         "try:\n"
         f"    status = main({argv!r})\n"
         "except SystemExit as exit:\n"
@@ -103,7 +103,7 @@ def test_a_bug_shows_its_traceback_and_exits_70(monkeypatch, capsys):
     def buggy(args):
         return {}["reps"]
 
-    monkeypatch.setattr(cli, "_run_labels", buggy)
+    monkeypatch.setattr(data_commands, "_run_labels", buggy)
     assert main(["labels"]) == EXIT_BUG == 70
     stderr = capsys.readouterr().err
     assert "Traceback (most recent call last)" in stderr and "KeyError: 'reps'" in stderr

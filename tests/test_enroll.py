@@ -12,7 +12,7 @@ from safetensors import safe_open
 
 from gym_gesture import GymGestureConfig
 from gym_gesture import GymGestureForSequenceClassification
-from gym_gesture.cli.commands import main as cli
+from gym_gesture.cli import main as cli
 from gym_gesture.training.enroll import (EnrolmentClip, clips_from_archive, enroll, threshold_floor, window_embeddings,
                                 with_motion_floor)
 from gym_gesture.core.errors import InputError

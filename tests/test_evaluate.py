@@ -12,7 +12,7 @@ from conftest import REPO_ROOT
 from synthetic_poses import write_synthetic_npz
 
 from gym_gesture.training.calibration import PEOPLE_ONLY, calibrate
-from gym_gesture.cli.commands import main
+from gym_gesture.cli import main
 from gym_gesture.training.evaluate import evaluate
 from gym_gesture.inference.recognizer import Recognizer
 from gym_gesture.pose.base import PoseBackend, PoseFrame

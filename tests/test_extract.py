@@ -13,9 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from gym_gesture.cli.commands import main
+from gym_gesture.cli import main
 from gym_gesture.data.dataset import load_pose_dataset
-from gym_gesture.data.extract import WORK_DIR, extract_dataset, find_clips
+from gym_gesture.data.clips import find_clips
+from gym_gesture.data.extract import WORK_DIR, extract_dataset
 from gym_gesture.pose.sequence import extract_clip
 from gym_gesture.pose.video import VideoWriter, read_frames
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gym_gesture.cli.commands import main
+from gym_gesture.cli import main
 from gym_gesture.data.extract import extract_dataset
 
 from conftest import REPO_ROOT, free_port

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gym_gesture.cli.commands import main
+from gym_gesture.cli import main
 from gym_gesture.hub.publish import build_space_folder
 from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 
@@ -124,7 +124,7 @@ def test_space_folder_is_a_gradio_space_that_finds_its_model(dry_run):
 SPACE_PREDICT = r"""
 import json, sys
 import gym_gesture
-from gym_gesture.app.main import RecognizerPool
+from gym_gesture.app.pool import RecognizerPool
 
 prediction = RecognizerPool(None, max_duration=60).get("mediapipe").predict(sys.argv[1])
 print(json.dumps({"package": gym_gesture.__file__, "label": prediction.label,

@@ -188,7 +188,7 @@ def test_cli_text_puts_the_verdict_first_and_marks_segments_not_named(model_dir)
 
 
 def test_cli_predict_errors_are_one_line(model_dir, tmp_path, capsys):
-    from gym_gesture.cli.commands import main
+    from gym_gesture.cli import main
 
     assert main(["predict", str(tmp_path / "missing.mp4"), "--model", str(model_dir)]) == 1
     assert capsys.readouterr().err == f"gym-gesture predict: error: {tmp_path / 'missing.mp4'}: no such video file\n"
@@ -305,7 +305,7 @@ def test_cli_predicts_with_a_hub_model_at_a_revision(model_dir, monkeypatch, cap
     """`predict --model USER/NAME --revision REV` downloads that revision once and reports the Hub id."""
     import huggingface_hub
 
-    from gym_gesture.cli.commands import main
+    from gym_gesture.cli import main
 
     calls = []
     monkeypatch.setattr(huggingface_hub, "snapshot_download",

@@ -49,7 +49,7 @@ def test_installed_package_predicts_from_outside_the_repository(installed, tmp_p
     site = installed[0]
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["PYTHONPATH"] = str(site)  # first on the path: the editable install of the checkout is not used
-    script = ("import json, sys, gym_gesture; from gym_gesture.cli.commands import main; "
+    script = ("import json, sys, gym_gesture; from gym_gesture.cli import main; "
               "print(json.dumps({'package': gym_gesture.__file__})); sys.exit(main(sys.argv[1:]))")
     result = subprocess.run([sys.executable, "-c", script, "predict", str(FIXTURES / "squat_clip.mp4"), "--json"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

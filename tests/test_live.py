@@ -139,7 +139,7 @@ def test_a_set_ends_after_a_rest_and_the_next_rep_starts_a_new_one(recognizer):
 
 
 def test_live_json_has_the_sets_and_predicts_segment_form(capsys):
-    from gym_gesture.cli.commands import main
+    from gym_gesture.cli import main
 
     assert main(["live", "--video", str(SQUAT_CLIP), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -151,7 +151,7 @@ def test_live_json_has_the_sets_and_predicts_segment_form(capsys):
 
 
 def test_live_refuses_a_missing_camera_or_file_before_loading_the_model(capsys, tmp_path):
-    from gym_gesture.cli.commands import main
+    from gym_gesture.cli import main
 
     assert main(["live", "--video", str(tmp_path / "none.mp4")]) == 1
     assert "no such video file" in capsys.readouterr().err

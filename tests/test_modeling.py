@@ -22,7 +22,7 @@ def make_model(fusion: str, **overrides) -> GymGestureForSequenceClassification:
 
 
 def test_every_config_fusion_has_a_module_and_a_command_line_name():
-    from gym_gesture.cli.commands import FUSION_NAMES
+    from gym_gesture.cli.training import FUSION_NAMES
 
     assert set(FUSIONS) == set(FUSION_MODULES)
     assert FUSION_NAMES == FUSIONS

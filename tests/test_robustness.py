@@ -34,10 +34,10 @@ import cv2
 import numpy as np
 import pytest
 
-from gym_gesture.app.main import DEFAULT_MAX_DURATION_S as APP_MAX_DURATION_S
-from gym_gesture.cli.commands import main
+from gym_gesture.app.main import DEFAULT_MAX_UPLOAD_DURATION_S
+from gym_gesture.cli import main
 from gym_gesture.data.dataset import load_pose_dataset
-from gym_gesture.inference.recognizer import DEFAULT_MAX_DURATION_S, DEFAULT_MODEL_DIR, Recognizer
+from gym_gesture.inference.recognizer import DEFAULT_MAX_CLIP_DURATION_S, DEFAULT_MODEL_DIR, Recognizer
 from gym_gesture.analysis.prediction import Prediction
 from gym_gesture.pose.video import DEFAULT_MAX_PIXELS, VideoWriter, probe, read_frames
 
@@ -318,7 +318,7 @@ def test_python_api_raises_a_clear_error(case, tmp_path, recognizer, decoded_fra
     assert re.search(case.message, message), message
     limit = re.search(case.message, message).groupdict().get("limit")
     if limit:
-        assert float(limit) == DEFAULT_MAX_DURATION_S
+        assert float(limit) == DEFAULT_MAX_CLIP_DURATION_S
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if case.kind == VIDEO
@@ -338,7 +338,7 @@ def test_app_answers_with_the_message(case, tmp_path, app_url):  # noqa: F811
     match = re.search(case.message, message)
     assert match, message
     if match.groupdict().get("limit"):
-        assert float(match["limit"]) == APP_MAX_DURATION_S
+        assert float(match["limit"]) == DEFAULT_MAX_UPLOAD_DURATION_S
 
 
 def test_app_answers_an_empty_room_with_no_person(tmp_path, app_url):  # noqa: F811

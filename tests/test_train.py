@@ -19,7 +19,7 @@ from transformers import TrainerCallback
 
 from gym_gesture.data import windows as window_data
 from gym_gesture.training import train as training
-from gym_gesture.cli.commands import main
+from gym_gesture.cli import main
 from gym_gesture.data.windows import load_pose_datasets
 from gym_gesture.core.errors import InputError
 from gym_gesture.training.evaluate import evaluate
@@ -269,7 +269,8 @@ def test_the_committed_recipe_is_the_shipped_checkpoints():
 
 
 def _cli_options(*argv):
-    from gym_gesture.cli.commands import _training_options, build_parser
+    from gym_gesture.cli import build_parser
+    from gym_gesture.cli.training import _training_options
 
     return _training_options(build_parser().parse_args(["train", "--data", "x.npz", "--output-dir", "out", *argv]))
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from gym_gesture.cli.commands import main
+from gym_gesture.cli import main
 from gym_gesture.training.video_eval import evaluate_videos
 
 from conftest import FIXTURES

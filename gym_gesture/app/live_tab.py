@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..analysis.prediction import NOT_SURE
 
 if TYPE_CHECKING:
-    from .main import RecognizerPool
+    from .pool import RecognizerPool
     from ..inference.live import LiveUpdate
     from ..analysis.summary import WorkoutSet
 

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import asdict
 from html import escape
 from pathlib import Path
@@ -27,17 +26,20 @@ from ..core.paths import EXAMPLES_DIR
 from ..analysis.prediction import EXERCISE, NO_PERSON, VERDICT_HEADLINES, Prediction
 from ..render.timeline_chart import timeline_svg
 from ..render.wording import clip_detail, count, segment_text
+from .live_tab import build_live_tab
+from .pool import RecognizerPool
+from .teach_tab import build_teach_tab
 
 if TYPE_CHECKING:
     import gradio as gr
     import pandas as pd
 
-    from ..inference.recognizer import Recognizer
     from ..analysis.summary import WorkoutSet
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_DURATION_S = 60.0
+# The longest upload the app takes unless --max-duration (or GYM_GESTURE_MAX_DURATION) says otherwise.
+DEFAULT_MAX_UPLOAD_DURATION_S = 60.0
 DEFAULT_MAX_FILE_SIZE = "50mb"
 TOP_K = 5
 STAGE_TEXT = {"pose": "finding the person", "windows": "cutting windows", "model": "classifying",
@@ -81,33 +83,6 @@ def available_backends() -> list[str]:
     return backends
 
 
-class RecognizerPool:
-    """One model shared by one `Recognizer` per pose backend, each backend created once, on first use."""
-
-    def __init__(self, model: str | None, max_duration: float | None, revision: str | None = None):
-        from ..inference.recognizer import Recognizer
-
-        first = Recognizer.from_pretrained(model, backend="mediapipe", max_duration=max_duration, revision=revision)
-        self.model_name = first.model_name
-        self.max_duration = max_duration
-        self._recognizers = {"mediapipe": first}
-        self._lock = threading.Lock()
-
-    def get(self, backend: str) -> Recognizer:
-        from ..inference.recognizer import Recognizer
-        from ..pose import create_backend
-
-        with self._lock:
-            if backend not in self._recognizers:
-                first = self._recognizers["mediapipe"]
-                self._recognizers[backend] = Recognizer(first.model, create_backend(backend),
-                                                        model_name=self.model_name,
-                                                        max_duration=self.max_duration,
-                                                        form_model=first.form_model,
-                                                        thresholds=first.thresholds)
-            return self._recognizers[backend]
-
-
 VERDICT_STYLE = """
 #verdict .headline { font-size: 2.2em; font-weight: 700; line-height: 1.2; }
 #verdict .headline::first-letter { text-transform: uppercase; }
@@ -142,9 +117,6 @@ def known_exercises_markdown(labels: list[str]) -> str:
 def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Blocks:
     """The app: one tab per job (mount another with one `with gr.Tab(...)` line here)."""
     import gradio as gr
-
-    from .live_tab import build_live_tab
-    from .teach_tab import build_teach_tab
 
     backends = backends or available_backends()
     with gr.Blocks(title="gym-gesture", delete_cache=(3600, 3600)) as demo:
@@ -284,7 +256,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--max-duration", type=float,
-                        default=float(os.environ.get("GYM_GESTURE_MAX_DURATION", DEFAULT_MAX_DURATION_S)),
+                        default=float(os.environ.get("GYM_GESTURE_MAX_DURATION", DEFAULT_MAX_UPLOAD_DURATION_S)),
                         help="longest clip accepted, in seconds (default: 60)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests processed at once (default: 1)")
 

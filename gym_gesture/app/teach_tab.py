@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import GymGestureError
 
 if TYPE_CHECKING:
-    from .main import RecognizerPool
+    from .pool import RecognizerPool
 
 MAX_CLIPS = 5
 

@@ -1,6 +1,6 @@
 """`gym-gesture extract --ray ADDRESS`: the clips of an extraction run on the actors of a Ray cluster.
 
-Each actor holds its own pose backend and runs `extract.clip_pose`, the per-clip step of a local run, on
+Each actor holds its own pose backend and runs `clips.clip_pose`, the per-clip step of a local run, on
 one clip at a time; it returns the poses, and the driver (the process that runs `extract`) writes them:
 nothing is written on the nodes, so `--out` needs no shared storage. The actors open the videos by
 absolute path: the video folder must be at the same path on every node (a shared filesystem). An actor
@@ -14,7 +14,7 @@ import dataclasses
 from collections import deque
 
 from ..core.errors import InputError, MissingExtraError
-from .extract import ClipSource, clip_pose
+from .clips import ClipSource, clip_pose
 
 try:
     import ray

@@ -36,7 +36,9 @@ from ..analysis.timeline import (
 
 # What a Hub download of a model takes: its config, weights, remote code and per-model files, nothing else.
 MODEL_FOLDER_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.md")
-DEFAULT_MAX_DURATION_S = 600.0
+# The longest clip a Recognizer (and `predict`) takes by default: the video readers' limit, named here so
+# that importing the recognizer does not load PyAV.
+DEFAULT_MAX_CLIP_DURATION_S = 600.0
 STAGES = ("pose", "windows", "model", "overlay")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 # The checkpoints shipped in the package, by name: `--model NAME` takes them without a path.
@@ -202,7 +204,7 @@ class Recognizer:
     """
 
     def __init__(self, model, backend: PoseBackend | None, *, model_name: str = "",
-                 max_duration: float | None = DEFAULT_MAX_DURATION_S, batch_size: int = 256,
+                 max_duration: float | None = DEFAULT_MAX_CLIP_DURATION_S, batch_size: int = 256,
                  form_model: FormModel | None = None, thresholds: AbstainThresholds = DEFAULT_THRESHOLDS):
         self.model = model.eval()
         self.form_model = form_model

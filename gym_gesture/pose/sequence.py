@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, ClipFrame, read_ahead, read_clip, read_frames
+from .video import DEFAULT_MAX_VIDEO_DURATION_S, DEFAULT_MAX_PIXELS, ClipFrame, read_ahead, read_clip, read_frames
 from .base import PoseBackend, PoseFrame
 
 
@@ -65,7 +65,7 @@ def _cropped(image: np.ndarray, crop: tuple[float, float, float, float] | None) 
 
 
 def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None = 30.0, *,
-                 max_duration: float | None = DEFAULT_MAX_DURATION_S,
+                 max_duration: float | None = DEFAULT_MAX_VIDEO_DURATION_S,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  observer: FrameObserver | None = None,
                  crop: tuple[float, float, float, float] | None = None) -> PoseSequence:

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..core.errors import InputError, MissingFileError
 
-DEFAULT_MAX_DURATION_S = 600.0
+# The longest video the readers decode unless the caller sets its own limit (None: no limit).
+DEFAULT_MAX_VIDEO_DURATION_S = 600.0
 DEFAULT_MAX_PIXELS = 7680 * 4320  # 8K UHD
 # Demuxers that read single pictures: a photo is not a clip.
 _IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe")
@@ -152,7 +153,7 @@ class ClipFrame:
 
 
 def read_clip(path: str | Path, fps: float, *, preview_size: tuple[int, int] | None = None,
-              max_duration: float | None = DEFAULT_MAX_DURATION_S,
+              max_duration: float | None = DEFAULT_MAX_VIDEO_DURATION_S,
               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[ClipFrame]:
     """Every decoded frame of a video once, each with the indices of the frames resampled to `fps` that it
     stands for: resampled frame k (time k / fps) is the decoded frame nearest in time, so frames are dropped
@@ -198,7 +199,7 @@ def _preview(frame, size: tuple[int, int]) -> np.ndarray:
 
 
 def read_frames(path: str | Path, fps: float | None = None, *,
-                max_duration: float | None = DEFAULT_MAX_DURATION_S,
+                max_duration: float | None = DEFAULT_MAX_VIDEO_DURATION_S,
                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[Frame]:
     """Upright RGB frames of a video, one at a time.
 

@@ -65,7 +65,7 @@ def _samples(result, keypoints, layout, fps, detected, labels, label=None) -> tu
 
 
 def _video_files(paths) -> list[Path]:
-    from ..data.extract import VIDEO_SUFFIXES
+    from ..data.clips import VIDEO_SUFFIXES
 
     files = []
     for path in map(Path, paths):

@@ -1,7 +1,7 @@
 """`gym-gesture evaluate-videos`: accuracy measured on real videos through `Recognizer.predict`, the path
 that the CLI and the app run, beside the keypoint figures of `evaluate`.
 
-Videos come as `extract` reads them (`extract.find_clips`: a class-folder tree, or a manifest.json of
+Videos come as `extract` reads them (`clips.find_clips`: a class-folder tree, or a manifest.json of
 {"file", "label"}), and a video's source id is the one `extract` gives its dataset row
 (the file stem, or `dataset.source_id_from_clip_id` of it), so a model trained on extracted videos and this
 evaluation agree on which videos its split.json holds out.
@@ -23,7 +23,7 @@ from sklearn.metrics import accuracy_score
 from ..data.dataset import source_id_from_clip_id
 from ..core.errors import InputError
 from .evaluate import load_split
-from ..data.extract import ClipSource, find_clips
+from ..data.clips import ClipSource, find_clips
 from ..inference.recognizer import NoPersonError, Recognizer, resolve_model_dir
 from .train import SPLIT_FILE
 
@@ -39,7 +39,7 @@ def is_training_only(clip: ClipSource) -> bool:
 
 
 def find_videos(sources: list[str | Path]) -> list[ClipSource]:
-    """The labelled videos of each class-folder tree or manifest in `sources` (`extract.find_clips`)."""
+    """The labelled videos of each class-folder tree or manifest in `sources` (`clips.find_clips`)."""
     clips, seen = [], {}
     for source in sources:
         for clip in find_clips(source):

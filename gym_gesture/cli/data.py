@@ -1,0 +1,95 @@
+"""The data commands: labels, extract, import-keypoints."""
+
+from __future__ import annotations
+
+import sys
+
+from ..core.errors import InputError, MissingFileError
+
+
+def add_labels(subparsers) -> None:
+    parser = subparsers.add_parser("labels", help="list the 22 canonical exercise classes")
+    parser.set_defaults(run=_run_labels)
+
+
+def _run_labels(args) -> int:
+    from ..data.labels import CLASS_NAMES
+
+    for index, name in enumerate(CLASS_NAMES):
+        print(f"{index:2d}  {name}")
+    return 0
+
+
+def add_extract(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "extract", help="pose keypoints of a class-folder tree of videos, saved as a pose dataset",
+        description="Run a pose backend over VIDEO_DIR/<class name>/<video file>, or over the videos a "
+                    "manifest.json lists (VIDEO_DIR/manifest.json, or the file itself: [{\"file\", \"label\"}, ...]), "
+                    "and save a Hugging Face dataset at DATASET_DIR. Resumable: rerun the same command after an "
+                    "interruption.")
+    parser.add_argument("video_dir", metavar="VIDEO_DIR_OR_MANIFEST")
+    parser.add_argument("--out", required=True, metavar="DATASET_DIR")
+    parser.add_argument("--backend", default="mediapipe", metavar="NAME",
+                        help="pose backend (default: mediapipe)")
+    parser.add_argument("--fps", type=float, default=30.0, metavar="F",
+                        help="frame rate of the keypoint series; frames are dropped/repeated by time (default: 30)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="parallel processes, each with its own backend (default: 1); with --ray, Ray actors "
+                             "(default: one per CPU of the cluster, per GPU for mmpose)")
+    parser.add_argument("--ray", default=None, metavar="ADDRESS",
+                        help="run the clips on a Ray cluster (the ray extra): 'local' starts one on this machine, "
+                             "'auto' joins the one `ray start` runs here, ray://HOST:10001 a remote head; "
+                             "the dataset is written here, at --out")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="try at most N more clips and stop without writing the dataset; "
+                             "rerun to continue")
+    parser.add_argument("--source-per-clip", action="store_true",
+                        help="every clip is its own source video for splits (unrelated clips, like clips22); "
+                             "default: ids sharing their first number (squat_13, squat_13_1) are one source")
+    parser.add_argument("--other-exercises", action="store_true",
+                        help="keep folders of exercises outside the 22 (negatives to abstain on) instead of "
+                             "refusing their names as typos")
+    parser.set_defaults(run=_run_extract)
+
+
+def _run_extract(args) -> int:
+    from ..data.extract import extract_dataset, format_extract_report
+
+    report = extract_dataset(args.video_dir, args.out, backend=args.backend, fps=args.fps,
+                             workers=args.workers, limit=args.limit, source_per_clip=args.source_per_clip,
+                             ray=args.ray, other_exercises=args.other_exercises)
+    for failure in report["failed"]:
+        print(f"skipped: {failure['error']}", file=sys.stderr)
+    print(format_extract_report(report, args.out))
+    return 0
+
+
+def add_import_keypoints(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "import-keypoints",
+        help="turn a keypoint archive (.npz of MediaPipe-33, OpenPose-18 or Penn Action-13 joints) into a pose dataset")
+    parser.add_argument("npz", metavar="FILE.npz")
+    parser.add_argument("--out", required=True, metavar="DATASET_DIR")
+    parser.add_argument("--fps", type=float, default=30.0, metavar="F",
+                        help="frame rate of the archive's series where its sidecar JSON gives none (default: 30)")
+    parser.set_defaults(run=_run_import_keypoints)
+
+
+def _run_import_keypoints(args) -> int:
+    from pathlib import Path
+
+    from ..data.dataset import dataset_from_records, records_from_npz
+    from ..data.labels import CLASS_NAMES
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out}: exists and is not empty; choose another --out")
+    if not Path(args.npz).is_file():
+        raise MissingFileError(f"{args.npz}: no such file")
+    dataset = dataset_from_records(records_from_npz(args.npz, fps=args.fps))
+    dataset.save_to_disk(str(out))
+    print(f"{len(dataset)} clips saved to {out} (joint layout {dataset[0]['layout']})")
+    others = sorted(set(dataset["label"]) - set(CLASS_NAMES))
+    if others:  # a misspelt class would land here too
+        print(f"classes outside the {len(CLASS_NAMES)} kept under their own names: {', '.join(others)}")
+    return 0
