@@ -80,6 +80,15 @@ def _arm_raises(reps: int, period_s: float = 2.0, lead_s: float = 2.0, jitter: f
     return keypoints.astype(np.float32)
 
 
+def test_a_named_exercise_whose_own_signal_sees_nothing_gets_the_visible_reps():
+    """Reps the exercise's own signal cannot see (here the knees stay straight: the squat's signal is
+    flat) are counted on the dominant motion, so a named exercise with visible reps never shows 0."""
+    arms = _arm_raises(reps=4)
+    assert count_reps(arms, "mediapipe33", FPS, "squat", fall_back=False).reps == 0
+    assert count_reps(arms, "mediapipe33", FPS, "squat").reps == 4
+    assert count_reps(_arm_raises(reps=0), "mediapipe33", FPS, "squat").reps == 0
+
+
 def test_class_agnostic_counter_counts_a_still_person_as_no_reps():
     still = _arm_raises(reps=0)
     assert count_any_reps(still, "mediapipe33", FPS).reps == 0

@@ -300,10 +300,13 @@ def count_any_reps(keypoints: np.ndarray, layout: str, fps: float) -> RepCount:
                         range_window_s=ANY_RANGE_WINDOW_S)
 
 
-def count_reps(keypoints: np.ndarray, layout: str, fps: float, exercise: str) -> RepCount:
+def count_reps(keypoints: np.ndarray, layout: str, fps: float, exercise: str, *,
+               fall_back: bool = True) -> RepCount:
     """Reps of `exercise` in a pose sequence: keypoints (T, J, C) in `layout` (NaN: no person) at `fps`.
     An exercise of the 22 is counted on its own signal (none for a hold), any other (one enrolled from a
-    few clips) with `count_any_reps`."""
+    few clips) with `count_any_reps`. Where the own signal counts nothing, the dominant motion counts:
+    a variant the signal does not see (a machine fly filmed from the front, bench dips from behind) still
+    gets its visible reps, never 0 (`fall_back=False`: the own signal alone, as the benchmark compares)."""
     exercise = _of_the_22(exercise)
     if exercise is None:  # an enrolled exercise, or one no model knows
         return count_any_reps(keypoints, layout, fps)
@@ -311,4 +314,5 @@ def count_reps(keypoints: np.ndarray, layout: str, fps: float, exercise: str) ->
     if spec is None:
         return RepCount(0)
     signal = spec.signal(convert(np.asarray(keypoints, dtype=np.float32), layout))
-    return count_cycles(signal, fps, rest_is_high=spec.rest_is_high, min_amplitude=spec.min_amplitude)
+    own = count_cycles(signal, fps, rest_is_high=spec.rest_is_high, min_amplitude=spec.min_amplitude)
+    return own if own.reps or not fall_back else count_any_reps(keypoints, layout, fps)
