@@ -176,6 +176,37 @@ def test_calibrate_on_the_validation_split_with_unknown_classes_as_negatives(tra
     assert result["non_exercise_clips"][0]["abstain"] == "no person found"
 
 
+def test_calibrate_measures_held_out_exercise_types_and_records_its_protocol(trained_model, synthetic_npz,
+                                                                              tmp_path):
+    """Leave-exercise-out: types outside everything the model and the thresholds saw are measured with the
+    chosen thresholds, per type, and never chosen on; a held-out type the negatives hold is refused."""
+    model = tmp_path / "model"
+    shutil.copytree(trained_model, model)
+    data = [synthetic_npz, _with_unknown_class(tmp_path)]
+    arrays = dict(np.load(_with_unknown_class(tmp_path)))
+    held_out = tmp_path / "held_out.npz"
+    np.savez(held_out, **{"juggling/juggling_1": arrays["squat/squat_1"][::-1],
+                          "juggling/juggling_2": arrays["lateral raises/lateral_raises_1"],
+                          "bowling/bowling_1": arrays["plank/plank_4"]})
+    chosen_alone = calibrate(model, data, [FIXTURES / "squat_clip.mp4"], backend=_NobodyBackend())
+    result = calibrate(model, data, [FIXTURES / "squat_clip.mp4"], backend=_NobodyBackend(), held_out_types=[held_out])
+    assert result["thresholds"] == chosen_alone["thresholds"]  # measured, not chosen on
+    protocol = result["protocol"]
+    assert protocol["negative_types"] == ["plank"] and not protocol["test_split_used"]
+    measured = protocol["held_out_types"]
+    assert measured["clips"] == 3 and set(measured["per_type"]) == {"bowling", "juggling"}
+    assert measured["per_type"]["juggling"]["clips"] == 2
+    recognizer = Recognizer.from_pretrained(model, backend=None)
+    reasons = [recognizer.recognize_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]),
+                                             row["detected"]).abstain
+               for row in load_pose_datasets(held_out)[0].with_format("numpy")]
+    assert measured["abstain_rate"] == round(np.mean([reason is not None for reason in reasons]), 4)
+    assert json.loads((model / "calibration.json").read_text())["protocol"] == protocol
+    with pytest.raises(ValueError, match="must be unseen.*plank"):
+        calibrate(model, data, [FIXTURES / "squat_clip.mp4"], backend=_NobodyBackend(),
+                  held_out_types=[_with_unknown_class(tmp_path)])
+
+
 def test_calibrate_on_clips_keeps_the_clips_named_right(trained_model, synthetic_npz, tmp_path):
     """--level clips: the chosen thresholds lose at most max_lost of the held-out clips named right."""
     model = tmp_path / "model"

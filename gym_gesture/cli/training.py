@@ -282,6 +282,9 @@ def add_calibrate(subparsers) -> None:
     parser.add_argument("--level", choices=("windows", "clips"), default="windows",
                         help="choose on windows (default: few negative clips still give many windows) or on "
                              "clips, what a user is shown (when there are enough negative clips)")
+    parser.add_argument("--held-out-types", nargs="+", default=None, metavar="DATA",
+                        help="pose data of exercise types that neither the model nor --data hold: measured with the "
+                             "chosen thresholds (leave-exercise-out), per type, never chosen on")
     parser.set_defaults(run=_run_calibrate)
 
 
@@ -295,7 +298,7 @@ def _run_calibrate(args) -> int:
     if not 0 <= args.max_lost < 1:
         raise InputError(f"--max-lost must be in [0, 1), got {args.max_lost}")
     result = calibrate(args.model, args.data, args.negatives, backend=args.backend, split=args.split,
-                       max_lost=args.max_lost, level=args.level)
+                       max_lost=args.max_lost, level=args.level, held_out_types=args.held_out_types)
     print(format_trade_off(result))
     for clip in result["non_exercise_clips"]:
         print(f"{Path(clip['file']).name}: {clip['abstain'] or 'named ' + clip['predicted']}")

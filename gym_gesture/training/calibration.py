@@ -17,6 +17,13 @@ The motion threshold comes last because what it costs is held-out clips that the
 right (a bench press filmed from afar moves its joints by 0.02-0.04 torso lengths). The result, with the
 trade-off tables, is written to `calibration.json` in the model folder, where `Recognizer.from_pretrained`
 reads it.
+
+Leave-exercise-out (`held_out_types`): pose data of exercise types that neither the model (not even as
+outliers) nor the choice of its thresholds saw. They are measured, never chosen on: with the chosen
+thresholds, the share abstained on per type, the AUROC of the top probability (the score abstaining reads)
+between the held-out clips of known classes and these clips, and the trade-off of the probability
+threshold on them. `calibration.json` records this protocol (`protocol`): what the thresholds were chosen
+on and against which exercise types, and what they were measured on.
 """
 
 from __future__ import annotations
@@ -81,14 +88,17 @@ def _video_files(paths) -> list[Path]:
 
 
 def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe",
-              split: str = "validation", max_lost: float = DEFAULT_MAX_LOST, level: str = "windows") -> dict:
+              split: str = "validation", max_lost: float = DEFAULT_MAX_LOST, level: str = "windows",
+              held_out_types=None) -> dict:
     """Calibrate the abstain thresholds of the model in `model_dir` and write `calibration.json` there.
 
     data: pose datasets / .npz archives holding the model's `split` sources (their clips of classes the
     model does not know are negatives, whatever the split); negatives: videos or
     folders of videos of people not exercising (the project's real data has both: ../shared/data/keypoints
     and ../shared/data/people beside a checkout); max_lost: the share of held-out windows named right
-    that a threshold may cost (`timeline.calibrate_threshold`). Returns what was written.
+    that a threshold may cost (`timeline.calibrate_threshold`); held_out_types: pose data of exercises
+    outside everything the model and `data` hold, measured with the chosen thresholds (see the module's
+    docstring). Returns what was written.
     """
     from tqdm.auto import tqdm
 
@@ -142,6 +152,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         recognizer.close()
     if not exercise["clips"]:
         raise InputError(f"no {split} clip of a class the model knows in {', '.join(map(str, data))}")
+    seen_types = sorted({entry["label"] for entry in unknown_class_clips})
 
     # The enrolled exercises' own motion thresholds come from their clips (`enroll`), not from here: kept.
     thresholds = replace(DEFAULT_THRESHOLDS, min_probability=0.0,
@@ -167,6 +178,15 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         entry.update(outcome(entry.pop("clip")) if "clip" in entry else {"abstain": "no person found"})
     for entry, sample in zip(held_out, exercise["clips"]):
         entry["abstain"] = sample.reason(thresholds)
+    protocol = {
+        "thresholds_chosen_on": f"the {split} clips of the model's split.json ({level}): known classes against "
+                                f"the negatives (clips of the exercise types below and of people not exercising)",
+        "negative_types": seen_types,
+        "test_split_used": split == "test",
+    }
+    if held_out_types is not None:
+        protocol["held_out_types"] = leave_exercise_out(
+            model_dir, held_out_types, thresholds, exercise["clips"], set(labels) | set(seen_types), backend)
     result = {
         "model": str(model_dir), "data": [str(path) for path in data], "split": split,
         "negatives": [str(path) for path in negatives], "chosen_on": level, "max_lost": max_lost,
@@ -177,9 +197,55 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         "non_exercise_clips": negative_clips,
         "held_out_clips_abstained": [entry for entry in held_out if entry["abstain"]],
         "unknown_class_clips": unknown_class_clips,
+        "protocol": protocol,
     }
     (model_dir / CALIBRATION_FILE).write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def leave_exercise_out(model_dir: Path, data, thresholds: AbstainThresholds, known: list[AbstainSample],
+                       seen: set[str], backend: str) -> dict:
+    """Abstaining on every clip of `data`, exercise types that the model and the thresholds never saw
+    (`seen`: the model's classes and the negative types the thresholds were chosen against; a clip of one
+    of those is an error, not a measurement), against the `known` held-out clips' samples."""
+    from sklearn.metrics import roc_auc_score
+
+    from .evaluate import recognize_clips
+    from ..data.windows import load_pose_datasets
+    from ..inference.recognizer import Recognizer
+
+    datasets = load_pose_datasets(data)
+    overlap = sorted(set().union(*(set(dataset["label"]) for dataset in datasets)) & seen)
+    if overlap:
+        raise InputError(f"held-out exercise types must be unseen, but the model or its negatives hold: {', '.join(overlap)}")
+    recognizer = Recognizer.from_pretrained(model_dir, backend=None, thresholds=thresholds)
+    per_type: dict[str, list[bool]] = {}
+    probabilities = []
+    for row, result in recognize_clips(recognizer, datasets, "held-out exercise types"):
+        per_type.setdefault(str(row["label"]), []).append(result.abstain is not None)
+        if result.clip_sample is not None:
+            probabilities.append(result.clip_sample.probability)
+    abstained = [value for values in per_type.values() for value in values]
+    known_probabilities = [sample.probability for sample in known]
+    scores = np.r_[known_probabilities, probabilities]
+    return {
+        "data": [str(path) for path in data] if isinstance(data, (list, tuple)) else [str(data)],
+        "clips": len(abstained),
+        "abstain_rate": round(float(np.mean(abstained)), 4),
+        "known_clips": len(known),
+        "known_abstain_rate": round(float(np.mean([sample.reason(thresholds) is not None for sample in known])), 4),
+        "per_type": {label: {"clips": len(values), "abstain_rate": round(float(np.mean(values)), 4)}
+                     for label, values in sorted(per_type.items())},
+        "auroc_top_probability": round(float(roc_auc_score(np.r_[np.ones(len(known)), np.zeros(len(probabilities))],
+                                                           scores)), 4) if probabilities else None,
+        # Each probability threshold: the known clips it keeps named and the held-out clips it abstains on
+        # (on the probability alone; the chosen thresholds' other reasons add to both).
+        "risk_coverage": [{"min_probability": float(threshold),
+                           "known_named": round(float(np.mean(np.asarray(known_probabilities) >= threshold)), 4),
+                           "held_out_abstained": round(float(np.mean(np.asarray(probabilities) < threshold)), 4)
+                           if probabilities else None}
+                          for threshold in CANDIDATES["min_probability"]],
+    }
 
 
 def format_trade_off(result: dict) -> str:
@@ -209,4 +275,12 @@ def format_trade_off(result: dict) -> str:
                  f"classes the model does not know and of people not exercising), of them "
                  f"{samples['clips']['people']} clips of people ({samples['windows']['people']} windows: "
                  f"the negatives of {' and '.join(PEOPLE_ONLY)})")
+    held_out = result.get("protocol", {}).get("held_out_types")
+    if held_out:
+        lines += ["", f"Leave-exercise-out: {held_out['clips']} clips of {len(held_out['per_type'])} exercise types "
+                      f"nothing here saw, abstained on {held_out['abstain_rate']:.3f} (known held-out clips: "
+                      f"{held_out['known_abstain_rate']:.3f}); AUROC of the top probability "
+                      f"{held_out['auroc_top_probability']}", "", "| exercise type | clips | abstained |", "|---|---:|---:|"]
+        lines += [f"| {label} | {entry['clips']} | {entry['abstain_rate']:.3f} |"
+                  for label, entry in held_out["per_type"].items()]
     return "\n".join(lines)
