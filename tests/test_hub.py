@@ -109,7 +109,7 @@ def test_space_folder_is_a_gradio_space_that_finds_its_model(dry_run):
     data = SpaceCard.load(space / "README.md").data
     assert (data.sdk, data.app_file, data.python_version) == ("gradio", "app.py", "3.11")
     assert data.suggested_hardware == "cpu-basic" and data.models == ["someone/gym-gesture"]
-    assert (space / "app.py").is_file() and (space / "gym_gesture" / "app.py").is_file()
+    assert (space / "app.py").is_file() and (space / "gym_gesture" / "app" / "main.py").is_file()
     assert list((space / "gym_gesture" / "examples").glob("*.mp4"))
     requirements = (space / "requirements.txt").read_text()
     assert "gradio" in requirements and "mediapipe" in requirements
