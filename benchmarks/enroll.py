@@ -40,7 +40,7 @@ import numpy as np
 from gym_gesture.data.windows import load_pose_datasets, windows_from_sequence
 from gym_gesture.training.enroll import (MIN_THRESHOLD, EnrolmentClip, clip_similarity, enroll, enroll_clips, window_embeddings,
                                 with_motion_floor)
-from gym_gesture.inference.recognizer import load_model, name_clip, window_scores
+from gym_gesture.inference.recognizer import load_model, name_clip, window_probabilities_and_similarities
 from gym_gesture.core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR
 from gym_gesture.analysis.timeline import AbstainSample, AbstainThresholds, span_sample
 
@@ -94,7 +94,7 @@ def named_labels(model, clips: list[Clip],
     over its windows; empty for a model with no enrolled class)."""
     keypoints = np.concatenate([clip.windows.keypoints for clip in clips])
     masks = np.concatenate([clip.windows.attention_mask for clip in clips])
-    probabilities, similarities = window_scores(model, keypoints, masks)
+    probabilities, similarities = window_probabilities_and_similarities(model, keypoints, masks)
     ends = np.cumsum([len(clip.windows) for clip in clips])
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     named, last_enrolled = [], []
