@@ -311,7 +311,7 @@ def descriptor_statistics(data: list[str], model_dir: Path = DEFAULT_MODEL_DIR) 
 
     from gym_gesture.data.windows import windows_from_datasets
     from gym_gesture.training.evaluate import split_pose_datasets
-    from gym_gesture.model.modeling_gym_gesture import pose_descriptor
+    from gym_gesture.model.pose_descriptor import pose_descriptor
 
     model = load_model(model_dir)
     windows = windows_from_datasets(split_pose_datasets(str(model_dir), data, split="train"), model.config)[0]
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         margin_sweep(REPO_ROOT / "results" / "enroll_margins", args.margins, args.draws, args.seed)
         return
     if args.descriptor_statistics:
-        from gym_gesture.model.modeling_gym_gesture import POSE_DESCRIPTOR_DIM
+        from gym_gesture.model.pose_descriptor import POSE_DESCRIPTOR_DIM
 
         angles = POSE_DESCRIPTOR_DIM["pose"]
         for name, values in zip(("MEAN", "STD"), descriptor_statistics(args.descriptor_statistics)):

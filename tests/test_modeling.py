@@ -42,7 +42,7 @@ def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
     assert reloaded.config.id2label == LABELS
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "config.json", "configuration_gym_gesture.py", "model.safetensors", "modeling_gym_gesture.py",
-        "preprocessor_config.json", "processing_gym_gesture.py", "skeleton.py", "transforms.py",
+        "pose_descriptor.py", "preprocessor_config.json", "processing_gym_gesture.py", "skeleton.py", "transforms.py",
     ]
 
 
@@ -268,8 +268,8 @@ def test_pose_descriptor_reads_joint_angles_and_spreads_and_is_the_same_for_a_mi
     the sides a wrist spread of their reach; a clip mirrored left to right (filmed from the other side)
     gives the same descriptor; masked frames count not; "pose" (older enrolled folders) is "pose-spread"
     without the spreads."""
-    from gym_gesture.model.modeling_gym_gesture import (POSE_DESCRIPTOR_DIM, POSE_DESCRIPTOR_FRAME_FEATURES, pose_descriptor,
-                                                  pose_descriptor_frames)
+    from gym_gesture.model.pose_descriptor import (POSE_DESCRIPTOR_DIM, POSE_DESCRIPTOR_FRAME_FEATURES, pose_descriptor,
+                                                   pose_descriptor_frames)
     from gym_gesture.model.skeleton import get_layout
 
     layout = get_layout("h36m17")

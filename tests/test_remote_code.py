@@ -15,7 +15,9 @@ import torch
 
 from gym_gesture import GymGestureConfig
 from gym_gesture import GymGestureForSequenceClassification
+from gym_gesture.core.paths import MODEL_CODE_DIR
 from gym_gesture.data.windows import windows_from_sequence
+from gym_gesture.hub.publish import REMOTE_CODE
 from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, SHIPPED_MODELS, load_model, resolve_model_dir, window_probabilities
 
 LOADER = r"""
@@ -112,14 +114,14 @@ def test_hub_user_goes_from_mediapipe_landmarks_to_the_packages_logits(shared_da
 
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_shipped_checkpoint_carries_the_package_code(name):
-    """The code files saved beside each shipped checkpoint's weights are the package's own, byte for byte,
-    and its processor config is the one its model config implies."""
+    """The code files saved beside each shipped checkpoint's weights are the package's own (every module of
+    its model/), byte for byte, and its processor config is the one its model config implies."""
     from gym_gesture import GymGestureProcessor
 
     folder = resolve_model_dir(name)
-    package = DEFAULT_MODEL_DIR.parents[2] / "gym_gesture"
-    for code in ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
-                 "transforms.py"):
+    package = MODEL_CODE_DIR
+    assert sorted(path.name for path in folder.glob("*.py")) == list(REMOTE_CODE)
+    for code in REMOTE_CODE:
         assert (folder / code).read_bytes() == (package / code).read_bytes(), code
     saved = GymGestureProcessor.from_pretrained(folder).to_dict()
     implied = GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(folder)).to_dict()

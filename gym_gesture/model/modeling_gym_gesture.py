@@ -9,8 +9,8 @@ rnn, lstm, bilstm) are the same model with another fusion, so they are trained, 
 The "stgcn" fusion (ST-GCN++, the skeleton-recognition baseline) reads the joints unflattened, over the
 skeleton graph of the config's layout.
 
-Self-contained: imports only torch, transformers, its configuration file and the processor's `skeleton.py`
-(the layouts' bones), so that
+Self-contained: imports only torch, transformers, its configuration file, the processor's `skeleton.py`
+(the layouts' bones) and `pose_descriptor.py` (what enrolled classes are recognised by), so that
 `AutoModelForSequenceClassification.from_pretrained(..., trust_remote_code=True)` (and `AutoModel`, for the
 trunk) loads it from a folder or the Hub.
 """
@@ -29,8 +29,9 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 from .configuration_gym_gesture import GymGestureConfig
+from .pose_descriptor import POSE_DESCRIPTOR_DIM, pose_descriptor
 from .processing_gym_gesture import GymGestureProcessor
-from .skeleton import get_layout, graph_partitions
+from .skeleton import graph_partitions
 
 # Every Auto class a saved folder answers to, written into its config.json whichever class saved it.
 AUTO_MAP = {
@@ -344,115 +345,6 @@ FUSION_MODULES: dict[str, type[nn.Module]] = {
 }
 
 
-# The pose descriptor of a window (what exercises enrolled from a few clips are recognised by): per frame,
-# the cosines of the elbow, shoulder, hip and knee angles and the heights of the wrists over the shoulders
-# and of the ankles under the hips, each the larger and the smaller of the two sides, and the direction of
-# the torso (its sin and |cos|), so that a mirror image (or the exercise done with the other arm) reads the same;
-# per window their mean, std, min, max over the valid frames and their mean change from frame to frame.
-# The "pose-spread" descriptor adds the same five of the horizontal distance between the left and right
-# wrist, elbow, knee and ankle (arms raised to the front or to the sides, feet together or apart: a front
-# raise, a lateral raise and a jumping jack have the same angles). It reads the image plane (x, y) of the
-# normalised window, which every source and layout has.
-_POSE_DESCRIPTOR_ANGLES = (("shoulder", "elbow", "wrist"), ("hip", "shoulder", "elbow"),
-                           ("shoulder", "hip", "knee"), ("hip", "knee", "ankle"))
-_POSE_DESCRIPTOR_HEIGHTS = (("wrist", "shoulder"), ("ankle", "hip"))
-_POSE_DESCRIPTOR_SPREADS = ("wrist", "elbow", "knee", "ankle")
-POSE_DESCRIPTOR_FRAME_FEATURES = 2 * (len(_POSE_DESCRIPTOR_ANGLES) + len(_POSE_DESCRIPTOR_HEIGHTS)) + 2
-# Their window statistics' mean and standard deviation over the 2,322 training windows of the shipped
-# 7-class checkpoint (`python -m benchmarks.enroll --descriptor-statistics`), which standardise them before
-# the cosine: the angles, heights and torso's, then the spreads' (mean, std, min, max, change of each).
-POSE_DESCRIPTOR_MEAN = (
-    -0.09545, 0.4932, -0.6788, -0.6032, 0.4355, 0.8219, -0.3636, 0.294, -0.7678, -0.7408, 0.2441, 0.6933,
-    -0.6014, 0.5051, 0.5414, 0.3202, 0.1951, 0.2251, 0.3692, 0.2718, 0.4891, 0.3446, 0.1606, 0.1849, 0.3457,
-    0.2634, 0.1092, 0.059, -0.7656, 0.01397, -0.8991, -0.8696, -0.1048, 0.3707, -0.8803, -0.196, -0.9433,
-    -0.9381, -0.2734, 0.2402, -0.7421, 0.4114, 0.7351, 0.9219, -0.2978, -0.173, 1.001, 1.243, 0.487, 0.8113,
-    -0.4523, -0.3632, 0.7734, 1.094, -0.4115, 0.6021, 0.181, 0.0954, 0.06368, 0.09408, 0.1272, 0.09098, 0.172,
-    0.1107, 0.04919, 0.07879, 0.1176, 0.08973, 0.03808, 0.02044,
-)
-POSE_DESCRIPTOR_STD = (
-    0.484, 0.5064, 0.452, 0.4834, 0.9653, 0.6564, 0.4449, 0.5425, 0.3802, 0.3619, 0.9211, 0.6349, 0.4308,
-    0.3897, 0.2252, 0.286, 0.2641, 0.2739, 0.2551, 0.3041, 0.2233, 0.2731, 0.2503, 0.2527, 0.2669, 0.3098,
-    0.1659, 0.05379, 0.4937, 0.7712, 0.2733, 0.3169, 0.7869, 0.8256, 0.3915, 0.7366, 0.2081, 0.2049, 0.7669,
-    0.8681, 0.3454, 0.3825, 0.3306, 0.2216, 0.7825, 0.7957, 1.149, 0.8754, 0.4639, 0.3229, 0.7181, 0.7288,
-    1.113, 0.7977, 0.5934, 0.3906, 0.1304, 0.0947, 0.1003, 0.1441, 0.1135, 0.117, 0.125, 0.09689, 0.08828,
-    0.1341, 0.1163, 0.1188, 0.06129, 0.02328,
-)
-SPREAD_DESCRIPTOR_MEAN = (
-    0.6126, 0.6368, 0.3186, 0.3001, 0.08862, 0.1078, 0.06216, 0.06909, 0.4365, 0.4328, 0.2174, 0.2033, 0.7752,
-    0.8208, 0.4528, 0.47, 0.0474, 0.05237, 0.03091, 0.03806,
-)
-SPREAD_DESCRIPTOR_STD = (
-    0.8081, 0.7641, 0.4042, 0.3975, 0.1405, 0.1432, 0.09368, 0.1095, 0.6968, 0.5679, 0.3482, 0.3706, 0.875,
-    0.903, 0.5239, 0.5433, 0.08236, 0.07636, 0.05498, 0.07046,
-)
-# By enrolment embedding, the mean and standard deviation its descriptor is standardised with; their length
-# is the descriptor's.
-_POSE_DESCRIPTOR_STANDARDISATION = {
-    "pose": (POSE_DESCRIPTOR_MEAN, POSE_DESCRIPTOR_STD),
-    "pose-spread": (POSE_DESCRIPTOR_MEAN + SPREAD_DESCRIPTOR_MEAN, POSE_DESCRIPTOR_STD + SPREAD_DESCRIPTOR_STD),
-}
-POSE_DESCRIPTOR_DIM = {name: len(mean) for name, (mean, _) in _POSE_DESCRIPTOR_STANDARDISATION.items()}
-
-
-def pose_descriptor_frames(keypoints: torch.Tensor, layout: str, embedding: str = "pose-spread") -> torch.Tensor:
-    """(B, T, F) per-frame features of keypoints (B, T, J, C >= 2) in `layout`: the
-    `POSE_DESCRIPTOR_FRAME_FEATURES` of "pose", and for "pose-spread" those and the spreads."""
-    index = get_layout(layout).index
-    xy = keypoints[..., :2].float()
-
-    def joint(side: str, name: str) -> torch.Tensor:
-        return xy[..., index[f"{side}_{name}"], :]
-
-    def cosine(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:  # of the angle at b
-        u, v = a - b, c - b
-        return (u * v).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1)).clamp(min=1e-6)
-
-    sides = [torch.stack([cosine(*(joint(side, name) for name in angle)) for angle in _POSE_DESCRIPTOR_ANGLES]
-                         + [joint(side, low)[..., 1] - joint(side, high)[..., 1] for low, high in _POSE_DESCRIPTOR_HEIGHTS],
-                         dim=-1) for side in ("left", "right")]
-    torso = (joint("left", "shoulder") + joint("right", "shoulder") - joint("left", "hip") - joint("right", "hip")) / 2
-    direction = torch.atan2(torso[..., 1], torso[..., 0])
-    # The torso's lean sideways as |cos|: a mirror image (a clip filmed from the other side) flips its sign.
-    features = [torch.maximum(*sides), torch.minimum(*sides), direction.sin()[..., None],
-                direction.cos().abs()[..., None]]
-    if embedding == "pose-spread":
-        features.append(torch.stack([(joint("left", name)[..., 0] - joint("right", name)[..., 0]).abs()
-                                     for name in _POSE_DESCRIPTOR_SPREADS], dim=-1))
-    return torch.nan_to_num(torch.cat(features, dim=-1))
-
-
-def _window_statistics(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, 5 F) of per-frame features (B, T, F) over the valid frames (mask (B, T) bool): each feature's mean,
-    std, min and max, then its mean change from frame to frame."""
-    valid = mask[..., None]
-    count = valid.sum(dim=1).clamp(min=1)
-    mean = frames.masked_fill(~valid, 0.0).sum(dim=1) / count
-    std = ((frames - mean[:, None]).masked_fill(~valid, 0.0) ** 2).sum(dim=1).div(count).sqrt()
-    low = frames.masked_fill(~valid, float("inf")).amin(dim=1)
-    high = frames.masked_fill(~valid, float("-inf")).amax(dim=1)
-    both = valid[:, 1:] & valid[:, :-1]
-    change = (frames[:, 1:] - frames[:, :-1]).abs().masked_fill(~both, 0.0).sum(dim=1) / both.sum(dim=1).clamp(min=1)
-    return torch.cat([mean, std, low, high, change], dim=-1)
-
-
-def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, standardise: bool = True,
-                    embedding: str = "pose-spread") -> torch.Tensor:
-    """(B, `POSE_DESCRIPTOR_DIM[embedding]`) descriptors of windows (keypoints (B, T, J, C), mask (B, T) bool):
-    the angles, heights and torso's window statistics, then for "pose-spread" the spreads'; unit length after
-    standardising (raw, unnormalised, with standardise=False)."""
-    frames = pose_descriptor_frames(keypoints, layout, embedding)
-    parts = [_window_statistics(frames[..., :POSE_DESCRIPTOR_FRAME_FEATURES], mask)]
-    if embedding == "pose-spread":
-        parts.append(_window_statistics(frames[..., POSE_DESCRIPTOR_FRAME_FEATURES:], mask))
-    descriptor = torch.cat(parts, dim=-1)
-    if not standardise:
-        return descriptor
-    mean, std = _POSE_DESCRIPTOR_STANDARDISATION[embedding]
-    centre = torch.tensor(mean, device=descriptor.device)
-    scale = torch.tensor(std, device=descriptor.device)
-    return F.normalize((descriptor - centre) / scale, dim=-1)
-
-
 def prototype_dim(config: GymGestureConfig) -> int:
     """The length of a prototype: the pose descriptor's or the pooled embedding's (`config.prototype_embedding`)."""
     return POSE_DESCRIPTOR_DIM.get(config.prototype_embedding, config.d_model)
@@ -710,4 +602,4 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
 GymGestureModel.register_for_auto_class("AutoModel")
 GymGestureForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
-__all__ = ["AUTO_MAP", "POSE_DESCRIPTOR_DIM", "pose_descriptor", "GymGestureClassifierOutput", "GymGestureModel", "PrototypeHead", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]
+__all__ = ["AUTO_MAP", "GymGestureClassifierOutput", "GymGestureModel", "PrototypeHead", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]

@@ -1,7 +1,7 @@
 """Teach a model a new exercise from a few clips, without retraining (`gym-gesture enroll`).
 
 The model's enrolment embedding of every window of the enrolled clips (its pose descriptor: joint angles,
-limb heights and spreads, torso direction and their motion, `modeling_gym_gesture.pose_descriptor`; the
+limb heights and spreads, torso direction and their motion, `model.pose_descriptor`; the
 trunk's pooled output for models enrolled before it) becomes a prototype of the new class
 (`modeling_gym_gesture.PrototypeHead`): a window's similarity to the class is its cosine similarity to the
 nearest prototype. The class's threshold comes from its own clips, leave one clip out: each clip's

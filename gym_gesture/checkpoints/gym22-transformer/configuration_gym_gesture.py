@@ -10,7 +10,7 @@ POOLINGS = ("mean", "max")
 NORMALIZATIONS = ("hip_center_torso_scale",)
 # What an enrolled class's prototypes are made of: "pose-spread", the windows' pose descriptors (joint
 # angles, limb heights, torso direction, the horizontal spread of wrists, elbows, knees and ankles, and their
-# motion; `modeling_gym_gesture.pose_descriptor`); "pose", the same without the spreads, and "pooled", the
+# motion; `pose_descriptor.pose_descriptor`); "pose", the same without the spreads, and "pooled", the
 # trunk's pooled embedding: what models enrolled before each of those hold.
 ENROLMENT_EMBEDDINGS = ("pose-spread", "pose", "pooled")
 # Keys that are not fields but that transformers itself writes into a config or passes to it; any other
@@ -33,7 +33,7 @@ class GymGestureConfig(PreTrainedConfig):
             are the model's input geometry: 2, the image plane (x, y normalised to the frame's width and
             height), which every pose backend and keypoint source shares; 3, the backend's own x, y, z
             (MediaPipe's relative depth: what the 7-class checkpoint was trained on).
-        layout: joint layout name (`gym_gesture.skeleton.LAYOUTS`); inference converts poses into it.
+        layout: joint layout name (`gym_gesture.model.skeleton.LAYOUTS`); inference converts poses into it.
         d_model, num_heads, num_layers, ffn_dim, dropout: sizes of the fusion module
             (for the recurrent fusions `d_model` is the hidden size, for cnn1d the channel count, for stgcn
             the width of its last blocks, `num_layers` its blocks; it has no heads or feed-forward).
@@ -41,7 +41,7 @@ class GymGestureConfig(PreTrainedConfig):
         pooling: "mean" or "max" over the valid frames.
         sample_fps: frame rate the windows are sampled at; inference resamples clips to it.
         window_stride: frames between the starts of consecutive windows at inference.
-        normalization: the per-window normalisation (`gym_gesture.skeleton.normalize`).
+        normalization: the per-window normalisation (`gym_gesture.model.skeleton.normalize`).
         num_prototypes, prototype_thresholds, prototype_scale: exercises enrolled from a few clips
             (`gym-gesture enroll`) without retraining: the last `len(prototype_thresholds)` labels of
             `id2label` are served by `num_prototypes` stored window embeddings instead of the linear head.

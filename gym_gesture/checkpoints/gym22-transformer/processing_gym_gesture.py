@@ -3,7 +3,7 @@
 Loaded with `AutoProcessor.from_pretrained(folder_or_hub_id, trust_remote_code=True)` beside the model:
 it and the two modules it imports (`skeleton.py`: joint layouts, conversions, normalisation;
 `transforms.py`: the named transforms) import only numpy and transformers, and travel with the weights.
-The package uses this same code (`gym_gesture.data.windows_from_sequence`), so a Hub user's windows are
+The package uses this same code (`gym_gesture.data.windows.windows_from_sequence`), so a Hub user's windows are
 the package's windows.
 
     processor = AutoProcessor.from_pretrained("USER/gym-gesture", trust_remote_code=True)
