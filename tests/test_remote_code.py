@@ -82,7 +82,7 @@ def test_fresh_process_loads_saved_folder_with_trust_remote_code(tmp_path):
     keypoints = torch.randn(3, 60, 17, 3)
     with torch.no_grad():
         expected = model(keypoints).logits
-        embedding = model.gym_gesture(keypoints).pooler_output
+        embedding = model.model(keypoints).pooler_output
 
     loaded = load_in_fresh_process(folder, keypoints, tmp_path)
     assert (loaded["class"], loaded["trunk_class"]) == ("GymGestureForSequenceClassification", "GymGestureModel")

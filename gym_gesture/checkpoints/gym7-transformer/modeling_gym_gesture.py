@@ -1,16 +1,16 @@
 """The gym-gesture classifier: a skeleton time series in, exercise logits out (transformers layout).
 
-`GymGestureModel` (the trunk, `base_model_prefix` "gym_gesture"): keypoints (B, T, J, C) -> flatten joints
+`GymGestureModel` (the trunk, `base_model_prefix` "model"): keypoints (B, T, J, C) -> flatten joints
 per frame -> linear projection to d_model -> fusion over time -> pooling over the valid frames.
-`GymGestureForSequenceClassification`: the trunk and a linear head over `config.id2label` (and, for exercises
-enrolled from a few clips, a `PrototypeHead` beside it). The "transformer" fusion is the paper's: sinusoidal
-positional encoding, multi-head attention, Add&Norm, FFN, Add&Norm. The paper's baselines (mlp, cnn1d,
-rnn, lstm, bilstm) are the same model with another fusion, so they are trained, saved and loaded alike.
-The "stgcn" fusion (ST-GCN++, the skeleton-recognition baseline) reads the joints unflattened, over the
-skeleton graph of the config's layout.
+`GymGestureForSequenceClassification`: the trunk (`self.model`) and a linear head over `config.id2label`
+(and, for exercises enrolled from a few clips, a `PrototypeHead` beside it). The "transformer" fusion is the
+paper's: sinusoidal positional encoding, multi-head attention, Add&Norm, FFN, Add&Norm. The paper's baselines
+(mlp, cnn1d, rnn, lstm, bilstm) are the same model with another fusion, so they are trained, saved and loaded
+alike. The "stgcn" fusion (ST-GCN++, the skeleton-recognition baseline) reads the joints unflattened, over
+the skeleton graph of the config's layout.
 
-Self-contained: imports only torch, transformers, its configuration file, the processor's `skeleton.py`
-(the layouts' bones) and `pose_descriptor.py` (what enrolled classes are recognised by), so that
+Self-contained: imports only torch, transformers, its configuration file, `skeleton.py` (the layouts' bones)
+and `pose_descriptor.py` (what enrolled classes are recognised by), so that
 `AutoModelForSequenceClassification.from_pretrained(..., trust_remote_code=True)` (and `AutoModel`, for the
 trunk) loads it from a folder or the Hub.
 """
@@ -26,6 +26,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers import initialization as init
+from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightRenaming
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 from .configuration_gym_gesture import GymGestureConfig
@@ -39,6 +41,10 @@ AUTO_MAP = {
     "AutoModel": "modeling_gym_gesture.GymGestureModel",
     "AutoModelForSequenceClassification": "modeling_gym_gesture.GymGestureForSequenceClassification",
 }
+# Folders saved before the classifier's trunk was `model` name its weights `gym_gesture.*`: renamed on
+# loading (transformers' checkpoint conversion mapping, by model_type, for every class of this model).
+register_checkpoint_conversion_mapping(
+    GymGestureConfig.model_type, [WeightRenaming(r"^gym_gesture\.", "model.")], overwrite=True)
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -393,16 +399,53 @@ class GymGestureClassifierOutput(SequenceClassifierOutput):
     prototype_similarity: torch.Tensor | None = None
 
 
+def prepare_inputs(config: GymGestureConfig, keypoints: torch.Tensor,
+                   attention_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The model's inputs checked against `config` (see `GymGestureModel`): keypoints (B, T, J, C), zero in
+    masked frames that held NaN or inf; the mask (B, T) bool; and whether every frame is valid. Raises
+    ValueError naming what is wrong. Read by the trunk and by the pose descriptors of enrolled classes."""
+    joints, channels = config.num_joints, config.num_channels
+    if keypoints.dim() == 3 and keypoints.shape[2] == joints * channels:
+        keypoints = keypoints.unflatten(2, (joints, channels))
+    elif keypoints.dim() != 4 or keypoints.shape[2:] != (joints, channels):
+        raise ValueError(
+            f"keypoints must be (batch, frames, {joints}, {channels}) or (batch, frames, {joints * channels}) "
+            f"in layout {config.layout!r}, got {tuple(keypoints.shape)}"
+        )
+    batch, frames = keypoints.shape[:2]
+    if batch == 0 or frames == 0:
+        raise ValueError(f"empty input: keypoints of shape {tuple(keypoints.shape)}")
+    if attention_mask is None:
+        mask = torch.ones(batch, frames, dtype=torch.bool, device=keypoints.device)
+    elif attention_mask.shape != (batch, frames):
+        raise ValueError(f"attention_mask must be (batch, frames) = {(batch, frames)}, got {tuple(attention_mask.shape)}")
+    else:
+        mask = attention_mask.to(device=keypoints.device, dtype=torch.bool)
+    # The checks of the common case (no padding, no NaN) are one reduction each: at batch 1 they cost
+    # about as much as a layer.
+    all_valid = bool(mask.all())
+    if not all_valid and not mask.any(dim=1).all():
+        raise ValueError("a sequence has no valid frame (attention_mask is all zeros)")
+    if not torch.isfinite(keypoints).all():
+        finite = torch.isfinite(keypoints).flatten(2).all(dim=2)
+        if not (finite | ~mask).all():
+            raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
+        keypoints = keypoints.masked_fill(~finite[..., None, None], 0.0)
+    return keypoints, mask, all_valid
+
+
 class GymGesturePreTrainedModel(PreTrainedModel):
     config_class = GymGestureConfig
-    base_model_prefix = "gym_gesture"
+    base_model_prefix = "model"
     main_input_name = "keypoints"
 
-    def save_pretrained(self, save_directory, *args, **kwargs):
+    def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
         """Also writes the processor that makes this model's inputs (preprocessor_config.json and its
-        code, for AutoProcessor), and every Auto class of `AUTO_MAP`: a saved folder is self-sufficient."""
+        code, for AutoProcessor), and every Auto class of `AUTO_MAP`: a saved folder is self-sufficient. The
+        weights are written under their current names (transformers' default, `save_original_format=True`,
+        would write the weights of a folder loaded with renamed keys back under their old names)."""
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **AUTO_MAP}
-        super().save_pretrained(save_directory, *args, **kwargs)
+        super().save_pretrained(save_directory, *args, save_original_format=save_original_format, **kwargs)
         if kwargs.get("is_main_process", True):
             GymGestureProcessor.from_model_config(self.config).save_pretrained(save_directory)
 
@@ -454,37 +497,6 @@ class GymGestureModel(GymGesturePreTrainedModel):
         if initialize:
             self.post_init()
 
-    def _check_inputs(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None):
-        config = self.config
-        joints, channels = config.num_joints, config.num_channels
-        if keypoints.dim() == 3 and keypoints.shape[2] == joints * channels:
-            keypoints = keypoints.unflatten(2, (joints, channels))
-        elif keypoints.dim() != 4 or keypoints.shape[2:] != (joints, channels):
-            raise ValueError(
-                f"keypoints must be (batch, frames, {joints}, {channels}) or (batch, frames, {joints * channels}) "
-                f"in layout {config.layout!r}, got {tuple(keypoints.shape)}"
-            )
-        batch, frames = keypoints.shape[:2]
-        if batch == 0 or frames == 0:
-            raise ValueError(f"empty input: keypoints of shape {tuple(keypoints.shape)}")
-        if attention_mask is None:
-            mask = torch.ones(batch, frames, dtype=torch.bool, device=keypoints.device)
-        elif attention_mask.shape != (batch, frames):
-            raise ValueError(f"attention_mask must be (batch, frames) = {(batch, frames)}, got {tuple(attention_mask.shape)}")
-        else:
-            mask = attention_mask.to(device=keypoints.device, dtype=torch.bool)
-        # The checks of the common case (no padding, no NaN) are one reduction each: at batch 1 they cost
-        # about as much as a layer.
-        all_valid = bool(mask.all())
-        if not all_valid and not mask.any(dim=1).all():
-            raise ValueError("a sequence has no valid frame (attention_mask is all zeros)")
-        if not torch.isfinite(keypoints).all():
-            finite = torch.isfinite(keypoints).flatten(2).all(dim=2)
-            if not (finite | ~mask).all():
-                raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
-            keypoints = keypoints.masked_fill(~finite[..., None, None], 0.0)
-        return keypoints, mask, all_valid
-
     def forward(
         self,
         keypoints: torch.Tensor,
@@ -495,21 +507,9 @@ class GymGestureModel(GymGesturePreTrainedModel):
     ) -> BaseModelOutputWithPooling | tuple:
         output_hidden_states, output_attentions, return_dict = self._output_options(
             output_hidden_states, output_attentions, return_dict)
-        hidden, pooled, hidden_states, attentions = self.embed(keypoints, attention_mask, output_hidden_states,
-                                                               output_attentions)
-        if not return_dict:
-            return tuple(value for value in (hidden, pooled, hidden_states, attentions) if value is not None)
-        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled,
-                                          hidden_states=hidden_states, attentions=attentions)
-
-    def embed(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None, output_hidden_states: bool,
-              output_attentions: bool) -> tuple:
-        """`forward`'s fields as a plain tuple (last_hidden_state, pooler_output, hidden_states, attentions),
-        None where not asked for: the classifier's path. At batch 1 building a `ModelOutput` costs about a
-        tenth of the call, so only the outermost forward builds one."""
         if output_attentions and self.config.fusion != "transformer":
             raise ValueError(f"output_attentions: the {self.config.fusion!r} fusion has no attention weights")
-        keypoints, mask, all_valid = self._check_inputs(keypoints, attention_mask)
+        keypoints, mask, all_valid = prepare_inputs(self.config, keypoints, attention_mask)
         keypoints = keypoints.to(self.dtype)
         inputs = keypoints if self.input_projection is None else self.input_projection(keypoints.flatten(2))
         fused = self.fusion(inputs, mask, output_hidden_states, output_attentions)
@@ -520,16 +520,21 @@ class GymGestureModel(GymGesturePreTrainedModel):
             pooled = hidden.masked_fill(~valid, 0.0).sum(dim=1) / valid.sum(dim=1)
         else:
             pooled = hidden.masked_fill(~valid, float("-inf")).amax(dim=1)
-        return hidden, pooled, fused.hidden_states, fused.attentions
+        if not return_dict:
+            return tuple(value for value in (hidden, pooled, fused.hidden_states, fused.attentions) if value is not None)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled,
+                                          hidden_states=fused.hidden_states, attentions=fused.attentions)
 
 
 class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
-    """Classifies windows of skeleton frames into `config.id2label`: `GymGestureModel` and a linear head.
+    """Classifies windows of skeleton frames into `config.id2label`: `GymGestureModel` (`self.model`) and a
+    linear head.
 
     Args of `forward`: those of `GymGestureModel.forward`, and
         labels: (B,) class ids (single-label classification: cross-entropy), (B, num_labels) multi-hot
             floats (multi-label: binary cross-entropy) or (B,) floats with one label (regression: mean
-            squared error); `config.problem_type` says which, inferred from the labels when unset.
+            squared error); `config.problem_type` says which, inferred from the labels when unset
+            (`self.loss_function`, transformers' loss of sequence classifiers).
     Returns a `GymGestureClassifierOutput` (loss, logits, hidden_states, attentions, and for enrolled classes
     prototype_similarity) or, with `return_dict=False`, the tuple of its non-empty fields. Enrolled classes
     (`config.prototype_thresholds`) are the last labels: their logits come from the `PrototypeHead`.
@@ -539,7 +544,7 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         super().__init__(config)
         # Initialised once, by this model's post_init, in creation order: a seed gives the same weights as
         # before the trunk was split out, so the shipped recipe still retrains to the same checkpoint.
-        self.gym_gesture = GymGestureModel(config, initialize=False)
+        self.model = GymGestureModel(config, initialize=False)
         self.dropout = Dropout(config.dropout)
         self.classifier = nn.Linear(config.d_model, config.num_trained_labels)
         self.prototype_head = PrototypeHead(config) if config.num_enrolled_labels else None
@@ -556,18 +561,20 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
     ) -> SequenceClassifierOutput | tuple:
         output_hidden_states, output_attentions, return_dict = self._output_options(
             output_hidden_states, output_attentions, return_dict)
-        _, pooled, hidden_states, attentions = self.gym_gesture.embed(keypoints, attention_mask,
-                                                                      output_hidden_states, output_attentions)
+        outputs = self.model(keypoints, attention_mask, output_hidden_states=output_hidden_states,
+                             output_attentions=output_attentions, return_dict=True)
+        pooled = outputs.pooler_output
         logits = self.classifier(self.dropout(pooled))
         similarity = None
         if self.prototype_head is not None:
             similarity = self.prototype_head.similarity(self.enrolment_embeddings(keypoints, attention_mask, pooled))
             logits = torch.cat([logits, self.prototype_head.logits(logits, similarity)], dim=-1)
-        loss = self.loss(logits, labels.to(logits.device)) if labels is not None else None
+        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
         if not return_dict:
-            return tuple(value for value in (loss, logits, hidden_states, attentions, similarity) if value is not None)
-        return GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states,
-                                          attentions=attentions, prototype_similarity=similarity)
+            return tuple(value for value in (loss, logits, outputs.hidden_states, outputs.attentions, similarity)
+                         if value is not None)
+        return GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                          attentions=outputs.attentions, prototype_similarity=similarity)
 
     def enrolment_embeddings(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None = None,
                              pooled: torch.Tensor | None = None) -> torch.Tensor:
@@ -575,31 +582,16 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         (`config.prototype_embedding`): the windows' pose descriptors, or the trunk's pooled output (`pooled`
         when the caller has it)."""
         if self.config.prototype_embedding in POSE_DESCRIPTOR_DIM:
-            keypoints, mask, _ = self.gym_gesture._check_inputs(keypoints, attention_mask)
+            keypoints, mask, _ = prepare_inputs(self.config, keypoints, attention_mask)
             return pose_descriptor(keypoints, mask, self.config.layout, embedding=self.config.prototype_embedding)
         if pooled is None:
-            pooled = self.gym_gesture.embed(keypoints, attention_mask, False, False)[1]
+            pooled = self.model(keypoints, attention_mask, output_hidden_states=False, output_attentions=False,
+                                return_dict=True).pooler_output
         return F.normalize(pooled.float(), dim=-1)
-
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The loss of `config.problem_type` (set from the labels' dtype and shape on first use, as
-        transformers' own sequence classifiers do)."""
-        config = self.config
-        if config.problem_type is None:
-            if config.num_labels == 1:
-                config.problem_type = "regression"
-            elif labels.dtype in (torch.long, torch.int):
-                config.problem_type = "single_label_classification"
-            else:
-                config.problem_type = "multi_label_classification"
-        if config.problem_type == "regression":
-            return F.mse_loss(logits.squeeze(-1), labels.squeeze(-1).to(logits.dtype))
-        if config.problem_type == "single_label_classification":
-            return F.cross_entropy(logits.view(-1, config.num_labels), labels.view(-1))
-        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
 GymGestureModel.register_for_auto_class("AutoModel")
 GymGestureForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
-__all__ = ["AUTO_MAP", "GymGestureClassifierOutput", "GymGestureModel", "PrototypeHead", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]
+__all__ = ["AUTO_MAP", "FUSION_MODULES", "GymGestureClassifierOutput", "GymGestureForSequenceClassification",
+           "GymGestureModel", "GymGesturePreTrainedModel", "PrototypeHead", "prepare_inputs", "prototype_dim"]
