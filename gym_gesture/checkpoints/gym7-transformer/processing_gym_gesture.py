@@ -20,11 +20,11 @@ from transformers import BatchFeature, FeatureExtractionMixin
 
 from .skeleton import CANONICAL_LAYOUT, NORMALIZATIONS, get_layout
 from .transforms import (
+    ClipKeypoints,
     ConvertLayout,
     FillGaps,
     Normalize,
     PadToLength,
-    PoseSequence,
     Resample,
     SlidingWindows,
     TrimMissing,
@@ -80,7 +80,7 @@ class GymGestureProcessor(FeatureExtractionMixin):
         N = 0 when the person is missing in most frames of every window. `stride` overrides `window_stride`."""
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        sequence = PoseSequence(keypoints, layout, float(fps))
+        sequence = ClipKeypoints(keypoints, layout, float(fps))
         for transform in self.sequence_transforms():
             sequence = transform(sequence)
         windows, masks, spans = [], [], []
