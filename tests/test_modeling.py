@@ -9,6 +9,7 @@ import torch
 
 from gym_gesture import GymGestureConfig
 from gym_gesture import GymGestureForSequenceClassification
+from gym_gesture import GymGestureProcessor
 from gym_gesture.model.configuration_gym_gesture import FUSIONS
 from gym_gesture.inference.recognizer import SHIPPED_MODELS
 from gym_gesture.model.modeling_gym_gesture import FUSION_MODULES, sinusoidal_table
@@ -36,6 +37,7 @@ def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
     with torch.no_grad():
         before = model(keypoints).logits
     model.save_pretrained(tmp_path)
+    GymGestureProcessor.from_model_config(model.config).save_pretrained(tmp_path)  # as every model folder's writer
     reloaded = GymGestureForSequenceClassification.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         after = reloaded(keypoints).logits
@@ -44,6 +46,17 @@ def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "config.json", "configuration_gym_gesture.py", "model.safetensors", "modeling_gym_gesture.py",
         "pose_descriptor.py", "preprocessor_config.json", "processing_gym_gesture.py", "skeleton.py", "transforms.py",
+    ]
+
+
+def test_the_models_save_pretrained_writes_the_model_and_its_code_only(tmp_path):
+    """The processor is saved by whoever writes a model folder (training, enrolment, publishing), as in
+    transformers: the model's own save writes no preprocessor_config.json, and the code it copies is what
+    the model imports."""
+    make_model("transformer").save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json", "configuration_gym_gesture.py", "model.safetensors", "modeling_gym_gesture.py",
+        "pose_descriptor.py", "skeleton.py",
     ]
 
 

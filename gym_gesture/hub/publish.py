@@ -128,7 +128,7 @@ def build_model_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     for name in RECORD_FILES + MODEL_FILES:
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, out_dir / name)
-    if not (out_dir / MODEL_FILES[0]).is_file():  # a folder saved before models carried their processor
+    if not (out_dir / MODEL_FILES[0]).is_file():  # a folder of the model's save_pretrained alone: no processor
         GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(model_dir)).save_pretrained(out_dir)
     if evaluation is not None:
         (out_dir / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1) + "\n")

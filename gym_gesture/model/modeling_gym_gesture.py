@@ -12,7 +12,8 @@ the skeleton graph of the config's layout.
 Self-contained: imports only torch, transformers, its configuration file, `skeleton.py` (the layouts' bones)
 and `pose_descriptor.py` (what enrolled classes are recognised by), so that
 `AutoModelForSequenceClassification.from_pretrained(..., trust_remote_code=True)` (and `AutoModel`, for the
-trunk) loads it from a folder or the Hub.
+trunk) loads it from a folder or the Hub. The processor that makes its inputs is saved beside it by whoever
+writes the folder (`processor.save_pretrained`), as for any transformers model.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceCl
 
 from .configuration_gym_gesture import GymGestureConfig
 from .pose_descriptor import POSE_DESCRIPTOR_DIM, pose_descriptor
-from .processing_gym_gesture import GymGestureProcessor
 from .skeleton import graph_partitions
 
 # Every Auto class a saved folder answers to, written into its config.json whichever class saved it.
@@ -440,14 +440,11 @@ class GymGesturePreTrainedModel(PreTrainedModel):
     main_input_name = "keypoints"
 
     def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
-        """Also writes the processor that makes this model's inputs (preprocessor_config.json and its
-        code, for AutoProcessor), and every Auto class of `AUTO_MAP`: a saved folder is self-sufficient. The
-        weights are written under their current names (transformers' default, `save_original_format=True`,
+        """Writes every Auto class of `AUTO_MAP` into the config, so that a saved folder loads with any of
+        them; and the weights under their current names (transformers' default, `save_original_format=True`,
         would write the weights of a folder loaded with renamed keys back under their old names)."""
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **AUTO_MAP}
         super().save_pretrained(save_directory, *args, save_original_format=save_original_format, **kwargs)
-        if kwargs.get("is_main_process", True):
-            GymGestureProcessor.from_model_config(self.config).save_pretrained(save_directory)
 
     def _output_options(self, output_hidden_states: bool | None, output_attentions: bool | None,
                         return_dict: bool | None) -> tuple[bool, bool, bool]:
