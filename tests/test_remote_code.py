@@ -20,6 +20,8 @@ from gym_gesture.data.windows import windows_from_sequence
 from gym_gesture.hub.publish import REMOTE_CODE
 from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, SHIPPED_MODELS, load_model, resolve_model_dir, window_probabilities
 
+from conftest import FIXTURES
+
 LOADER = r"""
 import importlib.abc, json, sys
 
@@ -43,12 +45,12 @@ with torch.no_grad():
         trunk = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
         answer["trunk_class"] = type(trunk).__name__
         answer["embedding"] = trunk(keypoints).pooler_output.tolist()
-    else:  # raw landmarks of one clip, through the folder's processor
+    else:  # raw landmarks of one clip, through the folder's processor, as the model card's lines do
         processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
         answer["processor_class"] = type(processor).__name__
-        batch = processor(np.load(inputs), layout="mediapipe33", fps=30.0, return_tensors="pt")
-        logits = model(keypoints=batch["keypoints"], attention_mask=batch["attention_mask"]).logits
-        answer["spans"] = batch["spans"].tolist()
+        landmarks = np.load(inputs)
+        logits = model(**processor(landmarks, layout="mediapipe33", fps=30.0, return_tensors="pt")).logits
+        answer["spans"] = processor(landmarks, layout="mediapipe33", fps=30.0, return_spans=True)["spans"].tolist()
 answer["logits"] = logits.tolist()
 answer["labels"] = [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
 answer["project_loaded"] = any(m.startswith("gym_gesture") for m in sys.modules)
@@ -110,6 +112,40 @@ def test_hub_user_goes_from_mediapipe_landmarks_to_the_packages_logits(shared_da
     probabilities = torch.tensor(loaded["logits"]).softmax(-1).numpy()
     np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-6)
     assert set(loaded["labels"]) == {"squat"}
+
+
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_model_card_lines_run_on_a_real_clips_landmarks_without_the_package(name, tmp_path):
+    """`model(**processor(landmarks, ...)).logits`, in a fresh process without the package, on the MediaPipe
+    landmarks of the squat fixture: the processor returns the model's inputs only, and the logits are the
+    package's."""
+    landmarks = np.load(FIXTURES / "squat_clip_mediapipe33.npy")  # (75, 33, 4): x, y, z, visibility
+    model = load_model(name)
+    windows = windows_from_sequence(landmarks, "mediapipe33", 30.0, model.config)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(windows.keypoints), torch.from_numpy(windows.attention_mask)).logits
+
+    loaded = load_in_fresh_process(resolve_model_dir(name), landmarks, tmp_path)
+    assert loaded["processor_class"] == "GymGestureProcessor" and not loaded["project_loaded"]
+    torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loaded["spans"], windows.spans, rtol=1e-6)
+    assert set(loaded["labels"]) == {"squat"}
+
+
+def test_processor_returns_model_inputs_and_where_windows_come_from_only_when_asked():
+    """`processor(...)` holds what the model takes; `return_spans=True` adds each window's span and clip."""
+    from gym_gesture import GymGestureProcessor
+
+    processor = GymGestureProcessor.from_model_config(load_model(DEFAULT_MODEL_DIR).config)
+    landmarks = np.load(FIXTURES / "squat_clip_mediapipe33.npy")
+    clips = [landmarks, landmarks[:40]]
+    inputs = processor(clips, layout="mediapipe33", fps=30.0)
+    assert set(inputs) == {"keypoints", "attention_mask"} == set(processor.model_input_names)
+    located = processor(clips, layout="mediapipe33", fps=30.0, return_spans=True)
+    one = processor.windows(landmarks[:40], "mediapipe33", 30.0)
+    np.testing.assert_array_equal(located["keypoints"], inputs["keypoints"])
+    np.testing.assert_array_equal(located["clip_index"], [0] * (len(inputs["keypoints"]) - len(one[0])) + [1] * len(one[0]))
+    np.testing.assert_array_equal(located["spans"][located["clip_index"] == 1], one[2])
 
 
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
