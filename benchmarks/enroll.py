@@ -40,7 +40,7 @@ import numpy as np
 from gym_gesture.data.windows import load_pose_datasets, windows_from_sequence
 from gym_gesture.training.enroll import (MIN_THRESHOLD, EnrolmentClip, clip_similarity, enroll, enroll_clips, window_embeddings,
                                 with_motion_floor)
-from gym_gesture.inference.recognizer import load_model, name_clip, window_scores
+from gym_gesture.inference.recognizer import load_model, name_clip, window_probabilities_and_similarities
 from gym_gesture.core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR
 from gym_gesture.analysis.timeline import AbstainSample, AbstainThresholds, span_sample
 
@@ -94,7 +94,7 @@ def named_labels(model, clips: list[Clip],
     over its windows; empty for a model with no enrolled class)."""
     keypoints = np.concatenate([clip.windows.keypoints for clip in clips])
     masks = np.concatenate([clip.windows.attention_mask for clip in clips])
-    probabilities, similarities = window_scores(model, keypoints, masks)
+    probabilities, similarities = window_probabilities_and_similarities(model, keypoints, masks)
     ends = np.cumsum([len(clip.windows) for clip in clips])
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     named, last_enrolled = [], []
@@ -311,7 +311,7 @@ def descriptor_statistics(data: list[str], model_dir: Path = DEFAULT_MODEL_DIR) 
 
     from gym_gesture.data.windows import windows_from_datasets
     from gym_gesture.training.evaluate import split_pose_datasets
-    from gym_gesture.model.modeling_gym_gesture import pose_descriptor
+    from gym_gesture.model.pose_descriptor import pose_descriptor
 
     model = load_model(model_dir)
     windows = windows_from_datasets(split_pose_datasets(str(model_dir), data, split="train"), model.config)[0]
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         margin_sweep(REPO_ROOT / "results" / "enroll_margins", args.margins, args.draws, args.seed)
         return
     if args.descriptor_statistics:
-        from gym_gesture.model.modeling_gym_gesture import POSE_DESCRIPTOR_DIM
+        from gym_gesture.model.pose_descriptor import POSE_DESCRIPTOR_DIM
 
         angles = POSE_DESCRIPTOR_DIM["pose"]
         for name, values in zip(("MEAN", "STD"), descriptor_statistics(args.descriptor_statistics)):

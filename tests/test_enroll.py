@@ -17,7 +17,7 @@ from gym_gesture.training.enroll import (EnrolmentClip, clips_from_archive, enro
                                 with_motion_floor)
 from gym_gesture.core.errors import InputError
 from gym_gesture.hub.publish import build_model_folder
-from gym_gesture.inference.recognizer import Recognizer, load_model, window_scores
+from gym_gesture.inference.recognizer import Recognizer, load_model, window_probabilities_and_similarities
 from gym_gesture.analysis.timeline import AbstainSample, AbstainThresholds, PrototypeSimilarity, motion_energy
 from synthetic_poses import synthetic_clip
 from test_remote_code import load_in_fresh_process
@@ -88,8 +88,9 @@ def test_enrolled_class_is_named_and_a_second_class_is_added_on_top(small_model,
     # The first class's prototypes and threshold are kept as they were.
     assert two.config.prototype_thresholds[0] == one.config.prototype_thresholds[0]
     keypoints, mask = _windows(one, raises[0])
-    np.testing.assert_allclose(window_scores(two.model, keypoints, mask)[1][:, 0],
-                               window_scores(one.model, keypoints, mask)[1][:, 0], atol=1e-6)
+    np.testing.assert_allclose(
+        window_probabilities_and_similarities(two.model, keypoints, mask)[1][:, 0],
+        window_probabilities_and_similarities(one.model, keypoints, mask)[1][:, 0], atol=1e-6)
     assert len(json.loads((tmp_path / "two" / "enrolment.json").read_text())["classes"]) == 2
 
 

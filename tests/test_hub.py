@@ -63,6 +63,22 @@ def test_model_folder_holds_what_auto_map_needs(dry_run):
     assert {"config.json", "model.safetensors", "README.md", "evaluation.json"} <= {p.name for p in folder.iterdir()}
 
 
+def test_model_folder_of_the_models_own_save_carries_all_model_code_and_a_processor(tmp_path):
+    """A folder written by the model's `save_pretrained` alone holds no processor: the pushed folder gets
+    the one its config implies, and every module of the package's model/ (`REMOTE_CODE`)."""
+    from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification, GymGestureProcessor
+    from gym_gesture.hub.publish import REMOTE_CODE, build_model_folder
+
+    config = GymGestureConfig(id2label={0: "squat", 1: "plank"}, d_model=32, ffn_dim=64)
+    GymGestureForSequenceClassification(config).save_pretrained(tmp_path / "saved")
+    assert not (tmp_path / "saved" / "preprocessor_config.json").exists()
+    built = build_model_folder(tmp_path / "saved", tmp_path / "model", "someone/gym-gesture")
+    assert sorted(path.name for path in built.glob("*.py")) == list(REMOTE_CODE)
+    saved = GymGestureProcessor.from_pretrained(built).to_dict()
+    saved.pop("auto_map")
+    assert saved == GymGestureProcessor.from_model_config(config).to_dict()
+
+
 def test_model_folder_loads_with_trust_remote_code_in_a_fresh_process(dry_run, model_dir, tmp_path):
     from gym_gesture.inference.recognizer import load_model
 

@@ -9,7 +9,9 @@ import torch
 
 from gym_gesture import GymGestureConfig
 from gym_gesture import GymGestureForSequenceClassification
+from gym_gesture import GymGestureProcessor
 from gym_gesture.model.configuration_gym_gesture import FUSIONS
+from gym_gesture.inference.recognizer import SHIPPED_MODELS
 from gym_gesture.model.modeling_gym_gesture import FUSION_MODULES, sinusoidal_table
 
 LABELS = {0: "squat", 1: "push up", 2: "plank"}
@@ -35,6 +37,7 @@ def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
     with torch.no_grad():
         before = model(keypoints).logits
     model.save_pretrained(tmp_path)
+    GymGestureProcessor.from_model_config(model.config).save_pretrained(tmp_path)  # as every model folder's writer
     reloaded = GymGestureForSequenceClassification.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         after = reloaded(keypoints).logits
@@ -42,14 +45,25 @@ def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
     assert reloaded.config.id2label == LABELS
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "config.json", "configuration_gym_gesture.py", "model.safetensors", "modeling_gym_gesture.py",
-        "preprocessor_config.json", "processing_gym_gesture.py", "skeleton.py", "transforms.py",
+        "pose_descriptor.py", "preprocessor_config.json", "processing_gym_gesture.py", "skeleton.py", "transforms.py",
+    ]
+
+
+def test_the_models_save_pretrained_writes_the_model_and_its_code_only(tmp_path):
+    """The processor is saved by whoever writes a model folder (training, enrolment, publishing), as in
+    transformers: the model's own save writes no preprocessor_config.json, and the code it copies is what
+    the model imports."""
+    make_model("transformer").save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json", "configuration_gym_gesture.py", "model.safetensors", "modeling_gym_gesture.py",
+        "pose_descriptor.py", "skeleton.py",
     ]
 
 
 def test_positional_table_is_refilled_after_meta_device_loading(tmp_path):
     make_model("transformer").save_pretrained(tmp_path)
     reloaded = GymGestureForSequenceClassification.from_pretrained(tmp_path)
-    table = reloaded.gym_gesture.fusion.positional_encoding.table
+    table = reloaded.model.fusion.positional_encoding.table
     torch.testing.assert_close(table, sinusoidal_table(24, 32))
     assert table[1, 0].item() == pytest.approx(math.sin(1.0))
 
@@ -159,10 +173,10 @@ def test_common_config_names_map_onto_the_models_own():
 
 def test_base_model_is_the_trunk_of_the_classifier():
     model = make_model("transformer")
-    assert model.base_model_prefix == "gym_gesture" and model.base_model is model.gym_gesture
+    assert model.base_model_prefix == "model" and model.base_model is model.model
     keypoints = torch.randn(2, 24, 17, 3)
     with torch.no_grad():
-        trunk = model.gym_gesture(keypoints)
+        trunk = model.model(keypoints)
         torch.testing.assert_close(model(keypoints).logits, model.classifier(trunk.pooler_output))
     assert trunk.last_hidden_state.shape == (2, 24, 32) and trunk.pooler_output.shape == (2, 32)
 
@@ -215,6 +229,12 @@ def test_loss_follows_problem_type(problem_type, labels, expected):
     torch.testing.assert_close(output.loss, expected(output.logits, labels))
 
 
+def test_loss_is_transformers_loss_of_sequence_classifiers():
+    from transformers.loss.loss_utils import LOSS_MAPPING
+
+    assert make_model("transformer").loss_function is LOSS_MAPPING["ForSequenceClassification"]
+
+
 def test_problem_type_is_inferred_from_integer_labels():
     model = make_model("transformer")
     model(torch.randn(2, 24, 17, 3), labels=torch.tensor([0, 1]))
@@ -228,39 +248,76 @@ def test_stgcn_at_pyskl_size_has_pyskl_parameter_count():
                               id2label={i: str(i) for i in range(60)})
     model = GymGestureForSequenceClassification(config)
     assert round(sum(p.numel() for p in model.parameters()) / 1e6, 2) == 1.39
-    widths = [block.spatial.norm.num_features for block in model.gym_gesture.fusion.blocks]
+    widths = [block.spatial.norm.num_features for block in model.model.fusion.blocks]
     assert widths == [64] * 4 + [128] * 3 + [256] * 3
-    assert model.gym_gesture.input_projection is None  # it reads the joints, not flattened frames
+    assert model.model.input_projection is None  # it reads the joints, not flattened frames
 
 
 def test_stgcn_adjacency_starts_from_the_layouts_skeleton_and_is_learned():
     from gym_gesture.model.skeleton import graph_partitions
 
     model = make_model("stgcn").train()
-    adjacency = model.gym_gesture.fusion.blocks[0].spatial.adjacency
+    adjacency = model.model.fusion.blocks[0].spatial.adjacency
     torch.testing.assert_close(adjacency.detach(), torch.from_numpy(graph_partitions("h36m17")))
     model(torch.randn(2, 24, 17, 3), labels=torch.tensor([0, 1])).loss.backward()
     assert adjacency.requires_grad and adjacency.grad.abs().sum() > 0
 
 
-def test_shipped_checkpoint_gives_the_logits_it_shipped_with():
-    """Speed-ups of the trunk and the transformer fusion change no output: the shipped checkpoint's logits on
-    fixed windows (with padding, a hole and 5 valid frames of 30) as recorded before them."""
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_shipped_checkpoint_gives_the_logits_it_shipped_with(name):
+    """Speed-ups of the trunk and the transformer fusion, and the weights' renaming (`gym_gesture.*` to
+    `model.*`), change no output: each shipped checkpoint's logits on fixed windows (with padding, a hole and
+    5 valid frames of 30) as recorded before them."""
     import json
     from pathlib import Path
 
     import numpy as np
 
-    from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, load_model
+    from gym_gesture.inference.recognizer import load_model
 
-    model = load_model(DEFAULT_MODEL_DIR)
+    model = load_model(name)
     keypoints = np.random.default_rng(0).normal(0, 1, (6, 30, 17, model.config.num_channels)).astype(np.float32)
     mask = np.ones((6, 30), np.int64)
     mask[1, 20:] = mask[2, 5:] = mask[3, 10:14] = 0
     with torch.no_grad():
         logits = model(torch.from_numpy(keypoints), attention_mask=torch.from_numpy(mask)).logits
-    expected = json.loads((Path(__file__).parent / "fixtures" / "gym7_transformer_logits.json").read_text())
+    expected = json.loads((Path(__file__).parent / "fixtures" / f"{name.replace('-', '_')}_logits.json").read_text())
     torch.testing.assert_close(logits, torch.tensor(expected), rtol=0, atol=1e-5)
+
+
+def test_a_folder_with_the_trunk_saved_as_gym_gesture_loads_and_is_saved_again_as_model(tmp_path):
+    """Folders saved before the classifier held its trunk as `model` name the trunk's weights `gym_gesture.*`:
+    they load as they are (transformers' checkpoint conversion mapping), into the classifier and into the
+    trunk alone, with the same outputs, and are saved again under the current names, as the shipped
+    checkpoints are."""
+    import re
+    import shutil
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from gym_gesture import GymGestureModel
+    from gym_gesture.core.paths import CHECKPOINTS_DIR
+
+    model = make_model("transformer")
+    model.save_pretrained(tmp_path / "current")
+    weights = load_file(tmp_path / "current" / "model.safetensors")
+    assert all(key.startswith(("model.", "classifier.")) for key in weights)
+    shutil.copytree(tmp_path / "current", tmp_path / "older")
+    save_file({re.sub(r"^model\.", "gym_gesture.", key): value for key, value in weights.items()},
+              tmp_path / "older" / "model.safetensors", metadata={"format": "pt"})
+
+    older = GymGestureForSequenceClassification.from_pretrained(tmp_path / "older").eval()
+    trunk = GymGestureModel.from_pretrained(tmp_path / "older").eval()
+    keypoints = torch.randn(2, 24, 17, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(older(keypoints).logits, model(keypoints).logits, rtol=0, atol=0)
+        torch.testing.assert_close(trunk(keypoints).pooler_output, model.model(keypoints).pooler_output, rtol=0, atol=0)
+    older.save_pretrained(tmp_path / "resaved")
+    assert load_file(tmp_path / "resaved" / "model.safetensors").keys() == weights.keys()
+    for name in SHIPPED_MODELS:
+        with safe_open(CHECKPOINTS_DIR / name / "model.safetensors", "pt") as shipped:
+            assert not [key for key in shipped.keys() if key.startswith("gym_gesture.")], name
 
 
 def test_pose_descriptor_reads_joint_angles_and_spreads_and_is_the_same_for_a_mirror_image():
@@ -268,8 +325,8 @@ def test_pose_descriptor_reads_joint_angles_and_spreads_and_is_the_same_for_a_mi
     the sides a wrist spread of their reach; a clip mirrored left to right (filmed from the other side)
     gives the same descriptor; masked frames count not; "pose" (older enrolled folders) is "pose-spread"
     without the spreads."""
-    from gym_gesture.model.modeling_gym_gesture import (POSE_DESCRIPTOR_DIM, POSE_DESCRIPTOR_FRAME_FEATURES, pose_descriptor,
-                                                  pose_descriptor_frames)
+    from gym_gesture.model.pose_descriptor import (POSE_DESCRIPTOR_DIM, POSE_DESCRIPTOR_FRAME_FEATURES, pose_descriptor,
+                                                   pose_descriptor_frames)
     from gym_gesture.model.skeleton import get_layout
 
     layout = get_layout("h36m17")

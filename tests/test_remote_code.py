@@ -15,8 +15,12 @@ import torch
 
 from gym_gesture import GymGestureConfig
 from gym_gesture import GymGestureForSequenceClassification
+from gym_gesture.core.paths import MODEL_CODE_DIR
 from gym_gesture.data.windows import windows_from_sequence
+from gym_gesture.hub.publish import REMOTE_CODE
 from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, SHIPPED_MODELS, load_model, resolve_model_dir, window_probabilities
+
+from conftest import FIXTURES
 
 LOADER = r"""
 import importlib.abc, json, sys
@@ -41,12 +45,12 @@ with torch.no_grad():
         trunk = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
         answer["trunk_class"] = type(trunk).__name__
         answer["embedding"] = trunk(keypoints).pooler_output.tolist()
-    else:  # raw landmarks of one clip, through the folder's processor
+    else:  # raw landmarks of one clip, through the folder's processor, as the model card's lines do
         processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
         answer["processor_class"] = type(processor).__name__
-        batch = processor(np.load(inputs), layout="mediapipe33", fps=30.0, return_tensors="pt")
-        logits = model(keypoints=batch["keypoints"], attention_mask=batch["attention_mask"]).logits
-        answer["spans"] = batch["spans"].tolist()
+        landmarks = np.load(inputs)
+        logits = model(**processor(landmarks, layout="mediapipe33", fps=30.0, return_tensors="pt")).logits
+        answer["spans"] = processor(landmarks, layout="mediapipe33", fps=30.0, return_spans=True)["spans"].tolist()
 answer["logits"] = logits.tolist()
 answer["labels"] = [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
 answer["project_loaded"] = any(m.startswith("gym_gesture") for m in sys.modules)
@@ -80,7 +84,7 @@ def test_fresh_process_loads_saved_folder_with_trust_remote_code(tmp_path):
     keypoints = torch.randn(3, 60, 17, 3)
     with torch.no_grad():
         expected = model(keypoints).logits
-        embedding = model.gym_gesture(keypoints).pooler_output
+        embedding = model.model(keypoints).pooler_output
 
     loaded = load_in_fresh_process(folder, keypoints, tmp_path)
     assert (loaded["class"], loaded["trunk_class"]) == ("GymGestureForSequenceClassification", "GymGestureModel")
@@ -111,15 +115,49 @@ def test_hub_user_goes_from_mediapipe_landmarks_to_the_packages_logits(shared_da
 
 
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_model_card_lines_run_on_a_real_clips_landmarks_without_the_package(name, tmp_path):
+    """`model(**processor(landmarks, ...)).logits`, in a fresh process without the package, on the MediaPipe
+    landmarks of the squat fixture: the processor returns the model's inputs only, and the logits are the
+    package's."""
+    landmarks = np.load(FIXTURES / "squat_clip_mediapipe33.npy")  # (75, 33, 4): x, y, z, visibility
+    model = load_model(name)
+    windows = windows_from_sequence(landmarks, "mediapipe33", 30.0, model.config)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(windows.keypoints), torch.from_numpy(windows.attention_mask)).logits
+
+    loaded = load_in_fresh_process(resolve_model_dir(name), landmarks, tmp_path)
+    assert loaded["processor_class"] == "GymGestureProcessor" and not loaded["project_loaded"]
+    torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loaded["spans"], windows.spans, rtol=1e-6)
+    assert set(loaded["labels"]) == {"squat"}
+
+
+def test_processor_returns_model_inputs_and_where_windows_come_from_only_when_asked():
+    """`processor(...)` holds what the model takes; `return_spans=True` adds each window's span and clip."""
+    from gym_gesture import GymGestureProcessor
+
+    processor = GymGestureProcessor.from_model_config(load_model(DEFAULT_MODEL_DIR).config)
+    landmarks = np.load(FIXTURES / "squat_clip_mediapipe33.npy")
+    clips = [landmarks, landmarks[:40]]
+    inputs = processor(clips, layout="mediapipe33", fps=30.0)
+    assert set(inputs) == {"keypoints", "attention_mask"} == set(processor.model_input_names)
+    located = processor(clips, layout="mediapipe33", fps=30.0, return_spans=True)
+    one = processor.windows(landmarks[:40], "mediapipe33", 30.0)
+    np.testing.assert_array_equal(located["keypoints"], inputs["keypoints"])
+    np.testing.assert_array_equal(located["clip_index"], [0] * (len(inputs["keypoints"]) - len(one[0])) + [1] * len(one[0]))
+    np.testing.assert_array_equal(located["spans"][located["clip_index"] == 1], one[2])
+
+
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_shipped_checkpoint_carries_the_package_code(name):
-    """The code files saved beside each shipped checkpoint's weights are the package's own, byte for byte,
-    and its processor config is the one its model config implies."""
+    """The code files saved beside each shipped checkpoint's weights are the package's own (every module of
+    its model/), byte for byte, and its processor config is the one its model config implies."""
     from gym_gesture import GymGestureProcessor
 
     folder = resolve_model_dir(name)
-    package = DEFAULT_MODEL_DIR.parents[2] / "gym_gesture" / "model"
-    for code in ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
-                 "transforms.py"):
+    package = MODEL_CODE_DIR
+    assert sorted(path.name for path in folder.glob("*.py")) == list(REMOTE_CODE)
+    for code in REMOTE_CODE:
         assert (folder / code).read_bytes() == (package / code).read_bytes(), code
     saved = GymGestureProcessor.from_pretrained(folder).to_dict()
     implied = GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(folder)).to_dict()

@@ -45,10 +45,11 @@ class Windows:
 
 
 def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config, stride: int | None = None) -> Windows:
-    """Windows of one clip, ready for the model described by `config` (a GymGestureConfig): the model's
-    processor (`processing_gym_gesture.GymGestureProcessor`) applied to keypoints (T, J, C>=num_channels)
-    in `layout` at `fps`, NaN in frames with no person. `stride`: frames between window starts (default
-    `config.window_stride`). Returns no windows (N = 0) when the person is missing in most frames of every window.
+    """Windows of one clip, ready for the model described by `config` (a GymGestureConfig), with their spans:
+    the model's processor (`processing_gym_gesture.GymGestureProcessor.windows`) applied to keypoints
+    (T, J, C>=num_channels) in `layout` at `fps`, NaN in frames with no person. `stride`: frames between
+    window starts (default `config.window_stride`). Returns no windows (N = 0) when the person is missing in
+    most frames of every window.
     """
     from ..model.processing_gym_gesture import GymGestureProcessor  # imports transformers: only when windows are cut
 

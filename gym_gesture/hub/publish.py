@@ -28,8 +28,8 @@ RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json"
 # with the weights.
 MODEL_FILES = ("preprocessor_config.json", CALIBRATION_FILE, FORM_MODEL_FILE, ENROLMENT_FILE)
 WEIGHTS_FILE = "model.safetensors"
-REMOTE_CODE = ("configuration_gym_gesture.py", "modeling_gym_gesture.py", "processing_gym_gesture.py", "skeleton.py",
-               "transforms.py")
+# The model's code, copied beside the weights: every module of the package's model/ (they import only each other).
+REMOTE_CODE = tuple(sorted(path.name for path in MODEL_CODE_DIR.glob("*.py") if path.name != "__init__.py"))
 # The weights are trained on research data whose terms forbid commercial use (see the card): the code
 # is Apache-2.0, the checkpoint is not.
 DEFAULT_LICENSE = "other"
@@ -128,7 +128,7 @@ def build_model_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     for name in RECORD_FILES + MODEL_FILES:
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, out_dir / name)
-    if not (out_dir / MODEL_FILES[0]).is_file():  # a folder saved before models carried their processor
+    if not (out_dir / MODEL_FILES[0]).is_file():  # a folder of the model's save_pretrained alone: no processor
         GymGestureProcessor.from_model_config(GymGestureConfig.from_pretrained(model_dir)).save_pretrained(out_dir)
     if evaluation is not None:
         (out_dir / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1) + "\n")

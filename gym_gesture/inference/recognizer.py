@@ -66,8 +66,8 @@ class SequenceResult:
     clip_sample: AbstainSample | None = None
 
 
-def window_scores(model, keypoints: np.ndarray, attention_mask: np.ndarray,
-                  batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def window_probabilities_and_similarities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
+                                          batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(N, num_labels) softmax probabilities of windows (`data.Windows`), in batches, on the model's device:
     the one model call of predict, evaluate and the benchmarks; and (N, enrolled classes) the windows'
     similarity to each enrolled class's prototypes (no columns for a model without enrolled classes)."""
@@ -94,13 +94,14 @@ def window_scores(model, keypoints: np.ndarray, attention_mask: np.ndarray,
 
 def window_probabilities(model, keypoints: np.ndarray, attention_mask: np.ndarray,
                          batch_size: int = 256) -> np.ndarray:
-    """(N, num_labels) softmax probabilities of windows: `window_scores` without the similarities."""
-    return window_scores(model, keypoints, attention_mask, batch_size)[0]
+    """(N, num_labels) softmax probabilities of windows: `window_probabilities_and_similarities` without the
+    similarities."""
+    return window_probabilities_and_similarities(model, keypoints, attention_mask, batch_size)[0]
 
 
 def name_clip(probabilities: np.ndarray, similarities: np.ndarray,
               config) -> tuple[np.ndarray, int, PrototypeSimilarity | None]:
-    """A clip's scores (the mean of its windows' probabilities, `window_scores`), the class they name and,
+    """A clip's scores (the mean of its windows' probabilities, `window_probabilities`), the class they name and,
     when that class is enrolled, how close the clip is to its enrolled clips (the mean of its windows'
     similarities), which the abstain decision reads."""
     clip_scores = probabilities.mean(axis=0)
@@ -270,8 +271,8 @@ class Recognizer:
         if on_windows:
             on_windows()
         step = time.perf_counter()
-        probabilities, similarities = window_scores(self.model, windows.keypoints, windows.attention_mask,
-                                                    self.batch_size)
+        probabilities, similarities = window_probabilities_and_similarities(
+            self.model, windows.keypoints, windows.attention_mask, self.batch_size)
         timings["model"] = time.perf_counter() - step
         clip_scores, best, similarity = name_clip(probabilities, similarities, self.config)
         labels = self.labels
@@ -377,4 +378,5 @@ class Recognizer:
 
 
 __all__ = ["DEFAULT_MODEL_DIR", "FORM_MODEL_FILE", "SHIPPED_MODELS", "STAGES", "NoPersonError", "Prediction", "Recognizer",
-           "SequenceResult", "load_model", "name_clip", "resolve_model_dir", "window_probabilities", "window_scores"]
+           "SequenceResult", "load_model", "name_clip", "resolve_model_dir", "window_probabilities",
+           "window_probabilities_and_similarities"]

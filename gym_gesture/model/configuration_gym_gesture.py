@@ -10,7 +10,7 @@ POOLINGS = ("mean", "max")
 NORMALIZATIONS = ("hip_center_torso_scale",)
 # What an enrolled class's prototypes are made of: "pose-spread", the windows' pose descriptors (joint
 # angles, limb heights, torso direction, the horizontal spread of wrists, elbows, knees and ankles, and their
-# motion; `modeling_gym_gesture.pose_descriptor`); "pose", the same without the spreads, and "pooled", the
+# motion; `pose_descriptor.pose_descriptor`); "pose", the same without the spreads, and "pooled", the
 # trunk's pooled embedding: what models enrolled before each of those hold.
 ENROLMENT_EMBEDDINGS = ("pose-spread", "pose", "pooled")
 # Keys that are not fields but that transformers itself writes into a config or passes to it; any other

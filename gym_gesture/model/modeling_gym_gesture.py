@@ -1,18 +1,19 @@
 """The gym-gesture classifier: a skeleton time series in, exercise logits out (transformers layout).
 
-`GymGestureModel` (the trunk, `base_model_prefix` "gym_gesture"): keypoints (B, T, J, C) -> flatten joints
+`GymGestureModel` (the trunk, `base_model_prefix` "model"): keypoints (B, T, J, C) -> flatten joints
 per frame -> linear projection to d_model -> fusion over time -> pooling over the valid frames.
-`GymGestureForSequenceClassification`: the trunk and a linear head over `config.id2label` (and, for exercises
-enrolled from a few clips, a `PrototypeHead` beside it). The "transformer" fusion is the paper's: sinusoidal
-positional encoding, multi-head attention, Add&Norm, FFN, Add&Norm. The paper's baselines (mlp, cnn1d,
-rnn, lstm, bilstm) are the same model with another fusion, so they are trained, saved and loaded alike.
-The "stgcn" fusion (ST-GCN++, the skeleton-recognition baseline) reads the joints unflattened, over the
-skeleton graph of the config's layout.
+`GymGestureForSequenceClassification`: the trunk (`self.model`) and a linear head over `config.id2label`
+(and, for exercises enrolled from a few clips, a `PrototypeHead` beside it). The "transformer" fusion is the
+paper's: sinusoidal positional encoding, multi-head attention, Add&Norm, FFN, Add&Norm. The paper's baselines
+(mlp, cnn1d, rnn, lstm, bilstm) are the same model with another fusion, so they are trained, saved and loaded
+alike. The "stgcn" fusion (ST-GCN++, the skeleton-recognition baseline) reads the joints unflattened, over
+the skeleton graph of the config's layout.
 
-Self-contained: imports only torch, transformers, its configuration file and the processor's `skeleton.py`
-(the layouts' bones), so that
+Self-contained: imports only torch, transformers, its configuration file, `skeleton.py` (the layouts' bones)
+and `pose_descriptor.py` (what enrolled classes are recognised by), so that
 `AutoModelForSequenceClassification.from_pretrained(..., trust_remote_code=True)` (and `AutoModel`, for the
-trunk) loads it from a folder or the Hub.
+trunk) loads it from a folder or the Hub. The processor that makes its inputs is saved beside it by whoever
+writes the folder (`processor.save_pretrained`), as for any transformers model.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers import initialization as init
+from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightRenaming
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 from .configuration_gym_gesture import GymGestureConfig
-from .processing_gym_gesture import GymGestureProcessor
-from .skeleton import get_layout, graph_partitions
+from .pose_descriptor import POSE_DESCRIPTOR_DIM, pose_descriptor
+from .skeleton import graph_partitions
 
 # Every Auto class a saved folder answers to, written into its config.json whichever class saved it.
 AUTO_MAP = {
@@ -38,6 +41,10 @@ AUTO_MAP = {
     "AutoModel": "modeling_gym_gesture.GymGestureModel",
     "AutoModelForSequenceClassification": "modeling_gym_gesture.GymGestureForSequenceClassification",
 }
+# Folders saved before the classifier's trunk was `model` name its weights `gym_gesture.*`: renamed on
+# loading (transformers' checkpoint conversion mapping, by model_type, for every class of this model).
+register_checkpoint_conversion_mapping(
+    GymGestureConfig.model_type, [WeightRenaming(r"^gym_gesture\.", "model.")], overwrite=True)
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -344,115 +351,6 @@ FUSION_MODULES: dict[str, type[nn.Module]] = {
 }
 
 
-# The pose descriptor of a window (what exercises enrolled from a few clips are recognised by): per frame,
-# the cosines of the elbow, shoulder, hip and knee angles and the heights of the wrists over the shoulders
-# and of the ankles under the hips, each the larger and the smaller of the two sides, and the direction of
-# the torso (its sin and |cos|), so that a mirror image (or the exercise done with the other arm) reads the same;
-# per window their mean, std, min, max over the valid frames and their mean change from frame to frame.
-# The "pose-spread" descriptor adds the same five of the horizontal distance between the left and right
-# wrist, elbow, knee and ankle (arms raised to the front or to the sides, feet together or apart: a front
-# raise, a lateral raise and a jumping jack have the same angles). It reads the image plane (x, y) of the
-# normalised window, which every source and layout has.
-_POSE_DESCRIPTOR_ANGLES = (("shoulder", "elbow", "wrist"), ("hip", "shoulder", "elbow"),
-                           ("shoulder", "hip", "knee"), ("hip", "knee", "ankle"))
-_POSE_DESCRIPTOR_HEIGHTS = (("wrist", "shoulder"), ("ankle", "hip"))
-_POSE_DESCRIPTOR_SPREADS = ("wrist", "elbow", "knee", "ankle")
-POSE_DESCRIPTOR_FRAME_FEATURES = 2 * (len(_POSE_DESCRIPTOR_ANGLES) + len(_POSE_DESCRIPTOR_HEIGHTS)) + 2
-# Their window statistics' mean and standard deviation over the 2,322 training windows of the shipped
-# 7-class checkpoint (`python -m benchmarks.enroll --descriptor-statistics`), which standardise them before
-# the cosine: the angles, heights and torso's, then the spreads' (mean, std, min, max, change of each).
-POSE_DESCRIPTOR_MEAN = (
-    -0.09545, 0.4932, -0.6788, -0.6032, 0.4355, 0.8219, -0.3636, 0.294, -0.7678, -0.7408, 0.2441, 0.6933,
-    -0.6014, 0.5051, 0.5414, 0.3202, 0.1951, 0.2251, 0.3692, 0.2718, 0.4891, 0.3446, 0.1606, 0.1849, 0.3457,
-    0.2634, 0.1092, 0.059, -0.7656, 0.01397, -0.8991, -0.8696, -0.1048, 0.3707, -0.8803, -0.196, -0.9433,
-    -0.9381, -0.2734, 0.2402, -0.7421, 0.4114, 0.7351, 0.9219, -0.2978, -0.173, 1.001, 1.243, 0.487, 0.8113,
-    -0.4523, -0.3632, 0.7734, 1.094, -0.4115, 0.6021, 0.181, 0.0954, 0.06368, 0.09408, 0.1272, 0.09098, 0.172,
-    0.1107, 0.04919, 0.07879, 0.1176, 0.08973, 0.03808, 0.02044,
-)
-POSE_DESCRIPTOR_STD = (
-    0.484, 0.5064, 0.452, 0.4834, 0.9653, 0.6564, 0.4449, 0.5425, 0.3802, 0.3619, 0.9211, 0.6349, 0.4308,
-    0.3897, 0.2252, 0.286, 0.2641, 0.2739, 0.2551, 0.3041, 0.2233, 0.2731, 0.2503, 0.2527, 0.2669, 0.3098,
-    0.1659, 0.05379, 0.4937, 0.7712, 0.2733, 0.3169, 0.7869, 0.8256, 0.3915, 0.7366, 0.2081, 0.2049, 0.7669,
-    0.8681, 0.3454, 0.3825, 0.3306, 0.2216, 0.7825, 0.7957, 1.149, 0.8754, 0.4639, 0.3229, 0.7181, 0.7288,
-    1.113, 0.7977, 0.5934, 0.3906, 0.1304, 0.0947, 0.1003, 0.1441, 0.1135, 0.117, 0.125, 0.09689, 0.08828,
-    0.1341, 0.1163, 0.1188, 0.06129, 0.02328,
-)
-SPREAD_DESCRIPTOR_MEAN = (
-    0.6126, 0.6368, 0.3186, 0.3001, 0.08862, 0.1078, 0.06216, 0.06909, 0.4365, 0.4328, 0.2174, 0.2033, 0.7752,
-    0.8208, 0.4528, 0.47, 0.0474, 0.05237, 0.03091, 0.03806,
-)
-SPREAD_DESCRIPTOR_STD = (
-    0.8081, 0.7641, 0.4042, 0.3975, 0.1405, 0.1432, 0.09368, 0.1095, 0.6968, 0.5679, 0.3482, 0.3706, 0.875,
-    0.903, 0.5239, 0.5433, 0.08236, 0.07636, 0.05498, 0.07046,
-)
-# By enrolment embedding, the mean and standard deviation its descriptor is standardised with; their length
-# is the descriptor's.
-_POSE_DESCRIPTOR_STANDARDISATION = {
-    "pose": (POSE_DESCRIPTOR_MEAN, POSE_DESCRIPTOR_STD),
-    "pose-spread": (POSE_DESCRIPTOR_MEAN + SPREAD_DESCRIPTOR_MEAN, POSE_DESCRIPTOR_STD + SPREAD_DESCRIPTOR_STD),
-}
-POSE_DESCRIPTOR_DIM = {name: len(mean) for name, (mean, _) in _POSE_DESCRIPTOR_STANDARDISATION.items()}
-
-
-def pose_descriptor_frames(keypoints: torch.Tensor, layout: str, embedding: str = "pose-spread") -> torch.Tensor:
-    """(B, T, F) per-frame features of keypoints (B, T, J, C >= 2) in `layout`: the
-    `POSE_DESCRIPTOR_FRAME_FEATURES` of "pose", and for "pose-spread" those and the spreads."""
-    index = get_layout(layout).index
-    xy = keypoints[..., :2].float()
-
-    def joint(side: str, name: str) -> torch.Tensor:
-        return xy[..., index[f"{side}_{name}"], :]
-
-    def cosine(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:  # of the angle at b
-        u, v = a - b, c - b
-        return (u * v).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1)).clamp(min=1e-6)
-
-    sides = [torch.stack([cosine(*(joint(side, name) for name in angle)) for angle in _POSE_DESCRIPTOR_ANGLES]
-                         + [joint(side, low)[..., 1] - joint(side, high)[..., 1] for low, high in _POSE_DESCRIPTOR_HEIGHTS],
-                         dim=-1) for side in ("left", "right")]
-    torso = (joint("left", "shoulder") + joint("right", "shoulder") - joint("left", "hip") - joint("right", "hip")) / 2
-    direction = torch.atan2(torso[..., 1], torso[..., 0])
-    # The torso's lean sideways as |cos|: a mirror image (a clip filmed from the other side) flips its sign.
-    features = [torch.maximum(*sides), torch.minimum(*sides), direction.sin()[..., None],
-                direction.cos().abs()[..., None]]
-    if embedding == "pose-spread":
-        features.append(torch.stack([(joint("left", name)[..., 0] - joint("right", name)[..., 0]).abs()
-                                     for name in _POSE_DESCRIPTOR_SPREADS], dim=-1))
-    return torch.nan_to_num(torch.cat(features, dim=-1))
-
-
-def _window_statistics(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, 5 F) of per-frame features (B, T, F) over the valid frames (mask (B, T) bool): each feature's mean,
-    std, min and max, then its mean change from frame to frame."""
-    valid = mask[..., None]
-    count = valid.sum(dim=1).clamp(min=1)
-    mean = frames.masked_fill(~valid, 0.0).sum(dim=1) / count
-    std = ((frames - mean[:, None]).masked_fill(~valid, 0.0) ** 2).sum(dim=1).div(count).sqrt()
-    low = frames.masked_fill(~valid, float("inf")).amin(dim=1)
-    high = frames.masked_fill(~valid, float("-inf")).amax(dim=1)
-    both = valid[:, 1:] & valid[:, :-1]
-    change = (frames[:, 1:] - frames[:, :-1]).abs().masked_fill(~both, 0.0).sum(dim=1) / both.sum(dim=1).clamp(min=1)
-    return torch.cat([mean, std, low, high, change], dim=-1)
-
-
-def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, standardise: bool = True,
-                    embedding: str = "pose-spread") -> torch.Tensor:
-    """(B, `POSE_DESCRIPTOR_DIM[embedding]`) descriptors of windows (keypoints (B, T, J, C), mask (B, T) bool):
-    the angles, heights and torso's window statistics, then for "pose-spread" the spreads'; unit length after
-    standardising (raw, unnormalised, with standardise=False)."""
-    frames = pose_descriptor_frames(keypoints, layout, embedding)
-    parts = [_window_statistics(frames[..., :POSE_DESCRIPTOR_FRAME_FEATURES], mask)]
-    if embedding == "pose-spread":
-        parts.append(_window_statistics(frames[..., POSE_DESCRIPTOR_FRAME_FEATURES:], mask))
-    descriptor = torch.cat(parts, dim=-1)
-    if not standardise:
-        return descriptor
-    mean, std = _POSE_DESCRIPTOR_STANDARDISATION[embedding]
-    centre = torch.tensor(mean, device=descriptor.device)
-    scale = torch.tensor(std, device=descriptor.device)
-    return F.normalize((descriptor - centre) / scale, dim=-1)
-
-
 def prototype_dim(config: GymGestureConfig) -> int:
     """The length of a prototype: the pose descriptor's or the pooled embedding's (`config.prototype_embedding`)."""
     return POSE_DESCRIPTOR_DIM.get(config.prototype_embedding, config.d_model)
@@ -501,18 +399,52 @@ class GymGestureClassifierOutput(SequenceClassifierOutput):
     prototype_similarity: torch.Tensor | None = None
 
 
+def prepare_inputs(config: GymGestureConfig, keypoints: torch.Tensor,
+                   attention_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The model's inputs checked against `config` (see `GymGestureModel`): keypoints (B, T, J, C), zero in
+    masked frames that held NaN or inf; the mask (B, T) bool; and whether every frame is valid. Raises
+    ValueError naming what is wrong. Read by the trunk and by the pose descriptors of enrolled classes."""
+    joints, channels = config.num_joints, config.num_channels
+    if keypoints.dim() == 3 and keypoints.shape[2] == joints * channels:
+        keypoints = keypoints.unflatten(2, (joints, channels))
+    elif keypoints.dim() != 4 or keypoints.shape[2:] != (joints, channels):
+        raise ValueError(
+            f"keypoints must be (batch, frames, {joints}, {channels}) or (batch, frames, {joints * channels}) "
+            f"in layout {config.layout!r}, got {tuple(keypoints.shape)}"
+        )
+    batch, frames = keypoints.shape[:2]
+    if batch == 0 or frames == 0:
+        raise ValueError(f"empty input: keypoints of shape {tuple(keypoints.shape)}")
+    if attention_mask is None:
+        mask = torch.ones(batch, frames, dtype=torch.bool, device=keypoints.device)
+    elif attention_mask.shape != (batch, frames):
+        raise ValueError(f"attention_mask must be (batch, frames) = {(batch, frames)}, got {tuple(attention_mask.shape)}")
+    else:
+        mask = attention_mask.to(device=keypoints.device, dtype=torch.bool)
+    # The checks of the common case (no padding, no NaN) are one reduction each: at batch 1 they cost
+    # about as much as a layer.
+    all_valid = bool(mask.all())
+    if not all_valid and not mask.any(dim=1).all():
+        raise ValueError("a sequence has no valid frame (attention_mask is all zeros)")
+    if not torch.isfinite(keypoints).all():
+        finite = torch.isfinite(keypoints).flatten(2).all(dim=2)
+        if not (finite | ~mask).all():
+            raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
+        keypoints = keypoints.masked_fill(~finite[..., None, None], 0.0)
+    return keypoints, mask, all_valid
+
+
 class GymGesturePreTrainedModel(PreTrainedModel):
     config_class = GymGestureConfig
-    base_model_prefix = "gym_gesture"
+    base_model_prefix = "model"
     main_input_name = "keypoints"
 
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        """Also writes the processor that makes this model's inputs (preprocessor_config.json and its
-        code, for AutoProcessor), and every Auto class of `AUTO_MAP`: a saved folder is self-sufficient."""
+    def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
+        """Writes every Auto class of `AUTO_MAP` into the config, so that a saved folder loads with any of
+        them; and the weights under their current names (transformers' default, `save_original_format=True`,
+        would write the weights of a folder loaded with renamed keys back under their old names)."""
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **AUTO_MAP}
-        super().save_pretrained(save_directory, *args, **kwargs)
-        if kwargs.get("is_main_process", True):
-            GymGestureProcessor.from_model_config(self.config).save_pretrained(save_directory)
+        super().save_pretrained(save_directory, *args, save_original_format=save_original_format, **kwargs)
 
     def _output_options(self, output_hidden_states: bool | None, output_attentions: bool | None,
                         return_dict: bool | None) -> tuple[bool, bool, bool]:
@@ -562,37 +494,6 @@ class GymGestureModel(GymGesturePreTrainedModel):
         if initialize:
             self.post_init()
 
-    def _check_inputs(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None):
-        config = self.config
-        joints, channels = config.num_joints, config.num_channels
-        if keypoints.dim() == 3 and keypoints.shape[2] == joints * channels:
-            keypoints = keypoints.unflatten(2, (joints, channels))
-        elif keypoints.dim() != 4 or keypoints.shape[2:] != (joints, channels):
-            raise ValueError(
-                f"keypoints must be (batch, frames, {joints}, {channels}) or (batch, frames, {joints * channels}) "
-                f"in layout {config.layout!r}, got {tuple(keypoints.shape)}"
-            )
-        batch, frames = keypoints.shape[:2]
-        if batch == 0 or frames == 0:
-            raise ValueError(f"empty input: keypoints of shape {tuple(keypoints.shape)}")
-        if attention_mask is None:
-            mask = torch.ones(batch, frames, dtype=torch.bool, device=keypoints.device)
-        elif attention_mask.shape != (batch, frames):
-            raise ValueError(f"attention_mask must be (batch, frames) = {(batch, frames)}, got {tuple(attention_mask.shape)}")
-        else:
-            mask = attention_mask.to(device=keypoints.device, dtype=torch.bool)
-        # The checks of the common case (no padding, no NaN) are one reduction each: at batch 1 they cost
-        # about as much as a layer.
-        all_valid = bool(mask.all())
-        if not all_valid and not mask.any(dim=1).all():
-            raise ValueError("a sequence has no valid frame (attention_mask is all zeros)")
-        if not torch.isfinite(keypoints).all():
-            finite = torch.isfinite(keypoints).flatten(2).all(dim=2)
-            if not (finite | ~mask).all():
-                raise ValueError("keypoints contain NaN or inf in valid frames: set attention_mask=0 for missing frames")
-            keypoints = keypoints.masked_fill(~finite[..., None, None], 0.0)
-        return keypoints, mask, all_valid
-
     def forward(
         self,
         keypoints: torch.Tensor,
@@ -603,21 +504,9 @@ class GymGestureModel(GymGesturePreTrainedModel):
     ) -> BaseModelOutputWithPooling | tuple:
         output_hidden_states, output_attentions, return_dict = self._output_options(
             output_hidden_states, output_attentions, return_dict)
-        hidden, pooled, hidden_states, attentions = self.embed(keypoints, attention_mask, output_hidden_states,
-                                                               output_attentions)
-        if not return_dict:
-            return tuple(value for value in (hidden, pooled, hidden_states, attentions) if value is not None)
-        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled,
-                                          hidden_states=hidden_states, attentions=attentions)
-
-    def embed(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None, output_hidden_states: bool,
-              output_attentions: bool) -> tuple:
-        """`forward`'s fields as a plain tuple (last_hidden_state, pooler_output, hidden_states, attentions),
-        None where not asked for: the classifier's path. At batch 1 building a `ModelOutput` costs about a
-        tenth of the call, so only the outermost forward builds one."""
         if output_attentions and self.config.fusion != "transformer":
             raise ValueError(f"output_attentions: the {self.config.fusion!r} fusion has no attention weights")
-        keypoints, mask, all_valid = self._check_inputs(keypoints, attention_mask)
+        keypoints, mask, all_valid = prepare_inputs(self.config, keypoints, attention_mask)
         keypoints = keypoints.to(self.dtype)
         inputs = keypoints if self.input_projection is None else self.input_projection(keypoints.flatten(2))
         fused = self.fusion(inputs, mask, output_hidden_states, output_attentions)
@@ -628,16 +517,21 @@ class GymGestureModel(GymGesturePreTrainedModel):
             pooled = hidden.masked_fill(~valid, 0.0).sum(dim=1) / valid.sum(dim=1)
         else:
             pooled = hidden.masked_fill(~valid, float("-inf")).amax(dim=1)
-        return hidden, pooled, fused.hidden_states, fused.attentions
+        if not return_dict:
+            return tuple(value for value in (hidden, pooled, fused.hidden_states, fused.attentions) if value is not None)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled,
+                                          hidden_states=fused.hidden_states, attentions=fused.attentions)
 
 
 class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
-    """Classifies windows of skeleton frames into `config.id2label`: `GymGestureModel` and a linear head.
+    """Classifies windows of skeleton frames into `config.id2label`: `GymGestureModel` (`self.model`) and a
+    linear head.
 
     Args of `forward`: those of `GymGestureModel.forward`, and
         labels: (B,) class ids (single-label classification: cross-entropy), (B, num_labels) multi-hot
             floats (multi-label: binary cross-entropy) or (B,) floats with one label (regression: mean
-            squared error); `config.problem_type` says which, inferred from the labels when unset.
+            squared error); `config.problem_type` says which, inferred from the labels when unset
+            (`self.loss_function`, transformers' loss of sequence classifiers).
     Returns a `GymGestureClassifierOutput` (loss, logits, hidden_states, attentions, and for enrolled classes
     prototype_similarity) or, with `return_dict=False`, the tuple of its non-empty fields. Enrolled classes
     (`config.prototype_thresholds`) are the last labels: their logits come from the `PrototypeHead`.
@@ -647,7 +541,7 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         super().__init__(config)
         # Initialised once, by this model's post_init, in creation order: a seed gives the same weights as
         # before the trunk was split out, so the shipped recipe still retrains to the same checkpoint.
-        self.gym_gesture = GymGestureModel(config, initialize=False)
+        self.model = GymGestureModel(config, initialize=False)
         self.dropout = Dropout(config.dropout)
         self.classifier = nn.Linear(config.d_model, config.num_trained_labels)
         self.prototype_head = PrototypeHead(config) if config.num_enrolled_labels else None
@@ -664,18 +558,20 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
     ) -> SequenceClassifierOutput | tuple:
         output_hidden_states, output_attentions, return_dict = self._output_options(
             output_hidden_states, output_attentions, return_dict)
-        _, pooled, hidden_states, attentions = self.gym_gesture.embed(keypoints, attention_mask,
-                                                                      output_hidden_states, output_attentions)
+        outputs = self.model(keypoints, attention_mask, output_hidden_states=output_hidden_states,
+                             output_attentions=output_attentions, return_dict=True)
+        pooled = outputs.pooler_output
         logits = self.classifier(self.dropout(pooled))
         similarity = None
         if self.prototype_head is not None:
             similarity = self.prototype_head.similarity(self.enrolment_embeddings(keypoints, attention_mask, pooled))
             logits = torch.cat([logits, self.prototype_head.logits(logits, similarity)], dim=-1)
-        loss = self.loss(logits, labels.to(logits.device)) if labels is not None else None
+        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
         if not return_dict:
-            return tuple(value for value in (loss, logits, hidden_states, attentions, similarity) if value is not None)
-        return GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states,
-                                          attentions=attentions, prototype_similarity=similarity)
+            return tuple(value for value in (loss, logits, outputs.hidden_states, outputs.attentions, similarity)
+                         if value is not None)
+        return GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                          attentions=outputs.attentions, prototype_similarity=similarity)
 
     def enrolment_embeddings(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None = None,
                              pooled: torch.Tensor | None = None) -> torch.Tensor:
@@ -683,31 +579,16 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         (`config.prototype_embedding`): the windows' pose descriptors, or the trunk's pooled output (`pooled`
         when the caller has it)."""
         if self.config.prototype_embedding in POSE_DESCRIPTOR_DIM:
-            keypoints, mask, _ = self.gym_gesture._check_inputs(keypoints, attention_mask)
+            keypoints, mask, _ = prepare_inputs(self.config, keypoints, attention_mask)
             return pose_descriptor(keypoints, mask, self.config.layout, embedding=self.config.prototype_embedding)
         if pooled is None:
-            pooled = self.gym_gesture.embed(keypoints, attention_mask, False, False)[1]
+            pooled = self.model(keypoints, attention_mask, output_hidden_states=False, output_attentions=False,
+                                return_dict=True).pooler_output
         return F.normalize(pooled.float(), dim=-1)
-
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The loss of `config.problem_type` (set from the labels' dtype and shape on first use, as
-        transformers' own sequence classifiers do)."""
-        config = self.config
-        if config.problem_type is None:
-            if config.num_labels == 1:
-                config.problem_type = "regression"
-            elif labels.dtype in (torch.long, torch.int):
-                config.problem_type = "single_label_classification"
-            else:
-                config.problem_type = "multi_label_classification"
-        if config.problem_type == "regression":
-            return F.mse_loss(logits.squeeze(-1), labels.squeeze(-1).to(logits.dtype))
-        if config.problem_type == "single_label_classification":
-            return F.cross_entropy(logits.view(-1, config.num_labels), labels.view(-1))
-        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
 GymGestureModel.register_for_auto_class("AutoModel")
 GymGestureForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
-__all__ = ["AUTO_MAP", "POSE_DESCRIPTOR_DIM", "pose_descriptor", "GymGestureClassifierOutput", "GymGestureModel", "PrototypeHead", "GymGestureForSequenceClassification", "GymGesturePreTrainedModel", "FUSION_MODULES"]
+__all__ = ["AUTO_MAP", "FUSION_MODULES", "GymGestureClassifierOutput", "GymGestureForSequenceClassification",
+           "GymGestureModel", "GymGesturePreTrainedModel", "PrototypeHead", "prepare_inputs", "prototype_dim"]

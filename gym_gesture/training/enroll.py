@@ -1,7 +1,7 @@
 """Teach a model a new exercise from a few clips, without retraining (`gym-gesture enroll`).
 
 The model's enrolment embedding of every window of the enrolled clips (its pose descriptor: joint angles,
-limb heights and spreads, torso direction and their motion, `modeling_gym_gesture.pose_descriptor`; the
+limb heights and spreads, torso direction and their motion, `model.pose_descriptor`; the
 trunk's pooled output for models enrolled before it) becomes a prototype of the new class
 (`modeling_gym_gesture.PrototypeHead`): a window's similarity to the class is its cosine similarity to the
 nearest prototype. The class's threshold comes from its own clips, leave one clip out: each clip's
@@ -251,6 +251,7 @@ def enroll(model_source, label: str, clips: list[EnrolmentClip], out_dir: str | 
     """Enrol `label` from `clips` into the model folder or Hub id `model_source` (or the already loaded
     `model` of it) and save the result, a complete model folder, to `out_dir`. Returns its record."""
     from ..inference.recognizer import load_model, resolve_model_dir
+    from ..model.processing_gym_gesture import GymGestureProcessor
 
     folder = resolve_model_dir(model_source, revision)
     model = model if model is not None else load_model(folder)
@@ -259,6 +260,7 @@ def enroll(model_source, label: str, clips: list[EnrolmentClip], out_dir: str | 
     out_dir.mkdir(parents=True, exist_ok=True)
     history = json.loads((folder / ENROLMENT_FILE).read_text())["classes"] if (folder / ENROLMENT_FILE).is_file() else []
     enrolled.save_pretrained(out_dir)
+    GymGestureProcessor.from_model_config(enrolled.config).save_pretrained(out_dir)
     if (folder / FORM_MODEL_FILE).is_file() and (folder / FORM_MODEL_FILE).resolve() != (out_dir / FORM_MODEL_FILE).resolve():
         shutil.copy2(folder / FORM_MODEL_FILE, out_dir / FORM_MODEL_FILE)
     write_calibration(folder, out_dir, record)

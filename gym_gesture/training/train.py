@@ -2,8 +2,8 @@
 
 The split by source video is made once and saved as `split.json` in the output folder (evaluation
 reads the held-out sources from it, `--resume` reuses it). The best model on the validation split
-is saved with `save_pretrained`; its config carries the labels and the preprocessing, its `recipe.json`
-the options it was trained with (`gym_gesture.training.recipe`).
+is saved with `save_pretrained`, its processor beside it; its config carries the labels and the
+preprocessing, its `recipe.json` the options it was trained with (`gym_gesture.training.recipe`).
 """
 
 from __future__ import annotations
@@ -177,6 +177,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
+    from ..model.processing_gym_gesture import GymGestureProcessor
+
     options = options or TrainingOptions()
     output_dir = Path(output_dir)
     # torch's default uses every core (2 cores: 100 epochs on the real set in about 3 min); on a machine
@@ -282,6 +284,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         compute_loss_func=WeightedCrossEntropy(weights, options.label_smoothing, options.outlier_exposure),
         compute_metrics=window_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=options.patience)],
+        # Saved beside the model in every checkpoint and in the output folder (AutoProcessor loads it).
+        processing_class=GymGestureProcessor.from_model_config(config),
     )
     if trainer.is_world_process_zero():
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import numpy as np
 from .skeleton import convert, normalize
 
 @dataclass
-class PoseSequence:
+class ClipKeypoints:
     """One clip moving through the transforms: keypoints (T, J, C) in `layout` at `fps`, NaN in frames
     with no person; `start_s` is the time of the first frame in the original clip."""
 
@@ -79,7 +79,7 @@ class ConvertLayout:
     layout: str
     num_channels: int
 
-    def __call__(self, sequence: PoseSequence) -> PoseSequence:
+    def __call__(self, sequence: ClipKeypoints) -> ClipKeypoints:
         keypoints = np.asarray(sequence.keypoints, dtype=np.float32)
         if keypoints.ndim != 3 or keypoints.shape[-1] < self.num_channels:
             raise ValueError(f"keypoints must be (frames, joints, >={self.num_channels}), got {keypoints.shape}")
@@ -91,7 +91,7 @@ class ConvertLayout:
 class TrimMissing:
     """Drop the leading and trailing frames with no person (the clip's start time moves with them)."""
 
-    def __call__(self, sequence: PoseSequence) -> PoseSequence:
+    def __call__(self, sequence: ClipKeypoints) -> ClipKeypoints:
         present = np.flatnonzero(present_frames(sequence.keypoints))
         if len(present) == 0:
             return replace(sequence, keypoints=sequence.keypoints[:0])
@@ -105,7 +105,7 @@ class FillGaps:
 
     max_gap_seconds: float | None
 
-    def __call__(self, sequence: PoseSequence) -> PoseSequence:
+    def __call__(self, sequence: ClipKeypoints) -> ClipKeypoints:
         max_gap = None if self.max_gap_seconds is None else int(round(self.max_gap_seconds * sequence.fps))
         return replace(sequence, keypoints=fill_gaps(sequence.keypoints, max_gap))
 
@@ -116,7 +116,7 @@ class Resample:
 
     fps: float
 
-    def __call__(self, sequence: PoseSequence) -> PoseSequence:
+    def __call__(self, sequence: ClipKeypoints) -> ClipKeypoints:
         return replace(sequence, keypoints=resample(sequence.keypoints, sequence.fps, self.fps), fps=self.fps)
 
 
@@ -130,7 +130,7 @@ class SlidingWindows:
     stride: int
     min_present_fraction: float
 
-    def __call__(self, sequence: PoseSequence) -> list[tuple[int, int]]:
+    def __call__(self, sequence: ClipKeypoints) -> list[tuple[int, int]]:
         length = len(sequence.keypoints)
         if length == 0:
             return []
@@ -148,7 +148,7 @@ class Normalize:
 
     method: str
 
-    def __call__(self, sequence: PoseSequence) -> PoseSequence:
+    def __call__(self, sequence: ClipKeypoints) -> ClipKeypoints:
         return replace(sequence, keypoints=normalize(sequence.keypoints, sequence.layout, self.method))
 
 
@@ -158,7 +158,7 @@ class PadToLength:
 
     num_frames: int
 
-    def __call__(self, sequence: PoseSequence) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, sequence: ClipKeypoints) -> tuple[np.ndarray, np.ndarray]:
         valid = len(sequence.keypoints)
         padded = np.zeros((self.num_frames,) + sequence.keypoints.shape[1:], np.float32)
         padded[:valid] = sequence.keypoints

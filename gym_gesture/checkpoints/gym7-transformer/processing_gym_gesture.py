@@ -8,7 +8,7 @@ the package's windows.
 
     processor = AutoProcessor.from_pretrained("USER/gym-gesture", trust_remote_code=True)
     inputs = processor(landmarks, layout="mediapipe33", fps=30.0, return_tensors="pt")  # landmarks: (T, 33, >=3)
-    logits = model(keypoints=inputs["keypoints"], attention_mask=inputs["attention_mask"]).logits
+    logits = model(**inputs).logits
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from transformers import BatchFeature, FeatureExtractionMixin
 
 from .skeleton import CANONICAL_LAYOUT, NORMALIZATIONS, get_layout, has_torso
 from .transforms import (
+    ClipKeypoints,
     ConvertLayout,
     FillGaps,
     Normalize,
     PadToLength,
-    PoseSequence,
     Resample,
     SlidingWindows,
     TrimMissing,
@@ -42,9 +42,12 @@ class GymGestureProcessor(FeatureExtractionMixin):
 
     Call: `processor(keypoints, layout="mediapipe33", fps=30.0, return_tensors="pt")` with keypoints
     (T, J, C) of one person in `layout` (extra channels such as MediaPipe's visibility are ignored), NaN
-    in frames with no person; or a list of such arrays. Returns a `BatchFeature` with `keypoints`
-    (N, num_frames, J, num_channels), `attention_mask` (N, num_frames), `spans` (N, 2): each window's
-    start and end in seconds from the clip's first frame, and `clip_index` (N,) into the list given.
+    in frames with no person; or a list of such arrays. Returns a `BatchFeature` of the model's inputs
+    only, `keypoints` (N, num_frames, J, num_channels) and `attention_mask` (N, num_frames), so that
+    `model(**processor(...))` runs. With `return_spans=True` it also holds where the windows come from,
+    which the model does not take (as a tokenizer's `return_offsets_mapping`): `spans` (N, 2), each
+    window's start and end in seconds from its clip's first frame, and `clip_index` (N,) into the list
+    given. `windows` gives the same of one clip as arrays.
     """
 
     model_input_names = ["keypoints", "attention_mask"]
@@ -80,7 +83,7 @@ class GymGestureProcessor(FeatureExtractionMixin):
         N = 0 when the person is missing in most frames of every window. `stride` overrides `window_stride`."""
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        sequence = PoseSequence(keypoints, layout, float(fps))
+        sequence = ClipKeypoints(keypoints, layout, float(fps))
         for transform in self.sequence_transforms():
             sequence = transform(sequence)
         windows, masks, spans = [], [], []
@@ -103,7 +106,7 @@ class GymGestureProcessor(FeatureExtractionMixin):
         return np.stack(windows), np.stack(masks), np.array(spans)
 
     def __call__(self, keypoints, layout: str, fps: float | list[float], return_tensors=None,
-                 stride: int | None = None) -> BatchFeature:
+                 stride: int | None = None, return_spans: bool = False) -> BatchFeature:
         clips = list(keypoints) if isinstance(keypoints, (list, tuple)) else [keypoints]
         rates = list(fps) if isinstance(fps, (list, tuple)) else [fps] * len(clips)
         if len(rates) != len(clips):
@@ -112,9 +115,10 @@ class GymGestureProcessor(FeatureExtractionMixin):
         data = {
             "keypoints": np.concatenate([part[0] for part in parts]),
             "attention_mask": np.concatenate([part[1] for part in parts]),
-            "spans": np.concatenate([part[2] for part in parts]),
-            "clip_index": np.concatenate([np.full(len(part[0]), i, np.int64) for i, part in enumerate(parts)]),
         }
+        if return_spans:
+            data["spans"] = np.concatenate([part[2] for part in parts])
+            data["clip_index"] = np.concatenate([np.full(len(part[0]), i, np.int64) for i, part in enumerate(parts)])
         return BatchFeature(data=data, tensor_type=return_tensors)
 
 
