@@ -8,8 +8,10 @@ writes:
   both sides), and each split-screen clip (`yellownega_Plan-Master__*`: a front and a side view of one
   person side by side) as two clips, its left and right halves, of one source;
 - `OUT/unknown_fold0`, `OUT/unknown_fold1`: the pose dataset of `unknown/` (extracted with
-  `--other-exercises`) cut by exercise type into two folds. A model trained with one fold's types as
-  outliers is measured on the other fold's types, which neither it nor its thresholds saw. Near variants
+  `--other-exercises`) cut by exercise type into two folds, to train on as outliers (and calibrate against);
+  `OUT/unknown_held_out0`, `OUT/unknown_held_out1`: each fold's types alone, to measure on. A model trained
+  with fold 0's types as outliers is measured on `unknown_held_out1`, types neither it nor its thresholds saw,
+  and `OUT/unknown_unseen` (both folds' types) measures a model trained with none of them. Near variants
   stay in one fold (side plank and its hip dips, the rows, the push-up variants, the rear-delt pulls, the
   triceps isolations, the single-leg squats), so that a held-out type never has its twin in training.
   Types that the keypoint archives already hold as outliers (front raise, shrug, situp) are in both folds'
@@ -72,9 +74,13 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "clips22_views.json").write_text(json.dumps(clips22_views(args.clips22), indent=1) + "\n")
     unknown = load_pose_dataset(args.unknown)
     folds = type_folds(Counter(unknown["label"]))
+    def save(types, name: str) -> None:
+        unknown.filter(lambda label: label in types, input_columns=["label"]).save_to_disk(str(args.out / name))
+
     for index, fold in enumerate(folds):
-        kept = set(fold) | set(ARCHIVE_TYPES)
-        unknown.filter(lambda label: label in kept, input_columns=["label"]).save_to_disk(str(args.out / f"unknown_fold{index}"))
+        save(set(fold) | set(ARCHIVE_TYPES), f"unknown_fold{index}")
+        save(set(fold), f"unknown_held_out{index}")
+    save(set(folds[0]) | set(folds[1]), "unknown_unseen")
     (args.out / "folds.json").write_text(json.dumps({"held_out_types": folds, "in_both": list(ARCHIVE_TYPES),
                                                      "near_variants": NEAR_VARIANTS}, indent=1) + "\n")
     for index, fold in enumerate(folds):
