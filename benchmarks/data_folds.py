@@ -5,8 +5,10 @@
 writes:
 - `OUT/clips22_views.json`, a manifest for `gym-gesture extract`: every clips22 clip with its source (the
   takes of one performance filmed from two sides share one, `same_take_group`, so no split puts them on
-  both sides), and each split-screen clip (`yellownega_Plan-Master__*`: a front and a side view of one
-  person side by side) as two clips, its left and right halves, of one source;
+  both sides), and each split-screen clip (`yellownega_Plan-Master__*` whose frame is over
+  `SPLIT_SCREEN_ASPECT` times as wide as high: a front and a side view of one person side by side) as two
+  clips, its left and right halves, of one source. The manifest calls every Plan-Master clip split-screen,
+  but the two chest fly clips are single views (about 2:1; the split ones are about 3.2:1);
 - `OUT/unknown_fold0`, `OUT/unknown_fold1`: the pose dataset of `unknown/` (extracted with
   `--other-exercises`) cut by exercise type into two folds, to train on as outliers (and calibrate against);
   `OUT/unknown_held_out0`, `OUT/unknown_held_out1`: each fold's types alone, to measure on. A model trained
@@ -26,6 +28,7 @@ import json
 from pathlib import Path
 
 SPLIT_SCREEN_MARK = "yellownega_Plan-Master__"
+SPLIT_SCREEN_ASPECT = 2.5
 HALVES = {"left": [0.0, 0.0, 0.5, 1.0], "right": [0.5, 0.0, 1.0, 1.0]}
 ARCHIVE_TYPES = ("front raise", "shrug", "situp")
 NEAR_VARIANTS = (("side plank", "side plank hip dips"), ("wall push up", "pike push up"),
@@ -33,12 +36,19 @@ NEAR_VARIANTS = (("side plank", "side plank hip dips"), ("wall push up", "pike p
                  ("overhead triceps extension", "tricep kickback"), ("bulgarian split squat", "step up"))
 
 
+def _is_split_screen(path: Path) -> bool:
+    from gym_gesture.pose.video import probe
+
+    info = probe(path)
+    return SPLIT_SCREEN_MARK in path.name and info.width >= SPLIT_SCREEN_ASPECT * info.height
+
+
 def clips22_views(clips22: Path) -> list[dict]:
     entries = []
     for entry in json.loads((clips22 / "manifest.json").read_text()):
         path = (clips22 / entry["file"]).resolve()
         source = entry.get("same_take_group") or path.stem
-        if SPLIT_SCREEN_MARK in path.name:
+        if _is_split_screen(path):
             entries += [{"file": str(path), "label": entry["label"], "clip_id": f"{path.stem}-{half}",
                          "source_id": source, "crop": crop} for half, crop in HALVES.items()]
         else:

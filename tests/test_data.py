@@ -121,6 +121,25 @@ def test_real_split_keeps_clips_of_one_source_together(shared_data):
     assert set.union(*parts) == set(dataset["source_id"])
 
 
+def test_the_default_models_split_keeps_each_take_on_one_side(shared_data):
+    """The takes of one performance filmed from two sides (clips22's same_take_group) and the two halves of a
+    split-screen clip are one source in the shipped model's split.json: never on both sides of it."""
+    import json
+
+    from benchmarks.data_folds import clips22_views
+
+    from gym_gesture.core.paths import DEFAULT_MODEL_DIR
+
+    split = json.loads((DEFAULT_MODEL_DIR / "split.json").read_text())
+    part_of = {source: part for part, sources in split.items() for source in sources}
+    views = clips22_views(shared_data / "clips22")
+    grouped = [view for view in views if view["source_id"] != view["clip_id"]]
+    assert len(grouped) >= 30  # 9 takes filmed twice, 18 split-screen clips cut in two
+    for view in views:
+        assert view["source_id"] in part_of, view
+    assert not {view["clip_id"] for view in grouped} & set(part_of)
+
+
 def test_excluded_spans_drop_only_the_windows_of_their_clip_that_overlap_them():
     # Two clips of 200 frames at 30 fps: windows of 2 s every 0.5 s, starting 0, 0.5, ..., 4.5 and 4.67.
     clips = data.ClipTable(["kept", "edited"], ["kept", "edited"], ["squat", "squat"])
