@@ -40,7 +40,8 @@ def live_status(update) -> str:
     """What a live update (`inference.live.LiveUpdate`) says: the exercise, or plainly which non-verdict and
     what to do, the reps of the set and the form cue."""
     named = live_headline(update.label, update.abstain)
-    reason = f" ({plain_reason(update.abstain)})" if update.abstain else ""
+    said = plain_reason(update.abstain) if update.abstain else ""
+    reason = f" ({said[:1].lower()}{said[1:]})" if said else ""
     form = f", {update.form}" if update.form else ""
     return f"{named}{reason}; {count(update.reps, 'rep')}{form}"
 
