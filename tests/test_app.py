@@ -27,6 +27,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"]
 START_TIMEOUT_S = 180
+# What each app the `app_url` fixture started printed until it answered, by its URL.
+STARTUP_OUTPUT: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,7 @@ def app_url(model_dir, tmp_path_factory):
                 pytest.fail(f"the app exited with {server.returncode}: {Path(log.name).read_text()[-3000:]}")
             try:
                 urllib.request.urlopen(url, timeout=2)
+                STARTUP_OUTPUT[url] = Path(log.name).read_text()
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -67,6 +70,12 @@ def expected(recognizer):
     prediction = recognizer.predict(CLIP)
     assert prediction.exercise == CLIP_LABEL
     return prediction
+
+
+def test_the_app_starts_without_warnings_or_loading_bars(app_url):
+    """Nothing on stderr at a clean start: no Gradio warning, no "Loading weights" bar of transformers."""
+    startup = STARTUP_OUTPUT[app_url]
+    assert not re.search(r"warn|loading weights|\d+%\|", startup, re.IGNORECASE), startup
 
 
 def test_api_through_gradio_client(app_url, expected):
@@ -204,6 +213,40 @@ def test_the_page_shows_each_verdict_kind_first(verdict, page, app_url, request)
         # Segments never name an exercise the clip does not.
         assert (band.get_attribute("data-verdict") == "exercise") == (verdict == "exercise")
     assert [row["exercise"] for row in _summary_rows(page, app_url)] == exercises
+    _assert_one_verdict_in_plain_words(page, verdict, request.getfixturevalue("recognizer").thresholds)
+
+
+def _assert_one_verdict_in_plain_words(page, verdict: str, thresholds) -> None:
+    """The ranking never answers against the verdict: captioned the model's ranking when an exercise is
+    named, "Closest: ..." when none is, absent with nobody found. No threshold and no measurement the
+    verdict was decided on shows outside the details toggle, which holds them."""
+    from playwright.sync_api import expect
+
+    caption = page.locator("#ranking [data-testid='block-label']")
+    bars = page.locator("#ranking .confidence-set")
+    if verdict == "exercise":
+        expect(caption).to_have_text("The model's ranking")
+    elif verdict == "no person":
+        expect(bars).to_have_count(0)
+    else:
+        top = bars.first.locator("dt").inner_text()
+        expect(caption).to_have_text(f"Closest: {top}")
+    # The ranking has no heading of its own: the verdict is the one answer on the page.
+    expect(page.locator("#ranking .output-class")).to_have_count(0)
+
+    details = page.locator("#details-toggle")
+    visible = page.locator("body").inner_text()
+    numbers = {f"{value:.{digits}f}" for value in (thresholds.min_probability, thresholds.min_motion,
+                                                   thresholds.min_walk_speed, thresholds.min_detection_rate)
+               for digits in (2, 3)}
+    assert not [number for number in numbers if number in visible], visible
+    assert not re.search(r"\d\s*(<|>=?|≥)\s*\d|motion energy|torso length|Why none is named", visible), visible
+    details.get_by_text("Details", exact=True).click()
+    if verdict != "no person":  # nobody in any frame: nothing was measured
+        expect(page.locator("#details")).to_contain_text(f"top probability {thresholds.min_probability:.2f}")
+    if verdict in ("not sure", "not an exercise"):
+        expect(page.locator("#details")).to_contain_text(re.compile(r"Why none is named: .*\d\.\d+"))
+    details.get_by_text("Details", exact=True).click()
 
 
 @pytest.mark.browser
@@ -249,6 +292,32 @@ def test_an_example_clip_runs_from_the_page(page, recognizer):
     _wait_for_the_result(page)
     expect(page.locator("#verdict .headline")).to_have_text(FIRST_EXAMPLE_LABEL)
     expect(page.locator("#verdict .detail")).to_contain_text("held")  # a hold, not "0 reps"
+
+
+@pytest.mark.browser
+def test_the_model_picker_switches_the_model_and_lists_its_exercises(page, model_dir):
+    """Another shipped model picked: its exercises under the picker, and the next clip recognised with it."""
+    from playwright.sync_api import expect
+
+    from gym_gesture.inference.recognizer import SHIPPED_MODELS, Recognizer
+
+    other = next(name for name in SHIPPED_MODELS if name != model_dir.name)
+    labels = Recognizer.from_pretrained(other, backend=None).labels
+    try:
+        _pick_model(page, other)
+        expect(page.locator("#intro")).to_contain_text(f"It knows {len(labels)} exercises: " + ", ".join(labels),
+                                                       timeout=60_000)
+        _recognise(page, EXAMPLES_DIR / "walking.mp4")
+        page.locator("#details-toggle").get_by_text("Details", exact=True).click()
+        expect(page.locator("#details")).to_contain_text(f"Thresholds of {other}:")
+        page.locator("#details-toggle").get_by_text("Details", exact=True).click()
+    finally:
+        _pick_model(page, model_dir.name)
+
+
+def _pick_model(page, name: str) -> None:
+    page.locator("#model input").click()
+    page.get_by_role("option", name=name, exact=True).click()
 
 
 @pytest.mark.parametrize("space_id", ["someone/gym-gesture-demo", None])

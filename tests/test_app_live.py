@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,8 +21,14 @@ CLIP = FIXTURES / "squat_clip.mp4"  # one squat, standing at both ends: looped, 
 CLIP_SECONDS = 2.5
 
 
+# After End session, this long without a frame sent shows the stream stopped (the page sends 10 a second).
+QUIET_S = 3.0
+
+
 @pytest.mark.browser
-def test_live_tab_shows_the_exercise_and_counts_the_reps_of_a_fake_camera(app_url, tmp_path):  # noqa: F811
+def test_live_tab_counts_the_reps_of_a_fake_camera_and_end_session_stops_it(app_url, tmp_path):  # noqa: F811
+    """The exercise and the reps as the person trains; End session stops the camera and the stream, and
+    freezes the session's sets on the page, the same as its CSV download; New session starts again."""
     _browser_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
@@ -28,6 +39,9 @@ def test_live_tab_shows_the_exercise_and_counts_the_reps_of_a_fake_camera(app_ur
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
             page = browser.new_context(permissions=["camera"]).new_page()
+            frames_sent = []  # the times the page sent a frame to the stream
+            page.on("request", lambda request: frames_sent.append(time.monotonic())
+                    if re.search(r"/gradio_api/stream/\w+$", request.url) else None)
             page.goto(app_url)
             page.get_by_role("tab", name=re.compile("^Live")).click()
             page.get_by_text("Click to Access Webcam").click()
@@ -38,10 +52,34 @@ def test_live_tab_shows_the_exercise_and_counts_the_reps_of_a_fake_camera(app_ur
             shown = int(page.locator("#live-reps").inner_text())
             assert page.locator("#live-overlay img").count() == 1  # the skeleton view is there
 
+            assert frames_sent, "no frame seen going to the stream"
             page.get_by_role("button", name="End session").click()
             first_row = page.locator("#live-sets-table tbody tr").first
             expect(first_row).to_be_visible(timeout=30_000)
             cells = first_row.locator("td").all_inner_texts()
+
+            # The camera is off (the webcam left the page) and no frame goes out any more.
+            expect(page.locator("#live-webcam")).to_have_count(0)
+            expect(page.locator("#live-ended")).to_have_text("Session ended")
+            ended = time.monotonic()
+            table = page.locator("#live-sets-table").inner_text()
+            time.sleep(QUIET_S)
+            assert not [sent for sent in frames_sent if sent > ended], "frames sent after End session"
+            # Frozen: the same sets, no new count behind them; those of the CSV download, headed in words.
+            assert page.locator("#live-sets-table").inner_text() == table
+            assert page.locator("#live-sets-table th").all_inner_texts()[:3] == ["Exercise", "Start (s)", "End (s)"]
+            rows = page.locator("#live-sets-table tbody tr")
+            shown_rows = [rows.nth(index).locator("td").all_inner_texts() for index in range(rows.count())]
+            href = page.locator("#live-downloads a[href*='workout_summary.csv']").first.get_attribute("href")
+            with urllib.request.urlopen(urllib.parse.urljoin(app_url, href), timeout=10) as response:
+                downloaded = list(csv.DictReader(io.StringIO(response.read().decode())))
+            assert [[row[column] for column in ("exercise", "start_s", "end_s", "reps")] for row in downloaded] \
+                == [shown[:4] for shown in shown_rows]
+
+            page.get_by_role("button", name="New session").click()
+            expect(page.locator("#live-webcam")).to_have_count(1)
+            expect(page.locator("#live-sets-empty")).to_be_visible()
+            expect(page.get_by_role("button", name="End session")).to_be_visible()
         finally:
             browser.close()
     row = dict(zip(SUMMARY_COLUMNS, cells))

@@ -123,11 +123,13 @@ def test_a_user_error_is_one_line_and_with_debug_a_traceback(argv, capsys):
         assert with_debug.endswith(stderr), with_debug
 
 
-def test_native_log_lines_are_hidden_unless_verbose():
+def test_predict_is_quiet_on_stderr_and_native_log_lines_show_only_when_verbose():
     quiet = _python("-m", "gym_gesture", "predict", str(SQUAT_CLIP))
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert "squat" in quiet.stdout
     assert not NATIVE_LOG_LINE.search(quiet.stderr), quiet.stderr
+    # Nothing else either: no "Loading weights" bar, no warning of a clean run.
+    assert quiet.stderr == "", quiet.stderr
     verbose = _python("-m", "gym_gesture", "predict", str(SQUAT_CLIP), "--verbose")
     assert verbose.returncode == 0, verbose.stderr[-2000:]
     assert verbose.stdout == quiet.stdout.replace(_seconds(quiet.stdout), _seconds(verbose.stdout))

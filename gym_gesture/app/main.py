@@ -1,10 +1,13 @@
 """The Gradio app: a clip in; the verdict, the skeleton overlay, the ranking, the timeline and the workout
 summary out.
 
-Thin over `inference.Recognizer`: the model is loaded once at start-up, each pose backend once on
-first use. Offline by default on the shipped checkpoint; `--model` or GYM_GESTURE_MODEL picks another
-folder or Hub id. On a ZeroGPU Space the recognition runs under `@spaces.GPU`. Gradio, pandas and the model
-code are imported when the app is built, so declaring `gym-gesture app`'s options stays cheap.
+Thin over `inference.Recognizer`, through the app's `pool.RecognizerPool`: the model it starts with is
+loaded at start-up, one picked on the page (a shipped checkpoint or a taught-exercise folder) on first use,
+each pose backend once on first use. Offline by default on the shipped checkpoint; `--model` or
+GYM_GESTURE_MODEL starts it on another folder or Hub id. What a person reads is said by `render.wording`;
+the numbers behind a verdict are behind the page's details toggle. On a ZeroGPU Space the recognition runs
+under `@spaces.GPU`. Gradio, pandas and the model code are imported when the app is built, so declaring
+`gym-gesture app`'s options stays cheap.
 """
 
 from __future__ import annotations
@@ -16,25 +19,25 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.paths import MMPOSE_INSTALLER, REPO_ROOT
-from ..core.paths import EXAMPLES_DIR
+from ..core.errors import GymGestureError
+from ..core.paths import EXAMPLES_DIR, MMPOSE_INSTALLER, REPO_ROOT
 from ..analysis.prediction import EXERCISE, NO_PERSON, VERDICT_HEADLINES, Prediction
 from ..render.timeline_chart import timeline_svg
-from ..render.wording import clip_detail, count, segment_text
+from ..render.wording import (RANKING_CAPTION, clip_detail, clip_form_advice, count, ranking_caption, reason_kind,
+                              segment_text, sentence)
 from .live_tab import build_live_tab
-from .pool import RecognizerPool
+from .pool import RecognizerPool, taught_models_dir
 from .teach_tab import build_teach_tab
+from .workout import sets_table, summary_files
 
 if TYPE_CHECKING:
     import gradio as gr
-    import pandas as pd
 
-    from ..analysis.summary import WorkoutSet
+    from ..analysis.timeline import AbstainThresholds
 
 logger = logging.getLogger(__name__)
 
@@ -86,25 +89,34 @@ def available_backends() -> list[str]:
 VERDICT_STYLE = """
 #verdict .headline { font-size: 2.2em; font-weight: 700; line-height: 1.2; }
 #verdict .headline::first-letter { text-transform: uppercase; }
-#verdict .detail { font-size: 1.1em; margin-top: .2em; }
+#verdict .detail, #verdict .advice { font-size: 1.1em; margin-top: .2em; }
 #verdict .exercise .headline { color: #0a7a3c; }
 #verdict .non-verdict .headline { color: #9a5b00; }
+#sets th, #sets th * { word-break: keep-all; overflow-wrap: normal; hyphens: none; }
 """
 
 
-def verdict_html(headline: str, detail: str, verdict: str) -> str:
-    """The headline a person reads first, and the line under it."""
+def verdict_html(headline: str, detail: str, verdict: str, advice: str | None = None) -> str:
+    """The headline a person reads first, the line under it and, when there is some, the advice (on form, or
+    on filming)."""
     kind = "exercise" if verdict == EXERCISE else "non-verdict"
+    advice_html = f'<div class="advice">{escape(advice)}</div>' if advice else ""
     return (f'<div class="{kind}" data-verdict="{escape(verdict)}"><div class="headline">{escape(headline)}</div>'
-            f'<div class="detail">{escape(detail)}</div></div>')
+            f'<div class="detail">{escape(detail)}</div>{advice_html}</div>')
 
 
-def details_markdown(prediction: Prediction) -> str:
-    """Under the timeline: each segment in words, what the pose backend saw, how long each stage took."""
+def details_markdown(prediction: Prediction, thresholds: AbstainThresholds) -> str:
+    """Behind the details toggle, the numbers: why no exercise is named as the recognizer measured it, each
+    segment with its probability, the model's thresholds, what the pose backend saw, how long each stage took."""
     timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in prediction.timings.items())
-    segments = "\n".join(f"- {segment.start:.1f}-{segment.end:.1f} s: {segment_text(segment)}"
-                          + (f" ({segment.abstain})" if segment.abstain else "") for segment in prediction.segments)
-    return (f"{segments}\n\nPerson found in {prediction.detected_frames} of {prediction.frames} frames "
+    why = f"Why none is named: {prediction.abstain}.\n\n" if prediction.abstain else ""
+    segments = "\n".join(f"- {segment.start:.1f}-{segment.end:.1f} s: {segment_text(segment)}, top probability "
+                         f"{segment.probability:.2f}" + (f" ({segment.abstain})" if segment.abstain else "")
+                         for segment in prediction.segments)
+    return (f"{why}{segments}\n\nThresholds of `{prediction.model}`: top probability {thresholds.min_probability:.2f}, "
+            f"motion energy {thresholds.min_motion:.3f}, walking speed {thresholds.min_walk_speed:.2f} torso "
+            f"lengths/s, a person in {thresholds.min_detection_rate:.0%} of frames.\n\n"
+            f"Person found in {prediction.detected_frames} of {prediction.frames} frames "
             f"({prediction.detection_rate:.0%}), {count(len(prediction.windows), 'window')}.\n\n"
             f"Processing: {prediction.seconds:.1f} s ({timings}); backend `{prediction.backend}`.")
 
@@ -115,22 +127,42 @@ def known_exercises_markdown(labels: list[str]) -> str:
 
 
 def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Blocks:
-    """The app: one tab per job (mount another with one `with gr.Tab(...)` line here)."""
+    """The app: the model picker over one tab per job (mount another with one `with gr.Tab(...)` line here)."""
     import gradio as gr
 
     backends = backends or available_backends()
     with gr.Blocks(title="gym-gesture", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# gym-gesture: which exercise is this?")
+        model = model_picker(demo, pool)
         with gr.Tab("Recognise a clip"):
-            recognise_tab(pool, backends)
+            recognise_tab(pool, backends, model)
         with gr.Tab("Live: train in front of the webcam"):
-            build_live_tab(pool)
+            build_live_tab(pool, model)
         with gr.Tab("Teach it a new exercise"):
-            build_teach_tab(pool)
+            build_teach_tab(pool, model)
     return demo
 
 
-def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
+def model_picker(demo: gr.Blocks, pool: RecognizerPool) -> gr.Dropdown:
+    """The model every tab uses, and the exercises it knows under it. Taught-exercise folders added while the
+    app runs show on the next page load."""
+    import gradio as gr
+
+    def pick(model: str) -> str:
+        try:
+            return known_exercises_markdown(pool.get("mediapipe", model).labels)
+        except (GymGestureError, ValueError, OSError) as error:
+            raise gr.Error(f"Cannot load this model: {error}") from error
+
+    picker = gr.Dropdown(pool.choices(), value=pool.default_model, label="Model", elem_id="model",
+                         info=f"the shipped models, and the taught exercises in {taught_models_dir()}")
+    known = gr.Markdown(known_exercises_markdown(pool.get("mediapipe").labels), elem_id="intro")
+    picker.change(pick, inputs=picker, outputs=known, api_visibility="private")
+    demo.load(lambda: gr.Dropdown(choices=pool.choices()), outputs=picker, api_visibility="private")
+    return picker
+
+
+def recognise_tab(pool: RecognizerPool, backends: list[str], model: gr.Dropdown) -> None:
     """Upload or record a clip: the verdict first, the overlay, the ranking, the timeline, the workout summary."""
     import gradio as gr
 
@@ -142,12 +174,12 @@ def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
     output_dir = Path(tempfile.mkdtemp(prefix="gym-gesture-"))
 
     @gpu
-    def recognise(video: str | None, backend: str, progress=gr.Progress()):
+    def recognise(video: str | None, backend: str, model_key: str | None = None, progress=gr.Progress()):
         if not video:
             raise gr.Error("Upload a clip or record one with the webcam first.")
         if backend not in backends:
             raise gr.Error(f"Unknown pose backend {backend!r}.")
-        recognizer = pool.get(backend)
+        recognizer = pool.get(backend, model_key)
         work = Path(tempfile.mkdtemp(dir=output_dir))
         try:
             prediction = recognizer.predict(
@@ -159,27 +191,39 @@ def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
             raise gr.Error(f"Cannot read this clip: {_without_path(error, video)}") from error
         sets = workout_sets(prediction.segments)
         return (
-            verdict_html(prediction.headline, clip_detail(prediction), prediction.verdict),
+            verdict_html(prediction.headline, clip_detail(prediction), prediction.verdict,
+                         clip_form_advice(prediction)),
             gr.Video(str(work / "overlay.mp4"), subtitles=str(captions_path(work / "overlay.mp4"))),
             {item.label: item.score for item in prediction.top_k},
+            # The threshold line's label is a number: it is told behind the details toggle instead.
             timeline_svg(prediction.duration, prediction.segments, prediction.windows,
-                         class_names=prediction.class_names, min_probability=recognizer.thresholds.min_probability),
-            sets_table(sets),
+                         class_names=prediction.class_names),
+            sets_table(sets, prediction.segments),
             summary_files(sets, work),
-            details_markdown(prediction),
+            details_markdown(prediction, recognizer.thresholds),
             prediction.to_json(),
         )
 
     def no_person_outputs(reason: str, duration: float, work: Path):
-        headline = VERDICT_HEADLINES[NO_PERSON]
-        return (verdict_html(headline, f"{reason[0].upper()}{reason[1:]}.", NO_PERSON), None, None,
-                timeline_svg(duration), sets_table([]), summary_files([], work), "", None)
+        return (verdict_html(VERDICT_HEADLINES[NO_PERSON], sentence(reason), NO_PERSON,
+                             sentence(reason_kind(reason, NO_PERSON).todo)),
+                None, None, timeline_svg(duration),
+                sets_table([], []), summary_files([], work), "", None)
 
-    labels = pool.get("mediapipe").labels  # the model's, whichever backend
+    def clear():
+        """The last clip's results go as the next one starts: none shows under the next one's progress."""
+        return (verdict_html("", "", EXERCISE), None, gr.Label(None, label=RANKING_CAPTION), "",
+                sets_table([], []), None, "", None)
+
+    def caption_ranking(raw: dict | None):
+        """The ranking's caption, by the verdict (`wording.ranking_caption`): set after the outputs, so the
+        API's ranking stays plain scores."""
+        return gr.Label(label=ranking_caption(Prediction.from_json(raw)) if raw else RANKING_CAPTION)
+
     gr.Markdown(
         "Upload a short clip of one person exercising, or record one. A pose estimator finds the skeleton in "
         "every frame and a Transformer over the skeleton's motion names the exercise, second by second. "
-        f"Clips up to {pool.max_duration:.0f} s.\n\n" + known_exercises_markdown(labels), elem_id="intro")
+        f"Clips up to {pool.max_duration:.0f} s.", elem_id="upload-intro")
     with gr.Row():
         with gr.Column():
             # format=None and audio kept: Gradio would otherwise re-encode uploads with a system
@@ -199,47 +243,30 @@ def recognise_tab(pool: RecognizerPool, backends: list[str]) -> None:
             verdict = gr.HTML(elem_id="verdict", value=verdict_html("", "", EXERCISE))
             # The caption track sits under the picture, away from the component's own label.
             overlay = gr.Video(label="Skeleton overlay", interactive=False, elem_id="overlay", show_label=False)
-            ranking = gr.Label(label="The model's ranking", num_top_classes=TOP_K, elem_id="ranking")
-    timeline = gr.HTML(elem_id="timeline", label="Timeline", show_label=True)
-    with gr.Row():
-        sets = gr.Dataframe(label="Workout summary", elem_id="sets", interactive=False, wrap=True)
-        downloads = gr.File(label="Download the summary (CSV, JSON)", file_count="multiple", elem_id="downloads",
-                            interactive=False)
-    details = gr.Markdown(elem_id="details")
-    with gr.Accordion("JSON", open=False):
-        raw = gr.JSON(label="Prediction")
+            # No heading: the verdict above is the answer, the ranking never a second one.
+            ranking = gr.Label(label=RANKING_CAPTION, num_top_classes=TOP_K, elem_id="ranking", show_heading=False)
+    timeline = gr.HTML(elem_id="timeline")
+    # The page's width for the summary's nine columns, so that the form advice reads whole.
+    sets = gr.Dataframe(sets_table([], []), label="Workout summary", elem_id="sets", interactive=False, wrap=True)
+    downloads = gr.File(label="Download the summary (CSV, JSON)", file_count="multiple", elem_id="downloads",
+                        interactive=False)
+    with gr.Accordion("Details", open=False, elem_id="details-toggle"):
+        details = gr.Markdown(elem_id="details")
+        raw = gr.JSON(label="Prediction (JSON)")
     # A webcam recording (WebM) comes without a duration: the player showed "Infinity:NaN:NaN".
     video.stop_recording(lambda path: str(with_duration(path, output_dir)) if path else path, inputs=video,
                          outputs=video)
-    button.click(recognise, inputs=[video, backend],
-                 outputs=[verdict, overlay, ranking, timeline, sets, downloads, details, raw], api_name="predict")
+    outputs = [verdict, overlay, ranking, timeline, sets, downloads, details, raw]
+    # Progress, and an error, show on the verdict alone: the other outputs are cleared first.
+    button.click(clear, outputs=outputs, queue=False, show_progress="hidden", api_visibility="private").then(
+        recognise, inputs=[video, backend, model], outputs=outputs, show_progress_on=verdict, api_name="predict"
+    ).success(caption_ranking, inputs=raw, outputs=ranking, queue=False, show_progress="hidden",
+              api_visibility="private")
 
 
 def example_label(path: Path) -> str:
     """"russian twist" of `russian_twist.mp4`: the name shown on an example's thumbnail."""
     return path.stem.replace("_", " ")
-
-
-# The summary's columns as the table on the page heads them (the files keep SUMMARY_COLUMNS).
-TABLE_HEADERS = {"exercise": "exercise", "start_s": "start (s)", "end_s": "end (s)", "reps": "reps",
-                 "tempo_s_per_rep": "tempo (s/rep)", "range_of_motion_deg": "range of motion (°)",
-                 "main_joint": "main joint", "hold_s": "hold (s)", "form": "form"}
-
-
-def sets_table(sets: list[WorkoutSet]) -> pd.DataFrame:
-    import pandas as pd
-
-    from ..analysis.summary import SUMMARY_COLUMNS
-
-    table = pd.DataFrame([asdict(workout_set) for workout_set in sets], columns=list(SUMMARY_COLUMNS))
-    return table.rename(columns=TABLE_HEADERS)
-
-
-def summary_files(sets: list[WorkoutSet], folder: Path) -> list[str]:
-    """The workout summary as CSV and JSON, the two downloads."""
-    from ..analysis.summary import write_summary
-
-    return [str(write_summary(sets, folder / f"workout_summary.{suffix}")) for suffix in ("csv", "json")]
 
 
 def _without_path(error: Exception, video: str) -> str:

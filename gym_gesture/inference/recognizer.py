@@ -169,6 +169,7 @@ def load_model(source: str | Path | None = None, revision: str | None = None):
     """
     from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as transformers_logging
 
     from .. import register_auto_classes
 
@@ -185,12 +186,17 @@ def load_model(source: str | Path | None = None, revision: str | None = None):
         raise MissingFileError(f"{source}: no model.safetensors" + (
             f"; {', '.join(pickles)} is a pickle, which is never loaded (save the model with "
             "save_pretrained, which writes safetensors)" if pickles else ""))
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar: a folder on disk loads in a moment
     try:
         return AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
     except SafetensorError as error:
         raise InputError(f"{source}: unreadable safetensors weights ({error})") from error
     except ValueError as error:
         raise InputError(f"{source}: {error}") from error
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 class Recognizer:

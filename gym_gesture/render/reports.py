@@ -1,11 +1,14 @@
-"""What `predict` and `live` print: a prediction as text, a live session's status line and its sets."""
+"""What `predict` and `live` print: a prediction as text, a live session's status line and its sets, in the
+words of `wording` (the numbers behind a verdict are in `--json`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..analysis.prediction import EXERCISE, Segment
 from .overlay import captions_path
-from .wording import clip_detail, count, segment_text
+from .wording import (advice_by_start, amount, clip_detail, clip_form_advice, count, live_headline, plain_reason,
+                      segment_text)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -15,10 +18,16 @@ if TYPE_CHECKING:
 
 def prediction_report(prediction: Prediction, overlay: str | Path | None = None,
                       summary: str | Path | None = None) -> str:
-    """The verdict first, then the model's ranking, the segments and the run's figures, with the files
-    written (the `overlay` video and its captions, the workout `summary`)."""
-    lines = [f"{prediction.headline}: {clip_detail(prediction)}", "the model's ranking:"]
-    lines += [f"{rank}. {item.label:<20} {item.score:.1%}" for rank, item in enumerate(prediction.top_k, 1)]
+    """The verdict first (with the form advice), then the model's ranking (its first only the closest class
+    when no exercise is named), the segments and the run's figures, with the files written (the `overlay`
+    video and its captions, the workout `summary`)."""
+    lines = [f"{prediction.headline}: {clip_detail(prediction)}"]
+    advice = clip_form_advice(prediction)
+    lines += [advice] if advice else []
+    lines.append("the model's ranking:")
+    closest = "" if prediction.verdict == EXERCISE else "  (closest, not named)"
+    lines += [f"{rank}. {item.label:<20} {item.score:.1%}" + (closest if rank == 1 else "")
+              for rank, item in enumerate(prediction.top_k, 1)]
     lines += [f"{segment.start:6.1f}-{segment.end:.1f} s  {segment_text(segment)}" for segment in prediction.segments]
     written = [f"overlay: {overlay} (captions: {captions_path(overlay)})"] if overlay else []
     written += [f"summary: {summary}"] if summary else []
@@ -28,20 +37,24 @@ def prediction_report(prediction: Prediction, overlay: str | Path | None = None,
 
 
 def live_status(update) -> str:
-    """What a live update (`inference.live.LiveUpdate`) says: the exercise, or why the model is not sure,
-    the reps of the set and the form cue."""
-    named = update.label if update.abstain is None else f"not sure: {update.abstain}"
+    """What a live update (`inference.live.LiveUpdate`) says: the exercise, or plainly which non-verdict and
+    what to do, the reps of the set and the form cue."""
+    named = live_headline(update.label, update.abstain)
+    said = plain_reason(update.abstain) if update.abstain else ""
+    reason = f" ({said[:1].lower()}{said[1:]})" if said else ""
     form = f", {update.form}" if update.form else ""
-    return f"{named}; {update.reps} reps{form}"
+    return f"{named}{reason}; {count(update.reps, 'rep')}{form}"
 
 
 def live_summary(session: dict) -> str:
-    """A live session's sets, one line each, and the frames it processed (`LiveSession.to_json`'s summary)."""
+    """A live session's sets, one line each with its form advice, and the frames it processed
+    (`LiveSession.to_json`'s summary)."""
+    advice = advice_by_start([Segment.from_json(segment) for segment in session["segments"]])
     lines = []
     for workout_set in session["sets"]:
-        form = f", {workout_set['form']}" if workout_set["form"] else ""
+        form = advice.get(workout_set["start_s"])
         lines.append(f"set: {workout_set['start_s']:.1f}-{workout_set['end_s']:.1f} s  {workout_set['exercise']}: "
-                     f"{workout_set['reps']} reps{form}")
+                     f"{amount(workout_set['reps'], workout_set['hold_s'])}" + (f", {form}" if form else ""))
     lines.append(f"{session['frames_processed']} of {session['frames_received']} frames processed in "
                  f"{session['seconds']:.1f} s")
     return "\n".join(lines)
