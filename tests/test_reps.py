@@ -158,18 +158,19 @@ def test_counter_matches_reps_counted_by_eye_on_real_clips(shared_data, mediapip
 
 
 @pytest.mark.slow
-def test_counters_on_clips_of_fifteen_more_exercises_counted_by_eye(shared_data, mediapipe_pose, model_dir):
-    """27 clips22 clips of 15 of the 22 exercises (deadlifts, machines, dips, twists; up to 10 reps), counted
-    by eye (tests/fixtures/clips22_rep_counts.json), none of them used to build either counter. Measured
-    within one rep: class-agnostic 24 of 27, the exercises' own counters 23 of 27; a constant 5: 3 of 27."""
+def test_counters_on_clips_of_twenty_exercises_counted_by_eye(shared_data, mediapipe_pose, model_dir):
+    """77 clips22 clips of 20 of the 22 exercises (deadlifts, machines, dips, twists, holds; up to 10 reps),
+    counted by eye (tests/fixtures/clips22_rep_counts.json), none of them used to build either counter.
+    Measured within one rep (`python -m benchmarks.reps`): class-agnostic 0.961, the exercises' own signals
+    alone 0.922, predict's counter (own signal, else class-agnostic) 0.961; a constant 5: 0.130."""
     from benchmarks.reps import counted_clips
     from gym_gesture import GymGestureConfig
 
     clips = counted_clips("clips22", mediapipe_pose, GymGestureConfig.from_pretrained(model_dir).sample_fps)
-    assert len(clips) == 27 and len({clip["exercise"] for clip in clips}) == 15
+    assert len(clips) == 77 and len({clip["exercise"] for clip in clips}) == 20
     agnostic, own = _counting_errors(clips)
-    assert np.mean([abs(error) <= 1 for error in agnostic.values()]) >= 0.85, agnostic
-    assert np.mean([abs(error) <= 1 for error in own.values()]) >= 0.8, own
+    assert np.mean([abs(error) <= 1 for error in agnostic.values()]) >= 0.93, agnostic
+    assert np.mean([abs(error) <= 1 for error in own.values()]) >= 0.93, own
     # A deadlift's rest is the bar on the floor, a hip thrust's the hips down (standing counted them 0 and 1).
     assert own["deadlift/nicorobin28_vot-apps__deadLift.mp4"] == 0, own
     assert own["hip thrust/julioccv13_entrenamiento_3__hip_thrust.mp4"] == 0, own
