@@ -25,7 +25,10 @@ from gym_gesture.core.errors import InputError
 from gym_gesture.training.evaluate import evaluate
 from gym_gesture.inference.recognizer import load_model
 from gym_gesture.model.modeling_gym_gesture import GymGestureForSequenceClassification
-from gym_gesture.training.recipe import RECIPE_FILE, SHIPPED_RECIPE, read_recipe
+from gym_gesture.core.paths import RECIPES_DIR
+from gym_gesture.training.recipe import DEFAULT_RECIPE, RECIPE_FILE, read_recipe
+
+GYM7_RECIPE = RECIPES_DIR / "gym7-transformer.json"
 
 SMALL = {"d_model": 32, "ffn_dim": 64, "num_frames": 30}
 
@@ -259,7 +262,7 @@ def test_the_committed_recipe_is_the_shipped_checkpoints():
     from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR
 
     recorded = json.loads((DEFAULT_MODEL_DIR / "training.json").read_text())["options"]
-    recipe = read_recipe(SHIPPED_RECIPE)
+    recipe = read_recipe(DEFAULT_RECIPE)
     assert {**recipe, "model": None} == {**recorded, "model": None}
     # The model options are the checkpoint's config (the recipe also names its geometry, num_channels,
     # which training.json predates).
@@ -276,14 +279,14 @@ def _cli_options(*argv):
 
 
 def test_command_line_options_override_the_recipe():
-    recipe = read_recipe(SHIPPED_RECIPE)
-    assert _cli_options("--recipe", str(SHIPPED_RECIPE)) == training.TrainingOptions(**recipe)
-    options = _cli_options("--recipe", str(SHIPPED_RECIPE), "--seed", "3", "--d-model", "32", "--no-augment")
+    recipe = read_recipe(GYM7_RECIPE)
+    assert _cli_options("--recipe", str(GYM7_RECIPE)) == training.TrainingOptions(**recipe)
+    options = _cli_options("--recipe", str(GYM7_RECIPE), "--seed", "3", "--d-model", "32", "--no-augment")
     assert (options.seed, options.augment, options.epochs) == (3, False, recipe["epochs"])
     assert options.model == {**recipe["model"], "d_model": 32, "ffn_dim": 64}  # the rest is the recipe's
     # The 22-class recipe is the 7-class one on x, y only with outlier exposure: the same flags give the same options.
-    xy = _cli_options("--recipe", str(SHIPPED_RECIPE), "--num-channels", "2", "--outlier-exposure", "0.5")
-    assert xy == training.TrainingOptions(**read_recipe(SHIPPED_RECIPE.with_name("gym22-transformer.json")))
+    xy = _cli_options("--recipe", str(GYM7_RECIPE), "--num-channels", "2", "--outlier-exposure", "0.5")
+    assert xy == training.TrainingOptions(**read_recipe(GYM7_RECIPE.with_name("gym22-transformer.json")))
     # Neither given: one set of defaults, TrainingOptions' and (for the model) GymGestureConfig's.
     assert _cli_options() == training.TrainingOptions()
 

@@ -10,7 +10,7 @@ REPO_ROOT = PACKAGE_DIR.parent
 # The shipped checkpoints, each asked for by its folder's name (`--model gym22-transformer`); the default
 # everywhere is one of them, so nothing is downloaded unless another model is asked for.
 CHECKPOINTS_DIR = PACKAGE_DIR / "checkpoints"
-DEFAULT_MODEL_DIR = CHECKPOINTS_DIR / "gym7-transformer"
+DEFAULT_MODEL_DIR = CHECKPOINTS_DIR / "gym22-transformer"
 EXAMPLES_DIR = PACKAGE_DIR / "examples"
 MODEL_CARD_TEMPLATE = PACKAGE_DIR / "model_card.md"
 # The push-up form model (`gym-gesture train-form`) that a model folder may carry beside its weights.

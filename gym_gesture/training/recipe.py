@@ -5,7 +5,7 @@ train), its `model` the `GymGestureConfig` fields to set. `gym-gesture train --r
 options given on the command line override its values, and what neither gives comes from the
 defaults of `TrainingOptions` and `GymGestureConfig`, the one set of defaults. Training writes what it
 trained with to `recipe.json` in the model folder (and as `options` in `training.json`), so that folder's
-recipe retrains it. The shipped checkpoint's recipe is `recipes/gym7-transformer.json`.
+recipe retrains it. The default checkpoint's recipe is `recipes/gym22-transformer.json`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 from ..core.errors import InputError, MissingFileError
 from ..core.paths import RECIPE_FILE, RECIPES_DIR
 
-SHIPPED_RECIPE = RECIPES_DIR / "gym7-transformer.json"
+# The default model's recipe (`gym_gesture/checkpoints/gym22-transformer` was trained with it).
+DEFAULT_RECIPE = RECIPES_DIR / "gym22-transformer.json"
 # The model options of the command line (`--d-model`, ...); a recipe's `model` may set any config field.
 MODEL_OPTIONS = ("d_model", "num_layers", "num_heads", "ffn_dim", "dropout", "num_frames", "sample_fps",
                  "window_stride", "num_channels")
