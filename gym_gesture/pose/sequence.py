@@ -44,6 +44,23 @@ class PoseSequence:
     def detection_rate(self) -> float:
         return float(self.detected.mean()) if len(self) else 0.0
 
+    def people_seen(self, min_seconds: float = 1.0) -> int | None:
+        """How many people were in view: the tracks seen for at least `min_seconds` (a person glimpsed less
+        is not counted); None from a single-person backend."""
+        if self.people is None:
+            return None
+        return sum(int(self.people.seen(track).sum() >= min_seconds * self.fps) for track in self.people.ids)
+
+    def followed_spans(self) -> list[tuple[int, float, float]] | None:
+        """Which track was followed when: (track, start s, end s) for each run of frames that follow one track
+        (nobody followed: no span); None from a single-person backend."""
+        if self.followed is None:
+            return None
+        changes = np.flatnonzero(np.diff(self.followed)) + 1
+        starts, ends = np.concatenate([[0], changes]), np.concatenate([changes, [len(self.followed)]])
+        return [(int(self.followed[start]), start / self.fps, end / self.fps)
+                for start, end in zip(starts, ends) if self.followed[start] >= 0]
+
     def model_coordinates(self, num_channels: int) -> np.ndarray:
         """The keypoints a model of `num_channels` channels reads (its config's geometry): 2, the image
         plane, x and y normalised to the frame's width and height, which every backend and keypoint source
