@@ -1,12 +1,13 @@
 """More than one person in view (issue #29): real side-by-side composites, and the cost of following them.
 
-    python -m benchmarks.multi_person                  # prints the table, writes results/multi_person.json
+    python -m benchmarks.multi_person        # prints the figures as JSON and writes results/multi_person.json
 
-A composite puts a real exercise clip in one half of a 1280x720 frame and a real bystander (a person walking,
-looped) in the other, so that the person exercising is known. The benchmark times, on the same frames and
-interleaved so that a busy machine weighs on every backend alike: today's single-person backend
-(`mediapipe`) and the multi-person one (`mediapipe-people`) on a one-person 720p clip, and the multi-person
-one on a two-person composite.
+A composite puts a real exercise clip in one half of a 1280x720 frame and a real bystander (a man walking
+towards the camera, looped) in the other, so that the person exercising is known (`side_by_side`; the tests
+build theirs with it too). The benchmark measures today's single-person backend (`mediapipe`) and the
+multi-person one (`mediapipe-people`) on a one-person 720p clip and on a two-person 720p composite, the
+backends in turn and the least of `--runs` passes kept, so that a busy machine weighs on both alike: pose CPU
+time a frame, `predict`'s real-time factor, and the processed frames a second of a live session.
 """
 
 from __future__ import annotations

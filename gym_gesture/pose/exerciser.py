@@ -98,7 +98,8 @@ def _first_choice(candidates: dict[int, tuple[float, float]]) -> int:
     """The best scored of `candidates` (track -> (score, prominence)); among those within `TIE` of the best
     (or all, when nobody is exercising), the most prominent."""
     best = max(score for score, _ in candidates.values())
-    tied = {track: value for track, value in candidates.items() if value[0] >= best * (1 - TIE) or best < STILL_SCORE}
+    tied = {track: value for track, value in candidates.items()
+            if value[0] >= best * (1 - TIE) or best < STILL_SCORE}
     return max(tied, key=lambda track: tied[track][1])
 
 
@@ -111,7 +112,8 @@ class _Follower:
     challenger: int | None = None
     challenged_since: int = 0
 
-    def step(self, frame: int, candidates: dict[int, tuple[float, float]], alive: set[int]) -> tuple[int | None, int]:
+    def step(self, frame: int, candidates: dict[int, tuple[float, float]],
+             alive: set[int]) -> tuple[int | None, int]:
         """The track to follow at `frame` and the frame the choice holds from (earlier than `frame` when a
         takeover has just been confirmed), given the people seen now (`candidates`, track -> (score,
         prominence)) and the tracks not ended (`alive`)."""
@@ -142,8 +144,8 @@ class _Follower:
 class ExerciserChoice:
     """The person to follow, frame by frame, from each person's last `WINDOW_S` seconds (live coaching).
 
-    `update(people, frame_size)` takes one frame's people (track id -> pose with `image_points`, `scores`)
-    and returns the followed track's id (None while nobody is in view)."""
+    `update(people, frame_size)` takes one frame's people (track id -> pose with `image_points`) and the
+    frame's (width, height), and returns the followed track's id (None while nobody is in view)."""
 
     def __init__(self, fps: float, layout: str = "mediapipe33"):
         self.fps, self.layout = fps, layout
@@ -172,6 +174,7 @@ class ExerciserChoice:
             self._scores.pop(track, None)
         # Scores only matter with someone to choose from (never with one person in view), and are taken
         # every `SCORE_STEP_S`, as over a clip.
+        # Someone in view for part of the window scores for that part, as in a clip's window around a frame.
         if len(self._last_seen) > 1 and self._frame % self._score_every == 0:
             self._scores = {track: periodic_motion(np.stack(history), self.layout, self.fps) * len(history)
                             / self._window for track, history in self._history.items()}
