@@ -98,7 +98,7 @@ def test_tracks_keep_each_person_through_a_short_occlusion(squat_sequence):
     """Two real people side by side, given in either order, one hidden for 5 frames: each keeps their track."""
     width = float(np.ptp(squat_sequence.image_points[..., 0]))
     left, right = _shifted(squat_sequence, 0.0), _shifted(squat_sequence, 2.5 * width)
-    tracker = PersonTracker()
+    tracker = PersonTracker(FPS)
     ids = []
     for frame, (a, b) in enumerate(zip(left, right)):
         hidden = 10 <= frame < 15
@@ -111,7 +111,7 @@ def test_tracks_keep_each_person_through_a_short_occlusion(squat_sequence):
 
 def test_a_person_gone_longer_than_an_occlusion_comes_back_as_a_new_track(squat_sequence):
     poses = _shifted(squat_sequence, 0.0)
-    tracker = PersonTracker(max_gap=3)
+    tracker = PersonTracker(FPS, max_gap_s=0.3)
     first = [tracker.update([pose]) for pose in poses[:5]]
     [tracker.update([]) for _ in range(4)]
     assert first == [[0]] * 5 and tracker.update([poses[5]]) == [1]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.skeleton import convert, get_layout
-from .tracking import MAX_GAP_FRAMES, PeopleTracks, person_box
+from .tracking import PeopleTracks, gap_frames, person_box
 
 # The span (s) whose motion is scored: two slow reps (2-3 s each), or more.
 WINDOW_S = 6.0
@@ -151,6 +151,7 @@ class ExerciserChoice:
         self.fps, self.layout = fps, layout
         self._window = max(2, round(WINDOW_S * fps))
         self._score_every = max(1, round(SCORE_STEP_S * fps))
+        self._max_gap = gap_frames(fps)
         self.reset()
 
     def reset(self) -> None:
@@ -169,7 +170,7 @@ class ExerciserChoice:
                 history.append(np.full_like(pose.image_points, np.nan))
             history.append(pose.image_points)
             self._last_seen[track] = self._frame
-        for track in [track for track, seen in self._last_seen.items() if self._frame - seen > MAX_GAP_FRAMES]:
+        for track in [track for track, seen in self._last_seen.items() if self._frame - seen > self._max_gap]:
             del self._history[track], self._last_seen[track]
             self._scores.pop(track, None)
         # Scores only matter with someone to choose from (never with one person in view), and are taken

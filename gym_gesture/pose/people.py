@@ -1,8 +1,8 @@
 """MediaPipe Pose for everyone in view, on CPU and offline, with the model files the mediapipe wheel ships.
 
 Today's single-person backend (`MediaPipePose`) still sees every whole frame, as before: with one person
-in view the landmarks are exactly its landmarks. On a clip's first frame, and then every `detect_every`
-frames, MediaPipe's person detector (`pose_detection.tflite`, run alone as the wheel's `PoseDetectionCpu`
+in view the landmarks are exactly its landmarks. On a clip's first frame, and then every `DETECT_EVERY_S`
+seconds, MediaPipe's person detector (`pose_detection.tflite`, run alone as the wheel's `PoseDetectionCpu`
 graph) looks for people nobody follows yet: in every region of the frame at first, then in one region in
 turn (the whole frame, and for a wide frame its left and right squares: the detector sees a 224-pixel
 picture, in which a person half the frame's height is too small on a whole 16:9 frame). Each such person is
@@ -24,11 +24,11 @@ from .base import PoseBackend
 from .exerciser import ExerciserChoice
 from .mediapipe_backend import NUM_LANDMARKS, MediaPipePose, MediaPipePoseFrame
 from .native_logs import native_logs_silenced
-from .tracking import MAX_GAP_FRAMES, PeopleFrame, PersonTracker, missing_pose, person_box, pose_distance
+from .tracking import PeopleFrame, PersonTracker, gap_frames, missing_pose, person_box, pose_distance
 
-# At the models' 10 fps, a look for newcomers every 1.5 s, at one region of the frame: the detector costs
-# about 0.6 of a person's landmarks (CPU time), so a one-person frame costs 4% more.
-DETECT_EVERY = 15
+# A look for newcomers every 1.5 s, at one region of the frame: the detector costs about 0.6 of a person's
+# landmarks (CPU time), so at the models' 10 fps a one-person frame costs 4% more.
+DETECT_EVERY_S = 1.5
 MAX_PEOPLE = 4
 # A follower's crop is this many times the person's size (their box's longer side), so that they can move
 # and stretch inside it; it is moved when they come this near (a share of the crop) to its edge, or when
@@ -167,15 +167,15 @@ class MediaPipePeople(PoseBackend):
     name = "mediapipe-people"
     layout = "mediapipe33"
 
-    def __init__(self, max_people: int = MAX_PEOPLE, detect_every: int = DETECT_EVERY, fps: float = 10.0,
-                 **mediapipe_options):
-        """`fps`: the rate frames come at (the model's sampling rate), for the exerciser choice's windows;
-        `mediapipe_options` go to every `MediaPipePose`."""
-        self.max_people, self.detect_every = max_people, detect_every
+    def __init__(self, fps: float = 10.0, max_people: int = MAX_PEOPLE, **mediapipe_options):
+        """`fps`: the rate frames come at (default: the models' sampling rate), which the looks for newcomers,
+        the tracks and the exerciser choice are timed by; `mediapipe_options` go to every `MediaPipePose`."""
+        self.max_people = max_people
+        self.detect_every, self._max_gap = max(1, round(DETECT_EVERY_S * fps)), gap_frames(fps)
         self._options = mediapipe_options
         self._one = MediaPipePose(**mediapipe_options)
         self._detector = PersonDetector()
-        self._tracker = PersonTracker()
+        self._tracker = PersonTracker(fps)
         self._choice = ExerciserChoice(fps)
         self._followers: list[_CropFollower] = []
         self._spare: list[MediaPipePose] = []  # backends of followers gone, kept: a graph takes a while to build
@@ -234,7 +234,7 @@ class MediaPipePeople(PoseBackend):
         for follower in self._followers:
             pose = follower(frame_rgb, [person_box(other.image_points) for other in whole_frame + others])
             if pose is None:
-                if follower.misses > MAX_GAP_FRAMES:
+                if follower.misses > self._max_gap:
                     gone.append(follower)
             elif any(_same_person(pose, other) for other in others):
                 gone.append(follower)  # two followers came to one person

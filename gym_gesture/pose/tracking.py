@@ -15,14 +15,17 @@ import numpy as np
 from ..model.skeleton import get_layout
 from .mediapipe_backend import MediaPipePoseFrame
 
-# How far a person's joints may move from one frame to the next and still be the same person: the median
-# joint's step in person heights, per frame unseen (at the 10 fps the models sample, jumping jacks move the
-# median joint less than a tenth of the height a frame; two people side by side stand a height apart).
-MAX_STEP_PER_FRAME = 0.25
-# A track unseen for more frames than this has ended: 1 s at 10 fps, a short occlusion.
-MAX_GAP_FRAMES = 10
-# Where two tracks are in reach of one pose, the one seen more recently wins by this much a frame unseen.
-RECENCY = 0.05
+# How fast a person's joints may move and still be the same person: the median joint's move in person
+# heights a second (jumping jacks move it less than one; two people side by side stand a height apart, and
+# at the models' 10 fps that is four frames' reach). Out of sight, a person is taken to have moved for
+# `MAX_UNSEEN_MOVE_S` at most.
+MAX_MOVE_PER_S = 2.5
+MAX_UNSEEN_MOVE_S = 0.3
+# A track unseen for longer than this has ended: a short occlusion is less.
+MAX_GAP_S = 1.0
+# Where two tracks are in reach of one pose, the one seen more recently wins by this much (person heights)
+# a second unseen.
+RECENCY_PER_S = 0.5
 _MIRRORED = get_layout("mediapipe33").mirror_permutation
 
 
@@ -76,11 +79,18 @@ class _LiveTrack:
     height: float
 
 
-class PersonTracker:
-    """Gives each frame's poses their track ids, one frame after the other (`reset` between clips)."""
+def gap_frames(fps: float, seconds: float = MAX_GAP_S) -> int:
+    """The frames at `fps` a track may go unseen before it has ended."""
+    return max(1, round(seconds * fps))
 
-    def __init__(self, max_step: float = MAX_STEP_PER_FRAME, max_gap: int = MAX_GAP_FRAMES):
-        self.max_step, self.max_gap = max_step, max_gap
+
+class PersonTracker:
+    """Gives each frame's poses their track ids, one frame after the other (`reset` between clips), frames
+    coming at `fps`."""
+
+    def __init__(self, fps: float, max_gap_s: float = MAX_GAP_S):
+        self.max_step, self.max_gap = MAX_MOVE_PER_S / fps, gap_frames(fps, max_gap_s)
+        self._unseen_cap, self._recency = max(1, round(MAX_UNSEEN_MOVE_S * fps)), RECENCY_PER_S / fps
         self.reset()
 
     def reset(self) -> None:
@@ -89,10 +99,10 @@ class PersonTracker:
         self._next_id = 0
 
     def _distance(self, track: _LiveTrack, pose: MediaPipePoseFrame) -> float:
-        """The median joint's move from the track's last pose, in person heights, per frame unseen up to
-        three (a person out of sight for a second has not gone further than three frames' worth)."""
+        """The median joint's move from the track's last pose, in person heights, per frame unseen (as many
+        as `MAX_UNSEEN_MOVE_S` at most)."""
         unseen = self._frame - track.last_frame
-        return pose_distance(pose.image_points, track.image_points) / track.height / min(unseen, 3)
+        return pose_distance(pose.image_points, track.image_points) / track.height / min(unseen, self._unseen_cap)
 
     def update(self, poses: list[MediaPipePoseFrame]) -> list[int]:
         """The track id of each of this frame's poses: the nearest track within reach, else a new one."""
@@ -104,7 +114,7 @@ class PersonTracker:
         if self._tracks and poses:
             distance = np.array([[self._distance(track, pose) for pose in poses] for track in self._tracks])
             unseen = np.array([self._frame - track.last_frame - 1 for track in self._tracks])
-            for row, column in zip(*linear_sum_assignment(distance + RECENCY * unseen[:, None])):
+            for row, column in zip(*linear_sum_assignment(distance + self._recency * unseen[:, None])):
                 if distance[row, column] <= self.max_step:
                     ids[column] = self._tracks[row].id
         for index, pose in enumerate(poses):
