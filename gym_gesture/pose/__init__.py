@@ -3,6 +3,8 @@
 from .base import POSE_BACKENDS, PoseBackend, PoseFrame, create_backend, register_backend
 
 register_backend("mediapipe", "gym_gesture.pose.mediapipe_backend:MediaPipePose")
+# Everyone in view, the person exercising followed; with one person in view, the same as "mediapipe".
+register_backend("mediapipe-people", "gym_gesture.pose.people:MediaPipePeople")
 # Imported only when picked: the mmpose backend needs the optional MMPose extra.
 register_backend("mmpose", "gym_gesture.pose.mmpose_backend:MMPoseBackend")
 

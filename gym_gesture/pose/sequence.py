@@ -10,6 +10,8 @@ import numpy as np
 
 from .video import DEFAULT_MAX_VIDEO_DURATION_S, DEFAULT_MAX_PIXELS, ClipFrame, read_ahead, read_clip, read_frames
 from .base import PoseBackend, PoseFrame
+from .exerciser import choose_exerciser
+from .tracking import PeopleFrame, PeopleTracks
 
 
 @dataclass
@@ -18,6 +20,9 @@ class PoseSequence:
 
     keypoints (T, J, 3) in the backend's `layout`, NaN where no person; image_points (T, J, 2) pixels
     in the upright frame of `width` x `height`; scores (T, J); detected (T,) bool.
+    From a backend that sees everyone in view (`mediapipe-people`), these are the person exercising's (the
+    followed track's in each frame), `people` holds everyone's tracks and `followed` (T,) the track
+    followed in each frame (-1: nobody).
     """
 
     keypoints: np.ndarray
@@ -29,6 +34,8 @@ class PoseSequence:
     height: int
     layout: str
     backend: str
+    people: PeopleTracks | None = None
+    followed: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.detected)
@@ -36,6 +43,23 @@ class PoseSequence:
     @property
     def detection_rate(self) -> float:
         return float(self.detected.mean()) if len(self) else 0.0
+
+    def people_seen(self, min_seconds: float = 1.0) -> int | None:
+        """How many people were in view: the tracks seen for at least `min_seconds` (a person glimpsed less
+        is not counted); None from a single-person backend."""
+        if self.people is None:
+            return None
+        return sum(int(self.people.seen(track).sum() >= min_seconds * self.fps) for track in self.people.ids)
+
+    def followed_spans(self) -> list[tuple[int, float, float]] | None:
+        """Which track was followed when: (track, start s, end s) for each run of frames that follow one track
+        (nobody followed: no span); None from a single-person backend."""
+        if self.followed is None:
+            return None
+        changes = np.flatnonzero(np.diff(self.followed)) + 1
+        starts, ends = np.concatenate([[0], changes]), np.concatenate([changes, [len(self.followed)]])
+        return [(int(self.followed[start]), start / self.fps, end / self.fps)
+                for start, end in zip(starts, ends) if self.followed[start] >= 0]
 
     def model_coordinates(self, num_channels: int) -> np.ndarray:
         """The keypoints a model of `num_channels` channels reads (its config's geometry): 2, the image
@@ -105,11 +129,16 @@ def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None
                 poses += found
             if observer is not None:
                 observer(frame, found)
+    people = followed = None
+    if poses and isinstance(poses[0], PeopleFrame):
+        people = PeopleTracks.from_frames(poses)
+        followed = choose_exerciser(people, backend.layout, fps, (width, height))
+        poses = [frame.pose_of(track) for frame, track in zip(poses, followed)]
     return PoseSequence(
         keypoints=np.asarray([pose.keypoints for pose in poses], dtype=np.float32),
         image_points=np.asarray([pose.image_points for pose in poses], dtype=np.float32),
         scores=np.asarray([pose.scores for pose in poses], dtype=np.float32),
         detected=np.asarray([pose.detected for pose in poses], dtype=bool),
         fps=float(fps), width=int(width), height=int(height),
-        layout=backend.layout, backend=backend.name,
+        layout=backend.layout, backend=backend.name, people=people, followed=followed,
     )
