@@ -143,7 +143,7 @@ def test_live_json_has_the_sets_and_predicts_segment_form(capsys):
 
     assert main(["live", "--video", str(SQUAT_CLIP), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["schema_version"] == SCHEMA_VERSION == 3
+    assert result["schema_version"] == SCHEMA_VERSION == 4
     assert [(s["exercise"], s["reps"]) for s in result["sets"]] == [("squat", 1)]
     segments = [Segment.from_json(segment) for segment in result["segments"]]
     assert [(s.exercise, s.reps, s.abstain) for s in segments] == [("squat", 1, None)]

@@ -224,3 +224,28 @@ def test_split_screen_names_the_exercise_without_doubling_reps(shared_data, peop
     result = _recognized(recognizer, sequence)
     assert (result.verdict, result.exercise) == ("exercise", "squat")
     assert abs(_reps(result) - 2) <= 1
+
+
+def test_predict_json_says_how_many_people_were_seen_and_whom_it_followed(shared_data, model_dir):
+    """`predict --json` with the multi-person backend: two people in view (the split-screen's two views of one
+    man) and one followed throughout; a single-person backend says nothing of people (None)."""
+    import json
+
+    from gym_gesture.analysis.prediction import Prediction
+    from gym_gesture.inference.recognizer import Recognizer
+
+    video = shared_data / "clips22" / "squat" / "yellownega_Plan-Master__Barbell_Squat.mp4"
+    recognizer = Recognizer.from_pretrained(model_dir, backend="mediapipe-people")
+    try:
+        prediction = recognizer.predict(video)
+    finally:
+        recognizer.close()
+    payload = json.loads(json.dumps(prediction.to_json()))
+    assert payload["people_seen"] == 2 and len(payload["followed"]) == 1
+    assert payload["followed"][0]["start_s"] <= 0.5 and payload["followed"][0]["end_s"] >= prediction.duration - 0.5
+    assert Prediction.from_json(payload) == prediction
+    single = Recognizer.from_pretrained(model_dir)
+    try:
+        assert single.predict(video).to_json()["people_seen"] is None
+    finally:
+        single.close()

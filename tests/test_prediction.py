@@ -12,7 +12,8 @@ from gym_gesture.analysis.prediction import (EXERCISE, NOT_SURE, SCHEMA_VERSION,
 
 # The keys of `gym-gesture predict --json`, as documented in gym_gesture/prediction.py and the README.
 PREDICTION_KEYS = ["schema_version", "top_k", "windows", "segments", "verdict", "exercise", "reps", "abstain", "frames", "detected_frames",
-                   "seconds", "timings", "fps", "backend", "model", "overlay_path", "detection_rate"]
+                   "seconds", "timings", "fps", "backend", "model", "overlay_path", "people_seen", "followed",
+                   "detection_rate"]
 SEGMENT_KEYS = ["exercise", "start", "end", "probability", "windows", "reps", "rep_times", "abstain", "form",
                 "range_of_motion", "hold_s", "verdict"]
 FORM_KEYS = ["verdict", "probability_good", "angles", "hint"]
@@ -43,7 +44,7 @@ def test_json_round_trips_to_the_same_prediction():
 
 def test_json_is_versioned_and_has_the_documented_keys():
     payload = _prediction().to_json()
-    assert payload["schema_version"] == SCHEMA_VERSION == 3
+    assert payload["schema_version"] == SCHEMA_VERSION == 4
     assert list(payload) == PREDICTION_KEYS
     assert all(list(item) == ["label", "score"] for item in payload["top_k"])
     assert all(list(window) == ["start_s", "end_s", "label", "score"] for window in payload["windows"])

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-SCHEMA_VERSION = 3  # 2: segments' range_of_motion and hold_s; 3: verdict and exercise, segments' verdict
+SCHEMA_VERSION = 4  # 2: segments' range_of_motion and hold_s; 3: verdict and exercise, segments' verdict;
+# 4: people_seen and followed (a multi-person backend)
 
 # The verdicts, and the words a person reads for each.
 EXERCISE, NOT_SURE, NOT_AN_EXERCISE, NO_PERSON = "exercise", "not sure", "not an exercise", "no person"
@@ -120,6 +121,19 @@ class Segment:
 
 
 @dataclass
+class FollowedSpan:
+    """Which person (`track`) the prediction followed from `start_s` to `end_s` (s from the clip's start)."""
+
+    track: int
+    start_s: float
+    end_s: float
+
+    def __post_init__(self):
+        self.track = int(self.track)
+        self.start_s, self.end_s = round(float(self.start_s), 3), round(float(self.end_s), 3)
+
+
+@dataclass
 class Prediction:
     """What `Recognizer.predict` returns: the fields of the JSON form (module docstring), plus the
     window probabilities behind them, which the JSON leaves out."""
@@ -139,6 +153,10 @@ class Prediction:
     backend: str
     model: str
     overlay_path: str | None = None
+    # With a multi-person pose backend (`mediapipe-people`): how many people were in view, and whom the
+    # prediction followed when. None from a backend that sees one person.
+    people_seen: int | None = None
+    followed: list[FollowedSpan] | None = None
     # (windows, classes) and its columns, for plots; not in the JSON, so not compared either.
     window_probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
     class_names: list[str] | None = field(default=None, repr=False, compare=False)
@@ -189,6 +207,8 @@ class Prediction:
                 top_k=[ClassScore(**item) for item in data["top_k"]],
                 windows=[WindowScore(**item) for item in data["windows"]],
                 segments=[Segment.from_json(item) for item in data["segments"]],
+                followed=None if data["followed"] is None else [FollowedSpan(**item) for item in data["followed"]],
+                people_seen=data["people_seen"],
                 **{key: data[key] for key in ("verdict", "exercise", "reps", "abstain", "frames", "detected_frames", "seconds", "timings",
                                               "fps", "backend", "model", "overlay_path")},
             )
@@ -201,4 +221,4 @@ def _check_verdict(verdict: str, abstain: str | None) -> None:
         raise ValueError(f"verdict {verdict!r} with abstain reason {abstain!r}")
 
 
-__all__ = ["EXERCISE", "NOT_AN_EXERCISE", "NOT_SURE", "NO_PERSON", "SCHEMA_VERSION", "VERDICTS", "VERDICT_HEADLINES", "ClassScore", "FormVerdict", "Prediction", "Segment", "WindowScore"]
+__all__ = ["EXERCISE", "NOT_AN_EXERCISE", "NOT_SURE", "NO_PERSON", "SCHEMA_VERSION", "VERDICTS", "VERDICT_HEADLINES", "ClassScore", "FollowedSpan", "FormVerdict", "Prediction", "Segment", "WindowScore"]

@@ -22,7 +22,7 @@ from ..core.errors import InputError, MissingFileError
 from ..analysis.form import FormModel
 from ..core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from ..pose.base import PoseBackend, PoseFrame
-from ..analysis.prediction import NO_PERSON, ClassScore, Prediction, Segment, WindowScore
+from ..analysis.prediction import NO_PERSON, ClassScore, FollowedSpan, Prediction, Segment, WindowScore
 from ..analysis.timeline import (
     DEFAULT_THRESHOLDS,
     AbstainSample,
@@ -375,7 +375,9 @@ class Recognizer:
             seconds=time.perf_counter() - started, timings=timings,
             fps=sequence.fps, backend=self.backend.name, model=self.model_name,
             overlay_path=str(overlay_path) if overlay_path is not None else None,
-            window_probabilities=probabilities, class_names=labels,
+            window_probabilities=probabilities, class_names=labels, people_seen=sequence.people_seen(),
+            followed=None if sequence.followed_spans() is None else [
+                FollowedSpan(*span) for span in sequence.followed_spans()],
         )
         if overlay_path is not None:
             write_captions(caption_cues(prediction), captions_path(overlay_path))
