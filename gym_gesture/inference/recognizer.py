@@ -23,16 +23,9 @@ from ..analysis.form import FormModel
 from ..core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from ..pose.base import PoseBackend, PoseFrame
 from ..analysis.prediction import NO_PERSON, ClassScore, Prediction, Segment, WindowScore
-from ..analysis.timeline import (
-    DEFAULT_THRESHOLDS,
-    AbstainSample,
-    AbstainThresholds,
-    PrototypeSimilarity,
-    clip_verdict,
-    describe_segments,
-    segments_from_windows,
-    span_sample,
-)
+from ..analysis.abstain import DEFAULT_THRESHOLDS, AbstainSample, AbstainThresholds, PrototypeSimilarity, span_sample
+from ..analysis.segments import segments_from_windows
+from ..analysis.verdict import clip_verdict, describe_segments
 
 # What a Hub download of a model takes: its config, weights, remote code and per-model files, nothing else.
 MODEL_FOLDER_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.md")

@@ -146,7 +146,7 @@ def motion_floor(clips: list[EnrolmentClip]) -> float | None:
     """The least motion energy that counts as doing the enrolled exercise: `MOTION_FLOOR_SHARE` of that of
     its least-moving clip (`timeline.motion_energy` over the whole clip); None when no clip has enough
     frames with a person to measure it."""
-    from ..analysis.timeline import motion_energy
+    from ..analysis.motion import motion_energy
 
     energies = [energy for clip in clips if np.isfinite(energy := motion_energy(clip.keypoints, clip.layout))]
     return MOTION_FLOOR_SHARE * min(energies) if energies else None
@@ -270,7 +270,7 @@ def enroll(model_source, label: str, clips: list[EnrolmentClip], out_dir: str | 
 def write_calibration(folder: Path, out_dir: Path, record: dict) -> None:
     """The base folder's calibration.json (what the recognizer reads beside the weights) with the enrolled
     exercise's own motion threshold (`with_motion_floor`)."""
-    from ..analysis.timeline import AbstainThresholds
+    from ..analysis.abstain import AbstainThresholds
 
     path = folder / CALIBRATION_FILE
     calibration = json.loads(path.read_text()) if path.is_file() else {}
