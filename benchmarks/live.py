@@ -200,11 +200,17 @@ def side_by_side(recognizer, clip: Path, sessions: int = 3) -> list[dict]:
     return results
 
 
+def _loads(averages) -> str:
+    """Load averages as `os.getloadavg()` prints them, whether read back from the JSON (a list) or not."""
+    return str(tuple(averages))
+
+
 def markdown(report: dict) -> str:
     single, three, rows = report["single"], report["three_at_once"], report["accuracy"]
     lines = ["# Live coaching: `python -m benchmarks.live`", "",
              f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores; load average "
-             f"{report['machine']['load_average_start']} at the start, {report['machine']['load_average_end']} at "
+             f"{_loads(report['machine']['load_average_start'])} at the start, "
+             f"{_loads(report['machine']['load_average_end'])} at "
              f"the end (`uptime`: {report['uptime']}). Clip for speed: `{single['clip']}` (1280x720, 30 fps), "
              "played in real time; pose (MediaPipe) at the model's 10 fps.", "",
              "| figure | value | target | met |", "|---|---:|---:|---|"]
@@ -223,7 +229,7 @@ def markdown(report: dict) -> str:
     if "long_session" in report:
         long = report["long_session"]
         lines += [f"A {long['minutes']}-minute session (`--long-session-only`, load average "
-                  f"{long['machine']['load_average_start']} at its start): sets of `{long['clip']}`'s squat "
+                  f"{_loads(long['machine']['load_average_start'])} at its start): sets of `{long['clip']}`'s squat "
                   f"({long['set']}), {long['rest_s']:g} s standing still between, its MediaPipe poses replayed "
                   f"so that only the session's work is timed; {long['frames_processed']} frames processed in "
                   f"{long['wall_s']:g} s, {long['sets']} sets ({'/'.join(map(str, long['reps_per_set']))} reps). "
