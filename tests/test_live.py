@@ -202,3 +202,28 @@ def test_a_long_session_does_no_more_work_per_frame_in_its_last_set_than_in_an_e
         second, last = (max(frame_work.get(key, 0) for frame_work in per_frame[part * cycle:(part + 1) * cycle])
                         for part in (1, 3))
         assert 0 < last <= second, key
+
+
+def test_a_set_longer_than_a_minute_is_described_on_its_last_minute_and_counts_on(recognizer, monkeypatch):
+    """80 s of squats without a rest (the squat clip's poses looped, one squat each time): after each frame
+    no more than the set's last minute is described, and the count goes on as over the whole set."""
+    import gym_gesture.inference.live as live
+    from benchmarks.live import ReplayedPose, record_poses, workout
+    from gym_gesture.analysis.sets import RECENT_S
+
+    poses, frame, name, layout = record_poses(SQUAT_CLIP, 10.0)
+    seconds_described = []
+
+    def describe_segments(pieces, *args, **kwargs):
+        seconds_described.extend(piece.end - piece.start for piece in pieces)
+        return live_describe(pieces, *args, **kwargs)
+
+    live_describe = live.describe_segments
+    monkeypatch.setattr(live, "describe_segments", describe_segments)
+    with LiveSession(recognizer, ReplayedPose(workout(poses, 1, 0), name, layout)) as session:
+        updates = [session.push(frame, slot / 10) for slot in range(800)]
+        longest = max(seconds_described)
+        segments = session.segments()  # each set described whole
+    assert longest <= RECENT_S + 0.1
+    assert updates[-1].reps == len(updates) // len(poses) == 32
+    assert [(s.exercise, s.reps) for s in segments] == [("squat", 32)]

@@ -4,6 +4,10 @@ A set ends when `SET_REST_S` pass without a rep, and the next one starts at most
 its first rep: the rest between is no set, and its frames never widen the range the rep counter's
 thresholds sit in (a long still stretch would hide the next reps from it). A clip given whole to `predict`
 has no sets: its segments are described from end to end.
+
+The set going on is described after every processed frame; one longer than `RECENT_S` is described on its
+last `RECENT_S` only (its abstain decision and form cue read them), its earlier reps kept as counted, so
+that a frame costs no more ten minutes into a set than one minute into it.
 """
 
 from __future__ import annotations
@@ -19,23 +23,29 @@ from .segments import RawSegment
 SET_REST_S = 10.0
 # A set ended by rest is cut this long after its last rep: the way back to rest stays in it.
 SET_END_AFTER_REP_S = 1.0
+# A set going on is described on its last minute at most (`SetTracker.recent`) ...
+RECENT_S = 60.0
+# ... and of the reps counted there, those this far in or later are taken: before them the counter has had two
+# of its range windows (`reps.RANGE_WINDOW_S`) and its slowest rep (8 s) to settle as on the whole set.
+SETTLE_S = 20.0
 
 
 class SetTracker:
     """Where sets ended (`set_ends`, s) and began after a rest or getting ready (`set_starts`, s) in one
-    live session: state kept from one processed frame to the next, as a gym counter keeps a count and a
-    stage per person, moved by `step` only.
+    live session, and the reps of the set going on: state kept from one processed frame to the next, as a
+    gym counter keeps a count and a stage per person.
 
         piece = sets.current(segment)           # the set (or rest) going on in the segment going on
-        described = describe(piece)
+        described = sets.whole(piece, describe(sets.recent(piece)))
         if sets.step(piece, described, now):    # a set ended, or no rep yet: the cut moved
-            described = describe(sets.current(segment))
+            ...                                  # the same again for sets.current(segment)
     """
 
     def __init__(self, rest_s: float = SET_REST_S):
         self.rest_s = rest_s
         self.set_ends: list[float] = []
         self.set_starts: list[float] = []
+        self._rep_times: list[float] = []  # of the set going on, as counted so far
 
     def _cuts(self, segment: RawSegment):
         return (cut for cut in chain(self.set_ends, self.set_starts) if segment.start < cut < segment.end)
@@ -47,7 +57,23 @@ class SetTracker:
 
     def current(self, segment: RawSegment) -> RawSegment:
         """The last of `pieces(segment)`: the set or rest going on when `segment` is."""
-        return replace(segment, start=max(self._cuts(segment), default=segment.start), end=segment.end)
+        return replace(segment, start=max(self._cuts(segment), default=segment.start))
+
+    def recent(self, piece: RawSegment) -> RawSegment:
+        """What to describe of the set or rest going on (`current`): all of it, or its last `RECENT_S`."""
+        return replace(piece, start=max(piece.start, piece.end - RECENT_S))
+
+    def whole(self, piece: RawSegment, described: Segment) -> Segment:
+        """The description of the set or rest going on (`piece`) from that of its `recent` part: the same
+        when that is all of it, else with the reps counted before the recent part's first `SETTLE_S`."""
+        recent = self.recent(piece)
+        if recent.start == piece.start:
+            self._rep_times = described.rep_times
+            return described
+        settled = recent.start + SETTLE_S
+        self._rep_times = ([time for time in self._rep_times if piece.start <= time < settled]
+                           + [time for time in described.rep_times if time >= settled])
+        return replace(described, start=piece.start, reps=len(self._rep_times), rep_times=self._rep_times)
 
     def step(self, piece: RawSegment, described: Segment, now: float) -> bool:
         """Move the cuts after a processed frame at `now` (s), given the set or rest going on (`piece`) and

@@ -13,8 +13,9 @@ chain on the session's pose sequence as it grows:
   described by `verdict.describe_segments`: the same abstain decision, rep counter and form model as
   `predict`. A change of exercise starts a new segment, so its count starts at 0.
 
-So a processed frame costs the same an hour into a session as in its first minute: it classifies one or
-two windows, updates the timeline's last segments and describes the set going on (its own frames only).
+So a processed frame costs the same an hour into a session as in its first minute: it classifies one
+window, updates the timeline's last segments and describes the set going on (its own frames only, its last
+minute in a set longer than that).
 
 A frame that arrives while another is being processed is not queued: `push` hands back the latest update
 at once, drawn on the new frame, so the lag never grows. `summary()` gives the sets so far in the
@@ -214,10 +215,14 @@ class LiveSession:
                                  latest.start, latest.end, label, probability).reason(self.recognizer.thresholds)
             return label, probability, reason or not_sure_reason(probability, self.recognizer.thresholds), 0, None
         piece = self._sets.current(segment)
-        current = self._describe([piece])[0]
+        current = self._describe_going_on(piece)
         if self._sets.step(piece, current, now):
-            current = self._describe([self._sets.current(segment)])[0]
+            current = self._describe_going_on(self._sets.current(segment))
         return current.exercise, current.probability, current.abstain, current.reps, _form_cue(current)
+
+    def _describe_going_on(self, piece: RawSegment) -> Segment:
+        """The set or rest going on, described on its last minute at most (`sets.SetTracker.recent`)."""
+        return self._sets.whole(piece, self._describe([self._sets.recent(piece)])[0])
 
     # -- the session so far ------------------------------------------------------------------------------
 
