@@ -42,7 +42,7 @@ from gym_gesture.training.enroll import (MIN_THRESHOLD, EnrolmentClip, clip_simi
                                 with_motion_floor)
 from gym_gesture.inference.recognizer import load_model, name_clip, window_probabilities_and_similarities
 from gym_gesture.core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR
-from gym_gesture.analysis.timeline import AbstainSample, AbstainThresholds, span_sample
+from gym_gesture.analysis.abstain import AbstainSample, AbstainThresholds, span_sample
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KEYPOINTS = REPO_ROOT.parent / "shared" / "data" / "keypoints"

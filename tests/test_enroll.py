@@ -18,7 +18,8 @@ from gym_gesture.training.enroll import (EnrolmentClip, clips_from_archive, enro
 from gym_gesture.core.errors import InputError
 from gym_gesture.hub.publish import build_model_folder
 from gym_gesture.inference.recognizer import Recognizer, load_model, window_probabilities_and_similarities
-from gym_gesture.analysis.timeline import AbstainSample, AbstainThresholds, PrototypeSimilarity, motion_energy
+from gym_gesture.analysis.abstain import AbstainSample, AbstainThresholds, PrototypeSimilarity
+from gym_gesture.analysis.motion import motion_energy
 from synthetic_poses import synthetic_clip
 from test_remote_code import load_in_fresh_process
 

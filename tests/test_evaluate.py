@@ -16,7 +16,7 @@ from gym_gesture.cli import main
 from gym_gesture.training.evaluate import evaluate
 from gym_gesture.inference.recognizer import Recognizer
 from gym_gesture.pose.base import PoseBackend, PoseFrame
-from gym_gesture.analysis.timeline import DEFAULT_THRESHOLDS
+from gym_gesture.analysis.abstain import DEFAULT_THRESHOLDS
 from gym_gesture.data.windows import held_out_part_of_unseen_source, load_pose_datasets
 
 
@@ -287,7 +287,8 @@ def test_calibrated_motion_threshold_names_a_bench_press_filmed_from_afar_but_no
     a real Penn Action bench press whose joints move 0.035 torso lengths (under the 0.05 default), while
     the same person frozen in the clip's first frame is still "no exercise motion"."""
     from gym_gesture.inference.recognizer import resolve_model_dir
-    from gym_gesture.analysis.timeline import DEFAULT_MIN_MOTION, motion_energy
+    from gym_gesture.analysis.abstain import DEFAULT_MIN_MOTION
+    from gym_gesture.analysis.motion import motion_energy
 
     recognizer = Recognizer.from_pretrained(resolve_model_dir("gym22-transformer"), backend=None)
     dataset = load_pose_datasets(shared_data / "keypoints" / "penn_action_13j.npz")[0]

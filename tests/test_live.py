@@ -9,7 +9,9 @@ import threading
 import pytest
 
 from conftest import FIXTURES
-from gym_gesture.inference.live import SET_REST_S, LiveSession, play_video
+from gym_gesture.analysis.sets import SET_REST_S
+from gym_gesture.inference.live import LiveSession
+from gym_gesture.inference.sources import play_video
 from gym_gesture.pose import create_backend
 from gym_gesture.pose.base import PoseBackend
 from gym_gesture.analysis.prediction import SCHEMA_VERSION, Segment
@@ -157,3 +159,71 @@ def test_live_refuses_a_missing_camera_or_file_before_loading_the_model(capsys, 
     assert "no such video file" in capsys.readouterr().err
     assert main(["live", "--camera", "97"]) == 1
     assert "camera 97: cannot be opened" in capsys.readouterr().err
+
+
+def test_a_long_session_does_no_more_work_per_frame_in_its_last_set_than_in_an_earlier_one(recognizer, monkeypatch):
+    """A gym session lasts an hour, so a processed frame must cost then what it cost at the start (issue #30).
+    Sets of the squat clip's poses replayed (4 squats each) with rests between: per processed frame, the
+    windows classified, the windows and runs of the timeline looked at and the frames described stay within
+    what they were in an earlier set and rest, rather than growing with the session."""
+    import gym_gesture.analysis.segments as segments
+    import gym_gesture.inference.live as live
+    from benchmarks.live import ReplayedPose, record_poses, workout
+
+    poses, frame, name, layout = record_poses(SQUAT_CLIP, 10.0)
+    work = {}
+
+    def counted(key, function, amount):
+        def counting(*args, **kwargs):
+            work[key] = work.get(key, 0) + amount(*args)
+            return function(*args, **kwargs)
+        return counting
+
+    monkeypatch.setattr(recognizer, "window_probabilities", counted(
+        "windows classified", recognizer.window_probabilities, lambda keypoints, _: len(keypoints)))
+    monkeypatch.setattr(segments, "_smoothed", counted("windows smoothed", segments._smoothed,
+                                                       lambda sums, first, last, *_: last - first))
+    monkeypatch.setattr(segments, "_fold_short_runs", counted("runs folded", segments._fold_short_runs,
+                                                              lambda runs, *_: len(runs)))
+    monkeypatch.setattr(live, "describe_segments", counted(
+        "frames described", live.describe_segments,
+        lambda pieces, *_: sum(round((piece.end - piece.start) * 10) for piece in pieces)))
+    cycle = len(poses) * 4 + 150  # a set (10 s), then 15 s standing still
+    per_frame = []
+    with LiveSession(recognizer, ReplayedPose(workout(poses, 4, 150), name, layout)) as session:
+        for slot in range(4 * cycle):
+            work.clear()
+            assert session.push(frame, slot / 10).processed
+            per_frame.append(dict(work))
+        sets = session.summary()
+    assert [(s.exercise, s.reps) for s in sets] == [("squat", 4)] * 4
+    for key in ("windows classified", "windows smoothed", "runs folded", "frames described"):
+        # The first set has no rest before it (no frames of getting ready to describe): the second is the yardstick.
+        second, last = (max(frame_work.get(key, 0) for frame_work in per_frame[part * cycle:(part + 1) * cycle])
+                        for part in (1, 3))
+        assert 0 < last <= second, key
+
+
+def test_a_set_longer_than_a_minute_is_described_on_its_last_minute_and_counts_on(recognizer, monkeypatch):
+    """80 s of squats without a rest (the squat clip's poses looped, one squat each time): after each frame
+    no more than the set's last minute is described, and the count goes on as over the whole set."""
+    import gym_gesture.inference.live as live
+    from benchmarks.live import ReplayedPose, record_poses, workout
+    from gym_gesture.analysis.sets import RECENT_S
+
+    poses, frame, name, layout = record_poses(SQUAT_CLIP, 10.0)
+    seconds_described = []
+
+    def describe_segments(pieces, *args, **kwargs):
+        seconds_described.extend(piece.end - piece.start for piece in pieces)
+        return live_describe(pieces, *args, **kwargs)
+
+    live_describe = live.describe_segments
+    monkeypatch.setattr(live, "describe_segments", describe_segments)
+    with LiveSession(recognizer, ReplayedPose(workout(poses, 1, 0), name, layout)) as session:
+        updates = [session.push(frame, slot / 10) for slot in range(800)]
+        longest = max(seconds_described)
+        segments = session.segments()  # each set described whole
+    assert longest <= RECENT_S + 0.1
+    assert updates[-1].reps == len(updates) // len(poses) == 32
+    assert [(s.exercise, s.reps) for s in segments] == [("squat", 32)]

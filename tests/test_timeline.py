@@ -7,8 +7,10 @@ import pytest
 
 from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from gym_gesture.data.windows import load_pose_datasets
-from gym_gesture.analysis.timeline import (AbstainSample, AbstainThresholds, abstain_reason, calibrate_threshold, motion_energy,
-                                  segments_from_windows, smooth_probabilities, walking_speed)
+from gym_gesture.analysis.abstain import AbstainSample, AbstainThresholds, abstain_reason
+from gym_gesture.analysis.motion import motion_energy, walking_speed
+from gym_gesture.analysis.segments import ClassifiedWindow, SegmentTracker, segments_from_windows, smooth_probabilities
+from gym_gesture.training.calibration import calibrate_threshold
 
 LABELS = ("push up", "squat", "plank")
 
@@ -56,6 +58,36 @@ def test_smoothing_and_input_errors():
         segments_from_windows([0.0], [2.0], np.ones((1, 2)), LABELS)
     with pytest.raises(ValueError, match="differ"):
         segments_from_windows([0.0, 1.0], [2.0], np.ones((2, 3)), LABELS)
+
+
+def test_segments_kept_up_window_by_window_are_those_of_all_windows():
+    """Live coaching keeps its timeline up to date as windows come (`SegmentTracker`): after each window,
+    the very segments (to the last bit) `segments_from_windows` cuts from all of them, with a newest window
+    that the next replaces, flickers, unsure stretches, and now and then a window that starts before the
+    one before it (its first frames lost), of another length."""
+    rng = np.random.default_rng(0)
+    for neighbours, min_duration_s in ((1, 2.0), (0, 1.0), (2, 3.0)):
+        tracker = SegmentTracker(LABELS, neighbours=neighbours, min_probability=0.5, min_duration_s=min_duration_s)
+        windows, exercise = [], 0
+        for index in range(150):
+            exercise = int(rng.integers(len(LABELS))) if rng.random() < 0.05 else exercise
+            probabilities = rng.dirichlet(np.ones(len(LABELS)))
+            if rng.random() < 0.8:  # else a flicker or an unsure window
+                probabilities = 0.3 * probabilities + 0.7 * np.eye(len(LABELS))[exercise]
+            start = index * 0.5 - (0.3 if rng.random() < 0.05 else 0.0)
+            windows.append(ClassifiedWindow(start, start + float(rng.choice([2.0, 3.0])), probabilities))
+            tracker.add(windows[-1])
+            newest = ClassifiedWindow(start + 0.2, start + 3.2, rng.dirichlet(np.ones(len(LABELS)))) \
+                if rng.random() < 0.5 else None
+            tracker.set_newest(newest)
+            every = windows + [newest] * (newest is not None)
+            expected = segments_from_windows([w.start for w in every], [w.end for w in every],
+                                             np.stack([w.probabilities for w in every]), LABELS, neighbours=neighbours,
+                                             min_probability=0.5, min_duration_s=min_duration_s)
+            assert tracker.segments() == expected
+            assert tracker.current() == (expected[-1] if expected else None)
+            assert np.array_equal(tracker.latest_probabilities(),
+                                  smooth_probabilities(np.stack([w.probabilities for w in every]), neighbours)[-1])
 
 
 def test_abstain_reasons():
@@ -130,7 +162,7 @@ def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, med
     come from real MediaPipe keypoints."""
     from gym_gesture.analysis.form import FEATURES, FormModel
     from gym_gesture.pose.sequence import extract_clip
-    from gym_gesture.analysis.timeline import describe_segments
+    from gym_gesture.analysis.verdict import describe_segments
 
     clips = [("push_up_wrong94.mp4", "push up", 3), ("squat_04.mp4", "squat", 1), ("plank_01.mp4", "plank", 0)]
     sequences = [extract_clip(shared_data / "videos" / name, mediapipe_pose) for name, _, _ in clips]
@@ -204,7 +236,7 @@ def test_walking_speed_of_a_person_walking_across_and_of_one_squatting():
 
 def _segment(exercise, start, end, abstain=None):
     from gym_gesture.analysis.prediction import Segment
-    from gym_gesture.analysis.timeline import abstention
+    from gym_gesture.analysis.abstain import abstention
 
     found = abstention(1.0, 0.3, 0.3, exercise) if abstain == "not sure" else None
     return Segment(exercise, start, end, 0.9, 2, 1, [], found.reason if found else None, None,
@@ -212,7 +244,7 @@ def _segment(exercise, start, end, abstain=None):
 
 
 def test_every_abstain_reason_is_one_verdict_kind():
-    from gym_gesture.analysis.timeline import abstention
+    from gym_gesture.analysis.abstain import abstention
 
     assert abstention(0.2, 0.9, 0.3, "squat").verdict == "no person"
     assert abstention(1.0, 0.99, 0.3, "push up", walking=0.9).verdict == "not an exercise"
@@ -222,7 +254,8 @@ def test_every_abstain_reason_is_one_verdict_kind():
 
 
 def test_the_clip_and_its_segments_never_disagree():
-    from gym_gesture.analysis.timeline import MIN_SET_S, abstention, clip_verdict
+    from gym_gesture.analysis.abstain import abstention
+    from gym_gesture.analysis.verdict import MIN_SET_S, clip_verdict
 
     unsure = abstention(1.0, 0.45, 0.3, "push up")
     walking = abstention(1.0, 0.9, 0.3, "squat", walking=0.9)

@@ -11,7 +11,8 @@ from gym_gesture.analysis.form import CHECK, GOOD
 from gym_gesture.analysis.prediction import (EXERCISE, NO_PERSON, NOT_AN_EXERCISE, NOT_SURE, ClassScore, FormVerdict,
                                              Prediction, Segment)
 from gym_gesture.analysis.summary import workout_sets
-from gym_gesture.analysis.timeline import AbstainThresholds, PrototypeSimilarity, abstention, clip_verdict
+from gym_gesture.analysis.abstain import AbstainThresholds, PrototypeSimilarity, abstention
+from gym_gesture.analysis.verdict import clip_verdict
 from gym_gesture.render.reports import live_status, prediction_report
 from gym_gesture.render.wording import (SET_HEADERS, clip_detail, clip_form_advice, count, form_advice, live_headline,
                                         plain_reason, ranking_caption, reason_kind, segment_text, set_rows)

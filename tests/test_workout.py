@@ -10,7 +10,7 @@ import pytest
 
 from gym_gesture.data.dataset import load_pose_dataset
 from gym_gesture.inference.recognizer import NoPersonError
-from gym_gesture.analysis.timeline import AbstainThresholds
+from gym_gesture.analysis.abstain import AbstainThresholds
 
 WORKOUT = ("squat", "push up", "bench press", "lat pulldown", "pull up", "push up")
 GAP_S = 3.0  # nobody in the frame between two exercises

@@ -7,7 +7,7 @@ Typed dataclasses with one JSON form, `Prediction.to_json`, read back by `Predic
                      probabilities over the clip's windows
     windows          [WindowScore {start_s, end_s, label, score}] in time order, each window's best class
     segments         [Segment {exercise, start, end, probability, windows, reps, rep_times, abstain, form,
-                     range_of_motion, hold_s, verdict}]: the timeline (`timeline.describe_segments`);
+                     range_of_motion, hold_s, verdict}]: the timeline (`verdict.describe_segments`);
                      range_of_motion is the degrees the exercise's main joint swings (null without one),
                      hold_s the seconds a hold (plank) was held (null for an exercise with reps); form is
                      null or FormVerdict {verdict, probability_good, angles, hint} (push ups,
@@ -15,7 +15,7 @@ Typed dataclasses with one JSON form, `Prediction.to_json`, read back by `Predic
                      the model's best guess, named only when verdict is "exercise")
     verdict          what a person reads first: one of VERDICTS, "exercise" (an exercise is named),
                      "not sure", "not an exercise" (walking, standing: not an exercise it knows) or
-                     "no person" (`timeline.abstention` says which reason is which kind)
+                     "no person" (`abstain.abstention` says which reason is which kind)
     exercise         the exercise named (verdict "exercise": the one of the most named time), else null
     reps             the reps of the segments of the exercise named (0 when none is named)
     abstain          why the clip names no exercise (no person / walking / no motion / not sure), or null

@@ -37,7 +37,7 @@ from .workout import sets_table, summary_files
 if TYPE_CHECKING:
     import gradio as gr
 
-    from ..analysis.timeline import AbstainThresholds
+    from ..analysis.abstain import AbstainThresholds
 
 logger = logging.getLogger(__name__)
 

@@ -23,16 +23,9 @@ from ..analysis.form import FormModel
 from ..core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from ..pose.base import PoseBackend, PoseFrame
 from ..analysis.prediction import NO_PERSON, ClassScore, FollowedSpan, Prediction, Segment, WindowScore
-from ..analysis.timeline import (
-    DEFAULT_THRESHOLDS,
-    AbstainSample,
-    AbstainThresholds,
-    PrototypeSimilarity,
-    clip_verdict,
-    describe_segments,
-    segments_from_windows,
-    span_sample,
-)
+from ..analysis.abstain import DEFAULT_THRESHOLDS, AbstainSample, AbstainThresholds, PrototypeSimilarity, span_sample
+from ..analysis.segments import segments_from_windows
+from ..analysis.verdict import clip_verdict, describe_segments
 
 # What a Hub download of a model takes: its config, weights, remote code and per-model files, nothing else.
 MODEL_FOLDER_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.md")
@@ -52,9 +45,9 @@ class NoPersonError(InputError):
 @dataclass
 class SequenceResult:
     """`Recognizer.recognize_sequence`: windows (`data.Windows`), their probabilities (N, classes), the
-    clip's scores (mean of those), the described segments, the clip's verdict (`timeline.clip_verdict`:
+    clip's scores (mean of those), the described segments, the clip's verdict (`verdict.clip_verdict`:
     the verdict, the exercise named or None, the abstain reason or None) and what the clip's own abstain
-    reason was read from (`timeline.AbstainSample`; None when the clip gives no window)."""
+    reason was read from (`abstain.AbstainSample`; None when the clip gives no window)."""
 
     windows: Windows
     probabilities: np.ndarray
@@ -230,7 +223,7 @@ class Recognizer:
         `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance; None
         for a recognizer of pose sequences only (`recognize_sequence`, as evaluate and calibrate use it).
         Everything else comes from the model's folder: the abstain thresholds from its calibration.json
-        (`gym-gesture calibrate`; the defaults of `timeline.AbstainThresholds` without one), the push-up
+        (`gym-gesture calibrate`; the defaults of `abstain.AbstainThresholds` without one), the push-up
         form model from its `FORM_MODEL_FILE` (no form feedback without one)."""
         from ..pose import create_backend
 

@@ -39,7 +39,7 @@ class ReasonKind:
         return f"{self.what}: {self.todo}"
 
 
-# The reasons of analysis.timeline, inference.recognizer (nobody in the clip) and inference.live (nobody in
+# The reasons of analysis.abstain, inference.recognizer (nobody in the clip) and inference.live (nobody in
 # view), the longer prefix of two first.
 REASON_KINDS = (
     ReasonKind("no person in view", NO_PERSON, "Nobody in view", "step back until the camera sees your whole body"),

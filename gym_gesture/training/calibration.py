@@ -29,21 +29,17 @@ on and against which exercise types, and what they were measured on.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..analysis.abstain import DEFAULT_THRESHOLDS, AbstainSample, AbstainThresholds, span_sample
 from ..core.errors import InputError, MissingFileError
-from ..analysis.timeline import (
-    CALIBRATION_FILE,
-    DEFAULT_MAX_LOST,
-    DEFAULT_THRESHOLDS,
-    AbstainSample,
-    AbstainThresholds,
-    calibrate_threshold,
-    span_sample,
-)
+from ..core.paths import CALIBRATION_FILE
+
+# Calibration may cost at most this share of the held-out samples named right (see `calibrate_threshold`).
+DEFAULT_MAX_LOST = 0.01
 
 # Candidate values of the calibrated thresholds.
 CANDIDATES = {
@@ -58,6 +54,51 @@ CANDIDATES = {
 # (`min_probability`) is for. Chosen against those too, the 7-class model's motion threshold climbed to 0.07,
 # catching slow exercises it does not know, and abstained on held-out bench presses it names right.
 PEOPLE_ONLY = ("min_walk_speed", "min_motion")
+
+
+@dataclass
+class Calibration:
+    """The chosen value of one threshold and the trade-off behind it: one row per candidate value."""
+
+    threshold: float
+    table: list[dict]
+
+    def row(self, threshold: float) -> dict:
+        return min(self.table, key=lambda row: abs(row["threshold"] - threshold))
+
+
+def calibrate_threshold(exercises: list[AbstainSample], non_exercises: list[AbstainSample], name: str,
+                        candidates, base: AbstainThresholds = DEFAULT_THRESHOLDS,
+                        max_lost: float = DEFAULT_MAX_LOST) -> Calibration:
+    """Pick the value of the threshold `name` (a field of `AbstainThresholds`) on held-out data.
+
+    exercises: held-out clips (or windows) of known exercises; non_exercises: clips (or windows) of
+    people walking or standing (`../shared/data/people`). For each candidate value (the other thresholds
+    as in `base`): the share of exercise samples still named, and named right, and the share of
+    non-exercise samples abstained on. Of the values that lose at most `max_lost` of the exercise samples
+    named right (against the best value), the chosen one maximises the mean of "exercise samples named
+    right" and "non-exercise samples abstained on"; of equally good values the middle one, which leaves
+    the widest margin on both sides. (Without `max_lost` a handful of non-exercise samples would
+    outweigh hundreds of exercise samples.)
+    """
+    if not exercises or not non_exercises:
+        raise InputError("calibration needs clips of known exercises and clips of people not exercising")
+    if name not in {field.name for field in fields(AbstainThresholds)}:
+        raise ValueError(f"unknown threshold {name!r}")
+    right = np.array([sample.predicted == sample.label for sample in exercises])
+    table = []
+    for value in candidates:
+        thresholds = replace(base, **{name: float(value)})
+        named = np.array([sample.reason(thresholds) is None for sample in exercises])
+        abstained = np.array([sample.reason(thresholds) is not None for sample in non_exercises])
+        table.append({"threshold": round(float(value), 4), "exercise_named": round(float(named.mean()), 4),
+                      "exercise_named_right": round(float((named & right).mean()), 4),
+                      "non_exercise_abstained": round(float(abstained.mean()), 4)})
+    most_right = max(row["exercise_named_right"] for row in table)
+    allowed = [row for row in table if row["exercise_named_right"] >= most_right - max_lost - 1e-9]
+    scores = [(row["exercise_named_right"] + row["non_exercise_abstained"]) / 2 for row in allowed]
+    best = [row for row, score in zip(allowed, scores) if score == max(scores)]
+    return Calibration(best[len(best) // 2]["threshold"], table)
 
 
 def _samples(result, keypoints, layout, fps, detected, labels, label=None) -> tuple[AbstainSample | None, list]:
@@ -96,7 +137,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
     model does not know are negatives, whatever the split); negatives: videos or
     folders of videos of people not exercising (the project's real data has both: ../shared/data/keypoints
     and ../shared/data/people beside a checkout); max_lost: the share of held-out windows named right
-    that a threshold may cost (`timeline.calibrate_threshold`); held_out_types: pose data of exercises
+    that a threshold may cost (`calibrate_threshold`); held_out_types: pose data of exercises
     outside everything the model and `data` hold, measured with the chosen thresholds (see the module's
     docstring). Returns what was written.
     """

@@ -144,16 +144,16 @@ def leave_one_out_threshold(groups: list[np.ndarray]) -> tuple[float, list[float
 
 def motion_floor(clips: list[EnrolmentClip]) -> float | None:
     """The least motion energy that counts as doing the enrolled exercise: `MOTION_FLOOR_SHARE` of that of
-    its least-moving clip (`timeline.motion_energy` over the whole clip); None when no clip has enough
+    its least-moving clip (`motion.motion_energy` over the whole clip); None when no clip has enough
     frames with a person to measure it."""
-    from ..analysis.timeline import motion_energy
+    from ..analysis.motion import motion_energy
 
     energies = [energy for clip in clips if np.isfinite(energy := motion_energy(clip.keypoints, clip.layout))]
     return MOTION_FLOOR_SHARE * min(energies) if energies else None
 
 
 def with_motion_floor(thresholds, label: str, floor: float | None):
-    """`thresholds` (`timeline.AbstainThresholds`) with the enrolled `label`'s own motion threshold: the lower
+    """`thresholds` (`abstain.AbstainThresholds`) with the enrolled `label`'s own motion threshold: the lower
     of the model's and `floor` (the model's when None)."""
     from dataclasses import replace
 
@@ -272,7 +272,7 @@ def enroll(model_source, label: str, clips: list[EnrolmentClip], out_dir: str | 
 def write_calibration(folder: Path, out_dir: Path, record: dict) -> None:
     """The base folder's calibration.json (what the recognizer reads beside the weights) with the enrolled
     exercise's own motion threshold (`with_motion_floor`)."""
-    from ..analysis.timeline import AbstainThresholds
+    from ..analysis.abstain import AbstainThresholds
 
     path = folder / CALIBRATION_FILE
     calibration = json.loads(path.read_text()) if path.is_file() else {}
