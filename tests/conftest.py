@@ -36,6 +36,24 @@ def model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def gym7_model_dir() -> Path:
+    """The 7-class checkpoint, shipped beside the default as a named comparison: the tests of the pipeline
+    whose expectations (its split's sources, the classes it does not know) were written for it."""
+    from gym_gesture.core.paths import CHECKPOINTS_DIR
+
+    return CHECKPOINTS_DIR / "gym7-transformer"
+
+
+@pytest.fixture(scope="session")
+def gym7_recognizer(gym7_model_dir):
+    from gym_gesture.inference.recognizer import Recognizer
+
+    recognizer = Recognizer.from_pretrained(gym7_model_dir)
+    yield recognizer
+    recognizer.close()
+
+
+@pytest.fixture(scope="session")
 def recognizer(model_dir):
     """The shipped checkpoint with MediaPipe, loaded once, as the CLI and the app load it."""
     from gym_gesture.inference.recognizer import Recognizer

@@ -176,7 +176,7 @@ def _summary_rows(page, app_url) -> list[dict]:
 # turn for a squat and a push up), a person walking, and a clip where MediaPipe finds nobody.
 VERDICT_CLIPS = {
     "exercise": (None, CLIP, "Squat", "1 rep", ["squat"]),
-    "not sure": ("clips22/deadlift/nicorobin28_vot-apps__deadLift.mp4", None, "Not sure",
+    "not sure": ("unknown/wall push up/quwatulquloob_AI-Exercise-and-Yoga-trainer__wall_pushups.mp4", None, "Not sure",
                  "the model leans to", []),
     "not an exercise": (None, EXAMPLES_DIR / "walking.mp4", "Not an exercise I know", "Walking, not an exercise",
                         []),

@@ -23,9 +23,9 @@ SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
 EXAMPLE_LABELS = {"squat.mp4": "squat", "plank.mp4": "plank", "russian_twist.mp4": "russian twist"}  # walking.mp4: no exercise
 # Shared clips the shipped checkpoint gets wrong, and why: reported in the model card, not hidden.
 # Each is asserted as it is, so that a change (fixed, or wrong another way) shows.
-KNOWN_MISSES = {
-    "pull_up_00.mp4": ("squat", "backlit silhouette: MediaPipe misplaces the wrists and finds the person in 76% of frames"),
-}
+# Clip -> (the label the default model gives, why): none for the 22-class default (the 7-class model named the
+# backlit pull_up_00.mp4 squat; the 22-class model trained on the videos/ folder's pull ups).
+KNOWN_MISSES: dict[str, tuple[str, str]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -103,12 +103,11 @@ def test_a_person_standing_still_is_no_exercise(recognizer, tmp_path):
         for _ in range(90):
             writer.write(first)
     prediction = recognizer.predict(still)
-    assert prediction.label == "squat"  # the pose alone looks like one
     assert prediction.abstain.startswith("no exercise motion")
     assert (prediction.verdict, prediction.exercise, prediction.headline) == ("not an exercise", None,
                                                                               "Not an exercise I know")
-    # Its segments agree: none is named.
-    assert prediction.segments and all(segment.verdict == "not an exercise" for segment in prediction.segments)
+    # Its segments agree: none is named (the 22-class default is unsure of every window, so none forms).
+    assert all(segment.verdict == "not an exercise" for segment in prediction.segments)
 
 
 def test_overlay_plays_at_the_clip_rate_with_the_verdict_as_captions(squat_prediction):

@@ -184,7 +184,8 @@ def test_live_coaching_follows_the_exerciser(side, shared_data, model_dir, tmp_p
     """Lateral raises beside the walking man, played to a live session (every frame, as fast as it goes), the
     exerciser chosen frame by frame from the seconds before: the exercise and its reps by eye (within one).
     (The push-up clip is left out: live coaching counts 5 of its 8 reps even alone, results/live.md.)"""
-    from gym_gesture.inference.live import LiveSession, play_video
+    from gym_gesture.inference.live import LiveSession
+    from gym_gesture.inference.sources import play_video
     from gym_gesture.inference.recognizer import Recognizer
 
     clip, _, model = COMPOSITE_EXERCISES["lateral raises"]

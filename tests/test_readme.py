@@ -60,7 +60,7 @@ def test_the_readme_python_runs_on_a_real_clip(block):
 
 def test_the_readme_commands_parse():
     """Every `gym-gesture` line of the README is a command with options that exist (parsed, not run)."""
-    from gym_gesture.cli.commands import build_parser
+    from gym_gesture.cli import build_parser
 
     parser = build_parser()
     commands = [line for block in code_blocks(readme(), "bash") for line in block.splitlines()

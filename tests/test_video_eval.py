@@ -25,7 +25,8 @@ def _tree(root, files: list[str]):
     return root
 
 
-def test_tree_counts_known_unknown_and_training_only_clips(recognizer, model_dir, tmp_path):
+def test_tree_counts_known_unknown_and_training_only_clips(gym7_recognizer, gym7_model_dir, tmp_path):
+    recognizer, model_dir = gym7_recognizer, gym7_model_dir  # deadlift is a class it does not know
     tree = _tree(tmp_path, ["squat/squat_clip_1.mp4", "deadlift/other_1.mp4", "squat/fit3d_squat1.mp4"])
     result = evaluate_videos(model_dir, [tree], recognizer=recognizer, progress=False)
     assert (result["clips"], result["correct"], result["accuracy"], result["abstain_rate"]) == (1, 1, 1.0, 0.0)
@@ -41,7 +42,8 @@ def test_tree_counts_known_unknown_and_training_only_clips(recognizer, model_dir
                                                 "top_label_accuracy": 1.0, "abstain_rate": 0.0}}
 
 
-def test_split_keeps_the_held_out_sources_as_extract_names_them(recognizer, model_dir, tmp_path):
+def test_split_keeps_the_held_out_sources_as_extract_names_them(gym7_recognizer, gym7_model_dir, tmp_path):
+    recognizer, model_dir = gym7_recognizer, gym7_model_dir  # its split.json names these sources
     # In the shipped split.json the source "squat_0" is a test source and "squat_12" a training one; a video
     # file squat_0_2.mp4 is a clip of source squat_0, as in `gym-gesture extract`'s dataset.
     tree = _tree(tmp_path, ["squat/squat_0_2.mp4", "squat/squat_12.mp4"])

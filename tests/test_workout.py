@@ -17,9 +17,9 @@ GAP_S = 3.0  # nobody in the frame between two exercises
 
 
 @pytest.fixture(scope="module")
-def held_out_clips(shared_data, model_dir):
-    """Held-out clips (the model's `test` sources) of the real keypoint archives, by label."""
-    sources = set(json.loads((model_dir / "split.json").read_text())["test"])
+def held_out_clips(shared_data, gym7_model_dir):
+    """Held-out clips (the 7-class model's `test` sources) of the real keypoint archives, by label."""
+    sources = set(json.loads((gym7_model_dir / "split.json").read_text())["test"])
     clips: dict[str, list[np.ndarray]] = {}
     for name in ("gym5_mediapipe33.npz", "pushup_form_mediapipe33.npz"):
         dataset = load_pose_dataset(shared_data / "keypoints" / name).with_format("numpy")
@@ -29,11 +29,13 @@ def held_out_clips(shared_data, model_dir):
     return clips
 
 
-def test_ten_minute_workout_gives_its_exercises_in_order(recognizer, held_out_clips):
+def test_ten_minute_workout_gives_its_exercises_in_order(gym7_recognizer, held_out_clips):
     """Six exercise blocks, each the longest held-out clip of its exercise that the model names right on its
     own, looped to about 100 s (one person doing set after set), with 3 s of nobody between blocks, through
     the Recognizer's own window/segment path. Every segment falls in one block and names its exercise; the
-    segments cover each block."""
+    segments cover each block. With the 7-class model, whose held-out sources these are (the 22-class
+    default split the archives anew)."""
+    recognizer = gym7_recognizer
     fps = 30.0  # the archives' rate
     pieces, blocks, time = [], [], 0.0
     for exercise in WORKOUT:
@@ -82,7 +84,8 @@ def test_recognizer_reads_the_calibrated_thresholds(recognizer, model_dir):
 @pytest.mark.slow
 def test_real_clips_held_out_from_training_are_still_named(recognizer, shared_data, model_dir):
     """Every real clip whose source the model did not train on (stock squat / pull up clips, the held-out
-    push-up, plank and russian twist clips) and that the model names right is named, not abstained on."""
+    push-up, plank and russian twist clips) and that the model names right is named, not abstained on. The
+    22-class default trained on more of these videos than the 7-class one did: 4 are held out and named right."""
     split = json.loads((model_dir / "split.json").read_text())
     trained_on = set(split["train"]) | set(split["validation"])
     manifest = json.loads((shared_data / "videos" / "manifest.json").read_text())
@@ -98,4 +101,4 @@ def test_real_clips_held_out_from_training_are_still_named(recognizer, shared_da
         if prediction.label == entry["label"]:
             assert prediction.abstain is None, (entry["file"], prediction.abstain)
             checked += 1
-    assert checked >= 5
+    assert checked >= 4

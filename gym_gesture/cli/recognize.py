@@ -92,7 +92,8 @@ def _run_live(args) -> int:
     import json
 
     from ..inference.recognizer import Recognizer
-    from ..inference.live import LiveSession, open_camera, play_camera, play_video
+    from ..inference.live import LiveSession
+    from ..inference.sources import open_camera, play_camera, play_video
     from ..pose.video import probe
     from ..render.reports import live_status, live_summary
 
