@@ -1,10 +1,10 @@
 """Shared fixtures. Tests that need the project's real data (`../shared/data` beside the checkout)
-take the `shared_data` fixture and skip cleanly when it is absent, as in a user's fresh clone."""
+take the `shared_data` fixture and skip cleanly when it is absent, as in a user's fresh clone (under CI=true,
+where the data is always beside the checkout, they fail instead)."""
 
 from __future__ import annotations
 
 import os
-
 import socket
 from pathlib import Path
 
