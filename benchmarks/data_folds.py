@@ -39,8 +39,10 @@ NEAR_VARIANTS = (("side plank", "side plank hip dips"), ("wall push up", "pike p
 def _is_split_screen(path: Path) -> bool:
     from gym_gesture.pose.video import probe
 
+    if SPLIT_SCREEN_MARK not in path.name:  # only these clips are ever split-screen: no need to open the rest
+        return False
     info = probe(path)
-    return SPLIT_SCREEN_MARK in path.name and info.width >= SPLIT_SCREEN_ASPECT * info.height
+    return info.width >= SPLIT_SCREEN_ASPECT * info.height
 
 
 def clips22_views(clips22: Path) -> list[dict]:

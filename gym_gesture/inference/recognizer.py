@@ -359,6 +359,7 @@ class Recognizer:
         top = [ClassScore(labels[i], result.clip_scores[i]) for i in ranked]
         window_scores = [WindowScore(start, end, labels[int(row.argmax())], row.max())
                          for (start, end), row in zip(windows.spans, probabilities)]
+        followed = sequence.followed_spans()  # None from a single-person backend
         prediction = Prediction(
             top_k=top, windows=window_scores, segments=result.segments, verdict=result.verdict,
             exercise=result.exercise,
@@ -369,8 +370,7 @@ class Recognizer:
             fps=sequence.fps, backend=self.backend.name, model=self.model_name,
             overlay_path=str(overlay_path) if overlay_path is not None else None,
             window_probabilities=probabilities, class_names=labels, people_seen=sequence.people_seen(),
-            followed=None if sequence.followed_spans() is None else [
-                FollowedSpan(*span) for span in sequence.followed_spans()],
+            followed=None if followed is None else [FollowedSpan(*span) for span in followed],
         )
         if overlay_path is not None:
             write_captions(caption_cues(prediction), captions_path(overlay_path))

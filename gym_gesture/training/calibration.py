@@ -252,7 +252,7 @@ def leave_exercise_out(model_dir: Path, data, thresholds: AbstainThresholds, kno
     from sklearn.metrics import roc_auc_score
 
     from .evaluate import recognize_clips
-    from ..data.windows import load_pose_datasets
+    from ..data.windows import data_names, load_pose_datasets
     from ..inference.recognizer import Recognizer
 
     datasets = load_pose_datasets(data)
@@ -270,7 +270,7 @@ def leave_exercise_out(model_dir: Path, data, thresholds: AbstainThresholds, kno
     known_probabilities = [sample.probability for sample in known]
     scores = np.r_[known_probabilities, probabilities]
     return {
-        "data": [str(path) for path in data] if isinstance(data, (list, tuple)) else [str(data)],
+        "data": data_names(data),
         "clips": len(abstained),
         "abstain_rate": round(float(np.mean(abstained)), 4),
         "known_clips": len(known),
