@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from gym_gesture.data.windows import load_pose_datasets, windows_from_sequence
-from gym_gesture.training.enroll import (MIN_THRESHOLD, EnrolmentClip, clip_similarity, enroll, enroll_clips, window_embeddings,
+from gym_gesture.training.enroll import (MIN_THRESHOLD, EnrollmentClip, clip_similarity, enroll, enroll_clips, window_embeddings,
                                 with_motion_floor)
 from gym_gesture.inference.recognizer import load_model, name_clip, window_probabilities_and_similarities
 from gym_gesture.core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR
@@ -66,7 +66,7 @@ class Clip:
 
     label: str
     source: str
-    enrolment: EnrolmentClip
+    enrollment: EnrollmentClip
     windows: object  # data.Windows
     sample: AbstainSample  # its detection rate, motion and walking speed (the prediction filled in later)
 
@@ -77,13 +77,13 @@ def load_clips(model) -> list[Clip]:
         for dataset in load_pose_datasets([KEYPOINTS / name]):
             for row in dataset.with_format("numpy"):
                 rate = float(fps or row["fps"])
-                enrolment = EnrolmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]), rate)
-                windows = windows_from_sequence(enrolment.keypoints, enrolment.layout, rate, model.config)
+                enrollment = EnrollmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]), rate)
+                windows = windows_from_sequence(enrollment.keypoints, enrollment.layout, rate, model.config)
                 if not len(windows):
                     continue
-                sample = span_sample(enrolment.keypoints, enrolment.layout, rate, row["detected"], 0.0,
-                                     len(enrolment.keypoints) / rate, "", 0.0)
-                clips.append(Clip(str(row["label"]), str(row["source_id"]), enrolment, windows, sample))
+                sample = span_sample(enrollment.keypoints, enrollment.layout, rate, row["detected"], 0.0,
+                                     len(enrollment.keypoints) / rate, "", 0.0)
+                clips.append(Clip(str(row["label"]), str(row["source_id"]), enrollment, windows, sample))
     return clips
 
 
@@ -129,7 +129,7 @@ def different_class_similarity(model_dir: Path, model=None, clips: list[Clip] | 
         clips = load_clips(model)
     validation = set(json.loads((model_dir / "split.json").read_text())["validation"])
     clips = [clip for clip in clips if clip.source in validation and clip.label in model.config.label2id]
-    embedded = [window_embeddings(model, clip.enrolment)[0] for clip in clips]
+    embedded = [window_embeddings(model, clip.enrollment)[0] for clip in clips]
     rng = np.random.default_rng(seed)
     similarities = []
     for i, clip in enumerate(clips):
@@ -158,7 +158,7 @@ def draw(clips: list[Clip], label: str, shots: int, rng: np.random.Generator) ->
     return None
 
 
-def enrolment_draws(model, clips: list[Clip], thresholds: AbstainThresholds, draws: int, seed: int,
+def enrollment_draws(model, clips: list[Clip], thresholds: AbstainThresholds, draws: int, seed: int,
                     classes=ENROLLED, shots_list=SHOTS, margin: float | None = None) -> tuple[list[dict], list[float]]:
     """Each draw's figures (enrolled `classes` with k in `shots_list`, `margin` in place of the shipped
     threshold margin) and the seconds that enrolling 3 clips took from the folder to the saved folder. The
@@ -166,19 +166,19 @@ def enrolment_draws(model, clips: list[Clip], thresholds: AbstainThresholds, dra
     trained = set(model.config.label2id)
     known = [i for i, clip in enumerate(clips) if clip.label in trained]
     rng = np.random.default_rng(seed)
-    rows, enrol_seconds = [], []
+    rows, enroll_seconds = [], []
     for label in ENROLLED:
         for shots in SHOTS:
             for _ in range(draws):
                 chosen = draw(clips, label, shots, rng)
                 if chosen is None or label not in classes or shots not in shots_list:
                     continue
-                enrolled, record = enroll_clips(model, label, [clips[i].enrolment for i in chosen], margin)
+                enrolled, record = enroll_clips(model, label, [clips[i].enrollment for i in chosen], margin)
                 if shots == 3 and margin is None:
                     with tempfile.TemporaryDirectory() as folder:
                         started = time.perf_counter()
-                        enroll(DEFAULT_MODEL_DIR, label, [clips[i].enrolment for i in chosen], folder)
-                        enrol_seconds.append(time.perf_counter() - started)
+                        enroll(DEFAULT_MODEL_DIR, label, [clips[i].enrollment for i in chosen], folder)
+                        enroll_seconds.append(time.perf_counter() - started)
                 decisions, similarity = named_labels(enrolled, clips,
                                                      with_motion_floor(thresholds, label, record["motion_floor"]))
                 ranked, named = zip(*decisions)
@@ -197,7 +197,7 @@ def enrolment_draws(model, clips: list[Clip], thresholds: AbstainThresholds, dra
                     "known_named_right": float(np.mean([named[i] == clips[i].label for i in known])),
                     **separability(similarity, held_out, others),
                 })
-    return rows, enrol_seconds
+    return rows, enroll_seconds
 
 
 def load_benchmark() -> tuple[object, AbstainThresholds, list[Clip]]:
@@ -215,8 +215,8 @@ def run(out: Path, draws: int, seed: int) -> dict:
     base_named, _ = named_labels(model, clips, thresholds)
     known = [i for i, clip in enumerate(clips) if clip.label in trained]
     base_right = float(np.mean([base_named[i][1] == clips[i].label for i in known]))
-    rows, enrol_seconds = enrolment_draws(model, clips, thresholds, draws, seed)
-    result = summarise(rows, enrol_seconds, base_right, len(clips), draws, seed)
+    rows, enroll_seconds = enrollment_draws(model, clips, thresholds, draws, seed)
+    result = summarize(rows, enroll_seconds, base_right, len(clips), draws, seed)
     # The default model's clips are loaded already; the other checkpoint loads its own.
     loaded = {DEFAULT_MODEL_DIR: (model, clips)}
     for name in ("gym7-transformer", "gym22-transformer"):
@@ -229,7 +229,7 @@ def run(out: Path, draws: int, seed: int) -> dict:
     return result
 
 
-def summarise(rows: list[dict], enrol_seconds: list[float], base_right: float, num_clips: int, draws: int,
+def summarize(rows: list[dict], enroll_seconds: list[float], base_right: float, num_clips: int, draws: int,
               seed: int) -> dict:
     measures = ("named_right", "ranked_right", "others_named_it", "unknown_named_it", "known_named_it",
                 "known_named_right", "similarity_auc", "recall_at_target")
@@ -245,8 +245,8 @@ def summarise(rows: list[dict], enrol_seconds: list[float], base_right: float, n
     overall = [{"shots": shots, **{key: mean([row for row in by_class if row["shots"] == shots], key)
                                    for key in measures}} for shots in SHOTS]
     return {"clips": num_clips, "draws": draws, "seed": seed, "known_named_right_before": round(base_right, 3),
-            "enrol_3_clips_seconds": {"median": round(float(np.median(enrol_seconds)), 3),
-                                      "max": round(float(np.max(enrol_seconds)), 3)},
+            "enrol_3_clips_seconds": {"median": round(float(np.median(enroll_seconds)), 3),
+                                      "max": round(float(np.max(enroll_seconds)), 3)},
             "overall": overall, "by_class": by_class, "draws_detail": rows}
 
 
@@ -258,7 +258,7 @@ def margin_sweep(out: Path, margins: list[float], draws: int, seed: int) -> None
     lines = ["| margin | named right | others named it |", "|---:|---:|---:|"]
     sweep = []
     for margin in margins:
-        rows = enrolment_draws(model, clips, thresholds, draws, seed, MARGIN_CLASSES, (3,), margin)[0]
+        rows = enrollment_draws(model, clips, thresholds, draws, seed, MARGIN_CLASSES, (3,), margin)[0]
         by_class = [[row for row in rows if row["label"] == label] for label in MARGIN_CLASSES]
         sweep.append({key: round(float(np.mean([np.mean([row[key] for row in selected]) for selected in by_class])), 3)
                       for key in ("named_right", "others_named_it")} | {"margin": margin})
@@ -316,7 +316,7 @@ def descriptor_statistics(data: list[str], model_dir: Path = DEFAULT_MODEL_DIR) 
     model = load_model(model_dir)
     windows = windows_from_datasets(split_pose_datasets(str(model_dir), data, split="train"), model.config)[0]
     descriptors = pose_descriptor(torch.from_numpy(windows.keypoints), torch.from_numpy(windows.attention_mask).bool(),
-                                  model.config.layout, standardise=False).numpy()
+                                  model.config.layout, standardize=False).numpy()
     print(f"{len(descriptors)} training windows of {model_dir.name}")
     return descriptors.mean(axis=0), descriptors.std(axis=0)
 

@@ -41,7 +41,7 @@ BATCH_SIZES = (1, 256, 4096)
 # The committed test evaluations of the shipped checkpoints, trained on a CPU.
 CPU_TEST_EVALUATIONS = {"gym7-transformer": CHECKPOINTS_DIR / "gym7-transformer" / "evaluation.json",
                         "gym22-transformer": Path(__file__).resolve().parents[1] / "results" / "gym22" / "test.json"}
-ENROL_SHOTS = 3
+ENROLL_SHOTS = 3
 
 
 def environment(device: str) -> dict:
@@ -107,11 +107,11 @@ def throughput(checkpoint: str, data: list[str], device: str) -> dict:
     return {"checkpoint": Path(checkpoint).name, "fusion": model.config.fusion, "windows": len(windows), "windows_per_s": rows}
 
 
-def enrolment(checkpoint: str, archive: str, label: str, device: str) -> dict:
+def enrollment(checkpoint: str, archive: str, label: str, device: str) -> dict:
     from gym_gesture.training.enroll import clips_from_archive, enroll_clips
     from gym_gesture.inference.recognizer import load_model
 
-    clips = clips_from_archive(archive, label)[:ENROL_SHOTS]
+    clips = clips_from_archive(archive, label)[:ENROLL_SHOTS]
     records, models = {}, {}
     for where in ("cpu", device):
         enrolled, record = enroll_clips(load_model(checkpoint).to(where), label, clips)
@@ -178,9 +178,9 @@ def table(results: dict) -> str:
         cpu, gpu = row["windows_per_s"]["cpu"], row["windows_per_s"][device]
         for batch in map(str, BATCH_SIZES):
             lines.append(f"| {row['checkpoint']} ({row['fusion']}), windows/s at batch {batch} | {cpu[batch]:,} | {gpu[batch]:,} |")
-    enrol = results["enrolment"]
-    cpu_threshold, gpu_threshold = enrol["threshold"]["cpu"], enrol["threshold"][device]
-    cpu_seconds, gpu_seconds = enrol["seconds"]["cpu"], enrol["seconds"][device]
+    enroll = results["enrolment"]
+    cpu_threshold, gpu_threshold = enroll["threshold"]["cpu"], enroll["threshold"][device]
+    cpu_seconds, gpu_seconds = enroll["seconds"]["cpu"], enroll["seconds"][device]
     lines.append(f"| enrol {enrol['label']!r} from {enrol['clips']} clips: threshold, seconds | {cpu_threshold}, "
                  f"{cpu_seconds} | {gpu_threshold}, {gpu_seconds} (prototypes differ by "
                  f"{enrol['largest_prototype_difference']:.1e}) |")
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     thread = threading.Thread(target=lambda: training.update(train_all(jobs, data, args.out, args.train_timeout)))
     thread.start()
     results["agreement"] = [agreement(name, args.data, args.device) for name in args.checkpoints]
-    results["enrolment"] = enrolment(args.checkpoints[0], args.enrol_data, args.enrol_label, args.device)
+    results["enrolment"] = enrollment(args.checkpoints[0], args.enroll_data, args.enroll_label, args.device)
     (args.out / "gpu.json").write_text(json.dumps(results, indent=1) + "\n")
     thread.join()
     results["training"] = training

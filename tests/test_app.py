@@ -143,7 +143,7 @@ def page(app_url):
             browser.close()
 
 
-def _recognise(page, clip: Path) -> None:
+def _recognize(page, clip: Path) -> None:
     """Upload `clip` (clearing the last one) and press Recognise, as a person does; waits for the result."""
     from playwright.sync_api import expect
 
@@ -195,7 +195,7 @@ def test_the_page_shows_each_verdict_kind_first(verdict, page, app_url, request)
 
     shared, committed, headline, detail, exercises = VERDICT_CLIPS[verdict]
     clip = request.getfixturevalue("shared_data") / shared if shared else committed
-    _recognise(page, clip)
+    _recognize(page, clip)
     expect(page.locator("#verdict .headline")).to_have_text(headline.lower() if verdict == "exercise" else headline)
     expect(page.locator("#verdict [data-verdict]")).to_have_attribute("data-verdict", verdict)
     expect(page.locator("#verdict .detail")).to_contain_text(detail)
@@ -251,7 +251,7 @@ def _assert_one_verdict_in_plain_words(page, verdict: str, thresholds) -> None:
 
 @pytest.mark.browser
 def test_overlay_plays_with_its_caption_below_the_label(page, expected):
-    _recognise(page, CLIP)
+    _recognize(page, CLIP)
     video = page.locator("#overlay video")
     page.wait_for_function(
         "() => { const v = document.querySelector('#overlay video');"
@@ -307,7 +307,7 @@ def test_the_model_picker_switches_the_model_and_lists_its_exercises(page, model
         _pick_model(page, other)
         expect(page.locator("#intro")).to_contain_text(f"It knows {len(labels)} exercises: " + ", ".join(labels),
                                                        timeout=60_000)
-        _recognise(page, EXAMPLES_DIR / "walking.mp4")
+        _recognize(page, EXAMPLES_DIR / "walking.mp4")
         page.locator("#details-toggle").get_by_text("Details", exact=True).click()
         expect(page.locator("#details")).to_contain_text(f"Thresholds of {other}:")
         page.locator("#details-toggle").get_by_text("Details", exact=True).click()

@@ -27,7 +27,7 @@ def pool(model_dir):
     pool.get("mediapipe").close()
 
 
-def test_taught_exercise_is_recognised_in_the_session_and_downloads_as_a_model(pool, tmp_path):
+def test_taught_exercise_is_recognized_in_the_session_and_downloads_as_a_model(pool, tmp_path):
     folder, archive, summary = teach(pool, "goblet squat", [str(CLIP)], None, tmp_path)
     assert "Learnt **goblet squat** from 1 clip in" in summary
     # The enrolment's numbers are behind the details toggle, not in what is read first.

@@ -20,7 +20,7 @@ def _clip(frames=200, seed=0, label="squat", missing=False):
     return synthetic_clip(label, frames, np.random.default_rng(seed), missing=missing)[..., :3]
 
 
-def test_windows_shapes_overlap_and_normalisation():
+def test_windows_shapes_overlap_and_normalization():
     clip = _clip(200)
     windows = data.windows_from_sequence(clip, "mediapipe33", 30.0, CONFIG)
     # starts 0, 15, ..., 135 and one more ending on the last frame (140)

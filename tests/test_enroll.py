@@ -13,7 +13,7 @@ from safetensors import safe_open
 from gym_gesture import GymGestureConfig
 from gym_gesture import GymGestureForSequenceClassification
 from gym_gesture.cli import main as cli
-from gym_gesture.training.enroll import (EnrolmentClip, clips_from_archive, enroll, threshold_floor, window_embeddings,
+from gym_gesture.training.enroll import (EnrollmentClip, clips_from_archive, enroll, threshold_floor, window_embeddings,
                                 with_motion_floor)
 from gym_gesture.core.errors import InputError
 from gym_gesture.hub.publish import build_model_folder
@@ -38,13 +38,13 @@ def small_model(tmp_path_factory):
     return folder
 
 
-def synthetic_clips(label: str, count: int, seed: int) -> list[EnrolmentClip]:
+def synthetic_clips(label: str, count: int, seed: int) -> list[EnrollmentClip]:
     rng = np.random.default_rng(seed)
-    return [EnrolmentClip(f"{label}_{i}", synthetic_clip(label, 240, rng, missing=False)[..., :3], "mediapipe33", FPS)
+    return [EnrollmentClip(f"{label}_{i}", synthetic_clip(label, 240, rng, missing=False)[..., :3], "mediapipe33", FPS)
             for i in range(count)]
 
 
-def named(recognizer: Recognizer, clip: EnrolmentClip) -> str | None:
+def named(recognizer: Recognizer, clip: EnrollmentClip) -> str | None:
     """What predict names the clip (None: it abstains)."""
     result = recognizer.recognize_sequence(clip.keypoints, clip.layout, clip.fps,
                                            np.isfinite(clip.keypoints).all(axis=(1, 2)))
@@ -156,7 +156,7 @@ def test_enrolled_folder_loads_in_a_fresh_process_with_trust_remote_code(small_m
     torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-5)
 
 
-def test_hub_folder_of_an_enrolled_model_carries_its_enrolment(small_model, tmp_path):
+def test_hub_folder_of_an_enrolled_model_carries_its_enrollment(small_model, tmp_path):
     enroll(small_model, "lateral raises", synthetic_clips("lateral raises", 2, seed=6), tmp_path / "enrolled")
     built = build_model_folder(tmp_path / "enrolled", tmp_path / "hub", "user/gym-gesture-enrolled")
     assert (built / "enrolment.json").is_file()
@@ -247,21 +247,23 @@ def test_threshold_floors_are_what_clips_of_other_classes_reach_against_as_many_
 @pytest.mark.parametrize("embedding", ["pooled", "pose"])
 def test_a_folder_enrolled_with_an_earlier_embedding_still_loads_names_and_enrols_with_it(small_model, tmp_path, embedding):
     """Folders enrolled before the pose descriptor hold the trunk's pooled embeddings as prototypes and no
-    `enrolment_embedding` in their config; those enrolled before its spreads say "pose". They load as such,
-    and enrolling on top keeps that embedding."""
+    `enrollment_embedding` in their config; those enrolled before its spreads say "pose", under the field's
+    earlier spelling `enrolment_embedding`. They load as such, and enrolling on top keeps that embedding."""
     base = load_model(small_model)
-    base.config.enrolment_embedding = embedding
+    base.config.enrollment_embedding = embedding
     base.save_pretrained(tmp_path / "base")
     raises = synthetic_clips("lateral raises", 3, seed=1)
     enroll(tmp_path / "base", "lateral raises", raises, tmp_path / "old")
     config = json.loads((tmp_path / "old" / "config.json").read_text())
-    assert config["enrolment_embedding"] == embedding
+    assert config["enrollment_embedding"] == embedding
     if embedding == "pooled":
-        del config["enrolment_embedding"]
+        del config["enrollment_embedding"]
+    else:
+        config["enrolment_embedding"] = config.pop("enrollment_embedding")
     (tmp_path / "old" / "config.json").write_text(json.dumps(config))
     old = Recognizer.from_pretrained(tmp_path / "old", backend=None)
     assert old.config.prototype_embedding == embedding
     assert old.model.prototype_head.prototypes.shape[1] == {"pooled": old.config.d_model, "pose": 70}[embedding]
     assert [named(old, clip) for clip in raises] == ["lateral raises"] * 3
     enroll(tmp_path / "old", "squat", synthetic_clips("squat", 3, seed=2), tmp_path / "two")
-    assert json.loads((tmp_path / "two" / "config.json").read_text())["enrolment_embedding"] == embedding
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["enrollment_embedding"] == embedding

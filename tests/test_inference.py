@@ -73,7 +73,7 @@ def test_prediction_is_consistent_with_the_clip_and_the_model(recognizer, squat_
     assert [stage for stage, _ in stages][0] == "pose" and stages[-1] == ("done", 1.0)
 
 
-def test_to_json_is_serialisable_and_reads_back(squat_prediction):
+def test_to_json_is_serializable_and_reads_back(squat_prediction):
     prediction, overlay, _ = squat_prediction
     payload = json.loads(json.dumps(prediction.to_json()))
     assert Prediction.from_json(payload) == prediction

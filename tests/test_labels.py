@@ -1,6 +1,6 @@
 import pytest
 
-from gym_gesture.data.labels import CLASS_NAMES, canonical_label, id2label, label2id, normalise_label
+from gym_gesture.data.labels import CLASS_NAMES, canonical_label, id2label, label2id, normalize_label
 
 
 def test_the_22_classes_in_the_paper_order():
@@ -43,6 +43,6 @@ def test_known_subset_restricts_the_mapping():
         canonical_label("plank", known=("push up", "squat"))
 
 
-def test_normalise_label_keeps_exercises_outside_the_22():
-    assert normalise_label("Push-ups") == "push up"
-    assert normalise_label(" Clean_and-Jerk ") == "clean and jerk"
+def test_normalize_label_keeps_exercises_outside_the_22():
+    assert normalize_label("Push-ups") == "push up"
+    assert normalize_label(" Clean_and-Jerk ") == "clean and jerk"

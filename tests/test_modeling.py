@@ -340,10 +340,10 @@ def test_pose_descriptor_reads_joint_angles_and_spreads_and_is_the_same_for_a_mi
 
     mirrored = keypoints[:, :, torch.from_numpy(layout.mirror_permutation)] * torch.tensor([-1.0, 1.0])
     mask = torch.ones(3, 30, dtype=torch.bool)
-    raw = pose_descriptor(keypoints, mask, "h36m17", standardise=False)
+    raw = pose_descriptor(keypoints, mask, "h36m17", standardize=False)
     assert raw.shape == (3, POSE_DESCRIPTOR_DIM["pose-spread"])
-    torch.testing.assert_close(pose_descriptor(mirrored, mask, "h36m17", standardise=False), raw)
-    older = pose_descriptor(keypoints, mask, "h36m17", standardise=False, embedding="pose")
+    torch.testing.assert_close(pose_descriptor(mirrored, mask, "h36m17", standardize=False), raw)
+    older = pose_descriptor(keypoints, mask, "h36m17", standardize=False, embedding="pose")
     torch.testing.assert_close(older, raw[:, :POSE_DESCRIPTOR_DIM["pose"]])
 
     mask[:, 20:] = False

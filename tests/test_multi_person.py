@@ -210,8 +210,8 @@ def test_sports2d_demo_follows_the_man_doing_jumping_jacks(shared_data, people):
     (man,) = followed
     seen = sequence.detected[jumping]
     assert seen.mean() >= 0.9
-    centre = np.nanmean(sequence.image_points[jumping][seen], axis=(0, 1))
-    assert centre[1] < 0.5 * sequence.height  # on the box, above the lawn the others walk on
+    center = np.nanmean(sequence.image_points[jumping][seen], axis=(0, 1))
+    assert center[1] < 0.5 * sequence.height  # on the box, above the lawn the others walk on
     assert man in lasting
     assert abs(count_any_reps(sequence.keypoints[jumping], sequence.layout, FPS).reps - 2) <= 1
 

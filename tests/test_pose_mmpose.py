@@ -160,7 +160,7 @@ def test_no_person_gives_nan_keypoints_and_starts_from_the_whole_frame(mmpose_ap
 
 
 @pytest.mark.mmpose
-def test_without_lifter_frames_are_coco17_normalised_image_coordinates(mmpose_apis, skier_rgb):
+def test_without_lifter_frames_are_coco17_normalized_image_coordinates(mmpose_apis, skier_rgb):
     backend = make_backend(lifter_model=None, score_threshold=0.0)
     assert backend.layout == "coco17" and backend.lifter is None
     height, width = skier_rgb.shape[:2]

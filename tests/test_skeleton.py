@@ -62,28 +62,28 @@ def test_coco_and_mediapipe_agree_in_h36m(real_keypoints):
 
 def test_mirror_swaps_sides_and_negates_x(real_keypoints):
     for layout, keypoints in (("mediapipe33", real_keypoints), ("h36m17", convert(real_keypoints, "mediapipe33"))):
-        normalised = normalize(keypoints, layout)
-        mirrored = mirror(normalised, layout)
+        normalized = normalize(keypoints, layout)
+        mirrored = mirror(normalized, layout)
         index = LAYOUTS[layout].index
-        np.testing.assert_array_equal(mirrored[:, index["left_knee"], 0], -normalised[:, index["right_knee"], 0])
-        np.testing.assert_array_equal(mirrored[:, index["right_wrist"], 1:], normalised[:, index["left_wrist"], 1:])
-        np.testing.assert_array_equal(mirror(mirrored, layout), normalised)
+        np.testing.assert_array_equal(mirrored[:, index["left_knee"], 0], -normalized[:, index["right_knee"], 0])
+        np.testing.assert_array_equal(mirrored[:, index["right_wrist"], 1:], normalized[:, index["left_wrist"], 1:])
+        np.testing.assert_array_equal(mirror(mirrored, layout), normalized)
     h36m = normalize(convert(real_keypoints, "mediapipe33"), "h36m17")
     np.testing.assert_array_equal(mirror(h36m, "h36m17")[:, 0, 0], -h36m[:, 0, 0])  # pelvis stays pelvis
 
 
-def test_normalize_centres_hips_and_scales_torso(real_keypoints):
-    normalised = normalize(real_keypoints, "mediapipe33")
+def test_normalize_centers_hips_and_scales_torso(real_keypoints):
+    normalized = normalize(real_keypoints, "mediapipe33")
     mp = MEDIAPIPE33
-    hips = (_joint(normalised, mp, "left_hip") + _joint(normalised, mp, "right_hip")) / 2
-    shoulders = (_joint(normalised, mp, "left_shoulder") + _joint(normalised, mp, "right_shoulder")) / 2
+    hips = (_joint(normalized, mp, "left_hip") + _joint(normalized, mp, "right_hip")) / 2
+    shoulders = (_joint(normalized, mp, "left_shoulder") + _joint(normalized, mp, "right_shoulder")) / 2
     np.testing.assert_allclose(np.nanmean(hips, axis=0), 0, atol=1e-5)
     torso = np.linalg.norm((shoulders - hips)[:, :2], axis=-1)
     assert np.nanmedian(torso) == pytest.approx(1.0, abs=1e-5)
-    assert np.isnan(normalised[[3, 7]]).all()
+    assert np.isnan(normalized[[3, 7]]).all()
     # Independent of where the person stands and of the picture's scale.
     moved = normalize(real_keypoints * 2.5 + np.array([0.3, -0.2, 0.1], np.float32), "mediapipe33")
-    np.testing.assert_allclose(moved, normalised, atol=1e-4)
+    np.testing.assert_allclose(moved, normalized, atol=1e-4)
     with pytest.raises(ValueError, match="no frame has both hips"):
         normalize(np.full_like(real_keypoints, np.nan), "mediapipe33")
 

@@ -109,15 +109,15 @@ class FormModel:
     intercept: float
     metrics: dict
 
-    def _standardised(self, features: dict[str, float]) -> np.ndarray:
+    def _standardized(self, features: dict[str, float]) -> np.ndarray:
         return (np.array([features[name] for name in self.features]) - self.mean) / self.scale
 
     def probability_good(self, features: dict[str, float]) -> float:
-        return float(1.0 / (1.0 + np.exp(-(self._standardised(features) @ self.coef + self.intercept))))
+        return float(1.0 / (1.0 + np.exp(-(self._standardized(features) @ self.coef + self.intercept))))
 
     def contributions(self, features: dict[str, float]) -> dict[str, float]:
         """Each feature's term in the logit: the most negative one is what pulled the verdict down."""
-        return dict(zip(self.features, (self._standardised(features) * self.coef).tolist()))
+        return dict(zip(self.features, (self._standardized(features) * self.coef).tolist()))
 
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

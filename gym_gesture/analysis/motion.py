@@ -28,11 +28,11 @@ def motion_energy(keypoints: np.ndarray, layout: str) -> float:
     if present.sum() < 2:
         return float("nan")
     try:
-        normalised = normalize(keypoints[present], layout)[..., :2]
+        normalized = normalize(keypoints[present], layout)[..., :2]
     except ValueError:
         return float("nan")
-    seen = np.isfinite(normalised).sum(axis=0) >= 2
-    return float(np.nanstd(normalised, axis=0)[seen].mean()) if seen.any() else float("nan")
+    seen = np.isfinite(normalized).sum(axis=0) >= 2
+    return float(np.nanstd(normalized, axis=0)[seen].mean()) if seen.any() else float("nan")
 
 
 def walking_stretches(keypoints: np.ndarray, layout: str, fps: float) -> np.ndarray:

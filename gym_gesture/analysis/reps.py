@@ -121,9 +121,9 @@ def dominant_motion(keypoints: np.ndarray, fps: float) -> np.ndarray:
         return signal
     joints = np.stack([_fill_gaps(trajectory) for trajectory in joints.T], axis=1)
     moving = joints - gaussian_filter1d(joints, sigma=DRIFT_S * fps, axis=0, mode="nearest")
-    centred = moving[present] - moving[present].mean(axis=0)
-    direction = np.linalg.svd(centred, full_matrices=False)[2][0]
-    signal[present] = centred @ direction
+    centered = moving[present] - moving[present].mean(axis=0)
+    direction = np.linalg.svd(centered, full_matrices=False)[2][0]
+    signal[present] = centered @ direction
     return signal
 
 

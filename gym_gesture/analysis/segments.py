@@ -82,8 +82,8 @@ def segments_from_windows(starts: np.ndarray, ends: np.ndarray, probabilities: n
     top_probability = smoothed.max(1)
     classes = _classes(smoothed, top_probability, min_probability)
 
-    centres = (starts + ends) / 2
-    edges = np.concatenate([[starts[0]], (centres[1:] + centres[:-1]) / 2, [ends[-1]]])
+    centers = (starts + ends) / 2
+    edges = np.concatenate([[starts[0]], (centers[1:] + centers[:-1]) / 2, [ends[-1]]])
     runs = _fold_short_runs(_runs(classes), edges, min_duration_s)
     return _segments(runs, edges, lambda first, last: top_probability[first:last], labels)
 

@@ -135,7 +135,7 @@ def build_demo(pool: RecognizerPool, backends: list[str] | None = None) -> gr.Bl
         gr.Markdown("# gym-gesture: which exercise is this?")
         model = model_picker(demo, pool)
         with gr.Tab("Recognise a clip"):
-            recognise_tab(pool, backends, model)
+            recognize_tab(pool, backends, model)
         with gr.Tab("Live: train in front of the webcam"):
             build_live_tab(pool, model)
         with gr.Tab("Teach it a new exercise"):
@@ -162,7 +162,7 @@ def model_picker(demo: gr.Blocks, pool: RecognizerPool) -> gr.Dropdown:
     return picker
 
 
-def recognise_tab(pool: RecognizerPool, backends: list[str], model: gr.Dropdown) -> None:
+def recognize_tab(pool: RecognizerPool, backends: list[str], model: gr.Dropdown) -> None:
     """Upload or record a clip: the verdict first, the overlay, the ranking, the timeline, the workout summary."""
     import gradio as gr
 
@@ -174,7 +174,7 @@ def recognise_tab(pool: RecognizerPool, backends: list[str], model: gr.Dropdown)
     output_dir = Path(tempfile.mkdtemp(prefix="gym-gesture-"))
 
     @gpu
-    def recognise(video: str | None, backend: str, model_key: str | None = None, progress=gr.Progress()):
+    def recognize(video: str | None, backend: str, model_key: str | None = None, progress=gr.Progress()):
         if not video:
             raise gr.Error("Upload a clip or record one with the webcam first.")
         if backend not in backends:
@@ -259,7 +259,7 @@ def recognise_tab(pool: RecognizerPool, backends: list[str], model: gr.Dropdown)
     outputs = [verdict, overlay, ranking, timeline, sets, downloads, details, raw]
     # Progress, and an error, show on the verdict alone: the other outputs are cleared first.
     button.click(clear, outputs=outputs, queue=False, show_progress="hidden", api_visibility="private").then(
-        recognise, inputs=[video, backend, model], outputs=outputs, show_progress_on=verdict, api_name="predict"
+        recognize, inputs=[video, backend, model], outputs=outputs, show_progress_on=verdict, api_name="predict"
     ).success(caption_ranking, inputs=raw, outputs=ranking, queue=False, show_progress="hidden",
               api_visibility="private")
 

@@ -45,7 +45,7 @@ def teach(pool: RecognizerPool, name: str, clips: list[str] | None, folder: str 
     """Enrol `name` from the uploaded `clips` on top of the session's model `folder` (None: the app's `model`,
     a `pool.model_key`; None: its default). Returns the new folder, its zip and what was learnt in Markdown,
     the enrolment's numbers behind a details toggle; GymGestureError for what the user can fix."""
-    from ..training.enroll import EnrolmentClip, enroll
+    from ..training.enroll import EnrollmentClip, enroll
 
     started = time.perf_counter()
     clips = clips or []
@@ -54,13 +54,13 @@ def teach(pool: RecognizerPool, name: str, clips: list[str] | None, folder: str 
     if not 1 <= len(clips) <= MAX_CLIPS:
         raise GymGestureError(f"Upload 1 to {MAX_CLIPS} clips of the new exercise, got {len(clips)}.")
     recognizer = pool.get(backend, model)  # the picked model's frame rate and channels
-    enrolment = []
+    enrollment = []
     for path in clips:
         sequence = recognizer.extract(path)
-        enrolment.append(EnrolmentClip(Path(path).name, sequence.model_coordinates(recognizer.config.num_channels),
+        enrollment.append(EnrollmentClip(Path(path).name, sequence.model_coordinates(recognizer.config.num_channels),
                                        sequence.layout, sequence.fps))
     out = Path(tempfile.mkdtemp(prefix="enrolled-", dir=work_dir))
-    record = enroll(folder or recognizer.model_name, name, enrolment, out / "model")
+    record = enroll(folder or recognizer.model_name, name, enrollment, out / "model")
     archive = shutil.make_archive(str(out / "gym-gesture-enrolled"), "zip", out / "model")
     skipped = (f" Nobody was found long enough in {', '.join(record['skipped_clips'])}: film the whole body "
                "for a few seconds." if record["skipped_clips"] else "")

@@ -18,7 +18,7 @@ FORM_MODEL_FILE = "pushup_form.json"
 # The abstain thresholds (`gym-gesture calibrate`) that a model folder may carry.
 CALIBRATION_FILE = "calibration.json"
 # What `gym-gesture enroll` taught a model folder: the classes enrolled, their clips and thresholds.
-ENROLMENT_FILE = "enrolment.json"
+ENROLLMENT_FILE = "enrolment.json"  # its British name kept: folders already carry it
 # The recipe a model folder was trained with (`gym-gesture train` writes it; the Hub folder carries it).
 RECIPE_FILE = "recipe.json"
 # Run by the app at a GPU Space's start: the OpenMMLab packages cannot come from requirements.txt

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import InputError, MissingFileError
-from .labels import canonical_label, normalise_label
+from .labels import canonical_label, normalize_label
 
 if TYPE_CHECKING:
     from ..pose.sequence import PoseSequence
@@ -76,7 +76,7 @@ def find_clips(video_dir: str | Path, other_exercises: bool = False) -> list[Cli
     typo), unless `other_exercises`: then it is kept as written (lower case), a real exercise to abstain
     on, as the archives' are.
     """
-    label_of = normalise_label if other_exercises else canonical_label
+    label_of = normalize_label if other_exercises else canonical_label
     video_dir = Path(video_dir)
     if video_dir.is_file():
         clips = _clips_of_manifest(video_dir, label_of)

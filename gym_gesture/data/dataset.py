@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError, MissingFileError
-from .labels import normalise_label
+from .labels import normalize_label
 from ..model.skeleton import get_layout, layouts_with_joint_count
 
 COLUMNS = ("label", "clip_id", "source_id", "fps", "width", "height", "backend", "layout",
@@ -151,7 +151,7 @@ def records_from_npz(path: str | Path, fps: float = 30.0) -> list[dict]:
                     points = points / np.array([width, height], np.float32)
                 points = np.concatenate([points, np.zeros_like(points[..., :1])], axis=-1)
             rows.append({
-                "label": normalise_label(label),
+                "label": normalize_label(label),
                 "clip_id": clip_id,
                 "source_id": source_id_from_clip_id(clip_id),
                 "fps": float(entry.get("fps", fps)),

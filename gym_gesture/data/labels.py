@@ -32,7 +32,7 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 
 # Spellings seen in the public Workout/Exercises Video collection and in everyday use that do not
-# reduce to a canonical name by the normalisation in `_normalise` alone.
+# reduce to a canonical name by the normalization in `_normalize` alone.
 _ALIASES = {
     "barbell bicep curl": "barbell biceps curl",
     "biceps curl": "barbell biceps curl",
@@ -54,7 +54,7 @@ _ALIASES = {
 }
 
 
-def _normalise(name: str) -> str:
+def _normalize(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip().lower()).strip()
 
 
@@ -63,20 +63,20 @@ def canonical_label(name: str, known: tuple[str, ...] | list[str] = CLASS_NAMES)
 
     Raises ValueError listing the known names when `name` maps onto none of them.
     """
-    key = _normalise(name)
+    key = _normalize(name)
     for candidate in (key, _ALIASES.get(key), key.rstrip("s")):
         if candidate in known:
             return candidate
     raise InputError(f"unknown exercise {name!r}; known: {', '.join(known)}")
 
 
-def normalise_label(name: str) -> str:
+def normalize_label(name: str) -> str:
     """`canonical_label` of `name` when it is one of the 22 classes, else `name` in the same spelling (lower
     case, single spaces): archives hold other exercises too, real negatives to abstain on."""
     try:
         return canonical_label(name)
     except ValueError:
-        return _normalise(name)
+        return _normalize(name)
 
 
 def id2label(names: tuple[str, ...] | list[str] = CLASS_NAMES) -> dict[int, str]:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from .. import __version__
 from ..core.errors import InputError, MissingFileError
-from ..core.paths import CALIBRATION_FILE, DEFAULT_MODEL_DIR, ENROLMENT_FILE, FORM_MODEL_FILE, MODEL_CARD_TEMPLATE, MODEL_CODE_DIR, PACKAGE_DIR, RECIPE_FILE, REPO_ROOT, MMPOSE_INSTALLER
+from ..core.paths import CALIBRATION_FILE, DEFAULT_MODEL_DIR, ENROLLMENT_FILE, FORM_MODEL_FILE, MODEL_CARD_TEMPLATE, MODEL_CODE_DIR, PACKAGE_DIR, RECIPE_FILE, REPO_ROOT, MMPOSE_INSTALLER
 
 EVALUATION_FILE = "evaluation.json"
 RECORD_FILES = (EVALUATION_FILE, "evaluation.png", "split.json", "training.json", RECIPE_FILE)
 # Read by the recognizer and the processor, or telling which clips taught an enrolled class: they travel
 # with the weights.
-MODEL_FILES = ("preprocessor_config.json", CALIBRATION_FILE, FORM_MODEL_FILE, ENROLMENT_FILE)
+MODEL_FILES = ("preprocessor_config.json", CALIBRATION_FILE, FORM_MODEL_FILE, ENROLLMENT_FILE)
 WEIGHTS_FILE = "model.safetensors"
 # The model's code, copied beside the weights: every module of the package's model/ (they import only each other).
 REMOTE_CODE = tuple(sorted(path.name for path in MODEL_CODE_DIR.glob("*.py") if path.name != "__init__.py"))

@@ -12,7 +12,7 @@ NORMALIZATIONS = ("hip_center_torso_scale",)
 # angles, limb heights, torso direction, the horizontal spread of wrists, elbows, knees and ankles, and their
 # motion; `pose_descriptor.pose_descriptor`); "pose", the same without the spreads, and "pooled", the
 # trunk's pooled embedding: what models enrolled before each of those hold.
-ENROLMENT_EMBEDDINGS = ("pose-spread", "pose", "pooled")
+ENROLLMENT_EMBEDDINGS = ("pose-spread", "pose", "pooled")
 # Keys that are not fields but that transformers itself writes into a config or passes to it; any other
 # unknown key (a typo such as "d_modle", another model's setting) is refused instead of silently kept.
 _TRANSFORMERS_KEYS = frozenset({
@@ -50,14 +50,16 @@ class GymGestureConfig(PreTrainedConfig):
             the threshold), so the enrolled class outranks the trained ones exactly where the window is
             closer to it than the threshold its own clips set, and halfway from there to a perfect match
             it has `prototype_scale` / 2 logits over them.
-        enrolment_embedding: what the prototypes are (`ENROLMENT_EMBEDDINGS`); unset, "pose-spread" (a
+        enrollment_embedding: what the prototypes are (`ENROLLMENT_EMBEDDINGS`); unset, "pose-spread" (a
             model with prototypes but no such field was enrolled with "pooled"): `prototype_embedding`.
+            Folders saved before the American spelling name it `enrolment_embedding`; it is read as this.
     """
 
     model_type = "gym_gesture"
-    # transformers' common names for the sizes, so generic tools read them (config.hidden_size, ...).
+    # transformers' common names for the sizes, so generic tools read them (config.hidden_size, ...), and a
+    # field's earlier British spelling, so folders saved with it still load.
     attribute_map = {"hidden_size": "d_model", "num_attention_heads": "num_heads", "num_hidden_layers": "num_layers",
-                     "intermediate_size": "ffn_dim"}
+                     "intermediate_size": "ffn_dim", "enrolment_embedding": "enrollment_embedding"}
 
     num_frames: int = 60
     num_joints: int = 17
@@ -77,7 +79,7 @@ class GymGestureConfig(PreTrainedConfig):
     num_prototypes: int = 0
     prototype_thresholds: list[float] | None = None
     prototype_scale: float | int = 10.0
-    enrolment_embedding: str | None = None
+    enrollment_embedding: str | None = None
 
     def __post_init__(self, **kwargs):
         # Checked before the parent's post-init so that a bad value surfaces as a plain ValueError
@@ -121,15 +123,15 @@ class GymGestureConfig(PreTrainedConfig):
                              f"{self.prototype_thresholds}: enrolled classes need both, or neither")
         if self.prototype_scale <= 0:
             raise ValueError(f"prototype_scale={self.prototype_scale} must be positive")
-        if self.enrolment_embedding not in (None, *ENROLMENT_EMBEDDINGS):
-            raise ValueError(f"enrolment_embedding={self.enrolment_embedding!r} is unknown; choose one of "
-                             f"{', '.join(ENROLMENT_EMBEDDINGS)}")
+        if self.enrollment_embedding not in (None, *ENROLLMENT_EMBEDDINGS):
+            raise ValueError(f"enrollment_embedding={self.enrollment_embedding!r} is unknown; choose one of "
+                             f"{', '.join(ENROLLMENT_EMBEDDINGS)}")
 
     @property
     def prototype_embedding(self) -> str:
         """What this model's enrolled classes' prototypes are, or a new enrolment's would be."""
-        if self.enrolment_embedding:
-            return self.enrolment_embedding
+        if self.enrollment_embedding:
+            return self.enrollment_embedding
         return "pooled" if self.num_prototypes else "pose-spread"
 
     @property
@@ -145,4 +147,4 @@ class GymGestureConfig(PreTrainedConfig):
 
 GymGestureConfig.register_for_auto_class()
 
-__all__ = ["GymGestureConfig", "ENROLMENT_EMBEDDINGS", "FUSIONS"]
+__all__ = ["GymGestureConfig", "ENROLLMENT_EMBEDDINGS", "FUSIONS"]

@@ -119,7 +119,7 @@ def _window_statistics(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     return torch.cat([mean, std, low, high, change], dim=-1)
 
 
-def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, standardise: bool = True,
+def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, standardize: bool = True,
                     embedding: str = "pose-spread") -> torch.Tensor:
     """(B, `POSE_DESCRIPTOR_DIM[embedding]`) descriptors of windows (keypoints (B, T, J, C), mask (B, T) bool),
     in the order of `DESCRIPTOR_FEATURES[embedding]`; unit length after standardising with
@@ -127,7 +127,7 @@ def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, st
     frames = pose_descriptor_frames(keypoints, layout, embedding)
     groups = frames.split([len(group) for group in DESCRIPTOR_FEATURES[embedding]], dim=-1)
     descriptor = torch.cat([_window_statistics(group, mask) for group in groups], dim=-1)
-    if not standardise:
+    if not standardize:
         return descriptor
     mean, std = (values.to(descriptor.device) for values in _STANDARDIZATION[embedding])
     return F.normalize((descriptor - mean) / std, dim=-1)

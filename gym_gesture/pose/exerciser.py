@@ -54,13 +54,13 @@ def _body_motion(image_points: np.ndarray, layout: str) -> np.ndarray:
 def _repeats(motion: np.ndarray, min_lag: int) -> float:
     """How well (n, D) gap-free motion repeats: the autocorrelation's largest rise after its lowest point so
     far, over lags from `min_lag` to half the span, halved: 1 for a perfect cycle, 0 for a drift one way."""
-    centred = motion - motion.mean(axis=0)
-    energy = float((centred ** 2).sum())
+    centered = motion - motion.mean(axis=0)
+    energy = float((centered ** 2).sum())
     if energy <= 0:
         return 0.0
     rise, lowest = 0.0, 1.0
-    for lag in range(1, len(centred) // 2 + 1):
-        correlation = float((centred[:-lag] * centred[lag:]).sum()) / energy * len(centred) / (len(centred) - lag)
+    for lag in range(1, len(centered) // 2 + 1):
+        correlation = float((centered[:-lag] * centered[lag:]).sum()) / energy * len(centered) / (len(centered) - lag)
         lowest = min(lowest, correlation)
         if lag >= min_lag:
             rise = max(rise, correlation - lowest)
@@ -86,8 +86,8 @@ def periodic_motion(image_points: np.ndarray, layout: str, fps: float) -> float:
 def prominence(box: np.ndarray, frame_size: tuple[int, int]) -> float:
     """For ties: the person's height as a share of the frame's, less the more off-centre they stand."""
     width, height = frame_size
-    off_centre = abs((box[0] + box[2]) / 2 / width - 0.5)
-    return float((box[3] - box[1]) / height * (1.0 - off_centre))
+    off_center = abs((box[0] + box[2]) / 2 / width - 0.5)
+    return float((box[3] - box[1]) / height * (1.0 - off_center))
 
 
 def _clearly_more(score: float, than: float) -> bool:

@@ -259,9 +259,9 @@ class MMPoseBackend(PoseBackend):
         confident = points[scores >= self.score_threshold]
         if len(confident) < 2:
             return None
-        centre = (confident.min(0) + confident.max(0)) / 2
+        center = (confident.min(0) + confident.max(0)) / 2
         half = (confident.max(0) - confident.min(0)) * BOX_MARGIN / 2
-        box = np.concatenate([centre - half, centre + half]).clip(0, [width, height, width, height])
+        box = np.concatenate([center - half, center + half]).clip(0, [width, height, width, height])
         if (box[2:] - box[:2]).min() < 2:
             return None
         return box.astype(np.float32)

@@ -88,9 +88,9 @@ def detection_regions(width: int, height: int) -> list[tuple[int, int, int, int]
     return regions
 
 
-def _box_centre_in(box: np.ndarray, boxes: list[np.ndarray]) -> bool:
-    centre = (box[:2] + box[2:]) / 2
-    return any(((other[:2] <= centre) & (centre <= other[2:])).all() for other in boxes)
+def _box_center_in(box: np.ndarray, boxes: list[np.ndarray]) -> bool:
+    center = (box[:2] + box[2:]) / 2
+    return any(((other[:2] <= center) & (center <= other[2:])).all() for other in boxes)
 
 
 def _same_person(pose: MediaPipePoseFrame, other: MediaPipePoseFrame) -> bool:
@@ -115,9 +115,9 @@ class _CropFollower:
         width, height = self.frame_size
         self.person_size = float(max(box[2] - box[0], box[3] - box[1]))
         side = int(min(CROP_SCALE * self.person_size, width, height))
-        centre = (box[:2] + box[2:]) / 2
-        left = int(round(min(max(centre[0] - side / 2, 0), width - side)))
-        top = int(round(min(max(centre[1] - side / 2, 0), height - side)))
+        center = (box[:2] + box[2:]) / 2
+        left = int(round(min(max(center[0] - side / 2, 0), width - side)))
+        top = int(round(min(max(center[1] - side / 2, 0), height - side)))
         self.crop = (left, top, left + side, top + side)
         self.locked = False
 
@@ -220,7 +220,7 @@ class MediaPipePeople(PoseBackend):
         for left, top, right, bottom in regions:
             for box in self._detector(np.ascontiguousarray(frame_rgb[top:bottom, left:right])):
                 box = box + np.array([left, top, left, top])
-                if len(self._followers) + 1 >= self.max_people or _box_centre_in(box, known):
+                if len(self._followers) + 1 >= self.max_people or _box_center_in(box, known):
                     continue
                 self._followers.append(_CropFollower(self._spare_backend(), box, (width, height)))
                 known.append(box)

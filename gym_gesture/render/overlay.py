@@ -19,7 +19,7 @@ from ..pose.video import ClipFrame, VideoInfo, VideoWriter
 # RGB colours by body side, so a mirrored or swapped skeleton is visible at a glance.
 _LEFT = (255, 140, 0)
 _RIGHT = (0, 160, 255)
-_CENTRE = (230, 230, 230)
+_CENTER = (230, 230, 230)
 FADED_OPACITY = 0.3
 MAX_OVERLAY_SIDE = 720
 # A preview, not an archive, and every frame of the clip now: "ultrafast" encodes 720p about 2.5x faster
@@ -28,12 +28,12 @@ MAX_OVERLAY_SIDE = 720
 OVERLAY_PRESET = "ultrafast"
 
 
-def _side_colour(*joints: str) -> tuple[int, int, int]:
+def _side_color(*joints: str) -> tuple[int, int, int]:
     if all(joint.startswith("left_") for joint in joints):
         return _LEFT
     if all(joint.startswith("right_") for joint in joints):
         return _RIGHT
-    return _CENTRE
+    return _CENTER
 
 
 def draw_pose(image: np.ndarray, image_points: np.ndarray, scores: np.ndarray, layout: str, *,
@@ -72,12 +72,12 @@ def _draw_skeleton(image, points, drawn, confident, skeleton, thickness, radius)
     for (a, b), (name_a, name_b) in zip(skeleton.bone_indices, skeleton.bones):
         if drawn[a] and drawn[b]:
             layer = solid if confident[a] and confident[b] else faded
-            cv2.line(layer, tuple(map(int, points[a])), tuple(map(int, points[b])), _side_colour(name_a, name_b),
+            cv2.line(layer, tuple(map(int, points[a])), tuple(map(int, points[b])), _side_color(name_a, name_b),
                      thickness, cv2.LINE_AA)
     for joint, name in enumerate(skeleton.joints):
         if drawn[joint]:
             layer = solid if confident[joint] else faded
-            cv2.circle(layer, tuple(map(int, points[joint])), radius, _side_colour(name), -1, cv2.LINE_AA)
+            cv2.circle(layer, tuple(map(int, points[joint])), radius, _side_color(name), -1, cv2.LINE_AA)
     # Faded strokes are blended into the picture; solid ones are painted over them at full strength.
     result = cv2.addWeighted(faded, FADED_OPACITY, image, 1 - FADED_OPACITY, 0)
     changed = solid != image

@@ -20,7 +20,7 @@ WIDTH, BAND_TOP, BAND_HEIGHT, PLOT_TOP, PLOT_HEIGHT, HEIGHT = 1000, 8, 34, 62, 9
 LEFT, RIGHT = 44, 12  # room for the probability axis's labels, and for the last tick's
 # Dark enough for white text, one per exercise in the order of the model's labels (Okabe-Ito's darker hues first).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#8C564B", "#6A3D9A", "#1B7837", "#B15928")
-NON_VERDICT_COLOUR = "#9a9a9a"
+NON_VERDICT_COLOR = "#9a9a9a"
 TICK_STEPS_S = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
 MAX_TICKS = 10
 
@@ -89,8 +89,8 @@ def timeline_svg(duration: float, segments: list[Segment] = (), windows: list[Wi
 
 def _band(segment: Segment, x, class_names) -> str:
     named = segment.verdict == EXERCISE
-    colour = (PALETTE[list(class_names).index(segment.exercise) % len(PALETTE)]
-              if named and segment.exercise in class_names else NON_VERDICT_COLOUR)
+    color = (PALETTE[list(class_names).index(segment.exercise) % len(PALETTE)]
+              if named and segment.exercise in class_names else NON_VERDICT_COLOR)
     text = escape(segment_text(segment))
     left, right = x(segment.start), x(segment.end)
     reps = "".join(f'<line x1="{x(time):.1f}" x2="{x(time):.1f}" y1="{BAND_TOP + BAND_HEIGHT - 8}" '
@@ -102,7 +102,7 @@ def _band(segment: Segment, x, class_names) -> str:
             f'<clipPath id="{clip_id}"><rect x="{left:.1f}" y="{BAND_TOP}" width="{right - left:.1f}" '
             f'height="{BAND_HEIGHT}"/></clipPath>'
             f'<rect x="{left:.1f}" y="{BAND_TOP}" width="{max(right - left, 1):.1f}" height="{BAND_HEIGHT}" '
-            f'fill="{colour}" stroke="white"/>{reps}'
+            f'fill="{color}" stroke="white"/>{reps}'
             f'<text x="{left + 6:.1f}" y="{BAND_TOP + 21}" fill="white" clip-path="url(#{clip_id})">{text}</text></g>')
 
 

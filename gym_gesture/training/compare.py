@@ -137,7 +137,7 @@ def _spread(values: list[float]) -> dict:
             "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, "seeds": len(values)}
 
 
-def summarise(runs: list[dict]) -> list[dict]:
+def summarize(runs: list[dict]) -> list[dict]:
     """Per fusion (in the order of `runs`), the mean, min, max and std over its seeds of every figure."""
     summary = []
     for fusion in dict.fromkeys(run["fusion"] for run in runs):
@@ -295,6 +295,6 @@ def _merged(results: Path, report: dict, split_by: str, split: dict, run: dict) 
     runs = {(old["fusion"], old["seed"]): old for old in section["runs"]} if section and section["split"] == split else {}
     runs[run["fusion"], run["seed"]] = run
     ordered = sorted(runs.values(), key=lambda item: (FUSIONS.index(item["fusion"]), item["seed"]))
-    merged[f"by_{split_by}"] = {"split": split, "runs": ordered, "summary": summarise(ordered)}
+    merged[f"by_{split_by}"] = {"split": split, "runs": ordered, "summary": summarize(ordered)}
     merged["load_average"] = ", ".join(f"{load:.1f}" for load in os.getloadavg())
     return merged

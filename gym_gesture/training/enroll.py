@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from ..data.labels import normalise_label
-from ..core.paths import CALIBRATION_FILE, ENROLMENT_FILE, FORM_MODEL_FILE
+from ..data.labels import normalize_label
+from ..core.paths import CALIBRATION_FILE, ENROLLMENT_FILE, FORM_MODEL_FILE
 
 # By enrolment embedding (`GymGestureConfig.prototype_embedding`), how far under the least typical enrolled
 # clip's similarity the threshold sits: k clips' lowest similarity to each other is an optimistic estimate
@@ -64,7 +64,7 @@ MOTION_FLOOR_SHARE = 0.5
 
 
 @dataclass
-class EnrolmentClip:
+class EnrollmentClip:
     """One clip to enrol: keypoints (T, J, C) in `layout` at `fps` (NaN where nobody was found), already in
     the model's geometry (`PoseSequence.model_coordinates` for videos, an archive's rows as they are)."""
 
@@ -74,38 +74,38 @@ class EnrolmentClip:
     fps: float
 
 
-def clips_from_archive(path: str | Path, label: str, fps: float | None = None) -> list[EnrolmentClip]:
+def clips_from_archive(path: str | Path, label: str, fps: float | None = None) -> list[EnrollmentClip]:
     """Every clip of `label` in a pose dataset or keypoint archive of any supported layout; `fps` overrides
     the archive's frame rate (Fit3D's archive is 50 fps, which it does not record)."""
     from ..data.windows import load_pose_datasets
 
-    label = normalise_label(label)
+    label = normalize_label(label)
     clips = []
     for dataset in load_pose_datasets([path]):
         rows = dataset.filter(lambda row_label: row_label == label, input_columns=["label"])
         for row in rows.with_format("numpy"):
-            clips.append(EnrolmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]),
+            clips.append(EnrollmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]),
                                        float(fps or row["fps"])))
     if not clips:
         raise InputError(f"{path}: no clip labelled {label!r}")
     return clips
 
 
-def clips_from_videos(paths, backend, config) -> list[EnrolmentClip]:
+def clips_from_videos(paths, backend, config) -> list[EnrollmentClip]:
     """The clips of video files, through `backend` at the model's frame rate, as `predict` reads them."""
     from ..pose.sequence import extract_clip
 
     clips = []
     for path in map(Path, paths):
         sequence = extract_clip(path, backend, config.sample_fps)
-        clips.append(EnrolmentClip(path.name, sequence.model_coordinates(config.num_channels), sequence.layout,
+        clips.append(EnrollmentClip(path.name, sequence.model_coordinates(config.num_channels), sequence.layout,
                                    sequence.fps))
     return clips
 
 
-def window_embeddings(model, clip: EnrolmentClip) -> tuple[np.ndarray, np.ndarray]:
+def window_embeddings(model, clip: EnrollmentClip) -> tuple[np.ndarray, np.ndarray]:
     """The unit-length enrolment embeddings (N, `prototype_dim`) of a clip's windows (the model's
-    `enrolment_embeddings`) and their spans (N, 2) in seconds."""
+    `enrollment_embeddings`) and their spans (N, 2) in seconds."""
     import torch
 
     from ..data.windows import windows_from_sequence
@@ -116,7 +116,7 @@ def window_embeddings(model, clip: EnrolmentClip) -> tuple[np.ndarray, np.ndarra
         return np.zeros((0, prototype_dim(model.config)), np.float32), windows.spans
     device = next(model.parameters()).device
     with torch.inference_mode():
-        embeddings = model.enrolment_embeddings(torch.from_numpy(windows.keypoints).to(device),
+        embeddings = model.enrollment_embeddings(torch.from_numpy(windows.keypoints).to(device),
                                                 torch.from_numpy(windows.attention_mask).to(device))
     return embeddings.cpu().numpy(), windows.spans
 
@@ -142,7 +142,7 @@ def leave_one_out_threshold(groups: list[np.ndarray]) -> tuple[float, list[float
     return min(similarities), similarities
 
 
-def motion_floor(clips: list[EnrolmentClip]) -> float | None:
+def motion_floor(clips: list[EnrollmentClip]) -> float | None:
     """The least motion energy that counts as doing the enrolled exercise: `MOTION_FLOOR_SHARE` of that of
     its least-moving clip (`motion.motion_energy` over the whole clip); None when no clip has enough
     frames with a person to measure it."""
@@ -180,7 +180,7 @@ def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
     config = model.config.to_dict()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)] + [label]
     config.update(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
-                  enrolment_embedding=model.config.prototype_embedding,
+                  enrollment_embedding=model.config.prototype_embedding,
                   num_prototypes=model.config.num_prototypes + len(prototypes),
                   prototype_thresholds=[*(model.config.prototype_thresholds or []), float(threshold)])
     for key in ("architectures", "transformers_version", "_name_or_path", "dtype"):
@@ -201,7 +201,7 @@ def enrolled_model(model, label: str, prototypes: np.ndarray, threshold: float):
     return enrolled.to(device).eval()
 
 
-def enroll_clips(model, label: str, clips: list[EnrolmentClip], margin: float | None = None) -> tuple[object, dict]:
+def enroll_clips(model, label: str, clips: list[EnrollmentClip], margin: float | None = None) -> tuple[object, dict]:
     """`model` with `label` enrolled from `clips`, and the record of it (what `enrolment.json` lists);
     `margin` in place of the embedding's `THRESHOLD_MARGIN` (what benchmarks/enroll.py chooses it by)."""
     started = time.perf_counter()
@@ -246,7 +246,7 @@ def enroll_clips(model, label: str, clips: list[EnrolmentClip], margin: float | 
     return enrolled, record
 
 
-def enroll(model_source, label: str, clips: list[EnrolmentClip], out_dir: str | Path, *,
+def enroll(model_source, label: str, clips: list[EnrollmentClip], out_dir: str | Path, *,
            revision: str | None = None, model=None) -> dict:
     """Enrol `label` from `clips` into the model folder or Hub id `model_source` (or the already loaded
     `model` of it) and save the result, a complete model folder, to `out_dir`. Returns its record."""
@@ -258,13 +258,13 @@ def enroll(model_source, label: str, clips: list[EnrolmentClip], out_dir: str | 
     enrolled, record = enroll_clips(model, label, clips)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    history = json.loads((folder / ENROLMENT_FILE).read_text())["classes"] if (folder / ENROLMENT_FILE).is_file() else []
+    history = json.loads((folder / ENROLLMENT_FILE).read_text())["classes"] if (folder / ENROLLMENT_FILE).is_file() else []
     enrolled.save_pretrained(out_dir)
     GymGestureProcessor.from_model_config(enrolled.config).save_pretrained(out_dir)
     if (folder / FORM_MODEL_FILE).is_file() and (folder / FORM_MODEL_FILE).resolve() != (out_dir / FORM_MODEL_FILE).resolve():
         shutil.copy2(folder / FORM_MODEL_FILE, out_dir / FORM_MODEL_FILE)
     write_calibration(folder, out_dir, record)
-    (out_dir / ENROLMENT_FILE).write_text(json.dumps(
+    (out_dir / ENROLLMENT_FILE).write_text(json.dumps(
         {"base_model": str(model_source), "classes": [*history, record]}, indent=1) + "\n")
     return record
 

@@ -331,8 +331,8 @@ class SpatialTemporalGraphFusion(nn.Module):
         keep = mask[:, None, :, None].to(joints.dtype)
         # pyskl's data BN: each joint's coordinate normalised on its own (masked frames zero, as pyskl pads).
         flat = (joints * keep.view(batch, frames, 1, 1)).reshape(batch, frames, count * channels)
-        normalised = self.input_norm(flat.transpose(1, 2)).reshape(batch, count, channels, frames)
-        x = normalised.permute(0, 2, 3, 1) * keep  # (B, C, T, V)
+        normalized = self.input_norm(flat.transpose(1, 2)).reshape(batch, count, channels, frames)
+        x = normalized.permute(0, 2, 3, 1) * keep  # (B, C, T, V)
         states = [x.mean(dim=3).transpose(1, 2)]
         for block in self.blocks:
             x = block(x, keep) * keep
@@ -360,7 +360,7 @@ class PrototypeHead(nn.Module):
     """Enrolled classes (`gym-gesture enroll`): window embeddings kept as prototypes, no weights trained.
 
     `prototypes` (P, `prototype_dim`) are the unit-length enrolment embeddings of the enrolled clips'
-    windows (`GymGestureForSequenceClassification.enrolment_embeddings`: their pose descriptors, or for
+    windows (`GymGestureForSequenceClassification.enrollment_embeddings`: their pose descriptors, or for
     older enrolments the trunk's pooler_output) and `prototype_classes` (P,) says which enrolled class (0
     for the first) each belongs to; both are persistent buffers, so they are saved in model.safetensors
     beside the weights. A window's similarity to a class is its cosine similarity to the class's nearest
@@ -564,7 +564,7 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         logits = self.classifier(self.dropout(pooled))
         similarity = None
         if self.prototype_head is not None:
-            similarity = self.prototype_head.similarity(self.enrolment_embeddings(keypoints, attention_mask, pooled))
+            similarity = self.prototype_head.similarity(self.enrollment_embeddings(keypoints, attention_mask, pooled))
             logits = torch.cat([logits, self.prototype_head.logits(logits, similarity)], dim=-1)
         loss = self.loss_function(labels, logits, self.config) if labels is not None else None
         if not return_dict:
@@ -573,7 +573,7 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
         return GymGestureClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                           attentions=outputs.attentions, prototype_similarity=similarity)
 
-    def enrolment_embeddings(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None = None,
+    def enrollment_embeddings(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None = None,
                              pooled: torch.Tensor | None = None) -> torch.Tensor:
         """(B, `prototype_dim`) unit-length embeddings of windows that enrolled classes are recognised by
         (`config.prototype_embedding`): the windows' pose descriptors, or the trunk's pooled output (`pooled`

@@ -174,8 +174,8 @@ def graph_partitions(name: str) -> np.ndarray:
     for joint in range(count):
         if joint not in depth:
             part = hops_from(joint)
-            centre = min(part, key=lambda candidate: (max(hops_from(candidate).values()), candidate))
-            depth.update(hops_from(centre))
+            center = min(part, key=lambda candidate: (max(hops_from(candidate).values()), candidate))
+            depth.update(hops_from(center))
     partitions = np.zeros((3, count, count), dtype=np.float32)
     partitions[0] = np.eye(count)
     for a, b in layout.bone_indices:
@@ -273,9 +273,9 @@ def normalize(keypoints: np.ndarray, layout: str, method: str = "hip_center_tors
     valid = np.isfinite(torso) & (torso > 1e-6)
     if not valid.any():
         raise ValueError("cannot normalise: no frame has both hips and both shoulders")
-    centre = hips[valid].mean(axis=0)
+    center = hips[valid].mean(axis=0)
     scale = np.median(torso[valid])
-    return ((keypoints - centre) / scale).astype(np.float32)
+    return ((keypoints - center) / scale).astype(np.float32)
 
 
 def joint_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
