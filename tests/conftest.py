@@ -15,6 +15,19 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def read_browser_playable(path: Path) -> tuple[list, tuple[int, int], float]:
+    """The frames (RGB), size and frame rate of a video, asserting that browsers play it: H.264 in yuv420p,
+    in MP4."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert container.format.name.startswith("mov,mp4")
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        return frames, (stream.width, stream.height), float(stream.average_rate)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on now (for a server or a process group started by a test)."""
     with socket.socket() as sock:

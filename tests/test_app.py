@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -17,7 +16,8 @@ from pathlib import Path
 import pytest
 
 
-from conftest import FIXTURES, REPO_ROOT, free_port
+from benchmarks.run import served_app
+from conftest import FIXTURES, REPO_ROOT
 from gym_gesture.app.main import EXAMPLES_DIR
 
 CLIP = FIXTURES / "squat_clip.mp4"
@@ -34,34 +34,10 @@ STARTUP_OUTPUT: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def app_url(model_dir, tmp_path_factory):
     """`python app.py` on a free port of 127.0.0.1, as a user starts it."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("app") / "app.log").open("w")
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), GYM_GESTURE_MODEL=str(model_dir),
-               GRADIO_ANALYTICS_ENABLED="False")
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the app exited with {server.returncode}: {Path(log.name).read_text()[-3000:]}")
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                STARTUP_OUTPUT[url] = Path(log.name).read_text()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the app did not answer within {START_TIMEOUT_S} s")
-                time.sleep(0.5)
+    scratch = tmp_path_factory.mktemp("app")
+    with served_app(str(model_dir), scratch, timeout=START_TIMEOUT_S) as (url, _):
+        STARTUP_OUTPUT[url] = (scratch / "app.log").read_text()
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -101,9 +101,10 @@ def test_the_overlay_check_leaves_no_file_behind(tmp_path, monkeypatch, capsys):
 
 def test_a_bug_shows_its_traceback_and_exits_70(monkeypatch, capsys):
     def buggy(args):
+        """list the classes, with a bug"""
         return {}["reps"]
 
-    monkeypatch.setattr(data_commands, "_run_labels", buggy)
+    monkeypatch.setattr(data_commands, "run_labels", buggy)
     assert main(["labels"]) == EXIT_BUG == 70
     stderr = capsys.readouterr().err
     assert "Traceback (most recent call last)" in stderr and "KeyError: 'reps'" in stderr

@@ -2,8 +2,9 @@
 
 The commands are declared by group: `data` (labels, extract, import-keypoints), `training` (train, evaluate,
 compare, evaluate-videos, train-form, calibrate, enroll), `recognize` (predict, live) and `serve` (app,
-push). Each command has an `add_<name>` function that declares its arguments and sets `run`, the function
-that does the work; this module builds the parser from them and runs the command. Declaring them imports
+push). A command's module has `run_<name>`, the function that does the work, whose docstring gives the
+command's help (its first line) and description (the rest), and `add_<name>_arguments` where the command
+takes any; this module builds the parser from them and runs the command. Declaring them imports
 nothing heavy (torch, transformers, mediapipe, gradio load inside `run`), so `--help` and refused input
 answer at once. Errors the user can fix (`GymGestureError`, or an OSError on the user's files) end in one
 line on stderr and exit status 1; anything else is a bug: its traceback and exit status 70. `--debug` shows
@@ -13,6 +14,7 @@ the traceback of both.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import traceback
@@ -24,10 +26,21 @@ from . import data, recognize, serve, training
 EXIT_USER_ERROR = 1
 EXIT_BUG = 70  # EX_SOFTWARE of sysexits.h: an internal software error
 EXIT_INTERRUPTED = 130
-# In the order `--help` lists them.
-COMMANDS = (data.add_labels, data.add_extract, data.add_import_keypoints, training.add_train, training.add_evaluate,
-            training.add_compare, training.add_evaluate_videos, recognize.add_predict, training.add_train_form,
-            training.add_calibrate, recognize.add_live, training.add_enroll, serve.add_app, serve.add_push)
+# The commands and their modules, in the order `--help` lists them.
+COMMANDS = (("labels", data), ("extract", data), ("import-keypoints", data), ("train", training),
+            ("evaluate", training), ("compare", training), ("evaluate-videos", training), ("predict", recognize),
+            ("train-form", training), ("calibrate", training), ("live", recognize), ("enroll", training),
+            ("app", serve), ("push", serve))
+
+
+def _add_command(subparsers, name: str, module) -> None:
+    function = name.replace("-", "_")
+    run = getattr(module, f"run_{function}")
+    help_line, _, description = inspect.getdoc(run).partition("\n\n")
+    parser = subparsers.add_parser(name, help=help_line, description=description or None)
+    if hasattr(module, f"add_{function}_arguments"):
+        getattr(module, f"add_{function}_arguments")(parser)
+    parser.set_defaults(run=run)
 
 
 def _add_global_options(parser, default) -> None:
@@ -44,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gym-gesture {__version__}")
     _add_global_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_command in COMMANDS:
-        add_command(subparsers)
+    for name, module in COMMANDS:
+        _add_command(subparsers, name, module)
     for command_parser in subparsers.choices.values():
         _add_global_options(command_parser, default=argparse.SUPPRESS)
     return parser

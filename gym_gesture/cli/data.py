@@ -7,12 +7,8 @@ import sys
 from ..core.errors import InputError, MissingFileError
 
 
-def add_labels(subparsers) -> None:
-    parser = subparsers.add_parser("labels", help="list the 22 canonical exercise classes")
-    parser.set_defaults(run=_run_labels)
-
-
-def _run_labels(args) -> int:
+def run_labels(args) -> int:
+    """list the 22 canonical exercise classes"""
     from ..data.labels import CLASS_NAMES
 
     for index, name in enumerate(CLASS_NAMES):
@@ -20,13 +16,7 @@ def _run_labels(args) -> int:
     return 0
 
 
-def add_extract(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "extract", help="pose keypoints of a class-folder tree of videos, saved as a pose dataset",
-        description="Run a pose backend over VIDEO_DIR/<class name>/<video file>, or over the videos a "
-                    "manifest.json lists (VIDEO_DIR/manifest.json, or the file itself: [{\"file\", \"label\"}, ...]), "
-                    "and save a Hugging Face dataset at DATASET_DIR. Resumable: rerun the same command after an "
-                    "interruption.")
+def add_extract_arguments(parser) -> None:
     parser.add_argument("video_dir", metavar="VIDEO_DIR_OR_MANIFEST")
     parser.add_argument("--out", required=True, metavar="DATASET_DIR")
     parser.add_argument("--backend", default="mediapipe", metavar="NAME",
@@ -49,10 +39,14 @@ def add_extract(subparsers) -> None:
     parser.add_argument("--other-exercises", action="store_true",
                         help="keep folders of exercises outside the 22 (negatives to abstain on) instead of "
                              "refusing their names as typos")
-    parser.set_defaults(run=_run_extract)
 
 
-def _run_extract(args) -> int:
+def run_extract(args) -> int:
+    """pose keypoints of a class-folder tree of videos, saved as a pose dataset
+
+    Run a pose backend over VIDEO_DIR/<class name>/<video file>, or over the videos a manifest.json lists
+    (VIDEO_DIR/manifest.json, or the file itself: [{"file", "label"}, ...]), and save a Hugging Face dataset at
+    DATASET_DIR. Resumable: rerun the same command after an interruption."""
     from ..data.extract import extract_dataset, format_extract_report
 
     report = extract_dataset(args.video_dir, args.out, backend=args.backend, fps=args.fps,
@@ -64,18 +58,15 @@ def _run_extract(args) -> int:
     return 0
 
 
-def add_import_keypoints(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "import-keypoints",
-        help="turn a keypoint archive (.npz of MediaPipe-33, OpenPose-18 or Penn Action-13 joints) into a pose dataset")
+def add_import_keypoints_arguments(parser) -> None:
     parser.add_argument("npz", metavar="FILE.npz")
     parser.add_argument("--out", required=True, metavar="DATASET_DIR")
     parser.add_argument("--fps", type=float, default=30.0, metavar="F",
                         help="frame rate of the archive's series where its sidecar JSON gives none (default: 30)")
-    parser.set_defaults(run=_run_import_keypoints)
 
 
-def _run_import_keypoints(args) -> int:
+def run_import_keypoints(args) -> int:
+    """turn a keypoint archive (.npz of MediaPipe-33, OpenPose-18 or Penn Action-13 joints) into a pose dataset"""
     from pathlib import Path
 
     from ..data.dataset import dataset_from_records, records_from_npz

@@ -8,11 +8,7 @@ from ..core.errors import InputError
 from .options import add_revision, check_writable
 
 
-def add_predict(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "predict", help="recognise the exercise in a video clip",
-        description="Run the pose backend and the model over VIDEO and print the top classes, "
-                    "or the full result as JSON with --json.")
+def add_predict_arguments(parser) -> None:
     parser.add_argument("video", metavar="VIDEO")
     parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id (default: the shipped checkpoint)")
@@ -27,10 +23,12 @@ def add_predict(subparsers) -> None:
                         help="also write the workout summary, one row per set (exercise, start, end, reps, tempo, "
                              "range of motion, hold time, form): CSV, or JSON for a .json name")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    parser.set_defaults(run=_run_predict)
 
 
-def _run_predict(args) -> int:
+def run_predict(args) -> int:
+    """recognise the exercise in a video clip
+
+    Run the pose backend and the model over VIDEO and print the top classes, or the full result as JSON with --json."""
     import json
 
     from tqdm import tqdm
@@ -71,11 +69,7 @@ def _run_predict(args) -> int:
     return 0
 
 
-def add_live(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "live", help="live coaching: the exercise, the rep count and form cues from a camera or a video played live",
-        description="Recognise the exercise, count the reps and give form cues as the person trains, from a camera "
-                    "(until Ctrl-C) or from a video file played in real time as if live; then print the sets.")
+def add_live_arguments(parser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--camera", type=int, metavar="INDEX", help="the camera to read (0: the first)")
     source.add_argument("--video", metavar="FILE", help="a video file played in real time, as a camera")
@@ -85,10 +79,13 @@ def add_live(subparsers) -> None:
     parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
     parser.add_argument("--json", action="store_true",
                         help="print only the final summary, as one JSON object (sets, and segments as predict --json)")
-    parser.set_defaults(run=_run_live)
 
 
-def _run_live(args) -> int:
+def run_live(args) -> int:
+    """live coaching: the exercise, the rep count and form cues from a camera or a video played live
+
+    Recognise the exercise, count the reps and give form cues as the person trains, from a camera (until Ctrl-C) or
+    from a video file played in real time as if live; then print the sets."""
     import json
 
     from ..inference.recognizer import Recognizer

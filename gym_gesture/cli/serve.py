@@ -4,25 +4,33 @@ The modules that do the work declare their options (`add_arguments`) and run the
 from __future__ import annotations
 
 
-def add_app(subparsers) -> None:
-    from ..app import main as app
+def add_app_arguments(parser) -> None:
+    from ..app.main import add_arguments
 
-    _add_module_command(
-        subparsers, "app", app, help="serve the web app (Gradio) on this machine",
-        description="Serve the Gradio app (also `python app.py`): upload or record a clip, see the exercise, "
-                    "the skeleton overlay and the per-window timeline.")
+    add_arguments(parser)
 
 
-def add_push(subparsers) -> None:
-    from ..hub import publish as hub
+def run_app(args) -> int:
+    """serve the web app (Gradio) on this machine
 
-    _add_module_command(
-        subparsers, "push", hub, help="publish a model (and its Gradio Space) to the Hugging Face Hub",
-        description="Publish a gym-gesture model, and optionally its Gradio Space, to the Hugging Face Hub "
-                    "(also `python hub_upload.py`); --dry-run only writes the folders that would be pushed.")
+    Serve the Gradio app (also `python app.py`): upload or record a clip, see the exercise, the skeleton overlay
+    and the per-window timeline."""
+    from ..app.main import run
+
+    return run(args)
 
 
-def _add_module_command(subparsers, name: str, module, **texts) -> None:
-    parser = subparsers.add_parser(name, **texts)
-    module.add_arguments(parser)
-    parser.set_defaults(run=module.run)
+def add_push_arguments(parser) -> None:
+    from ..hub.publish import add_arguments
+
+    add_arguments(parser)
+
+
+def run_push(args) -> int:
+    """publish a model (and its Gradio Space) to the Hugging Face Hub
+
+    Publish a gym-gesture model, and optionally its Gradio Space, to the Hugging Face Hub (also
+    `python hub_upload.py`); --dry-run only writes the folders that would be pushed."""
+    from ..hub.publish import run
+
+    return run(args)

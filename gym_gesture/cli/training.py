@@ -93,8 +93,7 @@ def _add_training_arguments(parser) -> None:
     _add_model_options(parser)
 
 
-def add_train(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train the classifier on pose data (transformers Trainer)")
+def add_train_arguments(parser) -> None:
     _add_training_arguments(parser)
     parser.add_argument("--output-dir", required=True, help="checkpoints, split.json and the best model go here")
     parser.add_argument("--fusion", default=GIVEN_ONLY, choices=FUSION_NAMES)
@@ -105,10 +104,10 @@ def add_train(subparsers) -> None:
                              "instead of the seeded split, e.g. to compare seeds or settings on one held-out set")
     parser.add_argument("--push-to-hub", default=GIVEN_ONLY, metavar="REPO",
                         help="upload the best model to this Hub repository")
-    parser.set_defaults(run=_run_train)
 
 
-def _run_train(args) -> int:
+def run_train(args) -> int:
+    """train the classifier on pose data (transformers Trainer)"""
     import json
 
     from ..training.evaluate import load_split
@@ -128,8 +127,7 @@ def _run_train(args) -> int:
     return 0
 
 
-def add_evaluate(subparsers) -> None:
-    parser = subparsers.add_parser("evaluate", help="window- and clip-level metrics of a model on pose data")
+def add_evaluate_arguments(parser) -> None:
     parser.add_argument("--model", required=True, metavar="DIR_OR_HUB_ID")
     add_revision(parser)
     parser.add_argument("--data", nargs="+", required=True, metavar="DATA",
@@ -141,16 +139,16 @@ def add_evaluate(subparsers) -> None:
     parser.add_argument("--ignore-unknown", action="store_true",
                         help="leave out clips of classes the model does not know (by default they are negatives, "
                              "all of them whatever --split: the report gives how often the model abstains on them)")
-    parser.set_defaults(run=_run_evaluate)
 
 
-def _run_evaluate(args) -> int:
+def run_evaluate(args) -> int:
+    """window- and clip-level metrics of a model on pose data"""
     from ..training.evaluate import evaluate, format_report
     from ..inference.recognizer import resolve_model_dir
 
     # A Hub model is downloaded once: its weights and its split.json are read from the same snapshot.
-    results = evaluate(str(resolve_model_dir(args.model, args.revision)), args.data, split=args.split, ignore_unknown=args.ignore_unknown,
-                       json_path=args.json, plot_path=args.plot)
+    results = evaluate(str(resolve_model_dir(args.model, args.revision)), args.data, split=args.split,
+                       ignore_unknown=args.ignore_unknown, json_path=args.json, plot_path=args.plot)
     print(format_report(results))
     for key, label in (("confusion_matrix_png", "confusion matrices"),):
         if key in results:
@@ -158,11 +156,7 @@ def _run_evaluate(args) -> int:
     return 0
 
 
-def add_compare(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "compare", help="train and evaluate the fusion modules on one split, over seeds",
-        description="Every fusion (or those of --fusions) trained with each of its seeds on one split and "
-                    "measured alike. Resumable: rerun the same command, finished runs are kept.")
+def add_compare_arguments(parser) -> None:
     _add_training_arguments(parser)
     parser.add_argument("--output-dir", default="runs/compare",
                         help="the trained models, OUTPUT_DIR/by-SPLIT/FUSION/seedN (default runs/compare)")
@@ -179,10 +173,13 @@ def add_compare(subparsers) -> None:
                              "here override it too")
     parser.add_argument("--split-by", choices=("source", "window"), default="source",
                         help="hold out source videos (default), or windows (the paper's 7:3 split)")
-    parser.set_defaults(run=_run_compare)
 
 
-def _run_compare(args) -> int:
+def run_compare(args) -> int:
+    """train and evaluate the fusion modules on one split, over seeds
+
+    Every fusion (or those of --fusions) trained with each of its seeds on one split and measured alike. Resumable:
+    rerun the same command, finished runs are kept."""
     from ..training.compare import compare
     from ..training.recipe import read_recipe
 
@@ -198,18 +195,16 @@ def _run_compare(args) -> int:
     return 0
 
 
-def add_train_form(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "train-form", help="fit the push-up form model on a labelled archive (correct*/wrong* clip ids)")
+def add_train_form_arguments(parser) -> None:
     parser.add_argument("npz", metavar="FILE.npz", help="e.g. ../shared/data/keypoints/pushup_form_mediapipe33.npz")
     parser.add_argument("--out", required=True, metavar="FILE.json",
                         help="where to write it: MODEL_DIR/pushup_form.json gives that model form feedback")
     parser.add_argument("--test-size", type=float, default=0.25, metavar="F")
     parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(run=_run_train_form)
 
 
-def _run_train_form(args) -> int:
+def run_train_form(args) -> int:
+    """fit the push-up form model on a labelled archive (correct*/wrong* clip ids)"""
     from pathlib import Path
 
     from ..analysis.form import train_form_model
@@ -225,13 +220,7 @@ def _run_train_form(args) -> int:
     return 0
 
 
-def add_evaluate_videos(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "evaluate-videos", help="accuracy of a model on labelled videos, through predict (the deployed path)",
-        description="Run `predict` on every video of class-folder trees (<class name>/<video file>) or "
-                    "manifests ([{\"file\", \"label\"}, ...]) and report top-1 accuracy on the classes the model "
-                    "knows (abstained = wrong), the abstain rate, per-class counts and one row per clip. Clips of "
-                    "other classes are counted apart; training-only videos (fit3d_*) are left out.")
+def add_evaluate_videos_arguments(parser) -> None:
     parser.add_argument("sources", nargs="+", metavar="VIDEO_DIR_OR_MANIFEST")
     parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id (default: the shipped checkpoint)")
@@ -240,10 +229,15 @@ def add_evaluate_videos(subparsers) -> None:
                         help="only the videos whose source is in this part of the model's split.json")
     parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
     parser.add_argument("--json", default=None, metavar="OUT.json", help="also write the figures and rows as JSON")
-    parser.set_defaults(run=_run_evaluate_videos)
 
 
-def _run_evaluate_videos(args) -> int:
+def run_evaluate_videos(args) -> int:
+    """accuracy of a model on labelled videos, through predict (the deployed path)
+
+    Run `predict` on every video of class-folder trees (<class name>/<video file>) or manifests ([{"file", "label"},
+    ...]) and report top-1 accuracy on the classes the model knows (abstained = wrong), the abstain rate, per-class
+    counts and one row per clip. Clips of other classes are counted apart; training-only videos (fit3d_*) are left
+    out."""
     import json
     from pathlib import Path
 
@@ -260,13 +254,7 @@ def _run_evaluate_videos(args) -> int:
     return 0
 
 
-def add_calibrate(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "calibrate", help="choose when a model abstains, on held-out clips against real negatives",
-        description="Run the model over the held-out clips of its split (from --data: the --split sources, and as "
-                    "negatives the clips of classes the model does not know) and over videos of people walking or "
-                    "standing (--negatives), choose the abstain thresholds and write them with the trade-off "
-                    "tables to DIR/calibration.json, which predict and the app then use.")
+def add_calibrate_arguments(parser) -> None:
     parser.add_argument("--model", required=True, metavar="DIR", help="a model folder with its split.json")
     parser.add_argument("--data", nargs="+", required=True, metavar="DATA",
                         help="pose dataset folder(s) or .npz archive(s) holding the model's held-out sources "
@@ -285,10 +273,15 @@ def add_calibrate(subparsers) -> None:
     parser.add_argument("--held-out-types", nargs="+", default=None, metavar="DATA",
                         help="pose data of exercise types that neither the model nor --data hold: measured with the "
                              "chosen thresholds (leave-exercise-out), per type, never chosen on")
-    parser.set_defaults(run=_run_calibrate)
 
 
-def _run_calibrate(args) -> int:
+def run_calibrate(args) -> int:
+    """choose when a model abstains, on held-out clips against real negatives
+
+    Run the model over the held-out clips of its split (from --data: the --split sources, and as negatives the clips
+    of classes the model does not know) and over videos of people walking or standing (--negatives), choose the
+    abstain thresholds and write them with the trade-off tables to DIR/calibration.json, which predict and the app
+    then use."""
     from pathlib import Path
 
     from ..training.calibration import calibrate, format_trade_off
@@ -310,15 +303,7 @@ def _run_calibrate(args) -> int:
     return 0
 
 
-def add_enroll(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "enroll", help="teach a model a new exercise from a few clips, without retraining",
-        description="Enrol a new exercise from 1 to 5 clips (videos, or every clip of LABEL in a keypoint archive "
-                    "with --data): the model's enrolment embeddings of the clips' windows (their pose descriptors) "
-                    "become the class's prototypes and its abstain threshold is set from the clips themselves "
-                    "(leave one clip out, less a margin). OUT is a model "
-                    "folder like any other: predict, the app, evaluate and push read it; enrol it again to add "
-                    "another exercise.")
+def add_enroll_arguments(parser) -> None:
     parser.add_argument("clips", nargs="*", metavar="CLIP", help="video files of the new exercise")
     parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id to start from (default: the shipped checkpoint)")
@@ -330,11 +315,17 @@ def add_enroll(subparsers) -> None:
                              "layout) or a pose dataset folder")
     parser.add_argument("--fps", type=float, default=None, metavar="F",
                         help="with --data: the archive's frame rate (default: its sidecar's, else 30)")
-    parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend for CLIPs (default: mediapipe)")
-    parser.set_defaults(run=_run_enroll)
+    parser.add_argument("--backend", default="mediapipe", metavar="NAME",
+                        help="pose backend for CLIPs (default: mediapipe)")
 
 
-def _run_enroll(args) -> int:
+def run_enroll(args) -> int:
+    """teach a model a new exercise from a few clips, without retraining
+
+    Enrol a new exercise from 1 to 5 clips (videos, or every clip of LABEL in a keypoint archive with --data): the
+    model's enrolment embeddings of the clips' windows (their pose descriptors) become the class's prototypes and
+    its abstain threshold is set from the clips themselves (leave one clip out, less a margin). OUT is a model
+    folder like any other: predict, the app, evaluate and push read it; enrol it again to add another exercise."""
     from pathlib import Path
 
     from ..training.enroll import clips_from_archive, clips_from_videos, enroll
