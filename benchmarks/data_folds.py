@@ -13,9 +13,11 @@ writes:
   `--other-exercises`) cut by exercise type into two folds, to train on as outliers (and calibrate against);
   `OUT/unknown_held_out0`, `OUT/unknown_held_out1`: each fold's types alone, to measure on. A model trained
   with fold 0's types as outliers is measured on `unknown_held_out1`, types neither it nor its thresholds saw,
-  and `OUT/unknown_unseen` (both folds' types) measures a model trained with none of them. Near variants
-  stay in one fold (side plank and its hip dips, the rows, the push-up variants, the rear-delt pulls, the
-  triceps isolations, the single-leg squats), so that a held-out type never has its twin in training.
+  and `OUT/unknown_unseen` (both folds' types) measures a model trained with none of them;
+  `OUT/unknown_held_out0_videos.json`, `OUT/unknown_held_out1_videos.json`: the videos of each fold's types
+  (from `unknown/manifest.json` beside `--clips22`), for `gym-gesture evaluate-videos`, the deployed path.
+  Near variants stay in one fold (side plank and its hip dips, the rows, the push-up variants, the rear-delt
+  pulls, the triceps isolations, the single-leg squats), so that a held-out type never has its twin in training.
   Types that the keypoint archives already hold as outliers (front raise, shrug, situp) are in both folds'
   training side (`ARCHIVE_TYPES`) and never measured as unseen;
 - `OUT/folds.json`: the types of each fold.
@@ -89,9 +91,14 @@ def main(argv: list[str] | None = None) -> None:
     def save(types, name: str) -> None:
         unknown.filter(lambda label: label in types, input_columns=["label"]).save_to_disk(str(args.out / name))
 
+    unknown_videos = args.clips22.parent / "unknown"
+    videos = json.loads((unknown_videos / "manifest.json").read_text())
     for index, fold in enumerate(folds):
         save(set(fold) | set(ARCHIVE_TYPES), f"unknown_fold{index}")
         save(set(fold), f"unknown_held_out{index}")
+        manifest = [{"file": str(unknown_videos / video["file"]), "label": video["label"]}
+                    for video in videos if video["label"] in fold]
+        (args.out / f"unknown_held_out{index}_videos.json").write_text(json.dumps(manifest, indent=1) + "\n")
     save(set(folds[0]) | set(folds[1]), "unknown_unseen")
     (args.out / "folds.json").write_text(json.dumps({"held_out_types": folds, "in_both": list(ARCHIVE_TYPES),
                                                      "near_variants": NEAR_VARIANTS}, indent=1) + "\n")

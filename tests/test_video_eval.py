@@ -63,6 +63,15 @@ def test_unreadable_video_is_reported_not_fatal(recognizer, model_dir, tmp_path)
     assert "not a readable video" in result["failed"][0]["error"]
 
 
+def test_exercises_outside_the_22_are_refused_as_typos_unless_other_exercises(recognizer, model_dir, tmp_path):
+    tree = _tree(tmp_path, ["squat/squat_clip_1.mp4", "face pull/pull_1.mp4"])
+    with pytest.raises(ValueError, match="unknown exercise 'face pull'"):
+        evaluate_videos(model_dir, [tree], recognizer=recognizer, progress=False)
+    result = evaluate_videos(model_dir, [tree], recognizer=recognizer, other_exercises=True, progress=False)
+    assert (result["clips"], result["unknown_class_clips"]) == (1, 1)
+    assert [row["label"] for row in result["rows"] if not row["known"]] == ["face pull"]
+
+
 def test_cli_reads_a_manifest_and_writes_json(tmp_path, capsys):
     (tmp_path / "clip_1.mp4").symlink_to(SQUAT_CLIP)
     (tmp_path / "manifest.json").write_text(json.dumps([{"file": "clip_1.mp4", "label": "squat"}]))

@@ -229,6 +229,9 @@ def add_evaluate_videos_arguments(parser) -> None:
                         help="only the videos whose source is in this part of the model's split.json")
     parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
     parser.add_argument("--json", default=None, metavar="OUT.json", help="also write the figures and rows as JSON")
+    parser.add_argument("--other-exercises", action="store_true",
+                        help="take labels outside the 22 as exercises to abstain on (counted apart) instead of "
+                             "refusing them as typos")
 
 
 def run_evaluate_videos(args) -> int:
@@ -246,7 +249,8 @@ def run_evaluate_videos(args) -> int:
     if args.json:
         check_writable(args.json, "--json")
     result = evaluate_videos(args.model, args.sources, split=args.split, backend=args.backend,
-                             revision=args.revision, progress=sys.stderr.isatty())
+                             revision=args.revision, other_exercises=args.other_exercises,
+                             progress=sys.stderr.isatty())
     print(format_video_report(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")

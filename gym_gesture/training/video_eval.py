@@ -38,11 +38,12 @@ def is_training_only(clip: ClipSource) -> bool:
     return clip.clip_id.startswith(TRAINING_ONLY_PREFIXES)
 
 
-def find_videos(sources: list[str | Path]) -> list[ClipSource]:
-    """The labelled videos of each class-folder tree or manifest in `sources` (`clips.find_clips`)."""
+def find_videos(sources: list[str | Path], other_exercises: bool = False) -> list[ClipSource]:
+    """The labelled videos of each class-folder tree or manifest in `sources` (`clips.find_clips`, which
+    refuses a name outside the 22 as a typo unless `other_exercises`)."""
     clips, seen = [], {}
     for source in sources:
-        for clip in find_clips(source):
+        for clip in find_clips(source, other_exercises):
             if clip.clip_id in seen:
                 raise InputError(f"two videos share the clip id {clip.clip_id!r}: {seen[clip.clip_id]} and {clip.path}")
             seen[clip.clip_id] = clip.path
@@ -86,12 +87,13 @@ def _summary(rows: list[dict]) -> dict:
 
 def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, split: str | None = None,
                     recognizer: Recognizer | None = None, backend: str = "mediapipe", revision: str | None = None,
-                    progress: bool = True) -> dict:
+                    other_exercises: bool = False, progress: bool = True) -> dict:
     """Run `Recognizer.predict` on every labelled video of `sources`; the figures and one row per clip.
 
     `model`: a model folder or Hub id (default: the shipped checkpoint), which also gives the split.json;
     `recognizer`: that model already loaded (else it is loaded here, once, with `backend`); `split`: keep
-    only the clips whose source id is in that part ("validation", "test") of the model's split.json.
+    only the clips whose source id is in that part ("validation", "test") of the model's split.json;
+    `other_exercises`: take labels outside the 22 as exercises the model should abstain on, not as typos.
     """
     from tqdm import tqdm
 
@@ -99,7 +101,7 @@ def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, spli
     parts = _split_parts(model_dir)
     if split is not None and (parts is None or split not in parts.values()):
         raise InputError(f"{model or model_dir}: no {split!r} part in a {SPLIT_FILE} beside the model")
-    clips = find_videos(sources)
+    clips = find_videos(sources, other_exercises)
     excluded = [{"file": str(clip.path), "reason": "training material (never an evaluation)"}
                 for clip in clips if is_training_only(clip)]
     # A clip's source is itself (extract --source-per-clip) or its id up to the first number (the default).
