@@ -250,3 +250,58 @@ def test_predict_json_says_how_many_people_were_seen_and_whom_it_followed(shared
         assert single.predict(video).to_json()["people_seen"] is None
     finally:
         single.close()
+
+
+def _bone_midpoint_colors(frames: list[np.ndarray], people: PeopleTracks, followed: np.ndarray) -> dict:
+    """The overlay's pixel at the middle of every confident left or right bone of every person, by whether that
+    person was followed in that frame: (n, 3) RGB each."""
+    from gym_gesture.model.skeleton import get_layout
+
+    skeleton = get_layout("mediapipe33")
+    sided = [(a, b) for (a, b), names in zip(skeleton.bone_indices, skeleton.bones)
+             if all(name.startswith("left_") for name in names) or all(name.startswith("right_") for name in names)]
+    colors = {True: [], False: []}
+    for index, frame in enumerate(frames):
+        for track, (points, scores) in people.in_frame(index).items():
+            for a, b in sided:
+                if min(scores[a], scores[b]) >= 0.5 and np.linalg.norm(points[a] - points[b]) >= 20:
+                    x, y = np.round((points[a] + points[b]) / 2).astype(int)
+                    colors[track == followed[index]].append(frame[y, x].astype(int))
+    return {key: np.array(value) for key, value in colors.items()}
+
+
+def test_predict_overlay_draws_the_exerciser_in_color_and_the_bystander_in_grey(shared_data, model_dir, tmp_path,
+                                                                                 monkeypatch):
+    """Lateral raises on the right of the walking man (where today's single-person backend follows the man):
+    `predict`'s overlay draws the person followed, as chosen over the whole clip, in the side colors, and
+    everyone else in grey. The composite is at the models' 10 fps: each overlay frame is one pose frame."""
+    import av
+
+    from gym_gesture.inference.recognizer import Recognizer
+    from gym_gesture.render.overlay import OTHER_PERSON_GREY, SkeletonOverlay
+
+    clip = COMPOSITE_EXERCISES["lateral raises"][0]
+    path = side_by_side(shared_data / clip, BYSTANDER, tmp_path / "composite.mp4", exercise_side="right")
+    chosen = []
+    told = SkeletonOverlay.exerciser_chosen
+    monkeypatch.setattr(SkeletonOverlay, "exerciser_chosen",
+                        lambda overlay, *choice: (chosen.append(choice), told(overlay, *choice)))
+    recognizer = Recognizer.from_pretrained(model_dir, backend="mediapipe-people")
+    try:
+        recognizer.predict(path, overlay_path=tmp_path / "overlay.mp4")
+    finally:
+        recognizer.close()
+    [(people, followed)] = chosen
+    with av.open(str(tmp_path / "overlay.mp4")) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(container.streams.video[0])]
+    assert len(frames) == people.num_frames == len(followed)
+    assert len(people.ids) >= 2 and (followed >= 0).all()
+    # The exerciser, on the right half, is followed throughout.
+    for index, track in enumerate(followed):
+        assert np.nanmedian(people.in_frame(index)[track][0][:, 0]) > COMPOSITE_SIZE[0] / 2
+    colors = _bone_midpoint_colors(frames, people, followed)
+    assert len(colors[True]) >= 100 and len(colors[False]) >= 100
+    chroma = {key: value.max(axis=1) - value.min(axis=1) for key, value in colors.items()}
+    assert np.median(chroma[True]) > 150  # orange or blue
+    assert np.median(chroma[False]) < 15
+    assert np.abs(np.median(colors[False], axis=0) - OTHER_PERSON_GREY).max() < 15
