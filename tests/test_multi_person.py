@@ -4,7 +4,8 @@ On real footage: the single-person clips give exactly today's landmarks; side-by
 exercise clip and a real bystander (each side first in turn), whose exerciser is known, follow the exerciser
 (the followed landmarks are the exerciser's own, as MediaPipe finds them on their half alone) and name their
 exercise and reps; the Sports2D demo (a man doing jumping jacks on a box while people walk past) follows him;
-a split-screen clip (one person filmed twice) names the exercise without doubling its reps.
+a split-screen clip (one person filmed twice) names the exercise without doubling its reps; the overlay of
+predict and of live mode draws the person followed in color and everyone else in grey.
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ def test_composite_names_the_exercisers_exercise_and_reps(composite, model_dir):
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_live_coaching_follows_the_exerciser(side, shared_data, model_dir, tmp_path):
     """Lateral raises beside the walking man, played to a live session (every frame, as fast as it goes), the
-    exerciser chosen frame by frame from the seconds before: the exercise and its reps by eye (within one).
+    exerciser chosen frame by frame from the seconds before: the exercise and its reps by eye (within one), and
+    once the exerciser is followed (3 s in), the overlay draws them in color and the bystander in grey.
     (The push-up clip is left out: live coaching counts 5 of its 8 reps even alone, results/live.md.)"""
     from gym_gesture.inference.live import LiveSession
     from gym_gesture.inference.sources import play_video
@@ -191,11 +193,33 @@ def test_live_coaching_follows_the_exerciser(side, shared_data, model_dir, tmp_p
     clip, _, model = COMPOSITE_EXERCISES["lateral raises"]
     path = side_by_side(shared_data / clip, BYSTANDER, tmp_path / "composite.mp4", exercise_side=side)
     recognizer = Recognizer.from_pretrained(model_dir.parent / model, backend="mediapipe-people")
+    shown = []
     with LiveSession(recognizer) as session:
-        last = play_video(session, path, realtime=False)
+        last = play_video(session, path, realtime=False,
+                          on_update=lambda update, due: shown.append(update) if update.timestamp_s >= 3.0 else None)
     recognizer.close()
     assert (last.label, last.abstain) == ("lateral raises", None)
     assert abs(last.reps - _by_eye("lateral raises")) <= 1
+    _assert_exerciser_in_color_bystander_in_grey(shown, path, side)
+
+
+def _assert_exerciser_in_color_bystander_in_grey(updates, path, side: str) -> None:
+    """In the live overlays, the exerciser's half has strokes in a full side color (orange or blue), the
+    bystander's half none, but strokes in full grey."""
+    from gym_gesture.pose.video import read_frames
+    from gym_gesture.render.overlay import OTHER_PERSON_GREY
+
+    frames = {frame.time: frame.image for frame in read_frames(path, None)}
+    middle = COMPOSITE_SIZE[0] // 2
+    exerciser, bystander = (slice(None, middle), slice(middle, None))[::1 if side == "left" else -1]
+    grey_seen = 0
+    for update in updates:
+        drawn = (update.overlay != frames[update.timestamp_s]).any(axis=2)
+        pixels = update.overlay.astype(int)
+        full_color = drawn & (pixels.max(axis=2) - pixels.min(axis=2) >= 250)
+        assert full_color[:, exerciser].any() and not full_color[:, bystander].any()
+        grey_seen += (drawn[:, bystander] & (update.overlay[:, bystander] == OTHER_PERSON_GREY).all(axis=2)).any()
+    assert grey_seen >= 0.8 * len(updates)  # the walking man, out of view now and then
 
 
 def test_sports2d_demo_follows_the_man_doing_jumping_jacks(shared_data, people):
