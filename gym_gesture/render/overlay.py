@@ -221,8 +221,8 @@ class SkeletonOverlay:
             self._report(progress)
 
     def finish(self, progress: Callable[[float], None] | None = None) -> Path:
-        """Draw the frames after the last pose, wait for the encoder (`progress(fraction of frames written)`
-        as it goes) and close the file."""
+        """Draw the frames after the last pose (from a multi-person backend, every frame: a second decode),
+        wait for the encoder (`progress(fraction of frames written)` as it goes) and close the file."""
         if self._everyone:
             self._draw_everyone(progress)
         people = self._previous[1] if self._previous else ({}, None)
