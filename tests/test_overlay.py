@@ -11,7 +11,7 @@ import pytest
 from gym_gesture.render.overlay import OTHER_PERSON_GREY, SkeletonOverlay, draw_people, draw_pose, write_captions
 from gym_gesture.pose.sequence import extract_clip
 from gym_gesture.model.skeleton import get_layout
-from gym_gesture.pose.video import probe, read_frames
+from gym_gesture.pose.video import probe, read_clip, read_frames
 
 from conftest import FIXTURES
 
@@ -119,6 +119,48 @@ def test_single_person_overlay_decodes_the_clip_once(mediapipe_pose, tmp_path, m
     monkeypatch.setattr(overlay_module, "read_clip", second_decode)
     sequence, out = _overlay(SQUAT_CLIP, mediapipe_pose, 5, tmp_path / "overlay.mp4")
     assert sequence.people is None and out.is_file()
+
+
+def _two_people_overlay(sequence, out, followed_during_pose: int, followed_in_clip: int) -> list[int | None]:
+    """The overlay of the squat clip with two people, as a multi-person backend gives them: its real poses
+    (track 0) and the same 100 pixels to the right (track 1), track `followed_during_pose` followed during pose
+    and `followed_in_clip` chosen over the clip; whom each frame drawn has followed, in the order drawn."""
+    import gym_gesture.render.overlay as overlay_module
+    from gym_gesture.pose.mediapipe_backend import MediaPipePoseFrame
+    from gym_gesture.pose.tracking import PeopleFrame, PeopleTracks
+
+    drawn = []
+
+    def draw_people(image, people, layout, **options):
+        drawn.append(people[1])
+        return image
+
+    people = [PeopleFrame(keypoints, points, scores, True, keypoints,
+                          people=tuple(MediaPipePoseFrame(keypoints, points + offset, scores, True, keypoints)
+                                       for offset in np.float32([[0, 0], [100, 0]])),
+                          tracks=(0, 1), followed=followed_during_pose)
+              for keypoints, points, scores in zip(sequence.keypoints, sequence.image_points, sequence.scores)]
+    overlay = SkeletonOverlay(out, probe(SQUAT_CLIP), layout=sequence.layout, sample_fps=sequence.fps)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(overlay_module, "draw_people", draw_people)
+        for frame in read_clip(SQUAT_CLIP, sequence.fps, preview_size=overlay.preview_size):
+            overlay(frame, [people[sample] for sample in frame.samples])
+        overlay.exerciser_chosen(PeopleTracks.from_frames(people), np.full(len(people), followed_in_clip))
+        overlay.finish()
+    return drawn
+
+
+def test_multi_person_overlay_is_drawn_again_where_the_clips_choice_differs(squat_sequence, tmp_path, monkeypatch):
+    frames = probe(SQUAT_CLIP).frame_count
+    # The clip's choice is the backend's: drawn once, during pose.
+    monkeypatch.setattr("gym_gesture.render.overlay.read_clip", lambda *args, **kwargs: pytest.fail("a second decode"))
+    assert _two_people_overlay(squat_sequence, tmp_path / "same.mp4", 0, 0) == [0] * frames
+    monkeypatch.undo()
+    # Another choice: every frame drawn again, following the clip's choice.
+    drawn = _two_people_overlay(squat_sequence, tmp_path / "other.mp4", 0, 1)
+    assert drawn[-frames:] == [1] * frames and set(drawn[:-frames]) == {0}
+    with av.open(str(tmp_path / "other.mp4")) as container:
+        assert container.streams.video[0].frames == frames
 
 
 def test_captions_are_webvtt_cues(tmp_path):

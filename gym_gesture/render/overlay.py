@@ -15,7 +15,7 @@ import numpy as np
 
 from ..pose.base import PeopleInView, PoseFrame
 from ..model.skeleton import get_layout
-from ..pose.tracking import PeopleFrame, PeopleTracks
+from ..pose.tracking import PeopleTracks
 from ..pose.video import ClipFrame, VideoInfo, VideoWriter, read_ahead, read_clip
 
 # RGB colours by body side, so a mirrored or swapped skeleton is visible at a glance.
@@ -112,10 +112,13 @@ class SkeletonOverlay:
         sequence = extract_clip(clip, backend, 10, observer=overlay)
         overlay.finish()   # or overlay.abort() on an error
 
-    From a multi-person backend the person followed is chosen over the whole clip, after its last frame
-    (`exerciser_chosen`), and a preview of every frame cannot wait that long in memory (a minute of 720p is
-    5 GB): nothing is drawn during the pose decode, and `finish` decodes the clip a second time, its previews
-    only, to draw everyone, the person followed in color. A single-person backend's overlay costs no more.
+    From a multi-person backend everyone is drawn, the person followed in color, as the backend follows them
+    during pose: from the seconds before each frame, as live mode does. The clip's choice is made over the
+    whole clip after its last frame (`exerciser_chosen`, as `followed`), and a preview of every frame cannot
+    wait that long in memory (a minute of 720p is 5 GB): where the two choices differ, `finish` decodes the
+    clip a second time, its previews only, and draws it again. A single-person backend's overlay, and a
+    multi-person one's where the choices agree (most clips: one person in view, or an exerciser clear from
+    the start), cost no more.
     """
 
     def __init__(self, out_path: str | Path, info: VideoInfo, *, layout: str, sample_fps: float,
@@ -125,14 +128,19 @@ class SkeletonOverlay:
         self.preview_size = (max(2, round(info.width * scale) // 2 * 2), max(2, round(info.height * scale) // 2 * 2))
         self._scale = np.array([self.preview_size[0] / max(1, info.width), self.preview_size[1] / max(1, info.height)],
                                np.float32)
-        self.path, self.video_path = Path(out_path), info.path
+        self.path, self.video_path, self.fps = Path(out_path), info.path, info.fps or sample_fps
         self.layout, self.sample_fps, self.min_score = layout, sample_fps, min_score
-        self.frames_seen = self.frames_written = 0
-        self._writer = VideoWriter(self.path, info.fps or sample_fps, preset=OVERLAY_PRESET)
+        self.frames_seen = 0
+        self._followed_drawn: list[int | None] = []  # whom the backend followed in each resampled frame
+        self._redraw: tuple[PeopleTracks, np.ndarray] | None = None  # the clip's choice, where it differs
+        self._start()
+
+    def _start(self) -> None:
+        """A new encoder, writing the file from its first frame."""
+        self.frames_written = 0
+        self._writer = VideoWriter(self.path, self.fps, preset=OVERLAY_PRESET)
         self._pending: list[ClipFrame] = []
         self._previous: tuple[float, PeopleInView] | None = None  # time and people of the last pose
-        self._everyone = False  # a multi-person backend's poses: drawn in `finish`
-        self._chosen: tuple[PeopleTracks, np.ndarray] | None = None
         self._frames: queue.Queue = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._encode, name="overlay", daemon=True)
@@ -140,15 +148,15 @@ class SkeletonOverlay:
 
     def __call__(self, frame: ClipFrame, poses: list[PoseFrame]) -> None:
         self.frames_seen += 1
-        if poses and isinstance(poses[0], PeopleFrame):
-            self._everyone, self._pending = True, []
-        if not self._everyone:
-            self._show(frame, poses[0].people_in_view() if poses else None)
+        self._followed_drawn += [pose.people_in_view()[1] for pose in poses]
+        self._show(frame, poses[0].people_in_view() if poses else None)
 
     def exerciser_chosen(self, people: PeopleTracks, followed: np.ndarray) -> None:
         """From a multi-person backend, after the last frame: everyone's tracks and the track followed in each
-        resampled frame (-1: nobody)."""
-        self._chosen = people, followed
+        resampled frame (-1: nobody), chosen over the whole clip; `finish` draws the clip again where that
+        differs from whom the backend followed."""
+        if [None if track < 0 else int(track) for track in followed] != self._followed_drawn:
+            self._redraw = people, followed
 
     def _show(self, frame: ClipFrame, people: PeopleInView | None) -> None:
         """Queue `frame`, and those waiting for a pose, once `people` (of its first resampled frame) are known."""
@@ -206,13 +214,12 @@ class SkeletonOverlay:
         if progress:
             progress(self.frames_written / max(1, self.frames_seen))
 
-    def _draw_everyone(self, progress: Callable[[float], None] | None) -> None:
-        """The second decode of a multi-person backend's clip: every frame with everyone in view, the person
-        followed as chosen over the whole clip. The first decode enforced the clip's limits."""
-        if self._chosen is None:
-            raise RuntimeError("a multi-person backend's overlay needs the choice of the person followed "
-                               "(exerciser_chosen) before finish")
-        tracks, followed = self._chosen
+    def _draw_again(self, progress: Callable[[float], None] | None) -> None:
+        """The clip drawn again from a second decode, the person followed as chosen over the whole clip. The
+        first decode enforced the clip's limits."""
+        self._stop()
+        self._start()
+        tracks, followed = self._redraw
         for frame in read_ahead(read_clip(self.video_path, self.sample_fps, preview_size=self.preview_size,
                                           max_duration=None, max_pixels=None)):
             sample = frame.samples[0] if frame.samples and frame.samples[0] < tracks.num_frames else None
@@ -221,22 +228,27 @@ class SkeletonOverlay:
             self._report(progress)
 
     def finish(self, progress: Callable[[float], None] | None = None) -> Path:
-        """Draw the frames after the last pose (from a multi-person backend, every frame: a second decode),
-        wait for the encoder (`progress(fraction of frames written)` as it goes) and close the file."""
-        if self._everyone:
-            self._draw_everyone(progress)
+        """Draw the frames after the last pose (all of them again, from a second decode, where the clip's choice
+        of whom to follow differs from the backend's), wait for the encoder (`progress(fraction of frames
+        written)` as it goes) and close the file."""
+        if self._redraw is not None:
+            self._draw_again(progress)
         people = self._previous[1] if self._previous else ({}, None)
         for waiting in self._pending:
             self._put(waiting.preview, people)
         self._pending = []
-        self._put_end()
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.1)
-            self._report(progress)
+        self._stop(progress)
         if self._error is not None:
             self.path.unlink(missing_ok=True)
             raise self._error
         return self.path
+
+    def _stop(self, progress: Callable[[float], None] | None = None) -> None:
+        """Let the encoder write what it holds and close the file."""
+        self._put_end()
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.1)
+            self._report(progress)
 
     def abort(self) -> None:
         """Stop the encoder and remove the partial file."""
