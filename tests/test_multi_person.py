@@ -276,56 +276,91 @@ def test_predict_json_says_how_many_people_were_seen_and_whom_it_followed(shared
         single.close()
 
 
-def _bone_midpoint_colors(frames: list[np.ndarray], people: PeopleTracks, followed: np.ndarray) -> dict:
-    """The overlay's pixel at the middle of every confident left or right bone of every person, by whether that
-    person was followed in that frame: (n, 3) RGB each."""
-    from gym_gesture.model.skeleton import get_layout
+def _predicted_overlay(path, model_dir, out, monkeypatch):
+    """`predict`'s overlay of `path` with the multi-person backend: everyone's tracks, the track followed in each
+    frame as chosen over the clip, the colors of the overlay along each person's bones in each frame drawn
+    exactly at a pose frame's time ((followed?, (n, 3) RGB) each), and how many times the clip was decoded
+    again to draw it."""
+    import av
 
+    import gym_gesture.render.overlay as overlay_module
+    from gym_gesture.inference.recognizer import Recognizer
+    from gym_gesture.model.skeleton import get_layout
+    from gym_gesture.pose.video import probe
+
+    chosen, decoded_again = [], []
+    told, read_clip = overlay_module.SkeletonOverlay.exerciser_chosen, overlay_module.read_clip
+    monkeypatch.setattr(overlay_module.SkeletonOverlay, "exerciser_chosen",
+                        lambda overlay, *choice: (chosen.append(choice), told(overlay, *choice)))
+    monkeypatch.setattr(overlay_module, "read_clip", lambda *args, **kwargs: (decoded_again.append(args),
+                                                                              read_clip(*args, **kwargs))[1])
+    recognizer = Recognizer.from_pretrained(model_dir, backend="mediapipe-people")
+    try:
+        recognizer.predict(path, overlay_path=out)
+    finally:
+        recognizer.close()
+    [(people, followed)] = chosen
     skeleton = get_layout("mediapipe33")
     sided = [(a, b) for (a, b), names in zip(skeleton.bone_indices, skeleton.bones)
              if all(name.startswith("left_") for name in names) or all(name.startswith("right_") for name in names)]
-    colors = {True: [], False: []}
-    for index, frame in enumerate(frames):
-        for track, (points, scores) in people.in_frame(index).items():
-            for a, b in sided:
-                if min(scores[a], scores[b]) >= 0.5 and np.linalg.norm(points[a] - points[b]) >= 20:
-                    x, y = np.round((points[a] + points[b]) / 2).astype(int)
-                    colors[track == followed[index]].append(frame[y, x].astype(int))
-    return {key: np.array(value) for key, value in colors.items()}
+    info = probe(path)
+    person_frames = []
+    with av.open(str(out)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            image, sample = frame.to_ndarray(format="rgb24"), round(frame.time * FPS)
+            scale = np.float32([image.shape[1] / info.width, image.shape[0] / info.height])
+            if abs(frame.time * FPS - sample) > 1e-3 or sample >= people.num_frames:
+                continue  # drawn between two poses
+            for track, (points, scores) in people.in_frame(sample).items():
+                points = points * scale
+                middles = [np.round((points[a] + points[b]) / 2).astype(int) for a, b in sided
+                           if min(scores[a], scores[b]) >= 0.5 and np.linalg.norm(points[a] - points[b]) >= 20]
+                if middles:
+                    person_frames.append((track == followed[sample],
+                                          np.array([image[y, x].astype(int) for x, y in middles])))
+    return people, followed, person_frames, len(decoded_again)
+
+
+def _chroma(colors: np.ndarray) -> np.ndarray:
+    return colors.max(axis=1) - colors.min(axis=1)
 
 
 def test_predict_overlay_draws_the_exerciser_in_color_and_the_bystander_in_grey(shared_data, model_dir, tmp_path,
                                                                                  monkeypatch):
     """Lateral raises on the right of the walking man (where today's single-person backend follows the man):
     `predict`'s overlay draws the person followed, as chosen over the whole clip, in the side colors, and
-    everyone else in grey. The composite is at the models' 10 fps: each overlay frame is one pose frame."""
-    import av
-
-    from gym_gesture.inference.recognizer import Recognizer
-    from gym_gesture.render.overlay import OTHER_PERSON_GREY, SkeletonOverlay
+    everyone else in grey. The backend followed the exerciser during pose as well: the overlay drawn then is
+    kept, from the one decode."""
+    from gym_gesture.render.overlay import OTHER_PERSON_GREY
 
     clip = COMPOSITE_EXERCISES["lateral raises"][0]
     path = side_by_side(shared_data / clip, BYSTANDER, tmp_path / "composite.mp4", exercise_side="right")
-    chosen = []
-    told = SkeletonOverlay.exerciser_chosen
-    monkeypatch.setattr(SkeletonOverlay, "exerciser_chosen",
-                        lambda overlay, *choice: (chosen.append(choice), told(overlay, *choice)))
-    recognizer = Recognizer.from_pretrained(model_dir, backend="mediapipe-people")
-    try:
-        recognizer.predict(path, overlay_path=tmp_path / "overlay.mp4")
-    finally:
-        recognizer.close()
-    [(people, followed)] = chosen
-    with av.open(str(tmp_path / "overlay.mp4")) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(container.streams.video[0])]
-    assert len(frames) == people.num_frames == len(followed)
+    people, followed, person_frames, decoded_again = _predicted_overlay(path, model_dir, tmp_path / "overlay.mp4",
+                                                                        monkeypatch)
+    assert decoded_again == 0
     assert len(people.ids) >= 2 and (followed >= 0).all()
     # The exerciser, on the right half, is followed throughout.
     for index, track in enumerate(followed):
         assert np.nanmedian(people.in_frame(index)[track][0][:, 0]) > COMPOSITE_SIZE[0] / 2
-    colors = _bone_midpoint_colors(frames, people, followed)
+    colors = {followed: np.concatenate([colors for is_followed, colors in person_frames if is_followed == followed])
+              for followed in (True, False)}
     assert len(colors[True]) >= 100 and len(colors[False]) >= 100
-    chroma = {key: value.max(axis=1) - value.min(axis=1) for key, value in colors.items()}
-    assert np.median(chroma[True]) > 150  # orange or blue
-    assert np.median(chroma[False]) < 15
+    assert np.median(_chroma(colors[True])) > 150  # orange or blue
+    assert np.median(_chroma(colors[False])) < 15
     assert np.abs(np.median(colors[False], axis=0) - OTHER_PERSON_GREY).max() < 15
+
+
+def test_predict_overlay_follows_the_clips_choice_where_pose_followed_another(shared_data, model_dir, tmp_path,
+                                                                              monkeypatch):
+    """The Sports2D demo, where the person followed changes hands as people walk past, and the choice over the
+    whole clip differs in places from the one made during pose: the overlay is drawn again from a second decode,
+    each person in each frame in color exactly when the clip's choice follows them."""
+    path = shared_data / "people" / "outdoor_sports2d_demo.mp4"
+    people, followed, person_frames, decoded_again = _predicted_overlay(path, model_dir, tmp_path / "overlay.mp4",
+                                                                        monkeypatch)
+    assert decoded_again == 1
+    assert len(set(followed.tolist()) - {-1}) >= 2
+    in_color = [(is_followed, np.median(_chroma(colors)) > 100) for is_followed, colors in person_frames]
+    # A person crossing in front of another covers some of their bones.
+    assert np.mean([colored == is_followed for is_followed, colored in in_color]) >= 0.95
+    assert sum(is_followed for is_followed, _ in in_color) >= 20 and sum(not followed for followed, _ in in_color) >= 20
