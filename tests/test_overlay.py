@@ -1,5 +1,6 @@
 """The overlay: skeleton drawn with faded low-confidence joints, at the clip's own rate from the one decode
-that feeds pose, written as browser H.264; its captions as WebVTT."""
+that feeds pose, written as browser H.264 (from a multi-person backend, everyone: the person followed in color,
+the others in grey, drawn again where the clip's choice differs from the backend's); its captions as WebVTT."""
 
 from __future__ import annotations
 
