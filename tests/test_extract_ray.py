@@ -1,11 +1,13 @@
 """`gym-gesture extract --ray`: on a real local Ray cluster of 2 CPUs, the same dataset as a local run, a
 killed worker's clip redone, a clip whose worker is killed every time reported, resume across local and Ray
-runs; one-line errors without Ray or a cluster."""
+runs, the multi-person backend following the person exercising as a local run does; one-line errors without Ray
+or a cluster."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,9 +15,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gym_gesture.cli import main
+from gym_gesture.data.dataset import load_pose_dataset
 from gym_gesture.data.extract import extract_dataset
 
 from conftest import REPO_ROOT, free_port
@@ -56,6 +60,37 @@ def test_ray_run_gives_the_local_dataset(ray_cluster, video_tree, uninterrupted,
     # The broken videos are reported word for word as in the local run.
     assert _report(out) == _report(uninterrupted)
     assert len(_report(out)["failed"]) == 3
+
+
+def test_ray_run_follows_the_exerciser_as_a_local_run(ray_cluster, shared_data, tmp_path):
+    """`extract --backend mediapipe-people` on two real two-person clips: lateral raises on the right of a man
+    walking (looped, a new track each time round), and the Sports2D demo (a man doing jumping jacks on a box
+    for 2.6 s while people walk past). The Ray actors save the keypoints the local run saves, bit for bit: one
+    person's a frame, the exerciser's."""
+    from benchmarks.multi_person import BYSTANDER, side_by_side
+
+    videos = tmp_path / "videos"
+    (videos / "lateral raises").mkdir(parents=True)
+    (videos / "jumping jacks").mkdir()
+    side_by_side(shared_data / "clips22" / "lateral raises" / "nicorobin28_vot-apps__lateralRaise.mp4", BYSTANDER,
+                 videos / "lateral raises" / "composite_1.mp4", exercise_side="right")
+    shutil.copy(shared_data / "people" / "outdoor_sports2d_demo.mp4", videos / "jumping jacks" / "sports2d_1.mp4")
+    options = ["--backend", "mediapipe-people", "--fps", "10", "--other-exercises", "--source-per-clip"]
+    assert main(["extract", str(videos), "--out", str(tmp_path / "local"), *options]) == 0
+    assert main(["extract", str(videos), "--out", str(tmp_path / "ray"), *options, "--ray", "local"]) == 0
+    assert _arrow_bytes(tmp_path / "ray") == _arrow_bytes(tmp_path / "local")
+    dataset = load_pose_dataset(tmp_path / "ray").with_format("numpy")
+    assert list(dataset["clip_id"]) == ["composite_1", "sports2d_1"]
+    assert set(dataset["backend"]) == {"mediapipe-people"}
+    composite, sports2d = dataset[0], dataset[1]
+    # The exerciser, on the right half, in every frame with a person: never the man walking on the left.
+    seen = composite["detected"]
+    assert seen.mean() >= 0.9
+    assert (np.nanmedian(composite["keypoints"][seen, :, 0], axis=1) > 0.5).all()
+    # The man on the box, above the lawn the others walk on, while he jumps.
+    jumping = sports2d["detected"][:26]
+    assert jumping.mean() >= 0.9
+    assert (np.nanmedian(sports2d["keypoints"][:26][jumping, :, 1], axis=1) < 0.5).all()
 
 
 def _kill_busy_actors(killed: list[int], times: int, deadline: float) -> None:

@@ -4,7 +4,8 @@ On real footage: the single-person clips give exactly today's landmarks; side-by
 exercise clip and a real bystander (each side first in turn), whose exerciser is known, follow the exerciser
 (the followed landmarks are the exerciser's own, as MediaPipe finds them on their half alone) and name their
 exercise and reps; the Sports2D demo (a man doing jumping jacks on a box while people walk past) follows him;
-a split-screen clip (one person filmed twice) names the exercise without doubling its reps.
+a split-screen clip (one person filmed twice) names the exercise without doubling its reps; the overlay of
+predict and of live mode draws the person followed in color and everyone else in grey.
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ def test_composite_names_the_exercisers_exercise_and_reps(composite, model_dir):
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_live_coaching_follows_the_exerciser(side, shared_data, model_dir, tmp_path):
     """Lateral raises beside the walking man, played to a live session (every frame, as fast as it goes), the
-    exerciser chosen frame by frame from the seconds before: the exercise and its reps by eye (within one).
+    exerciser chosen frame by frame from the seconds before: the exercise and its reps by eye (within one), and
+    once the exerciser is followed (3 s in), the overlay draws them in color and the bystander in grey.
     (The push-up clip is left out: live coaching counts 5 of its 8 reps even alone, results/live.md.)"""
     from gym_gesture.inference.live import LiveSession
     from gym_gesture.inference.sources import play_video
@@ -191,11 +193,33 @@ def test_live_coaching_follows_the_exerciser(side, shared_data, model_dir, tmp_p
     clip, _, model = COMPOSITE_EXERCISES["lateral raises"]
     path = side_by_side(shared_data / clip, BYSTANDER, tmp_path / "composite.mp4", exercise_side=side)
     recognizer = Recognizer.from_pretrained(model_dir.parent / model, backend="mediapipe-people")
+    shown = []
     with LiveSession(recognizer) as session:
-        last = play_video(session, path, realtime=False)
+        last = play_video(session, path, realtime=False,
+                          on_update=lambda update, due: shown.append(update) if update.timestamp_s >= 3.0 else None)
     recognizer.close()
     assert (last.label, last.abstain) == ("lateral raises", None)
     assert abs(last.reps - _by_eye("lateral raises")) <= 1
+    _assert_exerciser_in_color_bystander_in_grey(shown, path, side)
+
+
+def _assert_exerciser_in_color_bystander_in_grey(updates, path, side: str) -> None:
+    """In the live overlays, the exerciser's half has strokes in a full side color (orange or blue), the
+    bystander's half none, but strokes in full grey."""
+    from gym_gesture.pose.video import read_frames
+    from gym_gesture.render.overlay import OTHER_PERSON_GREY
+
+    frames = {frame.time: frame.image for frame in read_frames(path, None)}
+    middle = COMPOSITE_SIZE[0] // 2
+    exerciser, bystander = (slice(None, middle), slice(middle, None))[::1 if side == "left" else -1]
+    grey_seen = 0
+    for update in updates:
+        drawn = (update.overlay != frames[update.timestamp_s]).any(axis=2)
+        pixels = update.overlay.astype(int)
+        full_color = drawn & (pixels.max(axis=2) - pixels.min(axis=2) >= 250)
+        assert full_color[:, exerciser].any() and not full_color[:, bystander].any()
+        grey_seen += (drawn[:, bystander] & (update.overlay[:, bystander] == OTHER_PERSON_GREY).all(axis=2)).any()
+    assert grey_seen >= 0.8 * len(updates)  # the walking man, out of view now and then
 
 
 def test_sports2d_demo_follows_the_man_doing_jumping_jacks(shared_data, people):
@@ -250,3 +274,93 @@ def test_predict_json_says_how_many_people_were_seen_and_whom_it_followed(shared
         assert single.predict(video).to_json()["people_seen"] is None
     finally:
         single.close()
+
+
+def _predicted_overlay(path, model_dir, out, monkeypatch):
+    """`predict`'s overlay of `path` with the multi-person backend: everyone's tracks, the track followed in each
+    frame as chosen over the clip, the colors of the overlay along each person's bones in each frame drawn
+    exactly at a pose frame's time ((followed?, (n, 3) RGB) each), and how many times the clip was decoded
+    again to draw it."""
+    import av
+
+    import gym_gesture.render.overlay as overlay_module
+    from gym_gesture.inference.recognizer import Recognizer
+    from gym_gesture.model.skeleton import get_layout
+    from gym_gesture.pose.video import probe
+
+    chosen, decoded_again = [], []
+    told, read_clip = overlay_module.SkeletonOverlay.exerciser_chosen, overlay_module.read_clip
+    monkeypatch.setattr(overlay_module.SkeletonOverlay, "exerciser_chosen",
+                        lambda overlay, *choice: (chosen.append(choice), told(overlay, *choice)))
+    monkeypatch.setattr(overlay_module, "read_clip", lambda *args, **kwargs: (decoded_again.append(args),
+                                                                              read_clip(*args, **kwargs))[1])
+    recognizer = Recognizer.from_pretrained(model_dir, backend="mediapipe-people")
+    try:
+        recognizer.predict(path, overlay_path=out)
+    finally:
+        recognizer.close()
+    [(people, followed)] = chosen
+    skeleton = get_layout("mediapipe33")
+    sided = [(a, b) for (a, b), names in zip(skeleton.bone_indices, skeleton.bones)
+             if all(name.startswith("left_") for name in names) or all(name.startswith("right_") for name in names)]
+    info = probe(path)
+    person_frames = []
+    with av.open(str(out)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            image, sample = frame.to_ndarray(format="rgb24"), round(frame.time * FPS)
+            scale = np.float32([image.shape[1] / info.width, image.shape[0] / info.height])
+            if abs(frame.time * FPS - sample) > 1e-3 or sample >= people.num_frames:
+                continue  # drawn between two poses
+            for track, (points, scores) in people.in_frame(sample).items():
+                points = points * scale
+                middles = [np.round((points[a] + points[b]) / 2).astype(int) for a, b in sided
+                           if min(scores[a], scores[b]) >= 0.5 and np.linalg.norm(points[a] - points[b]) >= 20]
+                if middles:
+                    person_frames.append((track == followed[sample],
+                                          np.array([image[y, x].astype(int) for x, y in middles])))
+    return people, followed, person_frames, len(decoded_again)
+
+
+def _chroma(colors: np.ndarray) -> np.ndarray:
+    return colors.max(axis=1) - colors.min(axis=1)
+
+
+def test_predict_overlay_draws_the_exerciser_in_color_and_the_bystander_in_grey(shared_data, model_dir, tmp_path,
+                                                                                 monkeypatch):
+    """Lateral raises on the right of the walking man (where today's single-person backend follows the man):
+    `predict`'s overlay draws the person followed, as chosen over the whole clip, in the side colors, and
+    everyone else in grey. The backend followed the exerciser during pose as well: the overlay drawn then is
+    kept, from the one decode."""
+    from gym_gesture.render.overlay import OTHER_PERSON_GREY
+
+    clip = COMPOSITE_EXERCISES["lateral raises"][0]
+    path = side_by_side(shared_data / clip, BYSTANDER, tmp_path / "composite.mp4", exercise_side="right")
+    people, followed, person_frames, decoded_again = _predicted_overlay(path, model_dir, tmp_path / "overlay.mp4",
+                                                                        monkeypatch)
+    assert decoded_again == 0
+    assert len(people.ids) >= 2 and (followed >= 0).all()
+    # The exerciser, on the right half, is followed throughout.
+    for index, track in enumerate(followed):
+        assert np.nanmedian(people.in_frame(index)[track][0][:, 0]) > COMPOSITE_SIZE[0] / 2
+    colors = {followed: np.concatenate([colors for is_followed, colors in person_frames if is_followed == followed])
+              for followed in (True, False)}
+    assert len(colors[True]) >= 100 and len(colors[False]) >= 100
+    assert np.median(_chroma(colors[True])) > 150  # orange or blue
+    assert np.median(_chroma(colors[False])) < 15
+    assert np.abs(np.median(colors[False], axis=0) - OTHER_PERSON_GREY).max() < 15
+
+
+def test_predict_overlay_follows_the_clips_choice_where_pose_followed_another(shared_data, model_dir, tmp_path,
+                                                                              monkeypatch):
+    """The Sports2D demo, where the person followed changes hands as people walk past, and the choice over the
+    whole clip differs in places from the one made during pose: the overlay is drawn again from a second decode,
+    each person in each frame in color exactly when the clip's choice follows them."""
+    path = shared_data / "people" / "outdoor_sports2d_demo.mp4"
+    people, followed, person_frames, decoded_again = _predicted_overlay(path, model_dir, tmp_path / "overlay.mp4",
+                                                                        monkeypatch)
+    assert decoded_again == 1
+    assert len(set(followed.tolist()) - {-1}) >= 2
+    in_color = [(is_followed, np.median(_chroma(colors)) > 100) for is_followed, colors in person_frames]
+    # A person crossing in front of another covers some of their bones.
+    assert np.mean([colored == is_followed for is_followed, colored in in_color]) >= 0.95
+    assert sum(is_followed for is_followed, _ in in_color) >= 20 and sum(not followed for followed, _ in in_color) >= 20

@@ -43,7 +43,7 @@ from ..model.transforms import fill_gaps
 from ..pose import create_backend
 from ..pose.base import PoseBackend, PoseFrame
 from ..pose.sequence import PoseSequence
-from ..render.overlay import draw_pose
+from ..render.overlay import draw_people
 
 # Slots skipped (a busy machine, a stalled camera) are interpolated between the poses either side up to
 # this long; a longer gap has no person in it, as a clip's frames with nobody.
@@ -127,9 +127,8 @@ class LiveSession:
     def _update(self, frame_rgb: np.ndarray, timestamp_s: float, processed: bool) -> LiveUpdate:
         label, probability, abstain, reps, form = self._state
         pose = self._last_pose
-        overlay = frame_rgb
-        if pose is not None and pose.detected:
-            overlay = draw_pose(frame_rgb, pose.image_points, pose.scores, self.layout)
+        # From a multi-person backend, the person the session follows now in color, everyone else in grey.
+        overlay = frame_rgb if pose is None else draw_people(frame_rgb, pose.people_in_view(), self.layout)
         return LiveUpdate(label, probability, abstain, reps, form, overlay, timestamp_s, processed)
 
     def _process(self, frame_rgb: np.ndarray, slot: int) -> None:

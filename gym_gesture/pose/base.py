@@ -9,6 +9,9 @@ import numpy as np
 
 from ..core.errors import InputError, MissingExtraError
 
+# Everyone a frame shows: track -> (image points (J, 2), scores (J,)), and the followed track (None: nobody).
+PeopleInView = tuple[dict[int, tuple[np.ndarray, np.ndarray]], int | None]
+
 
 @dataclass
 class PoseFrame:
@@ -24,6 +27,11 @@ class PoseFrame:
     image_points: np.ndarray
     scores: np.ndarray
     detected: bool
+
+    def people_in_view(self) -> PeopleInView:
+        """Everyone this frame shows, by track: from a single-person backend, its one person (track 0, followed)
+        when found."""
+        return ({0: (self.image_points, self.scores)}, 0) if self.detected else ({}, None)
 
 
 class PoseBackend:

@@ -79,6 +79,10 @@ class FrameObserver(Protocol):
     def __call__(self, frame: ClipFrame, poses: list[PoseFrame]) -> None:
         """`frame` (with its `preview`) and the poses of its resampled frames (`frame.samples`), in order."""
 
+    def exerciser_chosen(self, people: PeopleTracks, followed: np.ndarray) -> None:
+        """From a multi-person backend, after the last frame: everyone's tracks and the track followed in each
+        resampled frame (-1: nobody), chosen over the whole clip."""
+
 
 def _cropped(image: np.ndarray, crop: tuple[float, float, float, float] | None) -> np.ndarray:
     if crop is None:
@@ -98,7 +102,8 @@ def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None
     The backend is reset first, so no smoothing or tracking state leaks in from a previous clip.
     Frames are decoded a few at a time, in a thread beside the backend (`read_ahead`); only the pose
     arrays grow with the clip's length. `observer` (with an `fps`) sees every decoded frame of that one
-    decode, with the poses found on it, so that the overlay needs no second decode. `crop` (left, top,
+    decode, with the poses found on it, so that the overlay needs no second decode; from a multi-person
+    backend it is then told whom the clip follows (`exerciser_chosen`). `crop` (left, top,
     right, bottom as fractions of the upright frame) keeps one part of every frame, as if the clip had
     been filmed so: one view of a split-screen clip.
     """
@@ -133,6 +138,8 @@ def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None
     if poses and isinstance(poses[0], PeopleFrame):
         people = PeopleTracks.from_frames(poses)
         followed = choose_exerciser(people, backend.layout, fps, (width, height))
+        if observer is not None:
+            observer.exerciser_chosen(people, followed)
         poses = [frame.pose_of(track) for frame, track in zip(poses, followed)]
     return PoseSequence(
         keypoints=np.asarray([pose.keypoints for pose in poses], dtype=np.float32),

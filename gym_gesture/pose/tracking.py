@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model.skeleton import get_layout
+from .base import PeopleInView
 from .mediapipe_backend import MediaPipePoseFrame
 
 # How fast a person's joints may move and still be the same person: the median joint's move in person
@@ -56,6 +57,9 @@ class PeopleFrame(MediaPipePoseFrame):
     people: tuple[MediaPipePoseFrame, ...] = ()
     tracks: tuple[int, ...] = ()
     followed: int | None = None
+
+    def people_in_view(self) -> PeopleInView:
+        return {track: (pose.image_points, pose.scores) for track, pose in zip(self.tracks, self.people)}, self.followed
 
     def pose_of(self, track: int) -> MediaPipePoseFrame:
         """The pose of `track`'s person in this frame; a frame without a person when they are not in it."""
@@ -172,3 +176,12 @@ class PeopleTracks:
     def seen(self, track: int) -> np.ndarray:
         """(n,) whether the track's person was found in each of its frames."""
         return np.isfinite(self.image_points[track][:, :, 0]).any(axis=1)
+
+    def in_frame(self, frame: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The image points (J, 2) and scores (J,) of everyone seen in `frame`, by track."""
+        people = {}
+        for track in self.ids:
+            row = frame - self.start[track]
+            if 0 <= row < len(self.scores[track]) and np.isfinite(self.image_points[track][row, :, 0]).any():
+                people[track] = self.image_points[track][row], self.scores[track][row]
+        return people
