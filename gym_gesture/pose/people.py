@@ -8,7 +8,9 @@ turn (the whole frame, and for a wide frame its left and right squares: the dete
 picture, in which a person half the frame's height is too small on a whole 16:9 frame). Each such person is
 followed by a single-person backend of their own, on a square crop around them that moves when they do: in
 the crop they are big enough for MediaPipe's detector, and its tracking keeps to them. So each person in
-view costs about one single-person frame, and the detector a few hundredths of one.
+view costs about one single-person frame, and the detector a few hundredths of one. MediaPipe lets go of
+Python's lock while its graph runs, so the people are looked at side by side, in threads: on a machine with
+a core a person, two people cost about the time of one.
 
 Each frame's people are linked into tracks (`tracking.PersonTracker`) and one of them is followed, the one
 exercising (`exerciser.ExerciserChoice`): a `PeopleFrame`.
@@ -16,6 +18,7 @@ exercising (`exerciser.ExerciserChoice`): a `PeopleFrame`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 import numpy as np
@@ -179,6 +182,7 @@ class MediaPipePeople(PoseBackend):
         self._choice = ExerciserChoice(fps)
         self._followers: list[_CropFollower] = []
         self._spare: list[MediaPipePose] = []  # backends of followers gone, kept: a graph takes a while to build
+        self._threads = ThreadPoolExecutor(max_people, thread_name_prefix="mediapipe-people")
         self.reset()
 
     def reset(self) -> None:
@@ -194,6 +198,7 @@ class MediaPipePeople(PoseBackend):
             backend.close()
         self._spare = []
         self._detector.close()
+        self._threads.shutdown()
 
     def _drop(self, followers: list[_CropFollower]) -> None:
         self._spare += [follower.backend for follower in followers]
@@ -207,16 +212,13 @@ class MediaPipePeople(PoseBackend):
         backend.reset()
         return backend
 
-    def _look_for_newcomers(self, frame_rgb: np.ndarray, poses: list[MediaPipePoseFrame]) -> None:
+    def _look_for_newcomers(self, frame_rgb: np.ndarray, known: list[np.ndarray]) -> None:
         """Follow the people the detector finds, in this turn's region (in all of them on a clip's first
-        frame), whom nobody follows yet."""
+        frame), whom nobody follows yet (`known`: the boxes of those followed)."""
         height, width = frame_rgb.shape[:2]
         regions = detection_regions(width, height)
         if self._frame > 0:
             regions = [regions[self._frame // self.detect_every % len(regions)]]
-        known = [person_box(pose.image_points) for pose in poses]
-        known += [person_box(follower.last_pose.image_points)
-                  for follower in self._followers if follower.last_pose is not None]
         for left, top, right, bottom in regions:
             for box in self._detector(np.ascontiguousarray(frame_rgb[top:bottom, left:right])):
                 box = box + np.array([left, top, left, top])
@@ -226,13 +228,21 @@ class MediaPipePeople(PoseBackend):
                 known.append(box)
 
     def __call__(self, frame_rgb: np.ndarray) -> PeopleFrame:
+        # Where the followers were in the last frame, before any of them moves on.
+        followed_boxes = [person_box(follower.last_pose.image_points)
+                          for follower in self._followers if follower.last_pose is not None]
+        # A follower locked on its person needs nothing of this frame's others: it runs beside the whole frame.
+        locked = {follower: self._threads.submit(follower, frame_rgb, [])
+                  for follower in self._followers if follower.locked}
         own = self._one(frame_rgb)  # today's backend on the whole frame, as before: one person, same output
         whole_frame = [own] if own.detected else []
         if self._frame % self.detect_every == 0:
-            self._look_for_newcomers(frame_rgb, whole_frame)
+            self._look_for_newcomers(frame_rgb, [person_box(pose.image_points) for pose in whole_frame]
+                                     + followed_boxes)
         others, gone = [], []
         for follower in self._followers:
-            pose = follower(frame_rgb, [person_box(other.image_points) for other in whole_frame + others])
+            pose = (locked[follower].result() if follower in locked else
+                    follower(frame_rgb, [person_box(other.image_points) for other in whole_frame + others]))
             if pose is None:
                 if follower.misses > self._max_gap:
                     gone.append(follower)
