@@ -1,4 +1,4 @@
-"""Enrolment, leave class out: teach the shipped model an exercise it never saw from k clips, then count how
+"""Enrollment, leave class out: teach the shipped model an exercise it never saw from k clips, then count how
 often it names that exercise on the class's other clips, and on everyone else's.
 
 Classes: the real exercises outside the 22 in the archives (front raise and shoulder shrug of
@@ -10,7 +10,7 @@ through the recognizer's decision (`inference.name_clip` and the abstain reasons
 model's calibration.json): X's clips of the other sources should be named X, no clip of another class
 should. Clips that give no window are left out (predict refuses them). Fit3D's sequences include
 several cameras of one recording, so its held-out clips of X may share a recording with the enrolled
-ones: its figures are in-lab and optimistic. The time to enrol 3 clips is `enroll.enroll` from the model
+ones: its figures are in-lab and optimistic. The time to enroll 3 clips is `enroll.enroll` from the model
 folder to the saved folder (model loading and saving included; the archive's loading is not).
 
 What any threshold could do: every clip's similarity to X's prototypes (the mean over its windows, what
@@ -305,7 +305,7 @@ def write(out: Path, result: dict) -> None:
 def descriptor_statistics(data: list[str], model_dir: Path = DEFAULT_MODEL_DIR) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of the raw pose descriptor (`modeling_gym_gesture.pose_descriptor`) over
     the windows of the training sources (split.json) of `model_dir` in `data`: the constants that
-    standardise it: `POSE_DESCRIPTOR_MEAN` / `_STD` for its first `POSE_DESCRIPTOR_DIM["pose"]` values,
+    standardize it: `POSE_DESCRIPTOR_MEAN` / `_STD` for its first `POSE_DESCRIPTOR_DIM["pose"]` values,
     `SPREAD_DESCRIPTOR_MEAN` / `_STD` for the spreads' of "pose-spread"."""
     import torch
 

@@ -10,7 +10,7 @@ runs where one is lent (exit 2 without one).
   probability, clips named alike, abstentions alike;
 - throughput: `inference.window_probabilities_and_similarities` (predict's one model call) at batch 1, 256
   and 4096 on real windows, windows per second of wall time, on the GPU and on the CPU (all its cores);
-- enrolment: `enroll.enroll_clips` of `--enrol-label`'s first 3 clips of `--enrol-data` on a GPU model and
+- enrollment: `enroll.enroll_clips` of `--enrol-label`'s first 3 clips of `--enrol-data` on a GPU model and
   on a CPU model: the threshold each sets, the largest prototype difference, the time;
 - training: `gym-gesture train --recipe FILE --split-from CHECKPOINT` run as a user types it (the Trainer
   takes the GPU when it sees one), concurrently for every `--train NAME=RECIPE`, then `evaluate --split

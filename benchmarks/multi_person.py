@@ -39,7 +39,7 @@ EXERCISE = SHARED_DATA / "clips22" / "lateral raises" / "nicorobin28_vot-apps__l
 
 
 def _fitted(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`image` scaled to fit `size` (width, height), keeping its shape, centred on black."""
+    """`image` scaled to fit `size` (width, height), keeping its shape, centered on black."""
     width, height = size
     scale = min(width / image.shape[1], height / image.shape[0])
     scaled = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),

@@ -121,7 +121,7 @@ def real_clips(recognizer, clips: list[Path], scratch: Path) -> dict:
     from gym_gesture.inference.recognizer import NoPersonError
     from gym_gesture.pose.video import probe
 
-    recognizer.predict(clips[0])  # warm-up: the first call pays one-off initialisation
+    recognizer.predict(clips[0])  # warm-up: the first call pays one-off initialization
     rows, no_person = [], []
     for clip in clips:
         info = probe(clip)
@@ -203,7 +203,7 @@ def classifier_throughput(recognizer, clip: Path, batch_one_windows: int, min_se
     batch size (what `predict` uses) and at 256, on the real windows of `clip` (repeated to fill the batches).
 
     Timed call by call (at least `min_rounds` calls and `min_seconds`): the median call and the best one.
-    The machine is shared, and its speed drifts by a fifth within a minute as neighbours come and go (the
+    The machine is shared, and its speed drifts by a fifth within a minute as neighbors come and go (the
     same code, one call after the other: 1,430-1,480 windows/s at batch 1 in one minute, 1,740-1,835 in
     the next); the best call is what the code does undisturbed, as `timeit` reports."""
     import numpy as np

@@ -1,5 +1,5 @@
 """Regenerate docs/app.png from the real app: `python app.py` started on a free port, one example clip
-recognised in headless Chromium (Playwright, as tests/test_app.py drives it), the page captured.
+recognized in headless Chromium (Playwright, as tests/test_app.py drives it), the page captured.
 
     .venv/bin/python docs/screenshot.py [--clip gym_gesture/examples/squat.mp4] [--out docs/app.png]
 """

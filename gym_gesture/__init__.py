@@ -1,4 +1,4 @@
-"""gym-gesture: recognise gym exercises from video (pose estimator + Transformer fusion module).
+"""gym-gesture: recognize gym exercises from video (pose estimator + Transformer fusion module).
 
 Importing the package is cheap: the model classes (and transformers with them) load on first use, so
 `gym-gesture --help` and input errors answer without importing torch or transformers.

@@ -272,7 +272,7 @@ def test_an_example_clip_runs_from_the_page(page, recognizer):
 
 @pytest.mark.browser
 def test_the_model_picker_switches_the_model_and_lists_its_exercises(page, model_dir):
-    """Another shipped model picked: its exercises under the picker, and the next clip recognised with it."""
+    """Another shipped model picked: its exercises under the picker, and the next clip recognized with it."""
     from playwright.sync_api import expect
 
     from gym_gesture.inference.recognizer import SHIPPED_MODELS, Recognizer

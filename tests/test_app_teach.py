@@ -30,7 +30,7 @@ def pool(model_dir):
 def test_taught_exercise_is_recognized_in_the_session_and_downloads_as_a_model(pool, tmp_path):
     folder, archive, summary = teach(pool, "goblet squat", [str(CLIP)], None, tmp_path)
     assert "Learnt **goblet squat** from 1 clip in" in summary
-    # The enrolment's numbers are behind the details toggle, not in what is read first.
+    # The enrollment's numbers are behind the details toggle, not in what is read first.
     said, details = summary.split("<details>")
     assert "threshold" not in said and "similarity threshold" in details.lower()
     scores, verdict = try_clip(pool, str(CLIP), folder)

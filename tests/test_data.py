@@ -26,7 +26,7 @@ def test_windows_shapes_overlap_and_normalization():
     # starts 0, 15, ..., 135 and one more ending on the last frame (140)
     assert windows.keypoints.shape == (11, 60, 17, 3)
     assert windows.attention_mask.shape == (11, 60) and windows.attention_mask.all()
-    # each window is exactly skeleton.normalize of the converted frames: the one normalisation path
+    # each window is exactly skeleton.normalize of the converted frames: the one normalization path
     converted = skeleton.convert(clip, "mediapipe33", "h36m17")
     np.testing.assert_allclose(windows.keypoints[1], skeleton.normalize(converted[15:75], "h36m17"), atol=1e-5)
     np.testing.assert_allclose(windows.keypoints[-1], skeleton.normalize(converted[140:200], "h36m17"), atol=1e-5)

@@ -101,7 +101,7 @@ def test_penn_archive_takes_frame_size_and_rate_from_its_sidecar(tmp_path):
     assert (first["label"], first["source_id"], first["layout"], first["backend"]) == ("situp", "penn_0001", "penn13", "penn_action")
     assert (first["width"], first["height"], first["fps"]) == (400, 200, 30.0)
     assert (second["width"], second["height"], second["fps"]) == (480, 270, 25.0)
-    # Pixels normalised to the frame, as the pose backends give them.
+    # Pixels normalized to the frame, as the pose backends give them.
     np.testing.assert_allclose(first["keypoints"][..., :2], clip[..., :2] / [400, 200], rtol=1e-6)
 
 

@@ -1,4 +1,4 @@
-"""Enrolment: a new exercise from a few clips, without retraining (`gym-gesture enroll`)."""
+"""Enrollment: a new exercise from a few clips, without retraining (`gym-gesture enroll`)."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ def test_unknown_classes_are_negatives_abstained_on_as_predict_does(trained_mode
 
 def test_a_clip_whose_body_is_never_whole_is_a_result_not_an_error(trained_model, tmp_path):
     """Annotations with every joint at one point (as Penn Action marks a body out of view) have no torso
-    to normalise: such a clip gives no window, and evaluation counts it (no person) instead of stopping."""
+    to normalize: such a clip gives no window, and evaluation counts it (no person) instead of stopping."""
     path = write_synthetic_npz(tmp_path / "collapsed.npz", sources_per_class=2, classes=("squat", "lateral raises"),
                                seed=5)
     arrays = dict(np.load(path))

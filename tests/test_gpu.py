@@ -1,4 +1,4 @@
-"""The package on a CUDA GPU: predict's path and enrolment there agree with the CPU. Skipped on machines
+"""The package on a CUDA GPU: predict's path and enrollment there agree with the CPU. Skipped on machines
 without one (CI's); `python -m benchmarks.gpu` measures the same and more where a GPU is lent
 (results/gpu/)."""
 

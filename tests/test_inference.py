@@ -53,7 +53,7 @@ def test_prediction_is_consistent_with_the_clip_and_the_model(recognizer, squat_
     assert [item.label for item in prediction.top_k] == [config.id2label[i] for i in np.argsort(-mean)[:3]]
     np.testing.assert_allclose([item.score for item in prediction.top_k], np.sort(mean)[::-1][:3], atol=1e-4)
 
-    # Windows: in time order, inside the clip, at most num_frames long, labelled by their own argmax.
+    # Windows: in time order, inside the clip, at most num_frames long, labeled by their own argmax.
     window_length = config.num_frames / config.sample_fps
     starts = [window.start_s for window in prediction.windows]
     assert starts == sorted(starts) and starts[0] >= 0
@@ -310,7 +310,7 @@ def test_cli_predicts_with_a_hub_model_at_a_revision(model_dir, monkeypatch, cap
 
 
 def test_a_two_channel_model_reads_the_image_plane(mediapipe_pose, model_dir):
-    """x, y normalised to the frame: MediaPipe's own x, y, and what a 2-channel model is fed by predict,
+    """x, y normalized to the frame: MediaPipe's own x, y, and what a 2-channel model is fed by predict,
     whatever the backend's third channel (or 3-D lifter) holds."""
     import torch
 

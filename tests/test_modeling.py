@@ -50,7 +50,7 @@ def test_save_and_reload_gives_identical_logits(fusion, tmp_path):
 
 
 def test_the_models_save_pretrained_writes_the_model_and_its_code_only(tmp_path):
-    """The processor is saved by whoever writes a model folder (training, enrolment, publishing), as in
+    """The processor is saved by whoever writes a model folder (training, enrollment, publishing), as in
     transformers: the model's own save writes no preprocessor_config.json, and the code it copies is what
     the model imports."""
     make_model("transformer").save_pretrained(tmp_path)
@@ -321,7 +321,7 @@ def test_a_folder_with_the_trunk_saved_as_gym_gesture_loads_and_is_saved_again_a
 
 
 def test_pose_descriptor_reads_joint_angles_and_spreads_and_is_the_same_for_a_mirror_image():
-    """The enrolment embedding (`pose_descriptor`): a straight arm reads an elbow cosine of -1, arms out to
+    """The enrollment embedding (`pose_descriptor`): a straight arm reads an elbow cosine of -1, arms out to
     the sides a wrist spread of their reach; a clip mirrored left to right (filmed from the other side)
     gives the same descriptor; masked frames count not; "pose" (older enrolled folders) is "pose-spread"
     without the spreads."""

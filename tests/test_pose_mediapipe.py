@@ -31,11 +31,11 @@ def test_frame_output_format(mediapipe_pose):
     assert pose.detected
     assert pose.keypoints.shape == (33, 3) and pose.keypoints.dtype == np.float32
     assert pose.scores.shape == (33,) and ((pose.scores >= 0) & (pose.scores <= 1)).all()
-    # Image landmarks are normalised to the frame; image_points are the same in pixels.
+    # Image landmarks are normalized to the frame; image_points are the same in pixels.
     np.testing.assert_allclose(pose.image_points, pose.keypoints[:, :2] * [320, 180], rtol=1e-5)
     hips = pose.keypoints[[23, 24], :2]
     assert ((hips > 0) & (hips < 1)).all()
-    # World landmarks: metres, centred between the hips.
+    # World landmarks: metres, centered between the hips.
     assert pose.world_keypoints.shape == (33, 3)
     assert np.abs(pose.world_keypoints[[23, 24]].mean(axis=0)).max() < 0.05
     assert 0.2 < np.linalg.norm(pose.world_keypoints[11] - pose.world_keypoints[23]) < 1.0

@@ -1,6 +1,6 @@
 """The mmpose backend with real MMPose and models built from the configs inside the mmpose package.
 
-No weights can be downloaded here, so the models are randomly initialised (random_weights=True, the
+No weights can be downloaded here, so the models are randomly initialized (random_weights=True, the
 test-only switch): these tests check the adapter's real code paths, shapes, the joint mapping, the
 lifter's context and the no-person case, not pose quality. They need the MMPose extra (run by
 .ci/mmpose); without it they skip. The checkpoint cache and download (up to the network, which is
@@ -136,7 +136,7 @@ def test_lifter_sees_a_bounded_window_of_recent_frames_and_reset_clears_it(lifti
 
 @pytest.mark.mmpose
 def test_single_target_lifter_gets_its_window_padded_with_the_current_frame(mmpose_apis):
-    # VideoPose3D's TCN lifts the centre frame of 27: 13 past frames, the current one, 13 copies of it.
+    # VideoPose3D's TCN lifts the center frame of 27: 13 past frames, the current one, 13 copies of it.
     tcn = "video-pose-lift_tcn-27frm-supv_8xb128-160e_h36m"
     backend = make_backend(lifter_model=tcn, score_threshold=0.0)
     outputs = [backend(frame) for frame in synthetic_frames(16)]

@@ -1,4 +1,4 @@
-"""Skeleton layouts on real MediaPipe keypoints: conversion to H36M-17, mirror, normalisation."""
+"""Skeleton layouts on real MediaPipe keypoints: conversion to H36M-17, mirror, normalization."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def test_graph_partitions_point_inward_to_the_spine_and_average_neighbours():
     assert inward[index["left_wrist"], index["left_elbow"]] > 0 and inward[index["left_elbow"], index["left_wrist"]] == 0
     assert inward[index["pelvis"], index["spine"]] > 0 and inward[index["thorax"], index["spine"]] > 0
     np.testing.assert_array_equal(outward > 0, (inward > 0).T)
-    for partition in (inward, outward):  # each joint with a neighbour averages over them
+    for partition in (inward, outward):  # each joint with a neighbor averages over them
         sums = partition.sum(axis=0)
         assert set(np.round(sums, 6)) <= {0.0, 1.0}
     assert (inward + outward > 0).sum() == 2 * len(H36M17.bones)

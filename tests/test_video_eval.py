@@ -1,4 +1,4 @@
-"""`gym-gesture evaluate-videos`: accuracy through `Recognizer.predict` on labelled videos."""
+"""`gym-gesture evaluate-videos`: accuracy through `Recognizer.predict` on labeled videos."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Push-up form feedback: joint angles over a clip -> a logistic regression -> "form: good" / "check your form".
 
 The features are the angles a coach looks at (is the body a straight line from shoulders to ankles, how
-deep do the elbows bend, are the knees straight), summarised over the clip's frames, so the verdict can
-show the numbers behind it. The model is a scikit-learn logistic regression over standardised features;
+deep do the elbows bend, are the knees straight), summarized over the clip's frames, so the verdict can
+show the numbers behind it. The model is a scikit-learn logistic regression over standardized features;
 it is stored as plain JSON (feature names, scaler, coefficients, held-out metrics), never as a pickle.
 Trained and evaluated on `../shared/data/keypoints/pushup_form_mediapipe33.npz` (`correct*` / `wrong*`
 clip ids), split by clip: `gym-gesture train-form`.
@@ -100,7 +100,7 @@ FEATURES = (
 
 @dataclass
 class FormModel:
-    """A fitted logistic regression over standardised `features`: P(good form) = sigmoid(w . z + b)."""
+    """A fitted logistic regression over standardized `features`: P(good form) = sigmoid(w . z + b)."""
 
     features: tuple[str, ...]
     mean: np.ndarray
@@ -138,7 +138,7 @@ class FormModel:
 
 
 def load_form_clips(npz_path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Clip ids, features (N, F) and labels (N,: 1 good form, 0 wrong) of the labelled push-up archive."""
+    """Clip ids, features (N, F) and labels (N,: 1 good form, 0 wrong) of the labeled push-up archive."""
     archive = np.load(npz_path)
     clip_ids, rows, labels = [], [], []
     for key in sorted(archive.keys()):

@@ -19,7 +19,7 @@ WALK_MIN_LEG_SWING = 0.3  # torso lengths, standard deviation of the left-right 
 
 def motion_energy(keypoints: np.ndarray, layout: str) -> float:
     """How much the body moves: mean over joints of the standard deviation over time of the joint's
-    normalised position (torso lengths, hips centred). Someone standing still scores ~0.01 (jitter);
+    normalized position (torso lengths, hips centered). Someone standing still scores ~0.01 (jitter);
     a rep moves the working joints by about a torso length. NaN when no frame has a person. A joint
     missing in a frame (OpenPose and Penn Action miss single joints in most frames) is left out of its
     joint's spread only, not the whole frame."""
@@ -36,7 +36,7 @@ def motion_energy(keypoints: np.ndarray, layout: str) -> float:
 
 
 def walking_stretches(keypoints: np.ndarray, layout: str, fps: float) -> np.ndarray:
-    """Per stretch of `WALK_STRETCH_S` seconds (the whole sequence when shorter): the hip centre's
+    """Per stretch of `WALK_STRETCH_S` seconds (the whole sequence when shorter): the hip center's
     sideways speed in torso lengths per second (slope of a line fitted to its x over time) where the
     legs swing in opposite phase (`WALK_MAX_ANKLE_CORRELATION`, `WALK_MIN_LEG_SWING`), else 0.
     Frames with no person are left out. Empty when fewer than three frames have a person."""

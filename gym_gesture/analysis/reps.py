@@ -106,7 +106,7 @@ def hands_sideways(keypoints: np.ndarray) -> np.ndarray:
 
 def dominant_motion(keypoints: np.ndarray, fps: float) -> np.ndarray:
     """The skeleton's dominant back-and-forth motion, for any exercise: the x, y of every joint (hips
-    centred, in torso lengths, `skeleton.normalize`), less their slow drift (a Gaussian of `DRIFT_S`:
+    centered, in torso lengths, `skeleton.normalize`), less their slow drift (a Gaussian of `DRIFT_S`:
     getting into position, lying down, standing up), projected on their first principal component over
     the clip, so the joints that move most, together, make the signal. NaN in frames with a joint missing."""
     from scipy.ndimage import gaussian_filter1d
@@ -230,7 +230,7 @@ def _fill_gaps(signal: np.ndarray) -> np.ndarray:
 
 
 def _windowed_range(signal: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The 5th and 95th percentiles of `signal` over the `size` frames (odd) centred on each frame, the
+    """The 5th and 95th percentiles of `signal` over the `size` frames (odd) centered on each frame, the
     window shifted inside the signal near its ends (never padded: a padded edge would shrink the range of
     a rep at the start or end of a short clip); the whole signal's when it is no longer than `size`."""
     from scipy.ndimage import percentile_filter

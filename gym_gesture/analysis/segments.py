@@ -1,9 +1,9 @@
 """From per-window predictions to a timeline of exercise segments.
 
 The classifier sees one window (a couple of seconds) at a time; a workout is a sequence of windows.
-`segments_from_windows` averages each window's class probabilities with its neighbours', takes the most
+`segments_from_windows` averages each window's class probabilities with its neighbors', takes the most
 probable class per window (or none, when it is below `min_probability`), merges runs of the same class
-into segments and folds segments shorter than `min_duration_s` into a neighbour, so a one-window flicker
+into segments and folds segments shorter than `min_duration_s` into a neighbor, so a one-window flicker
 never becomes an exercise of its own. Everything here works on plain arrays: the pose sequence and the
 model stay in the inference path.
 
@@ -66,7 +66,7 @@ def segments_from_windows(starts: np.ndarray, ends: np.ndarray, probabilities: n
 
     Windows whose smoothed top probability is below `min_probability` belong to no exercise; such
     stretches are gaps between segments, not segments. Boundaries between consecutive windows fall
-    halfway between their centres, so overlapping windows give segments that do not overlap.
+    halfway between their centers, so overlapping windows give segments that do not overlap.
     """
     starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -107,7 +107,7 @@ def _runs(classes, runs: list[list[int]] | None = None, first: int = 0) -> list[
 
 def _fold_short_runs(runs: list[list[int]], edges, min_duration_s: float,
                      keep: tuple[int, ...] = ()) -> list[list[int]] | None:
-    """Give the shortest run under `min_duration_s` to its longer neighbour, until none is left (or one run).
+    """Give the shortest run under `min_duration_s` to its longer neighbor, until none is left (or one run).
     `edges[i]`: where window i begins (s), as segments cut them. None when that would fold a run holding
     one of the windows `keep`."""
     while len(runs) > 1:
@@ -147,7 +147,7 @@ def span_frames(keypoints: np.ndarray, detected: np.ndarray, fps: float, start: 
 class _Barrier:
     """Two adjacent runs that are both at least `min_duration_s` long, and that folding the runs on either
     side of them on their own never folds (`_fold_apart`): then folding all runs folds each side as on its
-    own, since a short run next to one of them compares its neighbours' lengths on its own side only.
+    own, since a short run next to one of them compares its neighbors' lengths on its own side only.
     `window` and `run`: where the second one begins; `end`: where it ended when found; `frozen`: how many
     segments lie before it."""
 
@@ -284,7 +284,7 @@ class SegmentTracker:
         return recent[-1] if recent else (self._frozen[frozen - 1] if frozen else None)
 
     def latest_probabilities(self) -> np.ndarray | None:
-        """The smoothed probabilities of the window that came last, its neighbours taken in the order the
+        """The smoothed probabilities of the window that came last, its neighbors taken in the order the
         windows came, as `smooth_probabilities` of the windows in that order gives it; None before any."""
         sums = self._arrival_sums.view
         count, last = len(sums) - 1, sums[-1]

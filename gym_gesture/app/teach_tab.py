@@ -1,10 +1,10 @@
 """The app's "teach it" tab: a name and 1 to 5 clips of a new exercise, enrolled into the model picked above
 the tabs (`enroll.enroll`, as `gym-gesture enroll` does) for this browser session only; then clips are
-recognised with it in the tab, and the enrolled model folder can be downloaded as a zip (unzipped into the
+recognized with it in the tab, and the enrolled model folder can be downloaded as a zip (unzipped into the
 picker's folder, `pool.taught_models_dir`, the app offers it). Teaching again adds one more exercise on
 top. The clips are posed by the app's own recognizer (`Recognizer.extract`), one clip at a time with the
 main tab's requests, and classified by the session's model (`Recognizer.recognize_sequence`). The page
-says what was learnt and how to use it; the numbers of the enrolment are behind a details toggle.
+says what was learned and how to use it; the numbers of the enrollment are behind a details toggle.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ def _session_recognizer(pool: RecognizerPool, folder: str | None, model: str | N
 
 def teach(pool: RecognizerPool, name: str, clips: list[str] | None, folder: str | None, work_dir: Path,
           backend: str = "mediapipe", model: str | None = None) -> tuple[str, str, str]:
-    """Enrol `name` from the uploaded `clips` on top of the session's model `folder` (None: the app's `model`,
-    a `pool.model_key`; None: its default). Returns the new folder, its zip and what was learnt in Markdown,
-    the enrolment's numbers behind a details toggle; GymGestureError for what the user can fix."""
+    """Enroll `name` from the uploaded `clips` on top of the session's model `folder` (None: the app's `model`,
+    a `pool.model_key`; None: its default). Returns the new folder, its zip and what was learned in Markdown,
+    the enrollment's numbers behind a details toggle; GymGestureError for what the user can fix."""
     from ..training.enroll import EnrollmentClip, enroll
 
     started = time.perf_counter()

@@ -5,7 +5,7 @@ from importlib.resources import files
 from pathlib import Path
 
 PACKAGE_DIR = Path(str(files("gym_gesture")))
-# The source checkout (a Space's app.py, requirements and licence come from it).
+# The source checkout (a Space's app.py, requirements and license come from it).
 REPO_ROOT = PACKAGE_DIR.parent
 # The shipped checkpoints, each asked for by its folder's name (`--model gym22-transformer`); the default
 # everywhere is one of them, so nothing is downloaded unless another model is asked for.

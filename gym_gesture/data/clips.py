@@ -1,4 +1,4 @@
-"""The clips of an extraction run: the labelled videos of a class-folder tree or a manifest (`find_clips`),
+"""The clips of an extraction run: the labeled videos of a class-folder tree or a manifest (`find_clips`),
 and the one per-clip step, a clip through a pose backend (`clip_pose`), that a local run (`extract`) and
 the Ray actors (`extract_ray`) share."""
 
@@ -66,7 +66,7 @@ def _clips_of_manifest(manifest: Path, label_of) -> list[ClipSource]:
 
 
 def find_clips(video_dir: str | Path, other_exercises: bool = False) -> list[ClipSource]:
-    """The labelled videos of a class-folder tree `<class name>/<video file>`, or of a `MANIFEST_FILE`
+    """The labeled videos of a class-folder tree `<class name>/<video file>`, or of a `MANIFEST_FILE`
     (a JSON list of {"file": path relative to the manifest, "label": class name, ...}), sorted by clip id.
 
     `video_dir` is the tree's folder, the manifest itself, or a folder of videos with no class folders

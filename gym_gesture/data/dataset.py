@@ -9,7 +9,7 @@ Schema (a Hugging Face `datasets.Dataset`, saved with `save_to_disk`):
     width, height  int  frame size in pixels (0 when unknown, as in most of the shared npz archives)
     backend    str    pose backend that produced the keypoints ("penn_action": annotated by hand)
     layout     str    joint layout of `keypoints` (`gym_gesture.model.skeleton.LAYOUTS`), raw as extracted
-    keypoints  float32 (T, J, 3) x, y normalised to the frame (in pixels for a 2-D archive of unknown frame
+    keypoints  float32 (T, J, 3) x, y normalized to the frame (in pixels for a 2-D archive of unknown frame
                size) and depth; NaN in frames where no person was found. Sources without depth (OpenPose,
                Penn Action) have 0 there, as the MMPose 2-D backend: NaN would mark every frame missing.
     scores     float32 (T, J) the source's per-joint confidence or visibility
@@ -65,14 +65,14 @@ def source_id_from_clip_id(clip_id: str) -> str:
 @dataclass(frozen=True)
 class ArchiveFormat:
     """How a keypoint archive of one joint layout stores a frame: `channels` per joint, the last one a
-    confidence; `pixels`: x, y in pixels rather than normalised to the frame (then without depth)."""
+    confidence; `pixels`: x, y in pixels rather than normalized to the frame (then without depth)."""
 
     backend: str
     channels: int
     pixels: bool
 
 
-# The formats of `../shared/data/keypoints` (its README), recognised by their joint count.
+# The formats of `../shared/data/keypoints` (its README), recognized by their joint count.
 ARCHIVE_FORMATS = {
     "mediapipe33": ArchiveFormat("mediapipe", 4, pixels=False),  # x, y, z, visibility
     "openpose18": ArchiveFormat("openpose", 3, pixels=True),  # x, y, confidence
@@ -106,7 +106,7 @@ def read_sidecar(path: Path) -> dict[str, dict]:
 
 def records_from_npz(path: str | Path, fps: float = 30.0) -> list[dict]:
     """Rows of the dataset schema from an archive in the `../shared/data/keypoints` format: key
-    `"<label>/<clip id>"` -> array (T, J, C), NaN where no person, in one of `ARCHIVE_FORMATS` recognised
+    `"<label>/<clip id>"` -> array (T, J, C), NaN where no person, in one of `ARCHIVE_FORMATS` recognized
     by J. Frame size and frame rate come from the sidecar JSON beside it where it gives them; else the
     size is unknown (0) and the rate is `fps` (the archives did not record it: about 30 for most)."""
     path = Path(path)

@@ -24,7 +24,7 @@ SPLITS = ("train", "validation", "test")
 class Windows:
     """Model inputs cut from one sequence or a whole dataset.
 
-    keypoints (N, T, J, C) float32 normalised, zero in padding; attention_mask (N, T) int64 with the
+    keypoints (N, T, J, C) float32 normalized, zero in padding; attention_mask (N, T) int64 with the
     valid frames first; spans (N, 2) start and end of each window in seconds from the first frame of
     the sequence it was cut from; for a dataset also labels (N,) and clip_index (N,) into `clips`.
     """
@@ -67,7 +67,7 @@ class ClipTable:
 
 def windows_from_dataset(dataset, config, stride: int | None = None, label2id: dict[str, int] | None = None,
                          progress: bool = True) -> tuple[Windows, ClipTable]:
-    """Windows of every clip of a pose dataset (`gym_gesture.data.dataset`), labelled with `label2id`
+    """Windows of every clip of a pose dataset (`gym_gesture.data.dataset`), labeled with `label2id`
     (default `config.label2id`). Clips that give no window are left out of both results."""
     from tqdm.auto import tqdm
 
@@ -219,7 +219,7 @@ def held_out_part_of_unseen_source(source_id: str) -> str:
 def window_split(validation_fraction: float, test_fraction: float, seed: int) -> dict:
     """A split by window (the paper's: its 91.07% came from one), as saved in split.json: the windows of
     every class shuffled and dealt out by the fractions (`split_windows`). Windows of one clip overlap and
-    land in every part, so it measures recognising more of the videos trained on, not new videos."""
+    land in every part, so it measures recognizing more of the videos trained on, not new videos."""
     if not 0 <= validation_fraction < 1 or not 0 < test_fraction < 1 or validation_fraction + test_fraction >= 1:
         raise InputError("validation and test fractions must be in [0, 1) and sum to less than 1")
     return {"by": "window", "validation_fraction": validation_fraction, "test_fraction": test_fraction, "seed": seed}
@@ -275,7 +275,7 @@ def class_weights(labels: np.ndarray, num_classes: int, power: float = 1.0) -> n
 
 @dataclass
 class Augmentation:
-    """Random training-time changes of normalised windows, applied to a whole batch at once.
+    """Random training-time changes of normalized windows, applied to a whole batch at once.
 
     mirror: probability of a left/right mirror (`skeleton.mirror`); rotation_degrees: in-plane
     rotation range; scale: per-axis scale range; speed: playback speed range (frames past the

@@ -7,7 +7,7 @@ rendered from `model_card.md` with huggingface_hub's `ModelCard` (metadata and m
 evaluation JSON), and the training records (evaluation, split, training summary) when present.
 Space folder: README.md front matter for a Gradio Space, requirements, app.py, the package (with its
 examples) and the model itself in place of the shipped checkpoint (so the Space runs offline on it,
-exactly as the app does locally). The Space's requirements, app.py and licence come from a source
+exactly as the app does locally). The Space's requirements, app.py and license come from a source
 checkout (REPO_ROOT).
 """
 
@@ -144,7 +144,7 @@ def space_readme(repo_id: str, space_id: str, hardware: str, license: str = DEFA
     data = SpaceCardData(
         title="gym-gesture", sdk="gradio", sdk_version=gradio.__version__, python_version=PYTHON_VERSION,
         app_file="app.py", models=[repo_id],
-        # The Space carries the weights, so it carries their licence too.
+        # The Space carries the weights, so it carries their license too.
         license=license, license_name=DEFAULT_LICENSE_NAME if license == "other" else None, tags=TAGS,
         emoji="🏋️", colorFrom="blue", colorTo="green", pinned=False,
         short_description="Which gym exercise is this? Pose + Transformer", suggested_hardware=hardware,

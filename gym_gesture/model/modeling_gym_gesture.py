@@ -10,7 +10,7 @@ alike. The "stgcn" fusion (ST-GCN++, the skeleton-recognition baseline) reads th
 the skeleton graph of the config's layout.
 
 Self-contained: imports only torch, transformers, its configuration file, `skeleton.py` (the layouts' bones)
-and `pose_descriptor.py` (what enrolled classes are recognised by), so that
+and `pose_descriptor.py` (what enrolled classes are recognized by), so that
 `AutoModelForSequenceClassification.from_pretrained(..., trust_remote_code=True)` (and `AutoModel`, for the
 trunk) loads it from a folder or the Hub. The processor that makes its inputs is saved beside it by whoever
 writes the folder (`processor.save_pretrained`), as for any transformers model.
@@ -329,7 +329,7 @@ class SpatialTemporalGraphFusion(nn.Module):
                 output_attentions: bool = False) -> FusionOutput:
         batch, frames, count, channels = joints.shape
         keep = mask[:, None, :, None].to(joints.dtype)
-        # pyskl's data BN: each joint's coordinate normalised on its own (masked frames zero, as pyskl pads).
+        # pyskl's data BN: each joint's coordinate normalized on its own (masked frames zero, as pyskl pads).
         flat = (joints * keep.view(batch, frames, 1, 1)).reshape(batch, frames, count * channels)
         normalized = self.input_norm(flat.transpose(1, 2)).reshape(batch, count, channels, frames)
         x = normalized.permute(0, 2, 3, 1) * keep  # (B, C, T, V)
@@ -359,9 +359,9 @@ def prototype_dim(config: GymGestureConfig) -> int:
 class PrototypeHead(nn.Module):
     """Enrolled classes (`gym-gesture enroll`): window embeddings kept as prototypes, no weights trained.
 
-    `prototypes` (P, `prototype_dim`) are the unit-length enrolment embeddings of the enrolled clips'
+    `prototypes` (P, `prototype_dim`) are the unit-length enrollment embeddings of the enrolled clips'
     windows (`GymGestureForSequenceClassification.enrollment_embeddings`: their pose descriptors, or for
-    older enrolments the trunk's pooler_output) and `prototype_classes` (P,) says which enrolled class (0
+    older enrollments the trunk's pooler_output) and `prototype_classes` (P,) says which enrolled class (0
     for the first) each belongs to; both are persistent buffers, so they are saved in model.safetensors
     beside the weights. A window's similarity to a class is its cosine similarity to the class's nearest
     prototype."""
@@ -377,7 +377,7 @@ class PrototypeHead(nn.Module):
 
     def similarity(self, embeddings: torch.Tensor) -> torch.Tensor:
         """(B, enrolled classes): each window's cosine similarity to each class's nearest prototype, from the
-        windows' unit-length enrolment embeddings (B, `prototype_dim`)."""
+        windows' unit-length enrollment embeddings (B, `prototype_dim`)."""
         cosine = embeddings @ self.prototypes.T
         nearest = torch.full((len(embeddings), self.num_classes), -1.0, device=embeddings.device)
         return nearest.scatter_reduce(1, self.prototype_classes.expand(len(embeddings), -1), cosine, reduce="amax")
@@ -472,7 +472,7 @@ class GymGestureModel(GymGesturePreTrainedModel):
     """The trunk: per-frame joints projected to `d_model`, fused over time, pooled over the valid frames.
 
     Args of `forward`:
-        keypoints: (B, T, J, C) or (B, T, J*C) float, in `config.layout`, normalised as in
+        keypoints: (B, T, J, C) or (B, T, J*C) float, in `config.layout`, normalized as in
             `config.normalization` (`GymGestureProcessor` makes them); T <= config.num_frames.
         attention_mask: (B, T), 1 for valid frames and 0 for padding or missing frames. Frames masked out
             may hold NaN (they are ignored); a NaN in a valid frame is an error. Defaults to all valid.
@@ -575,7 +575,7 @@ class GymGestureForSequenceClassification(GymGesturePreTrainedModel):
 
     def enrollment_embeddings(self, keypoints: torch.Tensor, attention_mask: torch.Tensor | None = None,
                              pooled: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, `prototype_dim`) unit-length embeddings of windows that enrolled classes are recognised by
+        """(B, `prototype_dim`) unit-length embeddings of windows that enrolled classes are recognized by
         (`config.prototype_embedding`): the windows' pose descriptors, or the trunk's pooled output (`pooled`
         when the caller has it)."""
         if self.config.prototype_embedding in POSE_DESCRIPTOR_DIM:

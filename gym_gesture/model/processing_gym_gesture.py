@@ -1,7 +1,7 @@
 """Keypoints in, the model's windows out: the processor of a gym-gesture model (transformers layout).
 
 Loaded with `AutoProcessor.from_pretrained(folder_or_hub_id, trust_remote_code=True)` beside the model:
-it and the two modules it imports (`skeleton.py`: joint layouts, conversions, normalisation;
+it and the two modules it imports (`skeleton.py`: joint layouts, conversions, normalization;
 `transforms.py`: the named transforms) import only numpy and transformers, and travel with the weights.
 The package uses this same code (`gym_gesture.data.windows.windows_from_sequence`), so a Hub user's windows are
 the package's windows.
@@ -36,7 +36,7 @@ class GymGestureProcessor(FeatureExtractionMixin):
     Args:
         layout, num_channels: the model's joint layout and the channels it reads (x, y[, depth]).
         sample_fps: the frame rate windows are sampled at. num_frames: frames per window.
-        window_stride: frames between window starts. normalization: the per-window normalisation.
+        window_stride: frames between window starts. normalization: the per-window normalization.
         max_gap_seconds: gaps in the person's track up to this long are interpolated before windowing.
         min_present_fraction: a window needs the person in at least this share of its frames.
 
@@ -91,7 +91,7 @@ class GymGestureProcessor(FeatureExtractionMixin):
             # Recurrent fusions need the valid frames first, so the few long holes left are filled rather
             # than masked.
             window = replace(sequence, keypoints=sequence.keypoints[start:start + size])
-            if not has_torso(window.keypoints, self.layout):  # no body to normalise: as if nobody were there
+            if not has_torso(window.keypoints, self.layout):  # no body to normalize: as if nobody were there
                 continue
             for transform in self.window_transforms():
                 window = transform(window)

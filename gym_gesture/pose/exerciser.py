@@ -38,7 +38,7 @@ _CANONICAL = get_layout("h36m17").index
 
 
 def _body_motion(image_points: np.ndarray, layout: str) -> np.ndarray:
-    """(n, 17 * 2): each frame's joints relative to its hip centre, in that frame's torso lengths (no less
+    """(n, 17 * 2): each frame's joints relative to its hip center, in that frame's torso lengths (no less
     than half the span's median: a torso bent towards the camera looks short); NaN rows where the person
     was not seen. Per frame, so that someone walking towards the camera does not seem to stretch."""
     joints = convert(image_points, layout)
@@ -84,7 +84,7 @@ def periodic_motion(image_points: np.ndarray, layout: str, fps: float) -> float:
 
 
 def prominence(box: np.ndarray, frame_size: tuple[int, int]) -> float:
-    """For ties: the person's height as a share of the frame's, less the more off-centre they stand."""
+    """For ties: the person's height as a share of the frame's, less the more off-center they stand."""
     width, height = frame_size
     off_center = abs((box[0] + box[2]) / 2 / width - 0.5)
     return float((box[3] - box[1]) / height * (1.0 - off_center))

@@ -1,8 +1,8 @@
 """MediaPipe Pose (BlazePose, 33 landmarks) on CPU: the offline default backend.
 
-Keypoints are MediaPipe's image landmarks (x, y normalised to the frame's width and height, z its
+Keypoints are MediaPipe's image landmarks (x, y normalized to the frame's width and height, z its
 relative depth) with visibility as the score: exactly the format of the `../shared/data/keypoints`
-archives. The metric world landmarks (metres, hip-centred) come with each frame as `world_keypoints`.
+archives. The metric world landmarks (metres, hip-centered) come with each frame as `world_keypoints`.
 """
 
 from __future__ import annotations

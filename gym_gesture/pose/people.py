@@ -49,7 +49,7 @@ class PersonDetector:
     """MediaPipe's pose detector alone (the wheel's `PoseDetectionCpu` graph): where people are, no landmarks.
 
     Each person comes as a box (left, top, right, bottom, pixels) around the body the detector predicts:
-    centred on its hip-centre keypoint, reaching as far as its body-size keypoint."""
+    centered on its hip-center keypoint, reaching as far as its body-size keypoint."""
 
     def __init__(self):
         from google.protobuf import text_format
@@ -112,7 +112,7 @@ class _CropFollower:
         self._crop_around(box)
 
     def _crop_around(self, box: np.ndarray) -> None:
-        """A square of `CROP_SCALE` times the box's longer side centred on it, as far as the frame allows.
+        """A square of `CROP_SCALE` times the box's longer side centered on it, as far as the frame allows.
         The backend carries on (a restart of its graph costs three frames): its tracking finds the person
         again where the crop's move put them, and its smoothing takes the jump as a quick move."""
         width, height = self.frame_size

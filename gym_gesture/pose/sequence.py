@@ -63,7 +63,7 @@ class PoseSequence:
 
     def model_coordinates(self, num_channels: int) -> np.ndarray:
         """The keypoints a model of `num_channels` channels reads (its config's geometry): 2, the image
-        plane, x and y normalised to the frame's width and height, which every backend and keypoint source
+        plane, x and y normalized to the frame's width and height, which every backend and keypoint source
         has (MMPose's 3-D lifter included); 3, the backend's own x, y, z (MediaPipe's relative depth)."""
         if num_channels > 2:
             return self.keypoints

@@ -18,7 +18,7 @@ from ..model.skeleton import get_layout
 from ..pose.tracking import PeopleTracks
 from ..pose.video import ClipFrame, VideoInfo, VideoWriter, read_ahead, read_clip
 
-# RGB colours by body side, so a mirrored or swapped skeleton is visible at a glance.
+# RGB colors by body side, so a mirrored or swapped skeleton is visible at a glance.
 _LEFT = (255, 140, 0)
 _RIGHT = (0, 160, 255)
 _CENTER = (230, 230, 230)

@@ -1,7 +1,7 @@
 """The timeline a person reads under the overlay: one SVG over the whole clip, from 0 to its duration.
 
-A band of segments (each exercise in its colour with its reps or hold time, non-verdicts grey with what
-they are, rep marks as ticks) above the model's top probability over time (each window's at its centre,
+A band of segments (each exercise in its color with its reps or hold time, non-verdicts grey with what
+they are, rep marks as ticks) above the model's top probability over time (each window's at its center,
 with the threshold under which nothing is named). Plain SVG rather than a plot library: Gradio's plots
 cannot draw bands and size their x axis to the data (one window gave an empty plot, a 5-s clip an axis
 of 1.4-3.6 s), a matplotlib figure is a picture that neither a screen reader nor a test can read; this
@@ -40,7 +40,7 @@ def time_label(seconds: float, step: float) -> str:
 def timeline_svg(duration: float, segments: list[Segment] = (), windows: list[WindowScore] = (), *,
                  class_names: list[str] = (), min_probability: float | None = None) -> str:
     """The timeline of a clip of `duration` s: its `segments`, its `windows`' top probability, the
-    `min_probability` named exercises reach (a dashed line; none drawn when None). Colours follow the
+    `min_probability` named exercises reach (a dashed line; none drawn when None). Colors follow the
     exercise's place in `class_names`."""
     duration = max(float(duration), 1e-3)
     span = WIDTH - LEFT - RIGHT
@@ -66,7 +66,7 @@ def timeline_svg(duration: float, segments: list[Segment] = (), windows: list[Wi
                      f'y2="{y(min_probability):.1f}" stroke="#888888" stroke-dasharray="6 4">'
                      f'<title>named from {min_probability:.0%}</title></line>')
     if windows:
-        # Each window's top probability at its centre, held flat to the first window's start and the last's
+        # Each window's top probability at its center, held flat to the first window's start and the last's
         # end, so that a one-window clip shows a line, not a dot.
         points = [(windows[0].start_s, windows[0].score)]
         points += [((window.start_s + window.end_s) / 2, window.score) for window in windows]

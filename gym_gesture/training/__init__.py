@@ -1,2 +1,2 @@
 """Making and judging models: recipes, training, evaluation, fusions compared, abstain calibration,
-enrolment of new exercises."""
+enrollment of new exercises."""

@@ -34,7 +34,7 @@ from ..core.errors import InputError
 from ..data.labels import normalize_label
 from ..core.paths import CALIBRATION_FILE, ENROLLMENT_FILE, FORM_MODEL_FILE
 
-# By enrolment embedding (`GymGestureConfig.prototype_embedding`), how far under the least typical enrolled
+# By enrollment embedding (`GymGestureConfig.prototype_embedding`), how far under the least typical enrolled
 # clip's similarity the threshold sits: k clips' lowest similarity to each other is an optimistic estimate
 # of how alike the class's other clips are. Chosen on the PoseTrainer and Fit3D classes of
 # benchmarks/enroll.py (front raise, shoulder shrug, lateral raises, t bar row; k = 3, 5 draws): the margin
@@ -45,11 +45,11 @@ from ..core.paths import CALIBRATION_FILE, ENROLLMENT_FILE, FORM_MODEL_FILE
 # false. "pose" (one-off): 0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3 named 0.808, 0.940, 0.966, 0.982, 0.998,
 # 1.000, 1.000 right at 0.010, 0.014, 0.021, 0.030, 0.045, 0.064, 0.095 false.
 THRESHOLD_MARGIN = {"pose-spread": 0.15, "pose": 0.15, "pooled": 0.0}
-# By enrolment embedding (`GymGestureConfig.prototype_embedding`), the threshold of a class enrolled from
+# By enrollment embedding (`GymGestureConfig.prototype_embedding`), the threshold of a class enrolled from
 # one clip too short to split in two non-overlapping halves: the median leave-one-clip-out threshold of
-# 3-clip enrolments on the real archives (benchmarks/enroll.py).
+# 3-clip enrollments on the real archives (benchmarks/enroll.py).
 DEFAULT_THRESHOLD = {"pose-spread": 0.7, "pose": 0.72, "pooled": 0.9}
-# By enrolment embedding and number of enrolled clips (1, 2, ... the last for more), the lowest threshold of
+# By enrollment embedding and number of enrolled clips (1, 2, ... the last for more), the lowest threshold of
 # an enrolled class: the similarity that a validation clip (the 7-class checkpoint's split.json) rarely
 # reaches to as many validation clips of a different class, the 95th percentile (benchmarks/enroll.py). The
 # decision reads a clip's similarity to the nearest of all the enrolled clips' windows, which grows with
@@ -65,7 +65,7 @@ MOTION_FLOOR_SHARE = 0.5
 
 @dataclass
 class EnrollmentClip:
-    """One clip to enrol: keypoints (T, J, C) in `layout` at `fps` (NaN where nobody was found), already in
+    """One clip to enroll: keypoints (T, J, C) in `layout` at `fps` (NaN where nobody was found), already in
     the model's geometry (`PoseSequence.model_coordinates` for videos, an archive's rows as they are)."""
 
     name: str
@@ -104,7 +104,7 @@ def clips_from_videos(paths, backend, config) -> list[EnrollmentClip]:
 
 
 def window_embeddings(model, clip: EnrollmentClip) -> tuple[np.ndarray, np.ndarray]:
-    """The unit-length enrolment embeddings (N, `prototype_dim`) of a clip's windows (the model's
+    """The unit-length enrollment embeddings (N, `prototype_dim`) of a clip's windows (the model's
     `enrollment_embeddings`) and their spans (N, 2) in seconds."""
     import torch
 
@@ -248,7 +248,7 @@ def enroll_clips(model, label: str, clips: list[EnrollmentClip], margin: float |
 
 def enroll(model_source, label: str, clips: list[EnrollmentClip], out_dir: str | Path, *,
            revision: str | None = None, model=None) -> dict:
-    """Enrol `label` from `clips` into the model folder or Hub id `model_source` (or the already loaded
+    """Enroll `label` from `clips` into the model folder or Hub id `model_source` (or the already loaded
     `model` of it) and save the result, a complete model folder, to `out_dir`. Returns its record."""
     from ..inference.recognizer import load_model, resolve_model_dir
     from ..model.processing_gym_gesture import GymGestureProcessor

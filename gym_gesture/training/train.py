@@ -60,7 +60,7 @@ class WeightedCrossEntropy:
     """Class-weighted cross-entropy for `Trainer(compute_loss_func=...)`: summed over the batch and divided
     by the number of windows the Trainer counts over devices and accumulation steps, as it expects.
 
-    Windows labelled `OUTLIER_LABEL` add `outlier_exposure` times their cross-entropy to the uniform
+    Windows labeled `OUTLIER_LABEL` add `outlier_exposure` times their cross-entropy to the uniform
     distribution (outlier exposure, Hendrycks et al. 2019): the model learns to spread its probability on
     exercises it does not name, which the abstain threshold on the top probability then catches."""
 

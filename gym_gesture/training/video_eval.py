@@ -39,7 +39,7 @@ def is_training_only(clip: ClipSource) -> bool:
 
 
 def find_videos(sources: list[str | Path], other_exercises: bool = False) -> list[ClipSource]:
-    """The labelled videos of each class-folder tree or manifest in `sources` (`clips.find_clips`, which
+    """The labeled videos of each class-folder tree or manifest in `sources` (`clips.find_clips`, which
     refuses a name outside the 22 as a typo unless `other_exercises`)."""
     clips, seen = [], {}
     for source in sources:
@@ -88,7 +88,7 @@ def _summary(rows: list[dict]) -> dict:
 def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, split: str | None = None,
                     recognizer: Recognizer | None = None, backend: str = "mediapipe", revision: str | None = None,
                     other_exercises: bool = False, progress: bool = True) -> dict:
-    """Run `Recognizer.predict` on every labelled video of `sources`; the figures and one row per clip.
+    """Run `Recognizer.predict` on every labeled video of `sources`; the figures and one row per clip.
 
     `model`: a model folder or Hub id (default: the shipped checkpoint), which also gives the split.json;
     `recognizer`: that model already loaded (else it is loaded here, once, with `backend`); `split`: keep

@@ -129,7 +129,7 @@ class GymGestureConfig(PreTrainedConfig):
 
     @property
     def prototype_embedding(self) -> str:
-        """What this model's enrolled classes' prototypes are, or a new enrolment's would be."""
+        """What this model's enrolled classes' prototypes are, or a new enrollment's would be."""
         if self.enrollment_embedding:
             return self.enrollment_embedding
         return "pooled" if self.num_prototypes else "pose-spread"

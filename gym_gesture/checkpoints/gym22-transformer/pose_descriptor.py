@@ -1,4 +1,4 @@
-"""The pose descriptor of a window: what exercises enrolled from a few clips are recognised by.
+"""The pose descriptor of a window: what exercises enrolled from a few clips are recognized by.
 
 Per frame: the cosines of the elbow, shoulder, hip and knee angles and how far the wrists are below the
 shoulders and the ankles below the hips (image y grows downwards), each the larger and the smaller of the
@@ -6,7 +6,7 @@ two sides, and the direction of the torso (its sin and |cos|), so that a mirror 
 with the other arm) reads the same. The "pose-spread" descriptor adds the horizontal distance between the
 left and right wrist, elbow, knee and ankle (arms raised to the front or to the sides, feet together or
 apart: a front raise, a lateral raise and a jumping jack have the same angles). Per window: each feature's
-`WINDOW_STATISTICS` over the valid frames. It reads the image plane (x, y) of the normalised window, which
+`WINDOW_STATISTICS` over the valid frames. It reads the image plane (x, y) of the normalized window, which
 every source and layout has.
 
 Self-contained (torch and `skeleton` only): it travels with a saved model as part of its remote code.
@@ -39,7 +39,7 @@ POSE_DESCRIPTOR_FRAME_FEATURES = len(POSE_FEATURES)
 WINDOW_STATISTICS = ("mean", "std", "min", "max", "change")
 # Each feature's window statistics (columns as `WINDOW_STATISTICS`): their (mean, std) over the 2,322
 # training windows of the shipped 7-class checkpoint (`python -m benchmarks.enroll --descriptor-statistics`),
-# which standardise the descriptor before the cosine.
+# which standardize the descriptor before the cosine.
 DESCRIPTOR_STATISTICS = {
     "elbow cosine, larger":          ((-0.09545, 0.484),  (0.5414, 0.2252),   (-0.7656, 0.4937),  (0.7351, 0.3306),   (0.181, 0.1304)),
     "shoulder cosine, larger":       ((0.4932, 0.5064),   (0.3202, 0.286),    (0.01397, 0.7712),  (0.9219, 0.2216),   (0.0954, 0.0947)),
@@ -60,7 +60,7 @@ DESCRIPTOR_STATISTICS = {
     "knee spread":                   ((0.3186, 0.4042),   (0.06216, 0.09368), (0.2174, 0.3482),   (0.4528, 0.5239),   (0.03091, 0.05498)),
     "ankle spread":                  ((0.3001, 0.3975),   (0.06909, 0.1095),  (0.2033, 0.3706),   (0.47, 0.5433),     (0.03806, 0.07046)),
 }
-# By enrolment embedding, the groups of features its descriptor is made of: group by group, each group's
+# By enrollment embedding, the groups of features its descriptor is made of: group by group, each group's
 # statistics in the order of `WINDOW_STATISTICS`, each statistic over the group's features in their order.
 DESCRIPTOR_FEATURES = {"pose": (POSE_FEATURES,), "pose-spread": (POSE_FEATURES, SPREAD_FEATURES)}
 POSE_DESCRIPTOR_DIM = {embedding: len(WINDOW_STATISTICS) * sum(map(len, groups))
@@ -122,8 +122,8 @@ def _window_statistics(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
 def pose_descriptor(keypoints: torch.Tensor, mask: torch.Tensor, layout: str, standardize: bool = True,
                     embedding: str = "pose-spread") -> torch.Tensor:
     """(B, `POSE_DESCRIPTOR_DIM[embedding]`) descriptors of windows (keypoints (B, T, J, C), mask (B, T) bool),
-    in the order of `DESCRIPTOR_FEATURES[embedding]`; unit length after standardising with
-    `DESCRIPTOR_STATISTICS` (raw, unnormalised, with standardise=False)."""
+    in the order of `DESCRIPTOR_FEATURES[embedding]`; unit length after standardizing with
+    `DESCRIPTOR_STATISTICS` (raw, unnormalised, with standardize=False)."""
     frames = pose_descriptor_frames(keypoints, layout, embedding)
     groups = frames.split([len(group) for group in DESCRIPTOR_FEATURES[embedding]], dim=-1)
     descriptor = torch.cat([_window_statistics(group, mask) for group in groups], dim=-1)

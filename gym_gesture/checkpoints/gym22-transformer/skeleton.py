@@ -1,4 +1,4 @@
-"""Skeleton layouts, conversion between them and normalisation: all in one place.
+"""Skeleton layouts, conversion between them and normalization: all in one place.
 
 A layout is an ordered list of joint names plus the bones drawn between them. Joint names are shared
 across layouts ("left_shoulder" means the same joint everywhere), which is what lets the conversion
@@ -147,11 +147,11 @@ _DERIVED_H36M_JOINTS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 def graph_partitions(name: str) -> np.ndarray:
     """ST-GCN's "spatial" partitions of a layout's skeleton graph, (3, J, J) float32, `A[k, i, j]` the link
-    from joint i to joint j: the root (self links, and bones between joints equally far from the centre, as
-    in ST-GCN's own code), the inward links (towards the centre) and the outward links, each normalised by
-    in-degree so that `features @ A[k]` averages over a joint's neighbours.
+    from joint i to joint j: the root (self links, and bones between joints equally far from the center, as
+    in ST-GCN's own code), the inward links (towards the center) and the outward links, each normalized by
+    in-degree so that `features @ A[k]` averages over a joint's neighbors.
 
-    The centre of each connected part of the graph (a face without a neck bone is a part of its own) is
+    The center of each connected part of the graph (a face without a neck bone is a part of its own) is
     its joint of least eccentricity: the spine in H36M-17, between the hips and the shoulders."""
     layout = get_layout(name)
     count = layout.num_joints
@@ -195,7 +195,7 @@ def get_layout(name: str) -> Layout:
 
 
 def layouts_with_joint_count(num_joints: int) -> list[str]:
-    """The layouts of `num_joints` joints: how an archive of unnamed (T, J, C) arrays is recognised."""
+    """The layouts of `num_joints` joints: how an archive of unnamed (T, J, C) arrays is recognized."""
     return [name for name, layout in LAYOUTS.items() if layout.num_joints == num_joints]
 
 
@@ -246,7 +246,7 @@ NORMALIZATIONS = ("hip_center_torso_scale",)
 
 
 def _hips_and_torso(keypoints: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarray]:
-    """(T, C) hip centres and (T,) torso lengths (hip centre to shoulder centre, in x and y)."""
+    """(T, C) hip centers and (T,) torso lengths (hip center to shoulder center, in x and y)."""
     index = get_layout(layout).index
     hips = (keypoints[:, index["left_hip"]] + keypoints[:, index["right_hip"]]) / 2
     shoulders = (keypoints[:, index["left_shoulder"]] + keypoints[:, index["right_shoulder"]]) / 2
@@ -261,10 +261,10 @@ def has_torso(keypoints: np.ndarray, layout: str) -> bool:
 
 
 def normalize(keypoints: np.ndarray, layout: str, method: str = "hip_center_torso_scale") -> np.ndarray:
-    """Normalise a sequence (T, J, C) for the model: translation and body size removed.
+    """Normalize a sequence (T, J, C) for the model: translation and body size removed.
 
-    `hip_center_torso_scale`: subtract the mean hip centre over the sequence's frames (so motion within the
-    sequence is kept), then divide by the median torso length (hip centre to shoulder centre, in x and y).
+    `hip_center_torso_scale`: subtract the mean hip center over the sequence's frames (so motion within the
+    sequence is kept), then divide by the median torso length (hip center to shoulder center, in x and y).
     Frames that are NaN stay NaN. Raises ValueError when no frame has the hips and shoulders.
     """
     if method not in NORMALIZATIONS:
@@ -286,7 +286,7 @@ def joint_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def mirror(keypoints: np.ndarray, layout: str) -> np.ndarray:
-    """Left/right mirror of normalised keypoints (..., J, C): swap sides and negate x."""
+    """Left/right mirror of normalized keypoints (..., J, C): swap sides and negate x."""
     mirrored = keypoints[..., get_layout(layout).mirror_permutation, :].copy()
     mirrored[..., 0] = -mirrored[..., 0]
     return mirrored

@@ -68,7 +68,7 @@ def resample(keypoints: np.ndarray, fps: float, target_fps: float) -> np.ndarray
     after = np.minimum(before + 1, len(keypoints) - 1)
     weight = (position - before)[:, None, None]
     blended = keypoints[before] * (1 - weight) + keypoints[after] * weight
-    # An exact hit on a frame must not pick up a NaN from its neighbour (0 * NaN = NaN).
+    # An exact hit on a frame must not pick up a NaN from its neighbor (0 * NaN = NaN).
     return np.where(weight == 0, keypoints[before], blended).astype(keypoints.dtype, copy=False)
 
 
