@@ -1,9 +1,12 @@
-"""Sets and the rests between them in a live session, decided step by step as the reps come (or not).
+"""Sets and the rests between them, decided step by step as the reps come (or not): one segmentation for
+a live session and a clip given whole to `predict`.
 
 A set ends when `SET_REST_S` pass without a rep, and the next one starts at most `SET_REST_S` before
-its first rep: the rest between is no set, and its frames never widen the range the rep counter's
-thresholds sit in (a long still stretch would hide the next reps from it). A clip given whole to `predict`
-has no sets: its segments are described from end to end.
+its first rep: the rest between (or the getting ready before the first set) is no set, and its frames
+never widen the range the rep counter's thresholds sit in (a long still stretch would hide the next reps
+from it). Live mode steps a `SetTracker` after every processed frame; `predict` replays the same steps
+over the clip's timeline (`clip_sets`), frame by frame as a live session of the clip would take them, so
+both give the same sets.
 
 The set going on is described after every processed frame; one longer than `RECENT_S` is described on its
 last `RECENT_S` only (its abstain decision and form cue read them), its earlier reps kept as counted, so
@@ -12,6 +15,8 @@ that a frame costs no more ten minutes into a set than one minute into it.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import chain
 
@@ -35,10 +40,8 @@ class SetTracker:
     live session, and the reps of the set going on: state kept from one processed frame to the next, as a
     gym counter keeps a count and a stage per person.
 
-        piece = sets.current(segment)           # the set (or rest) going on in the segment going on
-        described = sets.whole(piece, describe(sets.recent(piece)))
-        if sets.step(piece, described, now):    # a set ended, or no rep yet: the cut moved
-            ...                                  # the same again for sets.current(segment)
+        going_on = sets.follow(segment, now, describe)   # after each processed frame: the set going on
+        described = sets.sets(segments, describe_all)    # the timeline's sets, the rests left out
     """
 
     def __init__(self, rest_s: float = SET_REST_S):
@@ -91,8 +94,46 @@ class SetTracker:
             return True
         return False
 
+    def follow(self, segment: RawSegment, now: float, describe: Callable[[RawSegment], Segment]) -> Segment:
+        """After a processed frame at `now` (s): the set or rest going on in `segment` (the timeline's segment
+        going on, up to `now`), described (`describe`) on its `recent` part, once the cuts have moved
+        (`step`)."""
+        piece = self.current(segment)
+        described = self.whole(piece, describe(self.recent(piece)))
+        if self.step(piece, described, now):
+            piece = self.current(segment)
+            described = self.whole(piece, describe(self.recent(piece)))
+        return described
+
+    def sets(self, segments: list[RawSegment],
+             describe_all: Callable[[list[RawSegment]], list[Segment]]) -> list[Segment]:
+        """The timeline's `segments` cut where sets ended and began (`pieces`), described (`describe_all`),
+        the rests between sets and the getting ready before them left out."""
+        pieces = [piece for segment in segments for piece in self.pieces(segment)]
+        described = describe_all(pieces)
+        return [segment for piece, segment in zip(pieces, described) if not self.is_rest(piece, segment)]
+
     def is_rest(self, piece: RawSegment, described: Segment) -> bool:
         """No rep between a set's end and the next set's start: rest, or getting ready."""
         at = (lambda cuts, seconds: any(abs(cut - seconds) < 1e-9 for cut in cuts))
         return (described.exercise in REP_SIGNALS and described.reps == 0
                 and (at(self.set_ends, piece.start) or at(self.set_starts, piece.end)))
+
+
+def clip_sets(segments: list[RawSegment], describe_all: Callable[[list[RawSegment]], list[Segment]], fps: float,
+              rest_s: float = SET_REST_S) -> list[Segment]:
+    """The sets of a whole clip's timeline (`segments`, described by `describe_all`): a `SetTracker`
+    followed after every frame at `fps`, as a live session of the clip follows it (`SetTracker.follow`),
+    then its `sets`. Frames less than `rest_s` into the piece going on are skipped: no cut can move there,
+    and the piece is described whole."""
+    tracker = SetTracker(rest_s)
+    for segment in segments:
+        frame = math.floor(segment.start * fps) + 1
+        while frame / fps <= segment.end + 1e-9:
+            now = frame / fps
+            if now - tracker.current(segment).start > rest_s:
+                tracker.follow(replace(segment, end=now), now, lambda piece: describe_all([piece])[0])
+                frame += 1
+            else:
+                frame = max(frame + 1, math.floor((tracker.current(segment).start + rest_s) * fps) + 1)
+    return tracker.sets(segments, describe_all)

@@ -214,15 +214,8 @@ class LiveSession:
             reason = span_sample(self._keypoints.view, self.layout, self.fps, self._detected.view,
                                  latest.start, latest.end, label, probability).reason(self.recognizer.thresholds)
             return label, probability, reason or not_sure_reason(probability, self.recognizer.thresholds), 0, None
-        piece = self._sets.current(segment)
-        current = self._describe_going_on(piece)
-        if self._sets.step(piece, current, now):
-            current = self._describe_going_on(self._sets.current(segment))
+        current = self._sets.follow(segment, now, lambda piece: self._describe([piece])[0])
         return current.exercise, current.probability, current.abstain, current.reps, _form_cue(current)
-
-    def _describe_going_on(self, piece: RawSegment) -> Segment:
-        """The set or rest going on, described on its last minute at most (`sets.SetTracker.recent`)."""
-        return self._sets.whole(piece, self._describe([self._sets.recent(piece)])[0])
 
     # -- the session so far ------------------------------------------------------------------------------
 
@@ -232,9 +225,7 @@ class LiveSession:
         with self._lock:
             if self._keypoints is None:
                 return []
-            pieces = [piece for segment in self._timeline.segments() for piece in self._sets.pieces(segment)]
-            described = self._describe(pieces)
-        return [segment for piece, segment in zip(pieces, described) if not self._sets.is_rest(piece, segment)]
+            return self._sets.sets(self._timeline.segments(), self._describe)
 
     def summary(self) -> list[WorkoutSet]:
         """The sets so far, in the workout-summary form (`summary.workout_sets`)."""
