@@ -114,10 +114,10 @@ class SetTracker:
         return [segment for piece, segment in zip(pieces, described) if not self.is_rest(piece, segment)]
 
     def is_rest(self, piece: RawSegment, described: Segment) -> bool:
-        """No rep between a set's end and the next set's start: rest, or getting ready."""
-        at = (lambda cuts, seconds: any(abs(cut - seconds) < 1e-9 for cut in cuts))
-        return (described.exercise in REP_SIGNALS and described.reps == 0
-                and (at(self.set_ends, piece.start) or at(self.set_starts, piece.end)))
+        """No rep in a piece cut where a set ended or began: rest, or getting ready (a set that would start
+        there and had no rep, the session or the segment over first, is no set either)."""
+        at = (lambda seconds: any(abs(cut - seconds) < 1e-9 for cut in chain(self.set_ends, self.set_starts)))
+        return described.exercise in REP_SIGNALS and described.reps == 0 and (at(piece.start) or at(piece.end))
 
 
 def clip_sets(segments: list[RawSegment], describe_all: Callable[[list[RawSegment]], list[Segment]], fps: float,
