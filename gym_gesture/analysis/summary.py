@@ -3,7 +3,8 @@
 A set is a segment of the timeline that names an exercise (`prediction.Segment` with no abstain
 reason): its exercise, start and end, reps, tempo (seconds per rep, from the times the reps came back to
 rest), the range of motion of the exercise's main joint (`reps.MAIN_JOINT_ANGLES`), the hold time of a
-hold, the form verdict and what to change in the form (`form.form_verdict`'s hint). Segments the recognizer abstained on are no set: nothing is claimed of them.
+hold, the form verdict and what to change in the form (`form.form_verdict`'s hint). Segments the
+recognizer abstained on are no set: nothing is claimed of them.
 `predict --summary FILE.csv`, the app's downloads and live mode's `summary()` all write this form.
 """
 

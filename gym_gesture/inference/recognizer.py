@@ -3,8 +3,9 @@
 video -> pose backend (frames resampled to the model's `sample_fps`) -> windows cut and normalised
 exactly as in training (`data.windows_from_sequence`, driven by the model's config) -> the model ->
 per-window probabilities -> the clip's scores (mean of the window probabilities) and the timeline of
-segments, cut into sets as live mode cuts them (`sets.clip_sets`) -> optional overlay. `Recognizer.recognize_sequence` is the part after the pose backend, for
-pose sequences that are already extracted.
+segments, cut into sets as live mode cuts them (`sets.clip_sets`) -> optional overlay.
+`Recognizer.recognize_sequence` is the part after the pose backend, for pose sequences that are already
+extracted.
 """
 
 from __future__ import annotations
