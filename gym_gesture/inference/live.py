@@ -100,6 +100,7 @@ class LiveSession:
         self._sets = SetTracker(set_rest_s)
         self.frames_received = 0
         self.frames_processed = 0
+        self._closed = False
         # (label, probability, abstain, reps, form), replaced whole: a concurrent caller reads one state.
         self._state = (None, None, NO_PERSON_REASON, 0, None)
 
@@ -117,7 +118,8 @@ class LiveSession:
         slot = math.floor((timestamp_s - self._first_time) * self.fps + 1e-6)
         if slot >= self._detected.size and self._lock.acquire(blocking=False):
             try:
-                if slot >= self._detected.size:  # another caller may have taken the slot meanwhile
+                # Another caller may have taken the slot meanwhile; a closed session has no pose backend.
+                if slot >= self._detected.size and not self._closed:
                     self._process(frame_rgb, slot)
                     return self._update(frame_rgb, timestamp_s, processed=True)
             finally:
@@ -246,8 +248,12 @@ class LiveSession:
         return self._detected.size / self.fps
 
     def close(self) -> None:
-        if self._owns_backend:
-            self.backend.close()
+        """Closes the pose backend once the frame it may be processing is done (the app's End session comes
+        while frames still arrive); later frames get the last update."""
+        with self._lock:
+            self._closed = True
+            if self._owns_backend:
+                self.backend.close()
 
     def __enter__(self) -> LiveSession:
         return self
