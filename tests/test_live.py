@@ -100,6 +100,29 @@ def test_a_frame_arriving_while_one_is_processed_is_dropped_not_queued(recognize
     assert session.frames_processed == 1 and session.frames_received == 2
 
 
+def test_closing_waits_for_the_frame_in_the_pose_backend_and_later_frames_process_nothing(recognizer):
+    """The app's End session comes while frames still arrive: the backend is not closed under a frame."""
+    frames = [frame.image for frame in read_frames(SQUAT_CLIP, 10.0)][:2]
+    backend = _GatedPose()
+    session = LiveSession(recognizer, backend)
+    try:
+        first = threading.Thread(target=session.push, args=(frames[0], 0.0))
+        first.start()
+        assert backend.started.wait(30)
+        closing = threading.Thread(target=session.close)
+        closing.start()
+        closing.join(0.5)
+        waited = closing.is_alive()  # held until the frame in the pose backend is done
+        backend.go.set()
+        first.join(30)
+        closing.join(30)
+        later = session.push(frames[1], 0.1)
+    finally:
+        backend.close()
+    assert waited and not closing.is_alive()
+    assert not later.processed and session.frames_processed == 1
+
+
 def test_two_exercises_in_a_row_reset_the_count(recognizer, shared_data):
     push_ups = shared_data / "videos" / "push_up_correct70.mp4"
     squat = shared_data / "clips22" / "squat" / "mburgosfr-star_kelani-sbd-tracker__squat.mp4"
