@@ -37,8 +37,8 @@ SETTLE_S = 20.0
 
 class SetTracker:
     """Where sets ended (`set_ends`, s) and began after a rest or getting ready (`set_starts`, s) in one
-    live session (or one clip, `clip_sets`), and the reps of the set going on: state kept from one processed frame to the next, as a
-    gym counter keeps a count and a stage per person.
+    live session (or one clip, `clip_sets`), and the reps of the set going on: state kept from one processed
+    frame to the next, as a gym counter keeps a count and a stage per person.
 
         going_on = sets.follow(segment, now, describe)   # after each processed frame: the set going on
         described = sets.sets(segments, describe_all)    # the timeline's sets, the rests left out
