@@ -98,14 +98,15 @@ def test_a_clips_sets_leave_out_getting_ready_and_the_rests_between():
     thrusts with a rest; `clip_sets`, stepping as live mode does, makes sets of the reps only."""
     rep_times = [14.0, 16.0, 18.0, 40.0, 42.0]  # a set, 22 s of rest, a second set
 
-    def describe_all(pieces):  # the reps done within each piece, as the rep counter would find them
-        return [Segment(piece.exercise, piece.start, piece.end, 0.9, 1, len(times), times, None, None)
-                for piece in pieces
-                for times in [[t for t in rep_times if piece.start <= t < piece.end]
-                              if piece.exercise == "hip thrust" else []]]
+    def count(piece):  # the reps done within each piece, as the rep counter would find them
+        times = [t for t in rep_times if piece.start <= t < piece.end] if piece.exercise == "hip thrust" else []
+        return len(times), times
+
+    def describe_all(pieces):
+        return [Segment(piece.exercise, piece.start, piece.end, 0.9, 1, *count(piece), None, None) for piece in pieces]
 
     timeline = [RawSegment("squat", 0.0, 11.8, 0.9, 10), RawSegment("hip thrust", 11.8, 45.0, 0.9, 30)]
-    sets = clip_sets(timeline, describe_all, fps=10.0)
+    sets = clip_sets(timeline, describe_all, count, fps=10.0)
     assert [(s.exercise, s.reps) for s in sets] == [("hip thrust", 3), ("hip thrust", 2)]
     assert sets[0].start == 11.8 and sets[0].end == 18.0 + SET_END_AFTER_REP_S
     # The second set starts at most SET_REST_S before its first rep (then no sooner: the rest has no rep).

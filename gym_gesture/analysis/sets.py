@@ -33,6 +33,9 @@ RECENT_S = 60.0
 # ... and of the reps counted there, those this far in or later are taken: before them the counter has had two
 # of its range windows (`reps.RANGE_WINDOW_S`) and its slowest rep (8 s) to settle as on the whole set.
 SETTLE_S = 20.0
+# While no rep comes, `clip_sets` looks this far ahead at once: short beside `SET_REST_S`, so the piece it
+# counts is near the one live mode counts then, and its stillness never hides a rep that live mode counts.
+AHEAD_S = 1.0
 
 
 class SetTracker:
@@ -120,20 +123,49 @@ class SetTracker:
         return described.exercise in REP_SIGNALS and described.reps == 0 and (at(piece.start) or at(piece.end))
 
 
-def clip_sets(segments: list[RawSegment], describe_all: Callable[[list[RawSegment]], list[Segment]], fps: float,
+def clip_sets(segments: list[RawSegment], describe_all: Callable[[list[RawSegment]], list[Segment]],
+              count: Callable[[RawSegment], tuple[int, list[float]]], fps: float,
               rest_s: float = SET_REST_S) -> list[Segment]:
     """The sets of a whole clip's timeline (`segments`, described by `describe_all`): a `SetTracker`
-    followed after every frame at `fps`, as a live session of the clip follows it (`SetTracker.follow`),
-    then its `sets`. Frames less than `rest_s` into the piece going on are skipped: no cut can move there,
-    and the piece is described whole."""
+    followed (`SetTracker.follow`) as a live session of the clip at `fps` follows it, then its `sets`.
+
+    The cuts move on the reps alone, so the clip's pieces are only counted (`count`: their reps and rep
+    times, as `describe_all` counts them) as the tracker is followed. Live mode follows it after every frame;
+    here frame by frame too where a cut may move, and not where none can: in a piece's first `rest_s`; in a
+    set whose first rep is over `rest_s` old (its count settled), up to `rest_s` after its last rep; and while
+    no rep comes (getting ready, a rest), `AHEAD_S` at a time when the piece up to there has no rep (each
+    frame between would have moved the set's start on)."""
     tracker = SetTracker(rest_s)
+
+    def counted(piece: RawSegment) -> Segment:
+        reps, rep_times = count(piece)
+        return Segment(piece.exercise, piece.start, piece.end, piece.probability, piece.windows, reps, rep_times,
+                       None, None)
+
+    def after(seconds: float) -> int:
+        """The first frame after `seconds`: the first whose piece counts a rep that ends then."""
+        return math.floor(seconds * fps + 1e-6) + 1
+
+    ahead = max(1, round(AHEAD_S * fps))
     for segment in segments:
-        frame = math.floor(segment.start * fps) + 1
-        while frame / fps <= segment.end + 1e-9:
-            now = frame / fps
-            if now - tracker.current(segment).start > rest_s:
-                tracker.follow(replace(segment, end=now), now, lambda piece: describe_all([piece])[0])
-                frame += 1
+        if segment.exercise not in REP_SIGNALS or segment.end - segment.start <= rest_s:
+            continue  # no cut can fall in it
+        now, last = after(segment.start + rest_s) - 1, math.floor(segment.end * fps + 1e-6)
+        going_on, rep_by = counted(replace(segment, end=now / fps)), now  # up to rep_by, a rep comes: frame by frame
+        while now < last:
+            start = tracker.current(replace(segment, end=now / fps)).start
+            if now / fps - start <= rest_s:
+                frame = max(now + 1, after(start + rest_s))
+            elif going_on.reps and going_on.rep_times[0] < now / fps - rest_s:
+                frame = max(now + 1, after(going_on.rep_times[-1] + rest_s))
+            elif going_on.reps or now < rep_by:
+                frame = now + 1
             else:
-                frame = max(frame + 1, math.floor((tracker.current(segment).start + rest_s) * fps) + 1)
+                frame = min(last, now + ahead)
+                if count(replace(segment, start=start, end=frame / fps))[0]:
+                    frame, rep_by = now + 1, frame
+            if frame > last:
+                break
+            going_on = tracker.follow(replace(segment, end=frame / fps), frame / fps, counted)
+            now = frame
     return tracker.sets(segments, describe_all)

@@ -27,7 +27,7 @@ from ..analysis.prediction import NO_PERSON, ClassScore, FollowedSpan, Predictio
 from ..analysis.abstain import DEFAULT_THRESHOLDS, AbstainSample, AbstainThresholds, PrototypeSimilarity, span_sample
 from ..analysis.segments import segments_from_windows
 from ..analysis.sets import clip_sets
-from ..analysis.verdict import clip_verdict, describe_segments
+from ..analysis.verdict import clip_verdict, describe_segments, segment_reps
 
 # What a Hub download of a model takes: its config, weights, remote code and per-model files, nothing else.
 MODEL_FOLDER_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.md")
@@ -282,7 +282,8 @@ class Recognizer:
             segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
                                   min_probability=self.thresholds.min_probability),
             lambda pieces: describe_segments(pieces, keypoints, layout, fps, detected, form_model=self.form_model,
-                                             thresholds=self.thresholds), fps)
+                                             thresholds=self.thresholds),
+            lambda piece: segment_reps(piece, keypoints, layout, fps, detected), fps)
         clip_sample = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
                                   float(clip_scores[best]), similarity=similarity)
         verdict, segments = clip_verdict(segments, clip_sample.abstention(self.thresholds))
