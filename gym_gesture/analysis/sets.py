@@ -151,14 +151,14 @@ def clip_sets(segments: list[RawSegment], describe_all: Callable[[list[RawSegmen
         if segment.exercise not in REP_SIGNALS or segment.end - segment.start <= rest_s:
             continue  # no cut can fall in it
         now, last = after(segment.start + rest_s) - 1, math.floor(segment.end * fps + 1e-6)
-        going_on, rep_by = counted(replace(segment, end=now / fps)), now  # up to rep_by, a rep comes: frame by frame
+        rep_times, rep_by = [], now  # of the piece going on; up to `rep_by` a rep comes: frame by frame
         while now < last:
             start = tracker.current(replace(segment, end=now / fps)).start
             if now / fps - start <= rest_s:
                 frame = max(now + 1, after(start + rest_s))
-            elif going_on.reps and going_on.rep_times[0] < now / fps - rest_s:
-                frame = max(now + 1, after(going_on.rep_times[-1] + rest_s))
-            elif going_on.reps or now < rep_by:
+            elif rep_times and rep_times[0] < now / fps - rest_s:
+                frame = max(now + 1, after(rep_times[-1] + rest_s))
+            elif rep_times or now < rep_by:
                 frame = now + 1
             else:
                 frame = min(last, now + ahead)
@@ -166,6 +166,6 @@ def clip_sets(segments: list[RawSegment], describe_all: Callable[[list[RawSegmen
                     frame, rep_by = now + 1, frame
             if frame > last:
                 break
-            going_on = tracker.follow(replace(segment, end=frame / fps), frame / fps, counted)
+            rep_times = tracker.follow(replace(segment, end=frame / fps), frame / fps, counted).rep_times
             now = frame
     return tracker.sets(segments, describe_all)
