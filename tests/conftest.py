@@ -35,6 +35,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def write_held_clip(video: Path, path: Path, *, loops: int = 1, head_s: float = 0.0, tail_s: float = 0.0,
+                    fps: int = 30) -> Path:
+    """A real clip played `loops` times, its first frame held `head_s` before (getting ready) and its last
+    `tail_s` after (a rest), as an MP4 at `fps`."""
+    from gym_gesture.pose.video import VideoWriter, read_frames
+
+    images = [frame.image for frame in read_frames(video, float(fps))]
+    with VideoWriter(path, fps) as writer:
+        for image in images[:1] * round(head_s * fps) + images * loops + images[-1:] * round(tail_s * fps):
+            writer.write(image)
+    return path
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

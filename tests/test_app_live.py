@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, write_held_clip
+from gym_gesture.analysis.sets import SET_REST_S
 from gym_gesture.analysis.summary import SUMMARY_COLUMNS
+from gym_gesture.cli import main
 from gym_gesture.pose.video import write_y4m
 from test_app import CHROMIUM, CHROMIUM_FLAGS, _browser_or_skip, app_url  # noqa: F401 (app_url: the fixture)
 
-CLIP = FIXTURES / "squat_clip.mp4"  # one squat, standing at both ends: looped, a squat every 2.5 s
-CLIP_SECONDS = 2.5
+CLIP = FIXTURES / "squat_clip.mp4"  # one squat, standing at both ends
+# The camera's clip: standing while the page starts, a set of 4 squats (the clip 4 times, 10 s), then standing
+# still long enough for the set to end (SET_REST_S after its last rep) and End session to be clicked, with
+# time to spare on a slow machine before Chromium's fake camera plays the file again.
+HEAD_S, SQUATS, TAIL_S = 2.0, 4, SET_REST_S + 20.0
 
 
 # After End session, this long without a frame sent shows the stream stopped (the page sends 10 a second).
@@ -26,13 +31,15 @@ QUIET_S = 3.0
 
 
 @pytest.mark.browser
-def test_live_tab_counts_the_reps_of_a_fake_camera_and_end_session_stops_it(app_url, tmp_path):  # noqa: F811
-    """The exercise and the reps as the person trains; End session stops the camera and the stream, and
-    freezes the session's sets on the page, the same as its CSV download; New session starts again."""
+def test_live_tab_counts_the_reps_of_a_fake_camera_and_end_session_stops_it(app_url, model_dir, tmp_path):  # noqa: F811
+    """The exercise and the reps as the person trains; the set over after a rest, End session stops the
+    camera and the stream, and freezes the session's sets on the page, the same as its CSV download and as
+    `predict --summary` on the camera's clip (issue #28); New session starts again."""
     _browser_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
-    camera = write_y4m(CLIP, tmp_path / "squat.y4m")
+    clip = write_held_clip(CLIP, tmp_path / "set_and_rest.mp4", loops=SQUATS, head_s=HEAD_S, tail_s=TAIL_S)
+    camera = write_y4m(clip, tmp_path / "set_and_rest.y4m", fps=15)
     flags = [*CHROMIUM_FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
              f"--use-file-for-fake-video-capture={camera}"]
     with sync_playwright() as playwright:
@@ -51,6 +58,8 @@ def test_live_tab_counts_the_reps_of_a_fake_camera_and_end_session_stops_it(app_
             expect(page.locator("#live-reps")).to_have_text(re.compile(r"^([2-9]|\d\d+)$"), timeout=60_000)
             shown = int(page.locator("#live-reps").inner_text())
             assert page.locator("#live-overlay img").count() == 1  # the skeleton view is there
+            # The set ends SET_REST_S after its last rep: the count starts again, in the camera's still tail.
+            expect(page.locator("#live-reps")).to_have_text("0", timeout=90_000)
 
             assert frames_sent, "no frame seen going to the stream"
             page.get_by_role("button", name="End session").click()
@@ -83,8 +92,9 @@ def test_live_tab_counts_the_reps_of_a_fake_camera_and_end_session_stops_it(app_
         finally:
             browser.close()
     row = dict(zip(SUMMARY_COLUMNS, cells))
-    assert row["exercise"] == "squat"
-    # One squat a loop of the clip, however many loops the session saw.
-    reps, seconds = int(row["reps"]), float(row["end_s"]) - float(row["start_s"])
-    assert reps >= shown >= 2
-    assert abs(reps - seconds / CLIP_SECONDS) <= 1.5
+    assert row["exercise"] == "squat" and int(row["reps"]) >= shown >= 2
+    # The sets of `predict --summary` on the clip the camera played: the same exercises, reps within one.
+    assert main(["predict", str(camera), "--model", str(model_dir), "--summary", str(tmp_path / "predict.csv")]) == 0
+    predicted = list(csv.DictReader((tmp_path / "predict.csv").open()))
+    assert [set_row["exercise"] for set_row in predicted] == [live_row[0] for live_row in shown_rows] == ["squat"]
+    assert all(abs(int(set_row["reps"]) - int(live_row[3])) <= 1 for set_row, live_row in zip(predicted, shown_rows))

@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, write_held_clip
 from gym_gesture.analysis.sets import SET_REST_S
+from gym_gesture.analysis.summary import workout_sets
 from gym_gesture.inference.live import LiveSession
 from gym_gesture.inference.sources import play_video
 from gym_gesture.pose import create_backend
@@ -99,6 +100,29 @@ def test_a_frame_arriving_while_one_is_processed_is_dropped_not_queued(recognize
     assert session.frames_processed == 1 and session.frames_received == 2
 
 
+def test_closing_waits_for_the_frame_in_the_pose_backend_and_later_frames_process_nothing(recognizer):
+    """The app's End session comes while frames still arrive: the backend is not closed under a frame."""
+    frames = [frame.image for frame in read_frames(SQUAT_CLIP, 10.0)][:2]
+    backend = _GatedPose()
+    session = LiveSession(recognizer, backend)
+    try:
+        first = threading.Thread(target=session.push, args=(frames[0], 0.0))
+        first.start()
+        assert backend.started.wait(30)
+        closing = threading.Thread(target=session.close)
+        closing.start()
+        closing.join(0.5)
+        waited = closing.is_alive()  # held until the frame in the pose backend is done
+        backend.go.set()
+        first.join(30)
+        closing.join(30)
+        later = session.push(frames[1], 0.1)
+    finally:
+        backend.close()
+    assert waited and not closing.is_alive()
+    assert not later.processed and session.frames_processed == 1
+
+
 def test_two_exercises_in_a_row_reset_the_count(recognizer, shared_data):
     push_ups = shared_data / "videos" / "push_up_correct70.mp4"
     squat = shared_data / "clips22" / "squat" / "mburgosfr-star_kelani-sbd-tracker__squat.mp4"
@@ -138,6 +162,35 @@ def test_a_set_ends_after_a_rest_and_the_next_rep_starts_a_new_one(recognizer):
     assert second[-1].reps == 1
     assert [(s.exercise, s.reps) for s in sets] == [("squat", 1), ("squat", 1)]
     assert sets[0].end_s < sets[1].start_s + 1e-6
+
+
+def live_and_predicted_sets(recognizer, clip):
+    """The sets of `clip` played live (as fast as processing allows) and given whole to predict."""
+    with LiveSession(recognizer) as session:
+        play_video(session, clip, realtime=False)
+        live = session.summary()
+    return live, workout_sets(recognizer.predict(clip).segments)
+
+
+def test_predict_leaves_the_rest_after_a_set_out_as_live_does(recognizer, tmp_path):
+    """Issue #28: 4 squats (the squat clip 4 times), then 22 s standing still: one set in both, the rest none."""
+    clip = write_held_clip(SQUAT_CLIP, tmp_path / "set_and_rest.mp4", loops=4, tail_s=22.0)
+    live, predicted = live_and_predicted_sets(recognizer, clip)
+    assert [(s.exercise, s.reps) for s in predicted] == [(s.exercise, s.reps) for s in live] == [("squat", 4)]
+    # Cut a second after the last rep (sets.SET_END_AFTER_REP_S), not at the clip's end 22 s later.
+    assert predicted[0].end_s < 4 * 2.5 + 2.5 and abs(predicted[0].end_s - live[0].end_s) < 0.5
+
+
+def test_getting_ready_before_the_first_rep_is_no_set_in_predict_or_live(recognizer, shared_data, tmp_path):
+    """Issue #28: 12 s of getting ready (the person still, in position) before a real set of hip thrusts:
+    neither predict nor live makes a set of it or lets it widen the rep counter's range (whole, predict
+    counted 1 of the 2 reps in a set from 0 s), and they agree."""
+    hip_thrusts = shared_data / "clips22" / "hip thrust" / "julioccv13_entrenamiento_3__hip_thrust.mp4"
+    clip = write_held_clip(hip_thrusts, tmp_path / "getting_ready.mp4", head_s=12.0)
+    live, predicted = live_and_predicted_sets(recognizer, clip)
+    assert [(s.exercise, s.reps) for s in predicted] == [(s.exercise, s.reps) for s in live] == [("hip thrust", 2)]
+    # The set starts at most SET_REST_S before its first rep (4.4 s into the clip, by the counter).
+    assert 16.4 - SET_REST_S <= predicted[0].start_s and abs(predicted[0].start_s - live[0].start_s) < 0.5
 
 
 def test_live_json_has_the_sets_and_predicts_segment_form(capsys):

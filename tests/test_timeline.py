@@ -9,7 +9,10 @@ from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from gym_gesture.data.windows import load_pose_datasets
 from gym_gesture.analysis.abstain import AbstainSample, AbstainThresholds, abstain_reason
 from gym_gesture.analysis.motion import motion_energy, walking_speed
-from gym_gesture.analysis.segments import ClassifiedWindow, SegmentTracker, segments_from_windows, smooth_probabilities
+from gym_gesture.analysis.prediction import Segment
+from gym_gesture.analysis.segments import (ClassifiedWindow, RawSegment, SegmentTracker, segments_from_windows,
+                                           smooth_probabilities)
+from gym_gesture.analysis.sets import SET_END_AFTER_REP_S, SET_REST_S, clip_sets
 from gym_gesture.training.calibration import calibrate_threshold
 
 LABELS = ("push up", "squat", "plank")
@@ -88,6 +91,26 @@ def test_segments_kept_up_window_by_window_are_those_of_all_windows():
             assert tracker.current() == (expected[-1] if expected else None)
             assert np.array_equal(tracker.latest_probabilities(),
                                   smooth_probabilities(np.stack([w.probabilities for w in every]), neighbours)[-1])
+
+
+def test_a_clips_sets_leave_out_getting_ready_and_the_rests_between():
+    """Issue #28's case: 11.8 s of getting ready before the first rep taken for a squat (no rep), then hip
+    thrusts with a rest; `clip_sets`, stepping as live mode does, makes sets of the reps only."""
+    rep_times = [14.0, 16.0, 18.0, 40.0, 42.0]  # a set, 22 s of rest, a second set
+
+    def count(piece):  # the reps done within each piece, as the rep counter would find them
+        times = [t for t in rep_times if piece.start <= t < piece.end] if piece.exercise == "hip thrust" else []
+        return len(times), times
+
+    def describe_all(pieces):
+        return [Segment(piece.exercise, piece.start, piece.end, 0.9, 1, *count(piece), None, None) for piece in pieces]
+
+    timeline = [RawSegment("squat", 0.0, 11.8, 0.9, 10), RawSegment("hip thrust", 11.8, 45.0, 0.9, 30)]
+    sets = clip_sets(timeline, describe_all, count, fps=10.0)
+    assert [(s.exercise, s.reps) for s in sets] == [("hip thrust", 3), ("hip thrust", 2)]
+    assert sets[0].start == 11.8 and sets[0].end == 18.0 + SET_END_AFTER_REP_S
+    # The second set starts at most SET_REST_S before its first rep (then no sooner: the rest has no rep).
+    assert 40.0 - SET_REST_S <= sets[1].start < 40.0 and sets[1].end == 45.0
 
 
 def test_abstain_reasons():

@@ -7,7 +7,8 @@ Typed dataclasses with one JSON form, `Prediction.to_json`, read back by `Predic
                      probabilities over the clip's windows
     windows          [WindowScore {start_s, end_s, label, score}] in time order, each window's best class
     segments         [Segment {exercise, start, end, probability, windows, reps, rep_times, abstain, form,
-                     range_of_motion, hold_s, verdict}]: the timeline (`verdict.describe_segments`);
+                     range_of_motion, hold_s, verdict}]: the timeline (`verdict.describe_segments`), each
+                     set its own segment, the rest between sets left out (`sets.clip_sets`);
                      range_of_motion is the degrees the exercise's main joint swings (null without one),
                      hold_s the seconds a hold (plank) was held (null for an exercise with reps); form is
                      null or FormVerdict {verdict, probability_good, angles, hint} (push ups,

@@ -3,7 +3,8 @@
 A set is a segment of the timeline that names an exercise (`prediction.Segment` with no abstain
 reason): its exercise, start and end, reps, tempo (seconds per rep, from the times the reps came back to
 rest), the range of motion of the exercise's main joint (`reps.MAIN_JOINT_ANGLES`), the hold time of a
-hold and the form verdict. Segments the recognizer abstained on are no set: nothing is claimed of them.
+hold, the form verdict and what to change in the form (`form.form_verdict`'s hint). Segments the
+recognizer abstained on are no set: nothing is claimed of them.
 `predict --summary FILE.csv`, the app's downloads and live mode's `summary()` all write this form.
 """
 
@@ -31,6 +32,7 @@ class WorkoutSet:
     main_joint: str | None  # the joint whose angle `range_of_motion_deg` measures
     hold_s: float | None  # holds (plank) only
     form: str | None  # the push-up form verdict (`form.GOOD` / `form.CHECK`), None where none is made
+    form_advice: str | None  # what to change, in a plain sentence, after `form.CHECK`; None otherwise
 
 
 SUMMARY_COLUMNS = tuple(field.name for field in fields(WorkoutSet))
@@ -50,7 +52,8 @@ def workout_sets(segments: list[Segment]) -> list[WorkoutSet]:
             tempo_s_per_rep=None if tempo is None else round(tempo, 2),
             range_of_motion_deg=segment.range_of_motion,
             main_joint=joint[0] if joint and segment.range_of_motion is not None else None,
-            hold_s=segment.hold_s, form=segment.form.verdict if segment.form is not None else None))
+            hold_s=segment.hold_s, form=segment.form.verdict if segment.form is not None else None,
+            form_advice=segment.form.hint if segment.form is not None else None))
     return sets
 
 

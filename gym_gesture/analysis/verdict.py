@@ -23,6 +23,15 @@ from .segments import RawSegment, span_frames
 MIN_SET_S = 10.0
 
 
+def segment_reps(segment: RawSegment, keypoints: np.ndarray, layout: str, fps: float,
+                 detected: np.ndarray) -> tuple[int, list[float]]:
+    """A segment's reps and their times (s from the sequence's first frame), as `describe_segments` counts
+    them: all that sets are cut on (`sets.clip_sets`)."""
+    first, frames, _ = span_frames(keypoints, detected, fps, segment.start, segment.end)
+    counted = count_reps(frames, layout, fps, segment.exercise)
+    return counted.reps, [first / fps + t for t in counted.rep_times]
+
+
 def describe_segments(segments: list[RawSegment], keypoints: np.ndarray, layout: str, fps: float,
                       detected: np.ndarray, *, form_model: FormModel | None = None,
                       thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> list[Segment]:
@@ -35,13 +44,13 @@ def describe_segments(segments: list[RawSegment], keypoints: np.ndarray, layout:
         first, frames, seen = span_frames(keypoints, detected, fps, segment.start, segment.end)
         found = span_sample(keypoints, layout, fps, detected, segment.start, segment.end, segment.exercise,
                             segment.probability).abstention(thresholds)
-        counted = count_reps(frames, layout, fps, segment.exercise)
+        reps, rep_times = segment_reps(segment, keypoints, layout, fps, detected)
         form = None
         if form_model is not None and segment.exercise == "push up" and seen.any():
             form = form_verdict(frames, layout, form_model)
         hold_s = float(seen.sum()) / fps if segment.exercise in HOLD_EXERCISES else None
         described.append(Segment(segment.exercise, segment.start, segment.end, segment.probability, segment.windows,
-                                 counted.reps, [first / fps + t for t in counted.rep_times],
+                                 reps, rep_times,
                                  found.reason if found else None, form,
                                  range_of_motion(frames, layout, segment.exercise), hold_s,
                                  found.verdict if found else EXERCISE))

@@ -21,7 +21,7 @@ def add_predict_arguments(parser) -> None:
                              "rate) and its captions, the verdict of each segment, beside it (OUT.vtt)")
     parser.add_argument("--summary", default=None, metavar="FILE.csv",
                         help="also write the workout summary, one row per set (exercise, start, end, reps, tempo, "
-                             "range of motion, hold time, form): CSV, or JSON for a .json name")
+                             "range of motion, hold time, form and form advice): CSV, or JSON for a .json name")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 

@@ -100,6 +100,7 @@ class LiveSession:
         self._sets = SetTracker(set_rest_s)
         self.frames_received = 0
         self.frames_processed = 0
+        self._closed = False
         # (label, probability, abstain, reps, form), replaced whole: a concurrent caller reads one state.
         self._state = (None, None, NO_PERSON_REASON, 0, None)
 
@@ -117,7 +118,8 @@ class LiveSession:
         slot = math.floor((timestamp_s - self._first_time) * self.fps + 1e-6)
         if slot >= self._detected.size and self._lock.acquire(blocking=False):
             try:
-                if slot >= self._detected.size:  # another caller may have taken the slot meanwhile
+                # Another caller may have taken the slot meanwhile; a closed session has no pose backend.
+                if slot >= self._detected.size and not self._closed:
                     self._process(frame_rgb, slot)
                     return self._update(frame_rgb, timestamp_s, processed=True)
             finally:
@@ -213,15 +215,8 @@ class LiveSession:
             reason = span_sample(self._keypoints.view, self.layout, self.fps, self._detected.view,
                                  latest.start, latest.end, label, probability).reason(self.recognizer.thresholds)
             return label, probability, reason or not_sure_reason(probability, self.recognizer.thresholds), 0, None
-        piece = self._sets.current(segment)
-        current = self._describe_going_on(piece)
-        if self._sets.step(piece, current, now):
-            current = self._describe_going_on(self._sets.current(segment))
+        current = self._sets.follow(segment, now, lambda piece: self._describe([piece])[0])
         return current.exercise, current.probability, current.abstain, current.reps, _form_cue(current)
-
-    def _describe_going_on(self, piece: RawSegment) -> Segment:
-        """The set or rest going on, described on its last minute at most (`sets.SetTracker.recent`)."""
-        return self._sets.whole(piece, self._describe([self._sets.recent(piece)])[0])
 
     # -- the session so far ------------------------------------------------------------------------------
 
@@ -231,9 +226,7 @@ class LiveSession:
         with self._lock:
             if self._keypoints is None:
                 return []
-            pieces = [piece for segment in self._timeline.segments() for piece in self._sets.pieces(segment)]
-            described = self._describe(pieces)
-        return [segment for piece, segment in zip(pieces, described) if not self._sets.is_rest(piece, segment)]
+            return self._sets.sets(self._timeline.segments(), self._describe)
 
     def summary(self) -> list[WorkoutSet]:
         """The sets so far, in the workout-summary form (`summary.workout_sets`)."""
@@ -254,8 +247,12 @@ class LiveSession:
         return self._detected.size / self.fps
 
     def close(self) -> None:
-        if self._owns_backend:
-            self.backend.close()
+        """Closes the pose backend once the frame it may be processing is done (the app's End session comes
+        while frames still arrive); later frames get the last update."""
+        with self._lock:
+            self._closed = True
+            if self._owns_backend:
+                self.backend.close()
 
     def __enter__(self) -> LiveSession:
         return self

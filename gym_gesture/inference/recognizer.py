@@ -3,8 +3,9 @@
 video -> pose backend (frames resampled to the model's `sample_fps`) -> windows cut and normalised
 exactly as in training (`data.windows_from_sequence`, driven by the model's config) -> the model ->
 per-window probabilities -> the clip's scores (mean of the window probabilities) and the timeline of
-segments -> optional overlay. `Recognizer.recognize_sequence` is the part after the pose backend, for
-pose sequences that are already extracted.
+segments, cut into sets as live mode cuts them (`sets.clip_sets`) -> optional overlay.
+`Recognizer.recognize_sequence` is the part after the pose backend, for pose sequences that are already
+extracted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from ..pose.base import PoseBackend, PoseFrame
 from ..analysis.prediction import NO_PERSON, ClassScore, FollowedSpan, Prediction, Segment, WindowScore
 from ..analysis.abstain import DEFAULT_THRESHOLDS, AbstainSample, AbstainThresholds, PrototypeSimilarity, span_sample
 from ..analysis.segments import segments_from_windows
-from ..analysis.verdict import clip_verdict, describe_segments
+from ..analysis.sets import clip_sets
+from ..analysis.verdict import clip_verdict, describe_segments, segment_reps
 
 # What a Hub download of a model takes: its config, weights, remote code and per-model files, nothing else.
 MODEL_FOLDER_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.md")
@@ -275,10 +277,13 @@ class Recognizer:
         timings["model"] = time.perf_counter() - step
         clip_scores, best, similarity = name_clip(probabilities, similarities, self.config)
         labels = self.labels
-        segments = describe_segments(
+        # Cut into sets as a live session of the clip cuts them: the rest and getting ready are no set.
+        segments = clip_sets(
             segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
                                   min_probability=self.thresholds.min_probability),
-            keypoints, layout, fps, detected, form_model=self.form_model, thresholds=self.thresholds)
+            lambda pieces: describe_segments(pieces, keypoints, layout, fps, detected, form_model=self.form_model,
+                                             thresholds=self.thresholds),
+            lambda piece: segment_reps(piece, keypoints, layout, fps, detected), fps)
         clip_sample = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
                                   float(clip_scores[best]), similarity=similarity)
         verdict, segments = clip_verdict(segments, clip_sample.abstention(self.thresholds))

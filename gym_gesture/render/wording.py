@@ -155,7 +155,8 @@ def ranking_caption(prediction: Prediction) -> str:
     return RANKING_CAPTION if prediction.verdict == EXERCISE else f"Closest: {prediction.top_k[0].label}"
 
 
-# The workout summary's columns (`summary.SUMMARY_COLUMNS`, which its files keep) as a person reads them.
+# The workout summary's columns (`summary.SUMMARY_COLUMNS`, which its files keep) as a person reads them;
+# the Form column says the verdict and the advice in one (`form_advice`), the files in two columns.
 SET_HEADERS = {"exercise": "Exercise", "start_s": "Start (s)", "end_s": "End (s)", "reps": "Reps",
                "tempo_s_per_rep": "Seconds per rep", "range_of_motion_deg": "Range of motion (°)",
                "main_joint": "Main joint", "hold_s": "Held (s)", "form": "Form"}
