@@ -19,7 +19,7 @@ LABELS = ("push up", "squat", "plank")
 
 
 def _windows(classes: list[int], length: float = 2.0, stride: float = 1.0, confidence: float = 0.8):
-    """Overlapping windows (2 s long every 1 s) whose probabilities favour `classes[i]`."""
+    """Overlapping windows (2 s long every 1 s) whose probabilities favor `classes[i]`."""
     starts = np.arange(len(classes)) * stride
     probabilities = np.full((len(classes), len(LABELS)), (1 - confidence) / (len(LABELS) - 1))
     probabilities[np.arange(len(classes)), classes] = confidence
@@ -31,7 +31,7 @@ def test_workout_becomes_segments_and_a_flicker_does_not():
     starts, ends, probabilities = _windows(classes)
     segments = segments_from_windows(starts, ends, probabilities, LABELS)
     assert [s.exercise for s in segments] == ["squat", "push up"]
-    # boundary halfway between the centres of the last squat window (15) and the first push-up window (16)
+    # boundary halfway between the centers of the last squat window (15) and the first push-up window (16)
     assert segments[0].start == 0.0 and segments[0].end == pytest.approx(16.5)
     assert segments[1].start == pytest.approx(16.5) and segments[1].end == pytest.approx(29.0)
     assert segments[0].windows + segments[1].windows == len(classes)
@@ -181,7 +181,7 @@ def test_motion_energy_of_openpose_clips_that_miss_single_joints(shared_data):
 
 def test_workout_timeline_counts_reps_per_segment_on_real_clips(shared_data, mediapipe_pose):
     """Three real clips back to back as one workout: push ups, a squat, a plank. The windows' probabilities
-    stand in for the model's (they favour the clip each window's centre falls in); reps, motion and form
+    stand in for the model's (they favor the clip each window's center falls in); reps, motion and form
     come from real MediaPipe keypoints."""
     from gym_gesture.analysis.form import FEATURES, FormModel
     from gym_gesture.pose.sequence import extract_clip

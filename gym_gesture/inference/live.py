@@ -69,7 +69,7 @@ class LiveUpdate:
 
 
 class LiveSession:
-    """One person training in front of one camera, recognised live with `recognizer`'s model.
+    """One person training in front of one camera, recognized live with `recognizer`'s model.
 
         session = LiveSession(recognizer)
         for image, seconds in camera:

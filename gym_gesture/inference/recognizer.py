@@ -1,6 +1,6 @@
 """One clip in, the exercise out: the single inference path of the CLI, the app and the benchmarks.
 
-video -> pose backend (frames resampled to the model's `sample_fps`) -> windows cut and normalised
+video -> pose backend (frames resampled to the model's `sample_fps`) -> windows cut and normalized
 exactly as in training (`data.windows_from_sequence`, driven by the model's config) -> the model ->
 per-window probabilities -> the clip's scores (mean of the window probabilities) and the timeline of
 segments, cut into sets as live mode cuts them (`sets.clip_sets`) -> optional overlay.
@@ -201,7 +201,7 @@ class Recognizer:
         prediction = recognizer.predict("clip.mp4", overlay_path="overlay.mp4")
         print(prediction.label, prediction.to_json())
 
-    The preprocessing (sample rate, window length and stride, joint layout, normalisation) is read
+    The preprocessing (sample rate, window length and stride, joint layout, normalization) is read
     from the model's config, so a model is always fed the way it was trained.
     """
 
@@ -292,7 +292,7 @@ class Recognizer:
 
     def extract(self, video_path: str | Path):
         """The clip's `PoseSequence` at the model's frame rate, as `predict` reads it (one clip at a time:
-        the pose backend keeps per-clip state), for callers that classify it themselves (enrolment)."""
+        the pose backend keeps per-clip state), for callers that classify it themselves (enrollment)."""
         from ..pose.sequence import extract_clip
 
         with self._lock:
@@ -300,7 +300,7 @@ class Recognizer:
 
     def predict(self, video_path: str | Path, top_k: int = 5, overlay_path: str | Path | None = None,
                 progress=None) -> Prediction:
-        """Recognise the exercise in one clip.
+        """Recognize the exercise in one clip.
 
         progress: optional `progress(fraction, stage)` called as each stage (`STAGES`) advances.
         Raises FileNotFoundError / ValueError for a missing or unreadable file or one over the duration
