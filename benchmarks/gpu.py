@@ -181,9 +181,9 @@ def table(results: dict) -> str:
     enroll = results["enrolment"]
     cpu_threshold, gpu_threshold = enroll["threshold"]["cpu"], enroll["threshold"][device]
     cpu_seconds, gpu_seconds = enroll["seconds"]["cpu"], enroll["seconds"][device]
-    lines.append(f"| enrol {enrol['label']!r} from {enrol['clips']} clips: threshold, seconds | {cpu_threshold}, "
+    lines.append(f"| enrol {enroll['label']!r} from {enroll['clips']} clips: threshold, seconds | {cpu_threshold}, "
                  f"{cpu_seconds} | {gpu_threshold}, {gpu_seconds} (prototypes differ by "
-                 f"{enrol['largest_prototype_difference']:.1e}) |")
+                 f"{enroll['largest_prototype_difference']:.1e}) |")
     for name, row in results["training"].items():
         cpu = row.get("cpu_checkpoint")
         cpu_cell = f"{cpu['training_seconds']:.0f} s, {cpu['epochs_run']:.0f} epochs" if cpu else ""
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", nargs="+", required=True, help="keypoint data of the shipped checkpoints' test split")
     parser.add_argument("--checkpoints", nargs="+", default=["gym7-transformer", "gym22-transformer"])
-    parser.add_argument("--enrol-data", required=True, help="an archive holding --enrol-label's clips")
-    parser.add_argument("--enrol-label", default="front raise")
+    parser.add_argument("--enrol-data", dest="enroll_data", required=True, help="an archive holding --enrol-label's clips")
+    parser.add_argument("--enrol-label", dest="enroll_label", default="front raise")
     parser.add_argument("--train", nargs="*", default=[], metavar="CHECKPOINT:RECIPE",
                         help="train RECIPE on the GPU on the shipped CHECKPOINT's split and data")
     parser.add_argument("--train-data", nargs="*", default=[], metavar="CHECKPOINT=PATH,PATH",

@@ -8,7 +8,6 @@ import re
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 

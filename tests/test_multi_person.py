@@ -20,7 +20,7 @@ from gym_gesture.analysis.reps import count_any_reps
 from gym_gesture.pose import POSE_BACKENDS, create_backend
 from gym_gesture.pose.exerciser import choose_exerciser
 from gym_gesture.pose.sequence import extract_clip
-from gym_gesture.pose.tracking import PeopleFrame, PeopleTracks, PersonTracker, person_box
+from gym_gesture.pose.tracking import PeopleFrame, PeopleTracks, PersonTracker
 
 from conftest import FIXTURES
 

@@ -25,8 +25,8 @@ from gym_gesture.core.errors import InputError
 from gym_gesture.training.evaluate import evaluate
 from gym_gesture.inference.recognizer import load_model
 from gym_gesture.model.modeling_gym_gesture import GymGestureForSequenceClassification
-from gym_gesture.core.paths import RECIPES_DIR
-from gym_gesture.training.recipe import DEFAULT_RECIPE, RECIPE_FILE, read_recipe
+from gym_gesture.core.paths import RECIPE_FILE, RECIPES_DIR
+from gym_gesture.training.recipe import DEFAULT_RECIPE, read_recipe
 
 GYM7_RECIPE = RECIPES_DIR / "gym7-transformer.json"
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..core.errors import InputError, MissingFileError
-from ..core.paths import RECIPE_FILE, RECIPES_DIR
+from ..core.paths import RECIPES_DIR
 
 # The default model's recipe (`gym_gesture/checkpoints/gym22-transformer` was trained with it).
 DEFAULT_RECIPE = RECIPES_DIR / "gym22-transformer.json"

@@ -18,8 +18,9 @@ import numpy as np
 from ..data import windows as window_data
 from ..model.configuration_gym_gesture import GymGestureConfig
 from ..core.errors import InputError
+from ..core.paths import RECIPE_FILE
 from ..data.labels import CLASS_NAMES
-from .recipe import RECIPE_FILE, TrainingOptions, recipe_of
+from .recipe import TrainingOptions, recipe_of
 
 logger = logging.getLogger(__name__)
 
