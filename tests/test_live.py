@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -82,43 +83,50 @@ class _GatedPose(PoseBackend):
         self.pose.close()
 
 
-def test_a_frame_arriving_while_one_is_processed_is_dropped_not_queued(recognizer):
+@contextmanager
+def _first_frame_held_in_pose(recognizer):
+    """A live session whose first frame is in its pose backend, held there until `backend.go` is set; yields
+    the session, the backend, the thread pushing that frame and the next frame (the next slot's)."""
     frames = [frame.image for frame in read_frames(SQUAT_CLIP, 10.0)][:2]
     backend = _GatedPose()
     session = LiveSession(recognizer, backend)
+    first = threading.Thread(target=session.push, args=(frames[0], 0.0))
+    first.start()
     try:
-        first = threading.Thread(target=session.push, args=(frames[0], 0.0))
-        first.start()
         assert backend.started.wait(30)
-        second = session.push(frames[1], 0.1)  # the next slot, while the first frame is still in pose
-        first_still_in_pose = first.is_alive()  # held there until `go`: push did not wait for it
+        yield session, backend, first, frames[1]
+    finally:
         backend.go.set()
         first.join(30)
-    finally:
-        session.close()
+
+
+def test_a_frame_arriving_while_one_is_processed_is_dropped_not_queued(recognizer):
+    with _first_frame_held_in_pose(recognizer) as (session, backend, first, next_frame):
+        try:
+            second = session.push(next_frame, 0.1)  # the next slot, while the first frame is still in pose
+            first_still_in_pose = first.is_alive()  # held there until `go`: push did not wait for it
+            backend.go.set()
+            first.join(30)
+        finally:
+            session.close()
     assert not second.processed and first_still_in_pose
     assert session.frames_processed == 1 and session.frames_received == 2
 
 
 def test_closing_waits_for_the_frame_in_the_pose_backend_and_later_frames_process_nothing(recognizer):
     """The app's End session comes while frames still arrive: the backend is not closed under a frame."""
-    frames = [frame.image for frame in read_frames(SQUAT_CLIP, 10.0)][:2]
-    backend = _GatedPose()
-    session = LiveSession(recognizer, backend)
-    try:
-        first = threading.Thread(target=session.push, args=(frames[0], 0.0))
-        first.start()
-        assert backend.started.wait(30)
-        closing = threading.Thread(target=session.close)
-        closing.start()
-        closing.join(0.5)
-        waited = closing.is_alive()  # held until the frame in the pose backend is done
-        backend.go.set()
-        first.join(30)
-        closing.join(30)
-        later = session.push(frames[1], 0.1)
-    finally:
-        backend.close()
+    with _first_frame_held_in_pose(recognizer) as (session, backend, first, next_frame):
+        try:
+            closing = threading.Thread(target=session.close)
+            closing.start()
+            closing.join(0.5)
+            waited = closing.is_alive()  # held until the frame in the pose backend is done
+            backend.go.set()
+            first.join(30)
+            closing.join(30)
+            later = session.push(next_frame, 0.1)
+        finally:
+            backend.close()
     assert waited and not closing.is_alive()
     assert not later.processed and session.frames_processed == 1
 
