@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/app_speed.py`: make t
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run import SHARED_DATA, _clips, machine, served_app  # noqa: E402 (after the path is set)
+from gym_gesture.pose import DEFAULT_BACKEND  # noqa: E402
 
 TARGET_CLICK_TO_RESULT_S = 2.5  # a 3-s 720p clip, with the overlay
 TARGET_OVERLAY_RTF = 0.1  # the overlay stage at the clip's frame rate
@@ -39,11 +40,11 @@ def click_to_result(model: str, clip: Path, rounds: int, scratch: Path) -> dict:
     from gradio_client import handle_file
 
     with served_app(model, scratch) as (client, _):
-        client.predict(handle_file(str(clip)), "mediapipe", api_name="/predict")  # warm-up
+        client.predict(handle_file(str(clip)), DEFAULT_BACKEND, api_name="/predict")  # warm-up
         seconds = []
         for _ in range(rounds):
             started = time.perf_counter()
-            verdict = client.predict(handle_file(str(clip)), "mediapipe", api_name="/predict")[0]
+            verdict = client.predict(handle_file(str(clip)), DEFAULT_BACKEND, api_name="/predict")[0]
             seconds.append(time.perf_counter() - started)
     return {"clip": clip.name, "seconds": [round(value, 3) for value in seconds], "median_s": statistics.median(seconds),
             "best_s": min(seconds), "verdict_html": verdict}

@@ -19,6 +19,7 @@ import pytest
 from benchmarks.run import served_app
 from conftest import FIXTURES, REPO_ROOT
 from gym_gesture.app.main import EXAMPLES_DIR
+from gym_gesture.pose import DEFAULT_BACKEND
 
 CLIP = FIXTURES / "squat_clip.mp4"
 CLIP_LABEL = "squat"
@@ -59,7 +60,7 @@ def test_api_through_gradio_client(app_url, expected):
 
     client = Client(app_url, verbose=False)
     verdict, overlay, ranking, timeline, sets, downloads, details, raw = client.predict(
-        handle_file(str(CLIP)), "mediapipe", api_name="/predict")
+        handle_file(str(CLIP)), DEFAULT_BACKEND, api_name="/predict")
     assert 'data-verdict="exercise"' in verdict and '<div class="headline">squat</div>' in verdict
     assert '<div class="detail">1 rep</div>' in verdict  # one squat, counted by eye
     assert ranking["label"] == expected.label
@@ -84,7 +85,7 @@ def test_api_refuses_an_unreadable_file_with_a_clear_message(app_url, tmp_path):
     not_a_video = tmp_path / "holiday.mp4"
     not_a_video.write_text("just some text\n" * 20)
     with pytest.raises(AppError, match="Cannot read this clip: not a readable video"):
-        Client(app_url, verbose=False).predict(handle_file(str(not_a_video)), "mediapipe", api_name="/predict")
+        Client(app_url, verbose=False).predict(handle_file(str(not_a_video)), DEFAULT_BACKEND, api_name="/predict")
 
 
 def _browser_or_skip():

@@ -13,6 +13,7 @@ from conftest import FIXTURES
 from gym_gesture.app.teach_tab import teach, try_clip
 from gym_gesture.core.errors import GymGestureError
 from gym_gesture.core.paths import EXAMPLES_DIR
+from gym_gesture.pose import DEFAULT_BACKEND
 
 CLIP = FIXTURES / "squat_clip.mp4"
 WALKING = EXAMPLES_DIR / "walking.mp4"
@@ -24,7 +25,7 @@ def pool(model_dir):
 
     pool = RecognizerPool(str(model_dir), max_duration=60.0)
     yield pool
-    pool.get("mediapipe").close()
+    pool.get(DEFAULT_BACKEND).close()
 
 
 def test_taught_exercise_is_recognized_in_the_session_and_downloads_as_a_model(pool, tmp_path):
@@ -62,8 +63,8 @@ def test_a_taught_model_unzipped_into_the_taught_folder_is_offered_by_the_picker
     assert pool.default_model in [key for _, key in choices]
     assert ("goblet-squat (taught)", str(taught / "goblet-squat")) in choices
     assert all("notes" not in key for _, key in choices)
-    picked = pool.get("mediapipe", str(taught / "goblet-squat"))
-    assert picked.labels[-1] == "goblet squat" and "goblet squat" not in pool.get("mediapipe").labels
+    picked = pool.get(DEFAULT_BACKEND, str(taught / "goblet-squat"))
+    assert picked.labels[-1] == "goblet squat" and "goblet squat" not in pool.get(DEFAULT_BACKEND).labels
     picked.close()
 
 
@@ -77,5 +78,5 @@ def test_teaching_refuses_a_missing_name_or_a_wrong_number_of_clips(pool, tmp_pa
 def test_the_tab_is_mounted_in_the_app(pool):
     from gym_gesture.app.main import build_demo
 
-    demo = build_demo(pool, backends=["mediapipe"])
+    demo = build_demo(pool, backends=[DEFAULT_BACKEND])
     assert {"predict", "teach", "try_taught"} <= {dependency.get("api_name") for dependency in demo.config["dependencies"]}

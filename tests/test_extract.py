@@ -17,6 +17,7 @@ from gym_gesture.cli import main
 from gym_gesture.data.dataset import load_pose_dataset
 from gym_gesture.data.clips import find_clips
 from gym_gesture.data.extract import WORK_DIR, extract_dataset
+from gym_gesture.pose import DEFAULT_BACKEND
 from gym_gesture.pose.sequence import extract_clip
 from gym_gesture.pose.video import VideoWriter, read_frames
 
@@ -119,7 +120,7 @@ def test_dataset_schema_and_contents(uninterrupted, mediapipe_pose):
     assert list(dataset["clip_id"]) == ["squat_1", "squat_2_1", "squat_2_2"]
     assert set(dataset["label"]) == {"squat"}
     assert list(dataset["source_id"]) == ["squat_1", "squat_2", "squat_2"]
-    assert set(dataset["backend"]) == {"mediapipe"} and set(dataset["layout"]) == {"mediapipe33"}
+    assert set(dataset["backend"]) == {DEFAULT_BACKEND} and set(dataset["layout"]) == {"mediapipe33"}
     assert set(dataset["width"]) == {320} and set(dataset["height"]) == {180}
     assert set(dataset["fps"]) == {30.0}
     row = dataset[0]

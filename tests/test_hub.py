@@ -141,8 +141,9 @@ SPACE_PREDICT = r"""
 import json, sys
 import gym_gesture
 from gym_gesture.app.pool import RecognizerPool
+from gym_gesture.pose import DEFAULT_BACKEND
 
-prediction = RecognizerPool(None, max_duration=60).get("mediapipe").predict(sys.argv[1])
+prediction = RecognizerPool(None, max_duration=60).get(DEFAULT_BACKEND).predict(sys.argv[1])
 print(json.dumps({"package": gym_gesture.__file__, "label": prediction.label,
                   "forms": [segment["form"] for segment in prediction.to_json()["segments"]]}))
 """

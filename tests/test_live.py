@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -32,6 +33,33 @@ def feed(session: LiveSession, path, start_s: float = 0.0, until_s: float | None
         updates.append(session.push(frame.image, start_s + frame.time))
         end = start_s + frame.time + 0.1
     return updates, end
+
+
+class _SlowFirstFrame:
+    """A stand-in session for the player: records the times pushed; the first push takes 0.25 s, as a real
+    session's first frame does while MediaPipe's graphs start."""
+
+    def __init__(self):
+        self.times = []
+
+    def push(self, image, time_s):
+        if not self.times:
+            time.sleep(0.25)
+        self.times.append(round(time_s, 3))
+
+
+def test_the_real_time_player_pushes_the_first_frame_and_skips_only_stale_ones():
+    """`play_video` in real time (`live --video`, the live benchmarks): the first frame is never stale (it was
+    dropped in every session, due at once), and after a slow first frame the frames overtaken meanwhile by
+    their successors are skipped."""
+    session = _SlowFirstFrame()
+    play_video(session, SQUAT_CLIP, realtime=True)
+    frame_times = [round(frame.time, 3) for frame in read_frames(SQUAT_CLIP, None)]
+    step = frame_times[1] - frame_times[0]
+    assert session.times[0] == 0.0
+    skipped = set(frame_times) - set(session.times)
+    assert {time_s for time_s in frame_times if step <= time_s < 0.2} <= skipped
+    assert len(session.times) > len(frame_times) / 2
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,7 @@ from gym_gesture.cli import main
 from gym_gesture.data.dataset import load_pose_dataset
 from gym_gesture.inference.recognizer import DEFAULT_MAX_CLIP_DURATION_S, DEFAULT_MODEL_DIR, Recognizer
 from gym_gesture.analysis.prediction import Prediction
+from gym_gesture.pose import DEFAULT_BACKEND
 from gym_gesture.pose.video import DEFAULT_MAX_PIXELS, VideoWriter, probe, read_frames
 
 from conftest import FIXTURES, REPO_ROOT
@@ -331,7 +332,7 @@ def test_app_answers_with_the_message(case, tmp_path, app_url):  # noqa: F811
 
     path = _made(case, tmp_path)
     with pytest.raises(AppError) as raised:
-        Client(app_url, verbose=False).predict(handle_file(str(path)), "mediapipe", api_name="/predict")
+        Client(app_url, verbose=False).predict(handle_file(str(path)), DEFAULT_BACKEND, api_name="/predict")
     message = str(raised.value)
     assert message.startswith("Cannot read this clip: "), message
     assert str(tmp_path) not in message and "/tmp/gradio" not in message  # no server paths
@@ -348,7 +349,7 @@ def test_app_answers_an_empty_room_with_no_person(tmp_path, app_url):  # noqa: F
     [case] = [case for case in CASES if case.name == "empty_room.mp4"]
     path = _made(case, tmp_path)
     verdict, overlay, ranking, timeline, sets, downloads, details, raw = Client(app_url, verbose=False).predict(
-        handle_file(str(path)), "mediapipe", api_name="/predict")
+        handle_file(str(path)), DEFAULT_BACKEND, api_name="/predict")
     assert '<div class="headline">No person</div>' in verdict
     assert re.search(r'<div class="detail">Nobody found in any of its \d+ frames \(at 10 fps\)\.</div>', verdict)
     assert str(tmp_path) not in verdict and "/tmp/gradio" not in verdict  # no server paths
@@ -535,7 +536,7 @@ def test_valid_inputs_through_the_cli_and_the_app(name, valid_clips, app_url, ca
     path, prediction = valid_clips(name)
     assert main(["predict", str(path), "--json"]) == 0
     assert Prediction.from_json(json.loads(capsys.readouterr().out)).top_k == prediction.top_k
-    outputs = Client(app_url, verbose=False).predict(handle_file(str(path)), "mediapipe", api_name="/predict")
+    outputs = Client(app_url, verbose=False).predict(handle_file(str(path)), DEFAULT_BACKEND, api_name="/predict")
     ranking, raw = outputs[2], outputs[-1]
     assert ranking["label"] == prediction.label
     assert raw["windows"] == prediction.to_json()["windows"]
@@ -550,7 +551,7 @@ def test_app_answers_concurrent_requests_through_its_queue(app_url, recognizer, 
     clip = _write_clip(tmp_path / "short.mp4", squat_frames[20:50], np.arange(30) / 30)
     expected = recognizer.predict(clip)
     client = Client(app_url, verbose=False)
-    jobs = [client.submit(handle_file(str(clip)), "mediapipe", api_name="/predict")
+    jobs = [client.submit(handle_file(str(clip)), DEFAULT_BACKEND, api_name="/predict")
             for _ in range(CONCURRENT_REQUESTS)]
     results = [job.result(timeout=240) for job in jobs]
     assert len(results) == CONCURRENT_REQUESTS

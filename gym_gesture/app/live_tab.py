@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..render.wording import count, live_headline, plain_reason, plural
+from ..pose import DEFAULT_BACKEND
 from .workout import sets_html, summary_files
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def build_live_tab(pool: RecognizerPool, model: gr.Dropdown) -> None:
         if frame is None:
             return gr.skip(), gr.skip(), session
         if session is None:
-            session = LiveSession(pool.get("mediapipe", model_key))
+            session = LiveSession(pool.get(DEFAULT_BACKEND, model_key))
         update = session.push(frame, time.monotonic())
         return update.overlay, status_html(update), session
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import GymGestureError
 from ..core.paths import EXAMPLES_DIR, MMPOSE_INSTALLER, REPO_ROOT
 from ..analysis.prediction import EXERCISE, NO_PERSON, VERDICT_HEADLINES, Prediction
+from ..pose import DEFAULT_BACKEND
 from ..render.timeline_chart import timeline_svg
 from ..render.wording import (RANKING_CAPTION, clip_detail, clip_form_advice, count, ranking_caption, reason_kind,
                               segment_text, sentence)
@@ -80,7 +81,7 @@ def available_backends() -> list[str]:
 
     from ..pose import POSE_BACKENDS
 
-    backends = ["mediapipe"]
+    backends = [DEFAULT_BACKEND]
     if "mmpose" in POSE_BACKENDS and importlib.util.find_spec("mmpose") and torch.cuda.is_available():
         backends.insert(0, "mmpose")
     return backends
@@ -150,13 +151,13 @@ def model_picker(demo: gr.Blocks, pool: RecognizerPool) -> gr.Dropdown:
 
     def pick(model: str) -> str:
         try:
-            return known_exercises_markdown(pool.get("mediapipe", model).labels)
+            return known_exercises_markdown(pool.get(DEFAULT_BACKEND, model).labels)
         except (GymGestureError, ValueError, OSError) as error:
             raise gr.Error(f"Cannot load this model: {error}") from error
 
     picker = gr.Dropdown(pool.choices(), value=pool.default_model, label="Model", elem_id="model",
                          info=f"the shipped models, and the taught exercises in {taught_models_dir()}")
-    known = gr.Markdown(known_exercises_markdown(pool.get("mediapipe").labels), elem_id="intro")
+    known = gr.Markdown(known_exercises_markdown(pool.get(DEFAULT_BACKEND).labels), elem_id="intro")
     picker.change(pick, inputs=picker, outputs=known, api_visibility="private")
     demo.load(lambda: gr.Dropdown(choices=pool.choices()), outputs=picker, api_visibility="private")
     return picker

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR
+from ..pose import DEFAULT_BACKEND
 
 if TYPE_CHECKING:
     from ..inference.recognizer import Recognizer
@@ -54,7 +55,7 @@ class RecognizerPool:
         self._revisions = {self.default_model: revision}  # a revision is given for the start's Hub id only
         self._recognizers: dict[tuple[str, str], Recognizer] = {}
         self._lock = threading.Lock()
-        self.get("mediapipe")
+        self.get(DEFAULT_BACKEND)
 
     def choices(self) -> list[tuple[str, str]]:
         """The model picker's (label, model_key) pairs: the shipped checkpoints, the taught-exercise folders
@@ -75,12 +76,12 @@ class RecognizerPool:
         model = model or self.default_model
         with self._lock:
             if (model, backend) not in self._recognizers:
-                loaded = self._recognizers.get((model, "mediapipe"))
+                loaded = self._recognizers.get((model, DEFAULT_BACKEND))
                 if loaded is None:
-                    loaded = Recognizer.from_pretrained(model, backend="mediapipe", max_duration=self.max_duration,
+                    loaded = Recognizer.from_pretrained(model, backend=DEFAULT_BACKEND, max_duration=self.max_duration,
                                                         revision=self._revisions.get(model))
-                    self._recognizers[model, "mediapipe"] = loaded
-                if backend != "mediapipe":
+                    self._recognizers[model, DEFAULT_BACKEND] = loaded
+                if backend != DEFAULT_BACKEND:
                     self._recognizers[model, backend] = Recognizer(
                         loaded.model, create_backend(backend), model_name=loaded.model_name,
                         max_duration=self.max_duration, form_model=loaded.form_model, thresholds=loaded.thresholds)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ..analysis.prediction import VERDICT_HEADLINES
 from ..core.errors import GymGestureError
 from ..render.wording import RANKING_CAPTION, count, plain_reason, sentence
+from ..pose import DEFAULT_BACKEND
 from .pool import taught_models_dir
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def _session_recognizer(pool: RecognizerPool, folder: str | None, model: str | N
     """A recognizer of pose sequences on the session's enrolled model (the app's `model` before any)."""
     from ..inference.recognizer import Recognizer
 
-    base = pool.get("mediapipe", model)
+    base = pool.get(DEFAULT_BACKEND, model)
     if folder is None:
         return base
     # The folder's own calibration: the base model's, with the enrolled exercises' motion thresholds.
@@ -41,7 +42,7 @@ def _session_recognizer(pool: RecognizerPool, folder: str | None, model: str | N
 
 
 def teach(pool: RecognizerPool, name: str, clips: list[str] | None, folder: str | None, work_dir: Path,
-          backend: str = "mediapipe", model: str | None = None) -> tuple[str, str, str]:
+          backend: str = DEFAULT_BACKEND, model: str | None = None) -> tuple[str, str, str]:
     """Enroll `name` from the uploaded `clips` on top of the session's model `folder` (None: the app's `model`,
     a `pool.model_key`; None: its default). Returns the new folder, its zip and what was learned in Markdown,
     the enrollment's numbers behind a details toggle; GymGestureError for what the user can fix."""
@@ -78,7 +79,7 @@ def teach(pool: RecognizerPool, name: str, clips: list[str] | None, folder: str 
     return str(out / "model"), archive, summary
 
 
-def try_clip(pool: RecognizerPool, video: str | None, folder: str | None, backend: str = "mediapipe",
+def try_clip(pool: RecognizerPool, video: str | None, folder: str | None, backend: str = DEFAULT_BACKEND,
              model: str | None = None) -> tuple[dict, str]:
     """The session model's scores of its classes and its verdict in Markdown on one clip (the exercise named,
     or which non-verdict, why and the class it leans to)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..core.errors import InputError, MissingFileError
+from .options import add_backend
 
 
 def run_labels(args) -> int:
@@ -19,8 +20,7 @@ def run_labels(args) -> int:
 def add_extract_arguments(parser) -> None:
     parser.add_argument("video_dir", metavar="VIDEO_DIR_OR_MANIFEST")
     parser.add_argument("--out", required=True, metavar="DATASET_DIR")
-    parser.add_argument("--backend", default="mediapipe", metavar="NAME",
-                        help="pose backend (default: mediapipe)")
+    add_backend(parser)
     parser.add_argument("--fps", type=float, default=30.0, metavar="F",
                         help="frame rate of the keypoint series; frames are dropped/repeated by time (default: 30)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",

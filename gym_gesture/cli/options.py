@@ -1,13 +1,21 @@
-"""What more than one command group takes or checks: the Hub revision of a model, an output path."""
+"""What more than one command group takes or checks: the Hub revision of a model, the pose backend, an output
+path."""
 
 from __future__ import annotations
 
 from ..core.errors import InputError, MissingFileError
+from ..pose import DEFAULT_BACKEND
 
 
 def add_revision(parser) -> None:
     parser.add_argument("--revision", default=None, metavar="REV",
                         help="with a Hub id: the branch, tag or commit to download (default: main)")
+
+
+def add_backend(parser, of_what: str = "") -> None:
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="NAME",
+                        help=f"pose backend{of_what} (default: {DEFAULT_BACKEND}; mediapipe-people follows the person "
+                             "exercising when others are in view)")
 
 
 def check_writable(path: str, option: str) -> None:

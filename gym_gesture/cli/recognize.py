@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..core.errors import InputError
-from .options import add_revision, check_writable
+from .options import add_backend, add_revision, check_writable
 
 
 def add_predict_arguments(parser) -> None:
@@ -13,8 +13,7 @@ def add_predict_arguments(parser) -> None:
     parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id (default: the shipped checkpoint)")
     add_revision(parser)
-    parser.add_argument("--backend", default="mediapipe", metavar="NAME",
-                        help="pose backend (default: mediapipe)")
+    add_backend(parser)
     parser.add_argument("--top-k", type=int, default=5, metavar="K", help="classes to list (default: 5)")
     parser.add_argument("--overlay", default=None, metavar="OUT.mp4",
                         help="also write the clip with the skeleton drawn over it (H.264 MP4, at the clip's frame "
@@ -76,7 +75,7 @@ def add_live_arguments(parser) -> None:
     parser.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID",
                         help="model folder or Hub id (default: the shipped checkpoint)")
     add_revision(parser)
-    parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
+    add_backend(parser)
     parser.add_argument("--json", action="store_true",
                         help="print only the final summary, as one JSON object (sets, and segments as predict --json)")
 

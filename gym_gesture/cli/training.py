@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..core.errors import InputError, MissingFileError
-from .options import add_revision, check_writable
+from .options import add_backend, add_revision, check_writable
 
 
 # configuration_gym_gesture.FUSIONS, which imports transformers: too slow an import for --help.
@@ -227,7 +227,7 @@ def add_evaluate_videos_arguments(parser) -> None:
     add_revision(parser)
     parser.add_argument("--split", default=None, choices=("train", "validation", "test"),
                         help="only the videos whose source is in this part of the model's split.json")
-    parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
+    add_backend(parser)
     parser.add_argument("--json", default=None, metavar="OUT.json", help="also write the figures and rows as JSON")
     parser.add_argument("--other-exercises", action="store_true",
                         help="take labels outside the 22 as exercises to abstain on (counted apart) instead of "
@@ -268,9 +268,12 @@ def add_calibrate_arguments(parser) -> None:
                              "for the final figures)")
     parser.add_argument("--negatives", nargs="+", required=True, metavar="FILE_OR_DIR",
                         help="videos (or folders of videos) of people not exercising (e.g. ../shared/data/people)")
-    parser.add_argument("--backend", default="mediapipe", metavar="NAME", help="pose backend (default: mediapipe)")
+    add_backend(parser)
     parser.add_argument("--max-lost", type=float, default=0.01, metavar="F",
                         help="share of the held-out samples named right a threshold may cost (default 0.01)")
+    parser.add_argument("--max-abstained", type=float, default=0.05, metavar="F",
+                        help="then raise the probability threshold while at most this share of the held-out samples "
+                             "of known exercises is abstained on (default 0.05)")
     parser.add_argument("--level", choices=("windows", "clips"), default="windows",
                         help="choose on windows (default: few negative clips still give many windows) or on "
                              "clips, what a user is shown (when there are enough negative clips)")
@@ -294,8 +297,11 @@ def run_calibrate(args) -> int:
         raise MissingFileError(f"{args.model}: not a model folder (no config.json)")
     if not 0 <= args.max_lost < 1:
         raise InputError(f"--max-lost must be in [0, 1), got {args.max_lost}")
+    if not 0 <= args.max_abstained < 1:
+        raise InputError(f"--max-abstained must be in [0, 1), got {args.max_abstained}")
     result = calibrate(args.model, args.data, args.negatives, backend=args.backend, split=args.split,
-                       max_lost=args.max_lost, level=args.level, held_out_types=args.held_out_types)
+                       max_lost=args.max_lost, level=args.level, held_out_types=args.held_out_types,
+                       max_abstained=args.max_abstained)
     print(format_trade_off(result))
     for clip in result["non_exercise_clips"]:
         print(f"{Path(clip['file']).name}: {clip['abstain'] or 'named ' + clip['predicted']}")
@@ -319,8 +325,7 @@ def add_enroll_arguments(parser) -> None:
                              "layout) or a pose dataset folder")
     parser.add_argument("--fps", type=float, default=None, metavar="F",
                         help="with --data: the archive's frame rate (default: its sidecar's, else 30)")
-    parser.add_argument("--backend", default="mediapipe", metavar="NAME",
-                        help="pose backend for CLIPs (default: mediapipe)")
+    add_backend(parser, " for CLIPs")
 
 
 def run_enroll(args) -> int:

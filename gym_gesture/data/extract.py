@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.errors import InputError
+from ..pose import DEFAULT_BACKEND
 from .clips import ClipSource, clip_pose, find_clips
 from .dataset import dataset_from_records, source_id_from_clip_id
 
@@ -112,7 +113,7 @@ def _record(clip_id: str, path: Path, source_per_clip: bool) -> dict:
         }
 
 
-def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str = "mediapipe",
+def extract_dataset(video_dir: str | Path, out_dir: str | Path, *, backend: str = DEFAULT_BACKEND,
                     fps: float = 30.0, workers: int | None = None, limit: int | None = None,
                     progress: bool = True, source_per_clip: bool = False, ray: str | None = None,
                     other_exercises: bool = False) -> dict:

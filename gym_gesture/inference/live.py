@@ -86,6 +86,7 @@ class LiveSession:
         self.fps = float(self.config.sample_fps)
         self._owns_backend = backend is None
         self.backend = create_backend(recognizer.backend.name) if backend is None else backend
+        self.backend.set_frame_rate(self.fps)
         self.backend.reset()
         self.layout = self.backend.layout
         self._lock = threading.Lock()

@@ -22,6 +22,7 @@ from ..data.windows import Windows, windows_from_sequence
 from ..core.errors import InputError, MissingFileError
 from ..analysis.form import FormModel
 from ..core.paths import CHECKPOINTS_DIR, DEFAULT_MODEL_DIR, FORM_MODEL_FILE
+from ..pose import DEFAULT_BACKEND
 from ..pose.base import PoseBackend, PoseFrame
 from ..analysis.prediction import NO_PERSON, ClassScore, FollowedSpan, Prediction, Segment, WindowScore
 from ..analysis.abstain import DEFAULT_THRESHOLDS, AbstainSample, AbstainThresholds, PrototypeSimilarity, span_sample
@@ -119,6 +120,9 @@ class _ProgressBackend(PoseBackend):
         pose = self.backend(frame_rgb)
         self.on_frame()
         return pose
+
+    def set_frame_rate(self, fps: float) -> None:
+        self.backend.set_frame_rate(fps)
 
     def reset(self) -> None:
         self.backend.reset()
@@ -219,7 +223,7 @@ class Recognizer:
         self._lock = threading.Lock()  # pose backends keep per-clip state: one clip at a time
 
     @classmethod
-    def from_pretrained(cls, model: str | Path | None = None, backend: str | PoseBackend | None = "mediapipe",
+    def from_pretrained(cls, model: str | Path | None = None, backend: str | PoseBackend | None = DEFAULT_BACKEND,
                         *, revision: str | None = None, device: str | None = None, **kwargs) -> "Recognizer":
         """`model`: a saved folder or a Hub id at `revision` (default: the shipped checkpoint, offline);
         `backend`: a registered pose backend name (`gym_gesture.pose.POSE_BACKENDS`) or an instance; None

@@ -17,12 +17,14 @@ def play_video(session: LiveSession, path, *, realtime: bool = True, on_update=N
     sees every update with the monotonic time its frame was due; returns the last update."""
     from ..pose.video import read_ahead, read_frames
 
-    started = time.monotonic()
+    started = None  # the clock starts with the first frame, as a camera's stream does
     update, previous_time = None, None
     for frame in read_ahead(read_frames(path, None)):
+        if started is None:
+            started = time.monotonic() - frame.time
         due = started + frame.time
         if realtime:
-            step = frame.time - previous_time if previous_time is not None else 0.0
+            step = frame.time - previous_time if previous_time is not None else float("inf")  # the first: never stale
             previous_time = frame.time
             delay = due - time.monotonic()
             if delay > 0:

@@ -51,6 +51,10 @@ class PoseBackend:
     def reset(self) -> None:
         """Forget the state carried from the previous frames (start of a new clip)."""
 
+    def set_frame_rate(self, fps: float) -> None:
+        """Frames will come at `fps`: for a backend whose state across frames is timed in seconds (tracks
+        of people), before `reset`. Backends without such state ignore it."""
+
     def close(self) -> None:
         """Free the model."""
 

@@ -171,19 +171,23 @@ class MediaPipePeople(PoseBackend):
     layout = "mediapipe33"
 
     def __init__(self, fps: float = 10.0, max_people: int = MAX_PEOPLE, **mediapipe_options):
-        """`fps`: the rate frames come at (default: the models' sampling rate), which the looks for newcomers,
-        the tracks and the exerciser choice are timed by; `mediapipe_options` go to every `MediaPipePose`."""
+        """`fps`: the rate frames come at (default: the models' sampling rate; `set_frame_rate` changes it),
+        which the looks for newcomers, the tracks and the exerciser choice are timed by; `mediapipe_options`
+        go to every `MediaPipePose`."""
         self.max_people = max_people
-        self.detect_every, self._max_gap = max(1, round(DETECT_EVERY_S * fps)), gap_frames(fps)
         self._options = mediapipe_options
         self._one = MediaPipePose(**mediapipe_options)
         self._detector = PersonDetector()
-        self._tracker = PersonTracker(fps)
-        self._choice = ExerciserChoice(fps)
+        self.set_frame_rate(fps)
         self._followers: list[_CropFollower] = []
         self._spare: list[MediaPipePose] = []  # backends of followers gone, kept: a graph takes a while to build
         self._threads = ThreadPoolExecutor(max_people, thread_name_prefix="mediapipe-people")
         self.reset()
+
+    def set_frame_rate(self, fps: float) -> None:
+        self.detect_every, self._max_gap = max(1, round(DETECT_EVERY_S * fps)), gap_frames(fps)
+        self._tracker = PersonTracker(fps)
+        self._choice = ExerciserChoice(fps)
 
     def reset(self) -> None:
         self._one.reset()

@@ -99,7 +99,8 @@ def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None
                  crop: tuple[float, float, float, float] | None = None) -> PoseSequence:
     """Run `backend` over the clip's frames resampled to `fps` (None: the clip's own frames).
 
-    The backend is reset first, so no smoothing or tracking state leaks in from a previous clip.
+    The backend is told the rate (`set_frame_rate`) and reset first, so no smoothing or tracking state
+    leaks in from a previous clip.
     Frames are decoded a few at a time, in a thread beside the backend (`read_ahead`); only the pose
     arrays grow with the clip's length. `observer` (with an `fps`) sees every decoded frame of that one
     decode, with the poses found on it, so that the overlay needs no second decode; from a multi-person
@@ -109,6 +110,8 @@ def extract_clip(video_path: str | Path, backend: PoseBackend, fps: float | None
     """
     if crop is not None and observer is not None:
         raise ValueError("an observer draws on whole frames: no crop with an observer")
+    if fps is not None:
+        backend.set_frame_rate(fps)
     backend.reset()
     poses: list[PoseFrame] = []
     width = height = 0

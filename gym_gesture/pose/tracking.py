@@ -22,6 +22,10 @@ from .mediapipe_backend import MediaPipePoseFrame
 # `MAX_UNSEEN_MOVE_S` at most.
 MAX_MOVE_PER_S = 2.5
 MAX_UNSEEN_MOVE_S = 0.3
+# Whatever the frame rate, a pose may move this far (person heights) from one frame to the next and keep its
+# track: MediaPipe's own jumps (a limb guessed anew, a follower's crop moved) do not shrink with the rate,
+# and at 30 fps `MAX_MOVE_PER_S` alone cut one person into several tracks.
+MIN_REACH = MAX_MOVE_PER_S / 10
 # A track unseen for longer than this has ended: a short occlusion is less.
 MAX_GAP_S = 1.0
 # Where two tracks are in reach of one pose, the one seen more recently wins by this much (person heights)
@@ -93,7 +97,7 @@ class PersonTracker:
     coming at `fps`."""
 
     def __init__(self, fps: float, max_gap_s: float = MAX_GAP_S):
-        self.max_step, self.max_gap = MAX_MOVE_PER_S / fps, gap_frames(fps, max_gap_s)
+        self.max_step, self.max_gap = max(MAX_MOVE_PER_S / fps, MIN_REACH), gap_frames(fps, max_gap_s)
         self._unseen_cap, self._recency = max(1, round(MAX_UNSEEN_MOVE_S * fps)), RECENCY_PER_S / fps
         self.reset()
 

@@ -25,6 +25,7 @@ from ..core.errors import InputError
 from .evaluate import load_split
 from ..data.clips import ClipSource, find_clips
 from ..inference.recognizer import NoPersonError, Recognizer, resolve_model_dir
+from ..pose import DEFAULT_BACKEND
 from .train import SPLIT_FILE
 
 # Videos of training material, never an evaluation: the `fit3d_*` clips of ../shared/data/clips22 are
@@ -86,7 +87,7 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, split: str | None = None,
-                    recognizer: Recognizer | None = None, backend: str = "mediapipe", revision: str | None = None,
+                    recognizer: Recognizer | None = None, backend: str = DEFAULT_BACKEND, revision: str | None = None,
                     other_exercises: bool = False, progress: bool = True) -> dict:
     """Run `Recognizer.predict` on every labeled video of `sources`; the figures and one row per clip.
 
