@@ -32,7 +32,7 @@ def motion_energy(keypoints: np.ndarray, layout: str) -> float:
     except ValueError:
         return float("nan")
     seen = np.isfinite(normalized).sum(axis=0) >= 2
-    return float(np.nanstd(normalized, axis=0)[seen].mean()) if seen.any() else float("nan")
+    return float(np.nanstd(normalized[:, seen], axis=0).mean()) if seen.any() else float("nan")
 
 
 def walking_stretches(keypoints: np.ndarray, layout: str, fps: float) -> np.ndarray:

@@ -13,6 +13,9 @@ trade-off is reported beside it. `min_walk_speed` is chosen first (with no proba
 `min_probability` with it, then `min_motion` with both, each the value that abstains on most negative
 windows while losing at most `max_lost` of the held-out windows named right; the walking and motion
 thresholds against the clips of people only (`PEOPLE_ONLY`); the detection threshold keeps its default.
+Last, the probability threshold is raised as far as abstaining on at most `max_abstained` of the held-out
+samples of known exercises allows (`raise_probability`): the negatives are exercises some clip here shows,
+while the ones that matter are those none shows.
 The motion threshold comes last because what it costs is held-out clips that the probability would name
 right (a bench press filmed from afar moves its joints by 0.02-0.04 torso lengths). The result, with the
 trade-off tables, is written to `calibration.json` in the model folder, where `Recognizer.from_pretrained`
@@ -37,9 +40,13 @@ import numpy as np
 from ..analysis.abstain import DEFAULT_THRESHOLDS, AbstainSample, AbstainThresholds, span_sample
 from ..core.errors import InputError, MissingFileError
 from ..core.paths import CALIBRATION_FILE
+from ..pose import DEFAULT_BACKEND
 
 # Calibration may cost at most this share of the held-out samples named right (see `calibrate_threshold`).
 DEFAULT_MAX_LOST = 0.01
+# The probability threshold is then raised until this share of the held-out known samples is abstained on
+# (`raise_probability`): the share the project allows on its validation clips (issue #31).
+DEFAULT_MAX_ABSTAINED = 0.05
 
 # Candidate values of the calibrated thresholds.
 CANDIDATES = {
@@ -101,6 +108,26 @@ def calibrate_threshold(exercises: list[AbstainSample], non_exercises: list[Abst
     return Calibration(best[len(best) // 2]["threshold"], table)
 
 
+def raise_probability(exercises: list[AbstainSample], thresholds: AbstainThresholds,
+                      max_abstained: float = DEFAULT_MAX_ABSTAINED) -> float:
+    """The highest candidate probability threshold, from `thresholds.min_probability` up, at which at most
+    `max_abstained` of the held-out samples of known exercises are abstained on (for any reason, with the
+    other `thresholds`); `thresholds.min_probability` itself when even that abstains on more.
+
+    Exercises that no clip here shows are the ones a user will film, and no threshold can be chosen against
+    them; what abstaining costs on the exercises the model knows can be bounded, and within that bound a
+    higher threshold abstains on more of what the model does not know (the leave-exercise-out trade-off)."""
+    chosen = thresholds.min_probability
+    for value in CANDIDATES["min_probability"]:
+        if value <= chosen:
+            continue
+        raised = replace(thresholds, min_probability=float(value))
+        if np.mean([sample.reason(raised) is not None for sample in exercises]) > max_abstained + 1e-9:
+            break
+        chosen = float(value)
+    return chosen
+
+
 def _samples(result, keypoints, layout, fps, detected, labels, label=None) -> tuple[AbstainSample | None, list]:
     """The clip's sample and its windows' samples from its `Recognizer.recognize_sequence` result (None
     and [] when the clip gives no window)."""
@@ -128,16 +155,18 @@ def _video_files(paths) -> list[Path]:
     return files
 
 
-def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe",
+def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BACKEND,
               split: str = "validation", max_lost: float = DEFAULT_MAX_LOST, level: str = "windows",
-              held_out_types=None) -> dict:
+              held_out_types=None, max_abstained: float | None = DEFAULT_MAX_ABSTAINED) -> dict:
     """Calibrate the abstain thresholds of the model in `model_dir` and write `calibration.json` there.
 
     data: pose datasets / .npz archives holding the model's `split` sources (their clips of classes the
     model does not know are negatives, whatever the split); negatives: videos or
     folders of videos of people not exercising (the project's real data has both: ../shared/data/keypoints
     and ../shared/data/people beside a checkout); max_lost: the share of held-out windows named right
-    that a threshold may cost (`calibrate_threshold`); held_out_types: pose data of exercises
+    that a threshold may cost (`calibrate_threshold`); max_abstained: then the probability threshold is
+    raised while at most this share of the held-out `level` samples is abstained on (`raise_probability`;
+    None: not raised); held_out_types: pose data of exercises
     outside everything the model and `data` hold, measured with the chosen thresholds (see the module's
     docstring). Returns what was written.
     """
@@ -209,6 +238,9 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
                     for level in ("windows", "clips")}
         thresholds = replace(thresholds, **{name: by_level[level].threshold})
         trade_off[name] = {level: calibration.table for level, calibration in by_level.items()}
+    if max_abstained is not None:
+        thresholds = replace(thresholds, min_probability=raise_probability(exercise[level], thresholds,
+                                                                           max_abstained))
 
     def outcome(sample: AbstainSample) -> dict:
         return {"predicted": sample.predicted, "probability": round(sample.probability, 4),
@@ -221,7 +253,10 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
         entry["abstain"] = sample.reason(thresholds)
     protocol = {
         "thresholds_chosen_on": f"the {split} clips of the model's split.json ({level}): known classes against "
-                                f"the negatives (clips of the exercise types below and of people not exercising)",
+                                f"the negatives (clips of the exercise types below and of people not exercising)"
+                                + ("" if max_abstained is None else
+                                   f"; then the probability threshold raised while at most {max_abstained:g} of "
+                                   f"the known {level} are abstained on"),
         "negative_types": seen_types,
         "test_split_used": split == "test",
     }
@@ -231,6 +266,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = "mediapipe"
     result = {
         "model": str(model_dir), "data": [str(path) for path in data], "split": split,
         "negatives": [str(path) for path in negatives], "chosen_on": level, "max_lost": max_lost,
+        "max_abstained": max_abstained,
         "thresholds": thresholds.to_json(),
         "samples": {level: {"exercise": len(exercise[level]), "non_exercise": len(non_exercise[level]),
                             "people": len(people[level])} for level in ("clips", "windows")},
@@ -310,6 +346,9 @@ def format_trade_off(result: dict) -> str:
                          f"{window['exercise_named_right']:.3f} | {window['non_exercise_abstained']:.3f} | "
                          f"{clip['exercise_named_right']:.3f} | {clip['non_exercise_abstained']:.3f} |")
         lines.append("")
+    if result.get("max_abstained") is not None:
+        lines += [f"min_probability, last, raised as far as abstaining on at most {result['max_abstained']:g} of the "
+                  f"held-out {result['chosen_on']} of known exercises allows: {chosen['min_probability']:g}", ""]
     samples = result["samples"]
     lines.append(f"{samples['clips']['exercise']} held-out clips ({samples['windows']['exercise']} windows), "
                  f"{samples['clips']['non_exercise']} negative clips ({samples['windows']['non_exercise']} windows; clips of "
