@@ -131,6 +131,19 @@ def test_the_moving_person_is_chosen_over_a_still_one_more_prominent(squat_seque
     assert (followed == 1).all()
 
 
+def test_live_choice_follows_on_when_the_tracker_cuts_the_followed_person_in_two(squat_sequence):
+    """Live mode's choice: the squatter (real landmarks) is track 0, then, from frame 10, track 1 (the tracker
+    cut him at a fast move), with a still person far to the right throughout. He is followed from the frame
+    his new track begins, not left unfollowed for the second his old track stays alive unseen."""
+    from gym_gesture.pose.exerciser import ExerciserChoice
+
+    squatting, still = _shifted(squat_sequence, 0.0), _shifted(squat_sequence, 200.0)[0]
+    choice = ExerciserChoice(FPS)
+    followed = [choice.update({(0 if frame < 10 else 1): pose, 2: still}, (480, 180))
+                for frame, pose in enumerate(squatting)]
+    assert followed[:10] == [0] * 10 and followed[10:] == [1] * (len(squatting) - 10)
+
+
 @pytest.fixture(scope="module", params=[(exercise, side) for exercise in COMPOSITE_EXERCISES
                                         for side in ("left", "right")], ids="-".join)
 def composite(request, shared_data, people, tmp_path_factory):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.skeleton import convert, get_layout
-from .tracking import PeopleTracks, gap_frames, person_box
+from .tracking import PeopleTracks, gap_frames, person_box, pose_distance
 
 # The span (s) whose motion is scored: two slow reps (2-3 s each), or more.
 WINDOW_S = 6.0
@@ -33,6 +33,10 @@ TAKEOVER_RATIO = 2.0
 TAKEOVER_S = 2.0
 # A clip's scores are taken every half second; a frame has the score of the step it falls in.
 SCORE_STEP_S = 0.5
+# A track begun while the followed one is unseen, this near (median joint, a share of the followed person's
+# height) to where they were last seen, is them again: the tracker cut them in two (a move faster than its
+# reach), and waiting for the old track to end would leave nobody followed for up to a second.
+SAME_PLACE = 0.5
 
 _CANONICAL = get_layout("h36m17").index
 
@@ -157,13 +161,16 @@ class ExerciserChoice:
     def reset(self) -> None:
         self._frame = -1
         self._history: dict[int, deque] = {}
+        self._first_seen: dict[int, int] = {}
         self._last_seen: dict[int, int] = {}
         self._scores: dict[int, float] = {}
         self._follower = _Follower(max(1, round(TAKEOVER_S * self.fps)))
 
     def update(self, people: dict, frame_size: tuple[int, int]) -> int | None:
         self._frame += 1
+        self._continue_followed(people)
         for track, pose in people.items():
+            self._first_seen.setdefault(track, self._frame)
             history = self._history.setdefault(track, deque(maxlen=self._window))
             # Frames the person was not seen in, as NaN rows, so the span's coverage counts them.
             for _ in range(self._frame - self._last_seen.get(track, self._frame - 1) - 1):
@@ -171,7 +178,7 @@ class ExerciserChoice:
             history.append(pose.image_points)
             self._last_seen[track] = self._frame
         for track in [track for track, seen in self._last_seen.items() if self._frame - seen > self._max_gap]:
-            del self._history[track], self._last_seen[track]
+            del self._history[track], self._last_seen[track], self._first_seen[track]
             self._scores.pop(track, None)
         # Scores only matter with someone to choose from (never with one person in view), and are taken
         # every `SCORE_STEP_S`, as over a clip.
@@ -182,6 +189,22 @@ class ExerciserChoice:
         candidates = {track: (self._scores.get(track, 0.0), prominence(person_box(pose.image_points), frame_size))
                       for track, pose in people.items()}
         return self._follower.step(self._frame, candidates, set(self._last_seen))[0]
+
+
+    def _continue_followed(self, people: dict) -> None:
+        """Where the followed person is unseen now and exactly one track begun since they were last seen
+        stands within `SAME_PLACE` of where they were, follow that track from now on."""
+        followed = self._follower.followed
+        if followed is None or followed in people or followed not in self._last_seen:
+            return
+        last = self._history[followed][-1]
+        box = person_box(last)
+        height = max(box[2] - box[0], box[3] - box[1], 1.0)
+        heirs = [track for track, pose in people.items()
+                 if track not in self._first_seen or self._first_seen[track] > self._last_seen[followed]]
+        heirs = [track for track in heirs if pose_distance(people[track].image_points, last) <= SAME_PLACE * height]
+        if len(heirs) == 1:
+            self._follower.followed = heirs[0]
 
 
 def _scores(tracks: PeopleTracks, track: int, layout: str, fps: float) -> np.ndarray:
