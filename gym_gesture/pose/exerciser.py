@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.skeleton import convert, get_layout
-from .tracking import PeopleTracks, gap_frames, person_box, pose_distance
+from .tracking import PeopleTracks, gap_frames, person_box, person_height, pose_distance
 
 # The span (s) whose motion is scored: two slow reps (2-3 s each), or more.
 WINDOW_S = 6.0
@@ -198,8 +198,7 @@ class ExerciserChoice:
         if followed is None or followed in people or followed not in self._last_seen:
             return
         last = self._history[followed][-1]
-        box = person_box(last)
-        height = max(box[2] - box[0], box[3] - box[1], 1.0)
+        height = person_height(person_box(last))
         heirs = [track for track, pose in people.items()
                  if track not in self._first_seen or self._first_seen[track] > self._last_seen[followed]]
         heirs = [track for track in heirs if pose_distance(people[track].image_points, last) <= SAME_PLACE * height]

@@ -48,7 +48,8 @@ def pose_distance(image_points: np.ndarray, other: np.ndarray) -> float:
                      np.median(np.linalg.norm(image_points - other[_MIRRORED], axis=1))))
 
 
-def _height(box: np.ndarray) -> float:
+def person_height(box: np.ndarray) -> float:
+    """A person's size in pixels: the longer side of their box (`person_box`), so that lying down counts too."""
     return float(max(box[2] - box[0], box[3] - box[1], 1.0))
 
 
@@ -132,7 +133,7 @@ class PersonTracker:
                 self._tracks.append(_LiveTrack(ids[index], self._frame, pose.image_points, 0.0))
             track = next(track for track in self._tracks if track.id == ids[index])
             track.last_frame, track.image_points = self._frame, pose.image_points
-            track.height = _height(person_box(pose.image_points))
+            track.height = person_height(person_box(pose.image_points))
         return ids
 
 
