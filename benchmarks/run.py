@@ -166,8 +166,8 @@ def long_video(video: Path, model: str, scratch: Path) -> dict:
 # ------------------------------------------------------------------------------------------ components
 
 def pose_overhead(recognizer, clip: Path, max_frames: int, rounds: int = 2) -> dict:
-    """ms per frame of our single-person MediaPipe backend (what the default backend runs with one person in
-    view) against bare `mediapipe` `Pose.process` on the same frames (the clip's frames at the model's rate,
+    """ms per frame of our single-person MediaPipe backend (`mediapipe`, which `mediapipe-people` also runs on
+    every whole frame) against bare `mediapipe` `Pose.process` on the same frames (the clip's frames at the model's rate,
     decoded beforehand); each a fresh graph, best of `rounds`."""
     import mediapipe as mp
 
