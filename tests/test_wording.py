@@ -15,7 +15,8 @@ from gym_gesture.analysis.abstain import AbstainThresholds, PrototypeSimilarity,
 from gym_gesture.analysis.verdict import clip_verdict
 from gym_gesture.render.reports import live_status, prediction_report
 from gym_gesture.render.wording import (SET_HEADERS, clip_detail, clip_form_advice, count, form_advice, live_headline,
-                                        plain_reason, ranking_caption, reason_kind, segment_text, set_rows)
+                                        plain_reason, ranking_caption, reason_kind, segment_text, set_rows,
+                                        shown_ranking)
 
 THRESHOLDS = AbstainThresholds(min_detection_rate=0.5, min_probability=0.6, min_motion=0.05, min_walk_speed=0.5)
 # Every branch of `timeline.abstention`, with the kind a person reads of it.
@@ -80,6 +81,16 @@ def test_the_ranking_is_only_the_closest_when_no_exercise_is_named():
     assert report[1] == "the model's ranking:" and report[2].endswith("(closest, not named)")
     assert not re.search(r"0\.45|0\.60|<", "\n".join(report))  # the numbers are for --json
     assert "closest" not in prediction_report(named)
+
+
+def test_no_ranking_is_shown_where_nobody_was_found_in_most_frames():
+    """Someone found in a few frames (a person lying sideways, now and then) still reads "no person": no
+    exercise is offered beside it, on the page or in the CLI, though the JSON keeps the model's scores."""
+    nobody = _prediction(NO_PERSON, "a person was found in only 12 of 31 frames (39%); film the whole body")
+    assert shown_ranking(nobody) == [] and ranking_caption(nobody) == "The model's ranking"
+    assert not [line for line in prediction_report(nobody).splitlines() if "ranking" in line or "push up" in line]
+    assert [item.label for item in nobody.top_k] == ["push up", "plank"]
+    assert shown_ranking(_prediction(NOT_SURE, "top probability 0.45 < 0.60")) == nobody.top_k
 
 
 def test_form_advice_is_said_in_the_verdict_the_segments_the_sets_and_the_cli():

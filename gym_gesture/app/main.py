@@ -29,7 +29,7 @@ from ..analysis.prediction import EXERCISE, NO_PERSON, VERDICT_HEADLINES, Predic
 from ..pose import DEFAULT_BACKEND
 from ..render.timeline_chart import timeline_svg
 from ..render.wording import (RANKING_CAPTION, clip_detail, clip_form_advice, count, ranking_caption, reason_kind,
-                              segment_text, sentence)
+                              segment_text, sentence, shown_ranking)
 from .live_tab import build_live_tab
 from .pool import RecognizerPool, taught_models_dir
 from .teach_tab import build_teach_tab
@@ -195,7 +195,7 @@ def recognize_tab(pool: RecognizerPool, backends: list[str], model: gr.Dropdown)
             verdict_html(prediction.headline, clip_detail(prediction), prediction.verdict,
                          clip_form_advice(prediction)),
             gr.Video(str(work / "overlay.mp4"), subtitles=str(captions_path(work / "overlay.mp4"))),
-            {item.label: item.score for item in prediction.top_k},
+            {item.label: item.score for item in shown_ranking(prediction)} or None,
             # The threshold line's label is a number: it is told behind the details toggle instead.
             timeline_svg(prediction.duration, prediction.segments, prediction.windows,
                          class_names=prediction.class_names),

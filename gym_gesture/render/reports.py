@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..analysis.prediction import EXERCISE, Segment
 from .overlay import captions_path
 from .wording import (advice_by_start, amount, clip_detail, clip_form_advice, count, live_headline, plain_reason,
-                      segment_text)
+                      segment_text, shown_ranking)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,10 +24,11 @@ def prediction_report(prediction: Prediction, overlay: str | Path | None = None,
     lines = [f"{prediction.headline}: {clip_detail(prediction)}"]
     advice = clip_form_advice(prediction)
     lines += [advice] if advice else []
-    lines.append("the model's ranking:")
+    ranking = shown_ranking(prediction)
     closest = "" if prediction.verdict == EXERCISE else "  (closest, not named)"
+    lines += ["the model's ranking:"] if ranking else []
     lines += [f"{rank}. {item.label:<20} {item.score:.1%}" + (closest if rank == 1 else "")
-              for rank, item in enumerate(prediction.top_k, 1)]
+              for rank, item in enumerate(ranking, 1)]
     lines += [f"{segment.start:6.1f}-{segment.end:.1f} s  {segment_text(segment)}" for segment in prediction.segments]
     written = [f"overlay: {overlay} (captions: {captions_path(overlay)})"] if overlay else []
     written += [f"summary: {summary}"] if summary else []

@@ -149,10 +149,18 @@ def clip_form_advice(prediction: Prediction) -> str | None:
     return sentence("; ".join(advice)) if advice else None
 
 
+def shown_ranking(prediction: Prediction) -> list:
+    """The ranking a person is shown: none under "no person", even where someone was found in a few frames
+    (the multi-person backend finds a person lying sideways now and then), so that no exercise is offered
+    where the answer is that nobody was seen."""
+    return [] if prediction.verdict == NO_PERSON else list(prediction.top_k)
+
+
 def ranking_caption(prediction: Prediction) -> str:
     """Above the ranking: the model's ranking when it names an exercise, else only the class it leans to,
-    never shown as an answer ("Closest: squat")."""
-    return RANKING_CAPTION if prediction.verdict == EXERCISE else f"Closest: {prediction.top_k[0].label}"
+    never shown as an answer ("Closest: squat"); the plain caption over no ranking (`shown_ranking`)."""
+    ranking = shown_ranking(prediction)
+    return RANKING_CAPTION if prediction.verdict == EXERCISE or not ranking else f"Closest: {ranking[0].label}"
 
 
 # The workout summary's columns (`summary.SUMMARY_COLUMNS`, which its files keep) as a person reads them;
