@@ -20,7 +20,7 @@ from gym_gesture.analysis.reps import count_any_reps
 from gym_gesture.pose import POSE_BACKENDS, create_backend
 from gym_gesture.pose.exerciser import choose_exerciser
 from gym_gesture.pose.sequence import extract_clip
-from gym_gesture.pose.tracking import PeopleFrame, PeopleTracks, PersonTracker
+from gym_gesture.pose.tracking import PeopleFrame, PeopleTracks, PersonTracker, gap_frames
 
 from conftest import FIXTURES
 
@@ -142,6 +142,29 @@ def test_live_choice_follows_on_when_the_tracker_cuts_the_followed_person_in_two
     followed = [choice.update({(0 if frame < 10 else 1): pose, 2: still}, (480, 180))
                 for frame, pose in enumerate(squatting)]
     assert followed[:10] == [0] * 10 and followed[10:] == [1] * (len(squatting) - 10)
+
+
+def test_a_person_the_tracker_cut_in_two_is_counted_once(squat_sequence):
+    """The squatter (real landmarks) is track 0 until frame 9, then, after a frame unseen, track 1 (a fast
+    move cut him); a still person stands far to the right throughout (track 2), and a third shows for 5
+    frames where nobody was (track 3). Three people in all: the squatter once, the glimpse not at all."""
+    still, glimpse = _shifted(squat_sequence, 200.0)[0], _shifted(squat_sequence, 400.0)[0]
+
+    def tracks(cut_moved_by: float) -> PeopleTracks:
+        """Track 1 begun `cut_moved_by` pixels to the right of where track 0 ended."""
+        frames = []
+        for frame, (before, after) in enumerate(zip(_shifted(squat_sequence, 0.0),
+                                                    _shifted(squat_sequence, cut_moved_by))):
+            people = {} if frame == 10 else {0: before} if frame < 10 else {1: after}
+            people |= {2: still} | ({3: glimpse} if 20 <= frame < 25 else {})
+            frames.append(PeopleFrame(before.keypoints, before.image_points, before.scores, True,
+                                      people=tuple(people.values()), tracks=tuple(people)))
+        return PeopleTracks.from_frames(frames)
+
+    assert tracks(0.0).people(gap_frames(FPS)) == [[0, 1], [2], [3]]
+    assert tracks(0.0).people(gap_frames(FPS), min_seen=10) == [[0, 1], [2]]
+    # Begun a frame's width away from where he was, it is somebody else.
+    assert tracks(300.0).people(gap_frames(FPS)) == [[0], [2], [1], [3]]
 
 
 @pytest.fixture(scope="module", params=[(exercise, side) for exercise in COMPOSITE_EXERCISES

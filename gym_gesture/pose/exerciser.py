@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.skeleton import convert, get_layout
-from .tracking import PeopleTracks, gap_frames, person_box, person_height, pose_distance
+from .tracking import PeopleTracks, gap_frames, person_box, same_place
 
 # The span (s) whose motion is scored: two slow reps (2-3 s each), or more.
 WINDOW_S = 6.0
@@ -33,10 +33,6 @@ TAKEOVER_RATIO = 2.0
 TAKEOVER_S = 2.0
 # A clip's scores are taken every half second; a frame has the score of the step it falls in.
 SCORE_STEP_S = 0.5
-# A track begun while the followed one is unseen, this near (median joint, a share of the followed person's
-# height) to where they were last seen, is them again: the tracker cut them in two (a move faster than its
-# reach), and waiting for the old track to end would leave nobody followed for up to a second.
-SAME_PLACE = 0.5
 
 _CANONICAL = get_layout("h36m17").index
 
@@ -193,15 +189,15 @@ class ExerciserChoice:
 
     def _continue_followed(self, people: dict) -> None:
         """Where the followed person is unseen now and exactly one track begun since they were last seen
-        stands within `SAME_PLACE` of where they were, follow that track from now on."""
+        stands where they were (`tracking.same_place`), follow that track from now on: the tracker cut them
+        in two, and waiting for the old track to end would leave nobody followed for up to a second."""
         followed = self._follower.followed
         if followed is None or followed in people or followed not in self._last_seen:
             return
         last = self._history[followed][-1]
-        height = person_height(person_box(last))
         heirs = [track for track, pose in people.items()
                  if track not in self._first_seen or self._first_seen[track] > self._last_seen[followed]]
-        heirs = [track for track in heirs if pose_distance(people[track].image_points, last) <= SAME_PLACE * height]
+        heirs = [track for track in heirs if same_place(last, people[track].image_points)]
         if len(heirs) == 1:
             self._follower.followed = heirs[0]
 

@@ -18,7 +18,7 @@ exercising (`exerciser.ExerciserChoice`): a `PeopleFrame`.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 
 import numpy as np
@@ -166,6 +166,12 @@ class _CropFollower:
         return self.last_pose
 
 
+def _forgetting(backend: MediaPipePose) -> MediaPipePose:
+    """`backend`, reset: it forgets whom it followed."""
+    backend.reset()
+    return backend
+
+
 class MediaPipePeople(PoseBackend):
     name = "mediapipe-people"
     layout = "mediapipe33"
@@ -180,8 +186,11 @@ class MediaPipePeople(PoseBackend):
         self._detector = PersonDetector()
         self.set_frame_rate(fps)
         self._followers: list[_CropFollower] = []
-        self._spare: list[MediaPipePose] = []  # backends of followers gone, kept: a graph takes a while to build
         self._threads = ThreadPoolExecutor(max_people, thread_name_prefix="mediapipe-people")
+        # Single-person backends ready for the next newcomers, made (or reset) in the background: a graph takes
+        # 0.15 s to build or to restart, which in a frame holds up a live session. One is built ahead; the
+        # backends of followers gone are kept, reset.
+        self._spare: list[Future[MediaPipePose]] = [self._threads.submit(MediaPipePose, **mediapipe_options)]
         self.reset()
 
     def set_frame_rate(self, fps: float) -> None:
@@ -198,38 +207,37 @@ class MediaPipePeople(PoseBackend):
 
     def close(self) -> None:
         self._drop(self._followers)
-        for backend in [self._one, *self._spare]:
+        for backend in [self._one, *(spare.result() for spare in self._spare)]:
             backend.close()
         self._spare = []
         self._detector.close()
         self._threads.shutdown()
 
     def _drop(self, followers: list[_CropFollower]) -> None:
-        self._spare += [follower.backend for follower in followers]
+        self._spare += [self._threads.submit(_forgetting, follower.backend) for follower in followers]
         self._followers = [follower for follower in self._followers if follower not in followers]
 
     def _spare_backend(self) -> MediaPipePose:
-        """A single-person backend for a new follower: a spare one, which forgets whom it followed, or a new one."""
-        if not self._spare:
-            return MediaPipePose(**self._options)
-        backend = self._spare.pop()
-        backend.reset()
-        return backend
+        """A single-person backend for a new follower: a spare one, or a new one when none is left."""
+        return self._spare.pop(0).result() if self._spare else MediaPipePose(**self._options)
 
-    def _look_for_newcomers(self, frame_rgb: np.ndarray, known: list[np.ndarray]) -> None:
-        """Follow the people the detector finds, in this turn's region (in all of them on a clip's first
-        frame), whom nobody follows yet (`known`: the boxes of those followed)."""
+    def _people_found(self, frame_rgb: np.ndarray) -> list[np.ndarray]:
+        """The boxes (frame pixels) of the people the detector finds in this turn's region (in all of them on a
+        clip's first frame)."""
         height, width = frame_rgb.shape[:2]
         regions = detection_regions(width, height)
         if self._frame > 0:
             regions = [regions[self._frame // self.detect_every % len(regions)]]
-        for left, top, right, bottom in regions:
-            for box in self._detector(np.ascontiguousarray(frame_rgb[top:bottom, left:right])):
-                box = box + np.array([left, top, left, top])
-                if len(self._followers) + 1 >= self.max_people or _box_center_in(box, known):
-                    continue
-                self._followers.append(_CropFollower(self._spare_backend(), box, (width, height)))
-                known.append(box)
+        return [box + np.array([left, top, left, top]) for left, top, right, bottom in regions
+                for box in self._detector(np.ascontiguousarray(frame_rgb[top:bottom, left:right]))]
+
+    def _follow_newcomers(self, boxes: list[np.ndarray], known: list[np.ndarray], frame_size: tuple[int, int]) -> None:
+        """Follow the people of `boxes` whom nobody follows yet (`known`: the boxes of those followed)."""
+        for box in boxes:
+            if len(self._followers) + 1 >= self.max_people or _box_center_in(box, known):
+                continue
+            self._followers.append(_CropFollower(self._spare_backend(), box, frame_size))
+            known.append(box)
 
     def __call__(self, frame_rgb: np.ndarray) -> PeopleFrame:
         # Where the followers were in the last frame, before any of them moves on.
@@ -238,11 +246,13 @@ class MediaPipePeople(PoseBackend):
         # A follower locked on its person needs nothing of this frame's others: it runs beside the whole frame.
         locked = {follower: self._threads.submit(follower, frame_rgb, [])
                   for follower in self._followers if follower.locked}
+        # The detector's look for newcomers runs beside the whole frame's landmarks too.
+        found = self._threads.submit(self._people_found, frame_rgb) if self._frame % self.detect_every == 0 else None
         own = self._one(frame_rgb)  # today's backend on the whole frame, as before: one person, same output
         whole_frame = [own] if own.detected else []
-        if self._frame % self.detect_every == 0:
-            self._look_for_newcomers(frame_rgb, [person_box(pose.image_points) for pose in whole_frame]
-                                     + followed_boxes)
+        if found is not None:
+            self._follow_newcomers(found.result(), [person_box(pose.image_points) for pose in whole_frame]
+                                   + followed_boxes, frame_rgb.shape[1::-1])
         others, gone = [], []
         for follower in self._followers:
             pose = (locked[follower].result() if follower in locked else

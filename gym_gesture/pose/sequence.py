@@ -11,7 +11,7 @@ import numpy as np
 from .video import DEFAULT_MAX_VIDEO_DURATION_S, DEFAULT_MAX_PIXELS, ClipFrame, read_ahead, read_clip, read_frames
 from .base import PoseBackend, PoseFrame
 from .exerciser import choose_exerciser
-from .tracking import PeopleFrame, PeopleTracks
+from .tracking import PeopleFrame, PeopleTracks, gap_frames
 
 
 @dataclass
@@ -45,11 +45,12 @@ class PoseSequence:
         return float(self.detected.mean()) if len(self) else 0.0
 
     def people_seen(self, min_seconds: float = 1.0) -> int | None:
-        """How many people were in view: the tracks seen for at least `min_seconds` (a person glimpsed less
-        is not counted); None from a single-person backend."""
+        """How many people were in view: the tracks seen for at least `min_seconds` (a person glimpsed less is
+        not counted), a person whom the tracker cut into several such tracks counted once
+        (`PeopleTracks.people`); None from a single-person backend."""
         if self.people is None:
             return None
-        return sum(int(self.people.seen(track).sum() >= min_seconds * self.fps) for track in self.people.ids)
+        return len(self.people.people(gap_frames(self.fps), min_seen=round(min_seconds * self.fps)))
 
     def followed_spans(self) -> list[tuple[int, float, float]] | None:
         """Which track was followed when: (track, start s, end s) for each run of frames that follow one track

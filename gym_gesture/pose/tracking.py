@@ -31,6 +31,10 @@ MAX_GAP_S = 1.0
 # Where two tracks are in reach of one pose, the one seen more recently wins by this much (person heights)
 # a second unseen.
 RECENCY_PER_S = 0.5
+# A track begun while another person is unseen, this near (median joint, a share of that person's height)
+# to where they were last seen, is them again: the tracker cut them in two (MediaPipe's fit jumped further
+# than its reach, as on a person lying sideways).
+SAME_PLACE = 0.5
 _MIRRORED = get_layout("mediapipe33").mirror_permutation
 
 
@@ -51,6 +55,12 @@ def pose_distance(image_points: np.ndarray, other: np.ndarray) -> float:
 def person_height(box: np.ndarray) -> float:
     """A person's size in pixels: the longer side of their box (`person_box`), so that lying down counts too."""
     return float(max(box[2] - box[0], box[3] - box[1], 1.0))
+
+
+def same_place(last_seen: np.ndarray, image_points: np.ndarray) -> bool:
+    """Whether a pose (`image_points`, J x 2) stands where a person was `last_seen` (J x 2): within `SAME_PLACE`
+    of their height."""
+    return pose_distance(image_points, last_seen) <= SAME_PLACE * person_height(person_box(last_seen))
 
 
 @dataclass
@@ -98,6 +108,11 @@ class PersonTracker:
     coming at `fps`."""
 
     def __init__(self, fps: float, max_gap_s: float = MAX_GAP_S):
+        # Imported as the tracker is made, with its backend: scipy.optimize takes about half a second to
+        # import, which in the first frame with someone in view held up a live session's start.
+        from scipy.optimize import linear_sum_assignment
+
+        self._assign = linear_sum_assignment
         self.max_step, self.max_gap = max(MAX_MOVE_PER_S / fps, MIN_REACH), gap_frames(fps, max_gap_s)
         self._unseen_cap, self._recency = max(1, round(MAX_UNSEEN_MOVE_S * fps)), RECENCY_PER_S / fps
         self.reset()
@@ -115,15 +130,13 @@ class PersonTracker:
 
     def update(self, poses: list[MediaPipePoseFrame]) -> list[int]:
         """The track id of each of this frame's poses: the nearest track within reach, else a new one."""
-        from scipy.optimize import linear_sum_assignment
-
         self._frame += 1
         self._tracks = [track for track in self._tracks if self._frame - track.last_frame <= self.max_gap]
         ids = [-1] * len(poses)
         if self._tracks and poses:
             distance = np.array([[self._distance(track, pose) for pose in poses] for track in self._tracks])
             unseen = np.array([self._frame - track.last_frame - 1 for track in self._tracks])
-            for row, column in zip(*linear_sum_assignment(distance + self._recency * unseen[:, None])):
+            for row, column in zip(*self._assign(distance + self._recency * unseen[:, None])):
                 if distance[row, column] <= self.max_step:
                     ids[column] = self._tracks[row].id
         for index, pose in enumerate(poses):
@@ -177,6 +190,25 @@ class PeopleTracks:
     def end(self, track: int) -> int:
         """The frame after the track's last one."""
         return self.start[track] + len(self.scores[track])
+
+    def people(self, max_gap: int, min_seen: int = 1) -> list[list[int]]:
+        """The tracks of each person, in time order: a track that begins at most `max_gap` frames after a
+        person was last seen, where they were (`same_place`), is theirs (the nearest such person's): the
+        tracker cut them in two. Tracks seen in fewer than `min_seen` frames are left out: a glimpse (a false
+        detection, a fit of one frame) is nobody's."""
+        people: list[list[int]] = []
+        lasting = [track for track in self.ids if self.seen(track).sum() >= min_seen]
+        for track in sorted(lasting, key=lambda track: (self.start[track], track)):
+            first = self.image_points[track][0]
+            last_seen = {index: self.image_points[person[-1]][-1] for index, person in enumerate(people)
+                         if 0 < self.start[track] - (self.end(person[-1]) - 1) <= max_gap}
+            near = {index: pose_distance(first, points) for index, points in last_seen.items()
+                    if same_place(points, first)}
+            if near:
+                people[min(near, key=near.get)].append(track)
+            else:
+                people.append([track])
+        return people
 
     def seen(self, track: int) -> np.ndarray:
         """(n,) whether the track's person was found in each of its frames."""
