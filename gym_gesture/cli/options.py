@@ -15,7 +15,7 @@ def add_revision(parser) -> None:
 def add_backend(parser, of_what: str = "") -> None:
     parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="NAME",
                         help=f"pose backend{of_what} (default: {DEFAULT_BACKEND}; mediapipe-people follows the person "
-                             "exercising when others are in view)")
+                             "exercising when others are in view, mediapipe sees one person)")
 
 
 def check_writable(path: str, option: str) -> None:
