@@ -4,9 +4,9 @@ counters (`reps.count_reps`) and a constant count, on clips whose reps are known
 Clips: the repository's rep-count clips (`tests/fixtures/rep_counts.json`: counted by eye; their videos in
 `../shared/data/videos`) and 27 clips of 15 of the 22 exercises in `../shared/data/clips22`
 (`tests/fixtures/clips22_rep_counts.json`: counted by eye the same way; one shot of an edited clip), both
-posed with MediaPipe at the shipped model's frame rate, as `predict` counts them; 23 long clips of the gym5
-archive (`tests/fixtures/gym5_rep_counts.json`: 3 to 76 reps counted by eye on stick figures of their
-skeletons, the videos not being in the data; see its note); and the Fit3D sequences of
+posed with the default pose backend at the shipped model's frame rate, as `predict` counts them; 23 long
+clips of the gym5 archive (`tests/fixtures/gym5_rep_counts.json`: 3 to 76 reps counted by eye on stick
+figures of their skeletons, the videos not being in the data; see its note); and the Fit3D sequences of
 `../shared/data/keypoints/fit3d5_mediapipe33.npz` (`tests/fixtures/fit3d_rep_counts.json`: derived from each
 exercise's own joint signal and checked by eye, see its note).
 The constant baseline counts every clip of 5 or more reps as their median (the best constant for them).
@@ -54,10 +54,10 @@ def counted_clips(folder: str, backend, fps: float) -> list[dict]:
 
 
 def video_clips(fps: float) -> list[dict]:
-    """Every clip counted by eye, posed with MediaPipe at `fps`."""
-    from gym_gesture.pose import create_backend
+    """Every clip counted by eye, posed with the default pose backend at `fps`, as `predict` poses them."""
+    from gym_gesture.pose import DEFAULT_BACKEND, create_backend
 
-    with create_backend("mediapipe") as backend:
+    with create_backend(DEFAULT_BACKEND) as backend:
         return [clip for folder in COUNTED_BY_EYE for clip in counted_clips(folder, backend, fps)]
 
 
