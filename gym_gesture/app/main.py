@@ -76,7 +76,8 @@ def install_mmpose_on_gpu_space() -> None:
 
 
 def available_backends() -> list[str]:
-    """MMPose first (the default) when its extra is installed and a GPU is present; MediaPipe always."""
+    """MMPose first (the default) when its extra is installed and a GPU is present; the default MediaPipe
+    backend always."""
     import torch
 
     from ..pose import POSE_BACKENDS

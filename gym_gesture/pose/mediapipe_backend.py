@@ -1,4 +1,5 @@
-"""MediaPipe Pose (BlazePose, 33 landmarks) on CPU: the offline default backend.
+"""MediaPipe Pose (BlazePose, 33 landmarks) on CPU, offline, one person: the default backend (`mediapipe-people`)
+runs it on every whole frame, and once more for each other person in view.
 
 Keypoints are MediaPipe's image landmarks (x, y normalized to the frame's width and height, z its
 relative depth) with visibility as the score: exactly the format of the `../shared/data/keypoints`
