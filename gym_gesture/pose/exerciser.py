@@ -186,7 +186,6 @@ class ExerciserChoice:
                       for track, pose in people.items()}
         return self._follower.step(self._frame, candidates, set(self._last_seen))[0]
 
-
     def _continue_followed(self, people: dict) -> None:
         """Where the followed person is unseen now and exactly one track begun since they were last seen
         stands where they were (`tracking.same_place`), follow that track from now on: the tracker cut them
@@ -196,8 +195,8 @@ class ExerciserChoice:
             return
         last = self._history[followed][-1]
         heirs = [track for track, pose in people.items()
-                 if track not in self._first_seen or self._first_seen[track] > self._last_seen[followed]]
-        heirs = [track for track in heirs if same_place(last, people[track].image_points)]
+                 if self._first_seen.get(track, self._frame) > self._last_seen[followed]
+                 and same_place(last, pose.image_points)]
         if len(heirs) == 1:
             self._follower.followed = heirs[0]
 
