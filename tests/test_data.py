@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from synthetic_poses import CLASSES, synthetic_clip
 
 from gym_gesture.data import windows as data
+from gym_gesture.data.synthetic_outliers import PARTS, SyntheticOutliers
 from gym_gesture.model import skeleton
 from gym_gesture.model import transforms
 from gym_gesture.model.configuration_gym_gesture import GymGestureConfig
@@ -14,6 +17,7 @@ from gym_gesture.data.dataset import load_pose_dataset
 from gym_gesture.core.errors import InputError
 
 CONFIG = GymGestureConfig(num_frames=60, window_stride=15, sample_fps=30.0)
+TWO_CHANNELS = GymGestureConfig(num_frames=30, window_stride=15, sample_fps=30.0, num_channels=2)
 
 
 def _clip(frames=200, seed=0, label="squat", missing=False):
@@ -216,3 +220,74 @@ def test_speed_change_stretches_time():
     _, faster_mask = faster(keypoints, mask, np.random.default_rng(0))
     # 60 frames played 1.25x as fast fill 48 frames (positions 0, 1.25, ..., 58.75), then padding
     assert faster_mask[0].sum() == 48
+
+
+def _squats_and_raises(still_squats=False):
+    """Windows of the real squat fixture (label 0) and of synthetic lateral raises (label 1), 2 channels."""
+    landmarks = np.load(Path(__file__).parent / "fixtures" / "squat_clip_mediapipe33.npy")[..., :2]
+    if still_squats:
+        landmarks = np.repeat(landmarks[:1], len(landmarks), axis=0)
+    squats = data.windows_from_sequence(landmarks, "mediapipe33", 30.0, TWO_CHANNELS)
+    raises = [data.windows_from_sequence(synthetic_clip("lateral raises", 90, np.random.default_rng(seed),
+                                                        missing=False)[..., :2], "mediapipe33", 30.0, TWO_CHANNELS)
+              for seed in range(3)]
+    keypoints = np.concatenate([squats.keypoints] + [w.keypoints for w in raises])
+    mask = np.concatenate([squats.attention_mask] + [w.attention_mask for w in raises])
+    labels = np.array([0] * len(squats) + [1] * sum(len(w) for w in raises))
+    return keypoints, mask, labels
+
+
+def test_synthetic_outliers_hold_one_part_still_and_move_another_as_another_exercise_does(shared_data):
+    dataset = load_pose_dataset(shared_data / "keypoints" / "gym5_mediapipe33.npz")
+    clips = [i for label in ("push up", "squat") for i in np.flatnonzero(np.array(dataset["label"]) == label)[:3]]
+    cut = data.windows_from_dataset(dataset.select(clips), TWO_CHANNELS, label2id={"push up": 0, "squat": 1})[0]
+    keypoints, mask, labels = cut.keypoints, cut.attention_mask, cut.labels
+    synthesis = SyntheticOutliers(fraction=1.0)
+    made, made_mask = synthesis(keypoints, mask, labels, np.random.default_rng(0))
+    assert len(made) >= 5 and made_mask.all() and made.shape[1:] == keypoints.shape[1:]
+    bones, made_bones = synthesis._bones(keypoints), synthesis._bones(made)
+    parts = {name: [skeleton.H36M17.index[joint] for joint in joints] for name, joints in PARTS.items()}
+    for copy in made_bones:
+        held = [name for name, joints in parts.items() if np.allclose(copy[:, joints], copy[:1, joints], atol=1e-5)]
+        same = {name: [window for window in range(len(bones)) if np.allclose(copy[:, joints], bones[window][:, joints],
+                                                                              atol=1e-5)]
+                for name, joints in parts.items() if name not in held}
+        # one part held still at a frame of the window it comes from, another part of that window as it
+        # was, the third moving as in a window of the other exercise
+        assert len(held) == 1 and len(same) == 2
+        held_joints = parts[held[0]]
+
+        def comes_from(window):
+            return any(np.allclose(copy[0, held_joints], bones[window][t, held_joints], atol=1e-5) for t in range(30))
+
+        (kept_part, sources), (_, donors) = sorted(same.items(), key=lambda item: not any(map(comes_from, item[1])))
+        source = next(filter(comes_from, sources))
+        assert donors and all(labels[donor] != labels[source] for donor in donors)
+        # a plank with a squat's knees is no squat: the parts kept are far from the donor's posture
+        kept = parts[kept_part] + parts[held[0]]
+        assert min(np.linalg.norm(copy[:, kept].mean(0) - bones[donor][:, kept].mean(0), axis=-1).mean()
+                   for donor in donors) >= 0.3
+
+
+def test_synthetic_outliers_keep_clear_of_known_exercises():
+    rng = np.random.default_rng(0)
+    keypoints, mask, labels = _squats_and_raises()
+    # one exercise: nothing to mix; a squat held with a lateral raise's arms, or lateral raises with a
+    # squat's knees, keep a squat's or a raise's posture: no copy is made of either
+    assert len(SyntheticOutliers(fraction=1.0)(keypoints, mask, np.zeros_like(labels), rng)[0]) == 0
+    assert len(SyntheticOutliers(fraction=1.0)(keypoints, mask, labels, rng)[0]) == 0
+    # ... which a guard of 0 would make
+    assert len(SyntheticOutliers(fraction=1.0, min_posture_distance=0.0)(keypoints, mask, labels, rng)[0]) > 0
+    # squats held still: no part of theirs moves, to hold still or to give
+    keypoints, mask, labels = _squats_and_raises(still_squats=True)
+    assert len(SyntheticOutliers(fraction=1.0, min_posture_distance=0.0)(keypoints, mask, labels, rng)[0]) == 0
+
+
+def test_window_dataset_adds_the_synthetic_outliers_as_outlier_labels():
+    keypoints, mask, labels = _squats_and_raises()
+    windows = data.Windows(keypoints, mask, np.zeros((len(labels), 2)), labels, np.zeros(len(labels), int))
+    dataset = data.WindowDataset(windows, outliers=SyntheticOutliers(fraction=1.0, min_posture_distance=0.0),
+                                 outlier_label=-1)
+    batch = dataset.__getitems__(list(range(len(labels))))
+    assert [item["labels"] for item in batch[:len(labels)]] == labels.tolist()
+    assert len(batch) > len(labels) and all(item["labels"] == -1 for item in batch[len(labels):])

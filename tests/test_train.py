@@ -89,6 +89,12 @@ def test_resume_without_checkpoint_is_a_clear_error(synthetic_npz, tmp_path, cap
     assert "no checkpoint" in capsys.readouterr().err
 
 
+def test_synthetic_outliers_without_an_outlier_weight_is_a_clear_error(synthetic_npz, tmp_path, capsys):
+    assert main(["train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path),
+                 "--synthetic-outliers", "0.25"]) == 1
+    assert "set outlier_exposure too" in capsys.readouterr().err
+
+
 def test_init_from_with_other_labels_keeps_the_fusion_and_resets_the_head(trained_model, tmp_path, caplog):
     two_classes = write_synthetic_npz(tmp_path / "two.npz", sources_per_class=6, classes=("squat", "russian twist"),
                                       seed=1)

@@ -86,6 +86,10 @@ def _add_training_arguments(parser) -> None:
     training.add_argument("--outlier-exposure", type=float, default=GIVEN_ONLY, metavar="WEIGHT",
                           help="train on the data's clips of exercises outside the 22 as outliers, with this weight "
                                f"on their loss ({default.outlier_exposure:g}: not trained on)")
+    training.add_argument("--synthetic-outliers", type=float, default=GIVEN_ONLY, metavar="FRACTION",
+                          help="also train, as outliers, on copies of this fraction of each batch's windows with one "
+                               "body part held still and another moved as in another exercise "
+                               f"({default.synthetic_outliers:g}: none; needs --outlier-exposure)")
     training.add_argument("--no-augment", dest="augment", action="store_false", default=GIVEN_ONLY,
                           help="no mirror / rotation / scale / speed / joint dropout")
     training.add_argument("--threads", type=int, default=GIVEN_ONLY,

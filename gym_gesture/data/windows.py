@@ -325,13 +325,18 @@ class Augmentation:
 
 class WindowDataset:
     """A torch map-style dataset over `Windows`, with the augmentation applied per batch
-    (`__getitems__`, which torch's DataLoader prefers) when given."""
+    (`__getitems__`, which torch's DataLoader prefers) when given. With `outliers` (a
+    `synthetic_outliers.SyntheticOutliers`), each batch also holds the outlier windows it makes from the
+    batch, labeled `outlier_label`, before the augmentation."""
 
-    def __init__(self, windows: Windows, augmentation: Augmentation | None = None, seed: int = 0):
+    def __init__(self, windows: Windows, augmentation: Augmentation | None = None, seed: int = 0,
+                 outliers=None, outlier_label: int = -1):
         if windows.labels is None:
             raise ValueError("windows without labels cannot be used for training")
         self.windows = windows
         self.augmentation = augmentation
+        self.outliers = outliers
+        self.outlier_label = outlier_label
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -344,9 +349,14 @@ class WindowDataset:
         indices = np.asarray(indices)
         keypoints = self.windows.keypoints[indices]
         attention_mask = self.windows.attention_mask[indices]
+        labels = self.windows.labels[indices]
+        if self.outliers is not None:
+            made, made_mask = self.outliers(keypoints, attention_mask, labels, self.rng)
+            keypoints = np.concatenate([keypoints, made])
+            attention_mask = np.concatenate([attention_mask, made_mask])
+            labels = np.concatenate([labels, np.full(len(made), self.outlier_label, labels.dtype)])
         if self.augmentation is not None:
             keypoints, attention_mask = self.augmentation(keypoints, attention_mask, self.rng)
-        labels = self.windows.labels[indices]
         return [{"keypoints": k, "attention_mask": m, "labels": y}
                 for k, m, y in zip(keypoints, attention_mask, labels)]
 

@@ -48,6 +48,9 @@ class TrainingOptions:
     # Weight of the outlier-exposure loss on the data's clips of exercises outside the 22 (0: not
     # trained on them; `train.WeightedCrossEntropy`).
     outlier_exposure: float = 0.0
+    # Fraction of each batch's known windows copied into synthetic outliers (`data.synthetic_outliers`),
+    # trained on with the `outlier_exposure` weight (0: none).
+    synthetic_outliers: float = 0.0
     augment: bool = True
     # Clip id -> [[start, end], ...] seconds from the clip's first frame whose windows are not trained on:
     # where a clip's pose track is not its exercise (the tracker on a bystander, a close-up, a caption

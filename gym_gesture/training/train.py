@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from ..data import windows as window_data
+from ..model import skeleton
 from ..model.configuration_gym_gesture import GymGestureConfig
 from ..core.errors import InputError
 from ..core.paths import RECIPE_FILE
 from ..data.labels import CLASS_NAMES
+from ..data.synthetic_outliers import SyntheticOutliers
 from .recipe import TrainingOptions, recipe_of
 
 logger = logging.getLogger(__name__)
@@ -246,6 +248,11 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         num_outlier_windows += len(outliers)
         train_windows = window_data.concatenate_windows([train_windows, outliers])
     augmentation = window_data.Augmentation(layout=config.layout) if options.augment else None
+    if options.synthetic_outliers and not options.outlier_exposure:
+        raise InputError("synthetic_outliers train with the outlier_exposure weight: set outlier_exposure too")
+    if options.synthetic_outliers and config.layout != skeleton.CANONICAL_LAYOUT:
+        raise InputError(f"synthetic_outliers take the {skeleton.CANONICAL_LAYOUT} layout apart, not {config.layout}")
+    synthetic = SyntheticOutliers(options.synthetic_outliers) if options.synthetic_outliers else None
     logger.warning("%d training windows, %d validation windows (split by %s); labels: %s", len(train_windows),
                    len(validation), "window" if by_window else "source", ", ".join(labels))
 
@@ -279,7 +286,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
     trainer = Trainer(
         model=model,
         args=arguments,
-        train_dataset=window_data.WindowDataset(train_windows, augmentation, options.seed + arguments.process_index),
+        train_dataset=window_data.WindowDataset(train_windows, augmentation, options.seed + arguments.process_index,
+                                                outliers=synthetic, outlier_label=OUTLIER_LABEL),
         eval_dataset=window_data.WindowDataset(validation),
         data_collator=window_data.collate_windows,
         compute_loss_func=WeightedCrossEntropy(weights, options.label_smoothing, options.outlier_exposure),
