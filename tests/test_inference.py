@@ -334,3 +334,24 @@ def test_a_two_channel_model_reads_the_image_plane(mediapipe_pose, model_dir):
     # predict feeds the image plane (x, y), not two other channels: x, z changes the probabilities by up to 0.02.
     expected = recognizer.recognize_sequence(image_plane, sequence.layout, sequence.fps, sequence.detected)
     np.testing.assert_allclose(prediction.window_probabilities, expected.probabilities, atol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="known miss: the image plane is x / width and y / height, so a pose's shape "
+                   "depends on the frame's; every shipped model was trained so (docs/training.md, synthetic outliers)")
+def test_the_same_pose_in_a_portrait_and_a_landscape_frame_is_the_same_model_input():
+    """The real squat fixture's landmarks as pixels of a 720x1280 phone clip, and the same pixels in a frame as
+    tall and wider (a landscape edit beside another clip): the model's windows should be the same. They differ,
+    and a lateral raise of clips22 beside a bystander reads as a shoulder press to the models trained on the
+    tracker's extraction (0.90), as a lateral raise (0.95) with its pixels read in a portrait frame."""
+    from gym_gesture.model.skeleton import convert, normalize
+    from gym_gesture.pose.sequence import PoseSequence
+
+    landmarks = np.load(FIXTURES / "squat_clip_mediapipe33.npy")
+    pixels = (landmarks[..., :2] * np.float32([720, 1280])).astype(np.float32)
+    windows = []
+    for width in (720, 2276):
+        sequence = PoseSequence(keypoints=landmarks[..., :3], image_points=pixels, scores=landmarks[..., 3],
+                                detected=np.ones(len(landmarks), bool), fps=30.0, width=width, height=1280,
+                                layout="mediapipe33", backend="mediapipe")
+        windows.append(normalize(convert(sequence.model_coordinates(2), "mediapipe33"), "h36m17"))
+    np.testing.assert_allclose(windows[0], windows[1], atol=1e-4)
