@@ -43,17 +43,17 @@ class SyntheticOutliers:
 
     def __post_init__(self):
         layout = skeleton.get_layout(skeleton.CANONICAL_LAYOUT)
-        parent = {layout.joints.index(child): layout.joints.index(start) for start, child in layout.bones}
+        parent = {layout.index[child]: layout.index[start] for start, child in layout.bones}
         self._parent = parent
         # Joints in an order where a joint's parent comes first, to rebuild positions from bone vectors.
-        order, placed = [], {layout.joints.index("pelvis")}
+        order, placed = [], {layout.index["pelvis"]}
         while len(placed) < len(layout.joints):
             for child, start in parent.items():
                 if child not in placed and start in placed:
                     order.append(child)
                     placed.add(child)
         self._order = order
-        self._parts = {name: np.array([layout.joints.index(joint) for joint in joints]) for name, joints in PARTS.items()}
+        self._parts = {name: np.array([layout.index[joint] for joint in joints]) for name, joints in PARTS.items()}
 
     def _bones(self, keypoints: np.ndarray) -> np.ndarray:
         bones = np.zeros_like(keypoints)
@@ -77,14 +77,14 @@ class SyntheticOutliers:
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         usable = np.flatnonzero((labels >= 0) & attention_mask.all(axis=1)
                                 & (np.abs(keypoints).sum(axis=(1, 3)) > 0).all(axis=1))
-        frames = keypoints.shape[1]
-        made = []
         if len(usable) < 2:
             return keypoints[:0], attention_mask[:0]
+        frames = keypoints.shape[1]
         bones = self._bones(keypoints[usable])
         motion = self._motion(bones)
         names = list(self._parts)
         active = np.stack([motion[name] for name in names], axis=1)  # (U, parts)
+        made = []
         for i in rng.choice(len(usable), size=int(round(self.fraction * len(usable))), replace=False):
             held = int(active[i].argmax())
             if active[i, held] < self.min_motion:
