@@ -43,10 +43,11 @@ class SyntheticOutliers:
 
     def __post_init__(self):
         layout = skeleton.get_layout(skeleton.CANONICAL_LAYOUT)
-        parent = {layout.index[child]: layout.index[start] for start, child in layout.bones}
+        parent = {child: start for start, child in layout.bone_indices}
         self._parent = parent
+        self._root = layout.index["pelvis"]
         # Joints in an order where a joint's parent comes first, to rebuild positions from bone vectors.
-        order, placed = [], {layout.index["pelvis"]}
+        order, placed = [], {self._root}
         while len(placed) < len(layout.joints):
             for child, start in parent.items():
                 if child not in placed and start in placed:
@@ -54,6 +55,8 @@ class SyntheticOutliers:
                     placed.add(child)
         self._order = order
         self._parts = {name: np.array([layout.index[joint] for joint in joints]) for name, joints in PARTS.items()}
+        # The bones a copy keeps from its own window when a part moves as the donor's (the root has none).
+        self._kept = {name: np.setdiff1d(list(parent), joints) for name, joints in self._parts.items()}
 
     def _bones(self, keypoints: np.ndarray) -> np.ndarray:
         bones = np.zeros_like(keypoints)
@@ -63,7 +66,7 @@ class SyntheticOutliers:
 
     def _positions(self, root: np.ndarray, bones: np.ndarray) -> np.ndarray:
         positions = np.zeros_like(bones)
-        positions[..., 0, :] = root
+        positions[..., self._root, :] = root
         for child in self._order:
             positions[..., child, :] = positions[..., self._parent[child], :] + bones[..., child, :]
         return positions
@@ -84,13 +87,14 @@ class SyntheticOutliers:
         motion = self._motion(bones)
         names = list(self._parts)
         active = np.stack([motion[name] for name in names], axis=1)  # (U, parts)
+        usable_labels = labels[usable]
         made = []
         for i in rng.choice(len(usable), size=int(round(self.fraction * len(usable))), replace=False):
             held = int(active[i].argmax())
             if active[i, held] < self.min_motion:
                 continue
             moved = int(rng.choice([part for part in range(len(names)) if part != held]))
-            donors = np.flatnonzero((labels[usable] != labels[usable[i]]) & (active[:, moved] >= self.min_motion))
+            donors = np.flatnonzero((usable_labels != usable_labels[i]) & (active[:, moved] >= self.min_motion))
             if not len(donors):
                 continue
             donor = int(rng.choice(donors))
@@ -98,11 +102,11 @@ class SyntheticOutliers:
             new = bones[i].copy()
             new[:, held_joints] = bones[i, int(rng.integers(frames)), held_joints]
             new[:, moved_joints] = bones[donor][:, moved_joints]
-            kept = np.setdiff1d(np.arange(new.shape[1]), np.concatenate([moved_joints, [0]]))
+            kept = self._kept[names[moved]]
             distance = np.linalg.norm(new[:, kept].mean(0) - bones[donor][:, kept].mean(0), axis=-1).mean()
             if distance < self.min_posture_distance:
                 continue
-            made.append(self._positions(keypoints[usable[i], :, 0], new))
+            made.append(self._positions(keypoints[usable[i], :, self._root], new))
         if not made:
             return keypoints[:0], attention_mask[:0]
         return np.stack(made).astype(keypoints.dtype), np.ones((len(made), frames), attention_mask.dtype)
