@@ -281,12 +281,12 @@ def test_sports2d_demo_follows_the_man_doing_jumping_jacks(shared_data, people, 
 
 def _shot(video, start_s: float, end_s: float, path):
     """The frames of `video` from `start_s` to `end_s`, as an MP4 at its own rate."""
-    from gym_gesture.pose.video import VideoWriter, read_frames
+    from gym_gesture.pose.video import VideoWriter, probe, read_frames
 
-    frames = [frame for frame in read_frames(video, None) if start_s <= frame.time <= end_s]
-    with VideoWriter(path, round(1 / (frames[1].time - frames[0].time))) as writer:
-        for frame in frames:
-            writer.write(frame.image)
+    with VideoWriter(path, probe(video).fps) as writer:
+        for frame in read_frames(video, None):
+            if start_s <= frame.time <= end_s:
+                writer.write(frame.image)
     return path
 
 
