@@ -34,7 +34,7 @@ def clip_scores(model_dir: str, data: list[str], unseen: list[str], k: int = 5) 
     import torch
     from scipy.special import logsumexp, softmax
 
-    from gym_gesture.data.windows import load_pose_datasets, windows_from_sequence
+    from gym_gesture.data.windows import load_pose_datasets, row_frame_size, windows_from_sequence
     from gym_gesture.inference.recognizer import load_model, resolve_model_dir
     from gym_gesture.model.modeling_gym_gesture import prepare_inputs
     from gym_gesture.model.pose_descriptor import pose_descriptor
@@ -47,7 +47,8 @@ def clip_scores(model_dir: str, data: list[str], unseen: list[str], k: int = 5) 
     for source, paths in (("data", data), ("unseen", unseen)):
         for dataset in load_pose_datasets(paths):
             for row in dataset.with_format("numpy"):
-                cut = windows_from_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]), config)
+                cut = windows_from_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]), config,
+                                            frame_size=row_frame_size(row))
                 if not len(cut):
                     continue
                 keypoints, mask = torch.from_numpy(cut.keypoints), torch.from_numpy(cut.attention_mask).bool()

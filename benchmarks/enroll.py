@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gym_gesture.data.windows import load_pose_datasets, windows_from_sequence
+from gym_gesture.data.windows import load_pose_datasets, row_frame_size, windows_from_sequence
 from gym_gesture.training.enroll import (MIN_THRESHOLD, EnrollmentClip, clip_similarity, enroll, enroll_clips, window_embeddings,
                                 with_motion_floor)
 from gym_gesture.inference.recognizer import load_model, name_clip, window_probabilities_and_similarities
@@ -77,8 +77,10 @@ def load_clips(model) -> list[Clip]:
         for dataset in load_pose_datasets([KEYPOINTS / name]):
             for row in dataset.with_format("numpy"):
                 rate = float(fps or row["fps"])
-                enrollment = EnrollmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]), rate)
-                windows = windows_from_sequence(enrollment.keypoints, enrollment.layout, rate, model.config)
+                enrollment = EnrollmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]), rate,
+                                            row_frame_size(row))
+                windows = windows_from_sequence(enrollment.keypoints, enrollment.layout, rate, model.config,
+                                                frame_size=enrollment.frame_size)
                 if not len(windows):
                     continue
                 sample = span_sample(enrollment.keypoints, enrollment.layout, rate, row["detected"], 0.0,

@@ -212,7 +212,8 @@ def classifier_throughput(recognizer, clip: Path, batch_one_windows: int, min_se
     from gym_gesture.pose.sequence import extract_clip
 
     sequence = extract_clip(clip, recognizer.backend, recognizer.config.sample_fps)
-    windows = windows_from_sequence(sequence.keypoints, sequence.layout, sequence.fps, recognizer.config)
+    windows = windows_from_sequence(sequence.model_coordinates(recognizer.config.num_channels), sequence.layout,
+                                    sequence.fps, recognizer.config, frame_size=sequence.frame_size)
     if len(windows) == 0:
         raise ValueError(f"{clip}: no windows to classify")
     saved = recognizer.batch_size

@@ -240,3 +240,39 @@ def test_import_keypoints_round_trip(tmp_path, mediapipe_pose, uninterrupted, ca
     assert dataset.features == load_pose_dataset(uninterrupted).features
     assert main(["import-keypoints", str(archive), "--out", str(out)]) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def test_an_archive_imported_with_its_frame_size_trains_on_what_predict_reads(tmp_path, mediapipe_pose):
+    """The squat clip's MediaPipe landmarks (x / 320, y / 180) in an archive, which records no frame size:
+    imported with `--frame-size 320x180`, a "longer_side" model trains on, and is evaluated on, the windows
+    that predict cuts from the clip itself. Without the size they reach it stretched by the frame's shape,
+    as before the option."""
+    import torch
+
+    from gym_gesture import GymGestureConfig, GymGestureForSequenceClassification
+    from gym_gesture.data.windows import windows_from_dataset, windows_from_sequence
+    from gym_gesture.inference.recognizer import Recognizer
+    from gym_gesture.training.evaluate import recognize_clips
+
+    sequence = extract_clip(SQUAT_CLIP, mediapipe_pose, fps=15)
+    assert (sequence.width, sequence.height) == (320, 180)
+    archive = tmp_path / "keypoints.npz"
+    np.savez(archive, **{"squat/clip_1": np.concatenate([sequence.keypoints, sequence.scores[..., None]], axis=-1)})
+    out = tmp_path / "dataset"
+    assert main(["import-keypoints", str(archive), "--out", str(out), "--fps", "15", "--frame-size", "320x180"]) == 0
+    config = GymGestureConfig(num_channels=2, image_scale="longer_side", num_frames=15, window_stride=5,
+                              sample_fps=15.0, id2label={0: "squat"})
+    at_inference = windows_from_sequence(sequence.model_coordinates(2), sequence.layout, sequence.fps, config,
+                                         frame_size=sequence.frame_size)
+    imported, _ = windows_from_dataset(load_pose_dataset(out), config, progress=False)
+    assert len(imported) == len(at_inference) >= 2
+    np.testing.assert_allclose(imported.keypoints, at_inference.keypoints, atol=1e-4)
+    torch.manual_seed(0)
+    recognizer = Recognizer(GymGestureForSequenceClassification(config), backend=None)
+    predicted = recognizer.recognize_sequence(sequence.model_coordinates(2), sequence.layout, sequence.fps,
+                                              sequence.detected, frame_size=sequence.frame_size)
+    [(_, evaluated)] = recognize_clips(recognizer, [load_pose_dataset(out)])
+    np.testing.assert_allclose(evaluated.probabilities, predicted.probabilities, atol=1e-5)
+    assert main(["import-keypoints", str(archive), "--out", str(tmp_path / "unsized"), "--fps", "15"]) == 0
+    unsized, _ = windows_from_dataset(load_pose_dataset(tmp_path / "unsized"), config, progress=False)
+    assert np.abs(unsized.keypoints - at_inference.keypoints).max() > 0.1

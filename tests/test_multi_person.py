@@ -51,7 +51,8 @@ def _reps(result) -> int:
 
 def _recognized(recognizer, sequence):
     return recognizer.recognize_sequence(sequence.model_coordinates(recognizer.config.num_channels),
-                                         sequence.layout, sequence.fps, sequence.detected)
+                                         sequence.layout, sequence.fps, sequence.detected,
+                                         frame_size=sequence.frame_size)
 
 
 def test_registered_beside_the_single_person_backend(people):

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoProcessor
 
-folder, inputs, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+folder, inputs, mode, frame_size = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
 answer = {"class": type(model).__name__, "module": type(model).__module__}
 with torch.no_grad():
@@ -49,7 +49,8 @@ with torch.no_grad():
         processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
         answer["processor_class"] = type(processor).__name__
         landmarks = np.load(inputs)
-        logits = model(**processor(landmarks, layout="mediapipe33", fps=30.0, return_tensors="pt")).logits
+        logits = model(**processor(landmarks, layout="mediapipe33", fps=30.0, frame_size=frame_size,
+                                   return_tensors="pt")).logits
         answer["spans"] = processor(landmarks, layout="mediapipe33", fps=30.0, return_spans=True)["spans"].tolist()
 answer["logits"] = logits.tolist()
 answer["labels"] = [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
@@ -58,9 +59,11 @@ print(json.dumps(answer))
 """
 
 
-def load_in_fresh_process(folder, inputs: torch.Tensor | np.ndarray, tmp_path) -> dict:
+def load_in_fresh_process(folder, inputs: torch.Tensor | np.ndarray, tmp_path,
+                          frame_size: tuple[int, int] | None = None) -> dict:
     """Run LOADER on `folder` in a new interpreter with the project blocked; its JSON answer. A tensor is
-    a batch of windows for the model; an array is one clip of MediaPipe-33 landmarks for the processor."""
+    a batch of windows for the model; an array is one clip of MediaPipe-33 landmarks for the processor, in
+    frames of `frame_size` (width, height)."""
     if isinstance(inputs, torch.Tensor):
         path, mode = tmp_path / "inputs.pt", "windows"
         torch.save(inputs, path)
@@ -69,7 +72,7 @@ def load_in_fresh_process(folder, inputs: torch.Tensor | np.ndarray, tmp_path) -
         np.save(path, inputs)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    result = subprocess.run([sys.executable, "-c", LOADER, str(folder), str(path), mode],
+    result = subprocess.run([sys.executable, "-c", LOADER, str(folder), str(path), mode, json.dumps(frame_size)],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -102,10 +105,11 @@ def test_hub_user_goes_from_mediapipe_landmarks_to_the_packages_logits(shared_da
         clip_id = sorted(key for key in archive.files if key.startswith("squat/"))[0]
         landmarks = archive[clip_id].astype(np.float32)  # (T, 33, 4): x, y, z, visibility; NaN where lost
     model = load_model(DEFAULT_MODEL_DIR)
-    windows = windows_from_sequence(landmarks, "mediapipe33", 30.0, model.config)
+    frame_size = (1280, 720)  # the archive did not record it
+    windows = windows_from_sequence(landmarks, "mediapipe33", 30.0, model.config, frame_size=frame_size)
     assert len(windows) >= 2
 
-    loaded = load_in_fresh_process(DEFAULT_MODEL_DIR, landmarks, tmp_path)
+    loaded = load_in_fresh_process(DEFAULT_MODEL_DIR, landmarks, tmp_path, frame_size)
     assert loaded["processor_class"] == "GymGestureProcessor" and not loaded["project_loaded"]
     np.testing.assert_allclose(loaded["spans"], windows.spans, rtol=1e-6)
     expected = window_probabilities(model, windows.keypoints, windows.attention_mask)
@@ -120,12 +124,13 @@ def test_model_card_lines_run_on_a_real_clips_landmarks_without_the_package(name
     landmarks of the squat fixture: the processor returns the model's inputs only, and the logits are the
     package's."""
     landmarks = np.load(FIXTURES / "squat_clip_mediapipe33.npy")  # (75, 33, 4): x, y, z, visibility
+    frame_size = (320, 180)  # squat_clip.mp4's
     model = load_model(name)
-    windows = windows_from_sequence(landmarks, "mediapipe33", 30.0, model.config)
+    windows = windows_from_sequence(landmarks, "mediapipe33", 30.0, model.config, frame_size=frame_size)
     with torch.no_grad():
         expected = model(torch.from_numpy(windows.keypoints), torch.from_numpy(windows.attention_mask)).logits
 
-    loaded = load_in_fresh_process(resolve_model_dir(name), landmarks, tmp_path)
+    loaded = load_in_fresh_process(resolve_model_dir(name), landmarks, tmp_path, frame_size)
     assert loaded["processor_class"] == "GymGestureProcessor" and not loaded["project_loaded"]
     torch.testing.assert_close(torch.tensor(loaded["logits"]), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(loaded["spans"], windows.spans, rtol=1e-6)

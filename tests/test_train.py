@@ -313,7 +313,8 @@ def test_a_model_folder_records_the_recipe_it_was_trained_with(synthetic_npz, tm
                  "--recipe", str(tmp_path / "tiny.json"), "--seed", "2"]) == 0
     recorded = json.loads((tmp_path / "model" / RECIPE_FILE).read_text())
     defaults = {name: value for name, value in asdict(training.TrainingOptions()).items() if name != "resume"}
-    assert recorded == {**defaults, **tiny, "seed": 2, "model": {**tiny["model"], "num_channels": 3}}
+    assert recorded == {**defaults, **tiny, "seed": 2,
+                        "model": {**tiny["model"], "num_channels": 3, "image_scale": "frame_axes"}}
     assert json.loads((tmp_path / "model" / "training.json").read_text())["options"] == recorded
 
 

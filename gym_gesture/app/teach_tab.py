@@ -59,7 +59,7 @@ def teach(pool: RecognizerPool, name: str, clips: list[str] | None, folder: str 
     for path in clips:
         sequence = recognizer.extract(path)
         enrollment.append(EnrollmentClip(Path(path).name, sequence.model_coordinates(recognizer.config.num_channels),
-                                       sequence.layout, sequence.fps))
+                                       sequence.layout, sequence.fps, sequence.frame_size))
     out = Path(tempfile.mkdtemp(prefix="enrolled-", dir=work_dir))
     record = enroll(folder or recognizer.model_name, name, enrollment, out / "model")
     archive = shutil.make_archive(str(out / "gym-gesture-enrolled"), "zip", out / "model")
@@ -89,7 +89,8 @@ def try_clip(pool: RecognizerPool, video: str | None, folder: str | None, backen
     sequence = posing.extract(video)
     recognizer = _session_recognizer(pool, folder, model)
     result = recognizer.recognize_sequence(sequence.model_coordinates(recognizer.config.num_channels),
-                                           sequence.layout, sequence.fps, sequence.detected)
+                                           sequence.layout, sequence.fps, sequence.detected,
+                                           frame_size=sequence.frame_size)
     if not len(result.windows):
         raise GymGestureError("No person found in most frames: film the whole body for 3 s or more.")
     labels = recognizer.labels

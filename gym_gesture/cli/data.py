@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ..core.errors import InputError, MissingFileError
@@ -63,6 +64,17 @@ def add_import_keypoints_arguments(parser) -> None:
     parser.add_argument("--out", required=True, metavar="DATASET_DIR")
     parser.add_argument("--fps", type=float, default=30.0, metavar="F",
                         help="frame rate of the archive's series where its sidecar JSON gives none (default: 30)")
+    parser.add_argument("--frame-size", type=frame_size, default=None, metavar="WIDTHxHEIGHT",
+                        help="frame size of the archive's clips where its sidecar JSON gives none, e.g. 1280x720 "
+                             "(default: unknown; a 2-channel model then reads x / width and y / height as they "
+                             "are, stretched by the frame's unknown shape)")
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is no frame size; write WIDTHxHEIGHT in pixels, e.g. 1280x720")
+    return int(width), int(height)
 
 
 def run_import_keypoints(args) -> int:
@@ -77,7 +89,7 @@ def run_import_keypoints(args) -> int:
         raise InputError(f"{out}: exists and is not empty; choose another --out")
     if not Path(args.npz).is_file():
         raise MissingFileError(f"{args.npz}: no such file")
-    dataset = dataset_from_records(records_from_npz(args.npz, fps=args.fps))
+    dataset = dataset_from_records(records_from_npz(args.npz, fps=args.fps, frame_size=args.frame_size))
     dataset.save_to_disk(str(out))
     print(f"{len(dataset)} clips saved to {out} (joint layout {dataset[0]['layout']})")
     others = sorted(set(dataset["label"]) - set(CLASS_NAMES))

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..core.errors import InputError, MissingFileError
+from ..model.skeleton import IMAGE_SCALES
 from .options import add_backend, add_revision, check_writable
 
 
@@ -36,6 +37,10 @@ def _add_model_options(parser) -> None:
     model.add_argument("--num-channels", type=int, choices=(2, 3), default=GIVEN_ONLY,
                        help="the input geometry: 2, x, y in the image plane (every source and backend has them); "
                             "3, the backend's x, y, z (MediaPipe's depth)")
+    model.add_argument("--image-scale", choices=IMAGE_SCALES, default=GIVEN_ONLY,
+                       help="how 2 channels scale the image plane: longer_side, x and y over the frame's longer side "
+                            "(a pose keeps its shape in any frame); frame_axes, x / width and y / height (the "
+                            "models before it)")
 
 
 def _training_options(args, recipe: dict | None = None):

@@ -104,11 +104,12 @@ def read_sidecar(path: Path) -> dict[str, dict]:
     return entries
 
 
-def records_from_npz(path: str | Path, fps: float = 30.0) -> list[dict]:
+def records_from_npz(path: str | Path, fps: float = 30.0, frame_size: tuple[int, int] | None = None) -> list[dict]:
     """Rows of the dataset schema from an archive in the `../shared/data/keypoints` format: key
     `"<label>/<clip id>"` -> array (T, J, C), NaN where no person, in one of `ARCHIVE_FORMATS` recognized
     by J. Frame size and frame rate come from the sidecar JSON beside it where it gives them; else the
-    size is unknown (0) and the rate is `fps` (the archives did not record it: about 30 for most)."""
+    size is `frame_size` (width, height), unknown (0) without it, and the rate is `fps` (the archives did
+    not record it: about 30 for most)."""
     path = Path(path)
     try:
         archive = np.load(path, allow_pickle=False)
@@ -144,6 +145,8 @@ def records_from_npz(path: str | Path, fps: float = 30.0) -> list[dict]:
                                  f"{source.channels}) for layout {layout}")
             entry = sidecar.get(key, {})
             width, height = int(entry.get("width", 0)), int(entry.get("height", 0))
+            if not (width and height) and frame_size:
+                width, height = frame_size
             array = array.astype(np.float32)
             points = array[..., :-1]
             if source.pixels:

@@ -44,16 +44,24 @@ class Windows:
                        pick(self.labels), pick(self.clip_index))
 
 
-def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config, stride: int | None = None) -> Windows:
+def windows_from_sequence(keypoints: np.ndarray, layout: str, fps: float, config, stride: int | None = None,
+                          frame_size: tuple[int, int] | None = None) -> Windows:
     """Windows of one clip, ready for the model described by `config` (a GymGestureConfig), with their spans:
     the model's processor (`processing_gym_gesture.GymGestureProcessor.windows`) applied to keypoints
-    (T, J, C>=num_channels) in `layout` at `fps`, NaN in frames with no person. `stride`: frames between
-    window starts (default `config.window_stride`). Returns no windows (N = 0) when the person is missing in
-    most frames of every window.
+    (T, J, C>=num_channels) in `layout` at `fps`, NaN in frames with no person, x / width and y / height of
+    frames of `frame_size` (width, height; None or 0 where unknown). `stride`: frames between window starts
+    (default `config.window_stride`). Returns no windows (N = 0) when the person is missing in most frames
+    of every window.
     """
     from ..model.processing_gym_gesture import GymGestureProcessor  # imports transformers: only when windows are cut
 
-    return Windows(*GymGestureProcessor.from_model_config(config).windows(keypoints, layout, fps, stride))
+    return Windows(*GymGestureProcessor.from_model_config(config).windows(keypoints, layout, fps, stride, frame_size))
+
+
+def row_frame_size(row) -> tuple[int, int] | None:
+    """A pose dataset row's frame size (width, height), None where the data did not record it."""
+    width, height = int(row["width"]), int(row["height"])
+    return (width, height) if width > 0 and height > 0 else None
 
 
 @dataclass
@@ -77,9 +85,10 @@ def windows_from_dataset(dataset, config, stride: int | None = None, label2id: d
         raise InputError(f"labels not known to the model: {', '.join(unknown)}")
     clips = ClipTable([], [], [])
     keypoints, masks, spans, labels, clip_index = [], [], [], [], []
-    rows = dataset.select_columns(["label", "clip_id", "source_id", "fps", "layout", "keypoints"])
+    rows = dataset.select_columns(["label", "clip_id", "source_id", "fps", "width", "height", "layout", "keypoints"])
     for row in tqdm(rows.with_format("numpy"), total=len(rows), desc="windows", disable=not progress):
-        windows = windows_from_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]), config, stride)
+        windows = windows_from_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]), config, stride,
+                                        row_frame_size(row))
         if not len(windows):
             continue
         keypoints.append(windows.keypoints)

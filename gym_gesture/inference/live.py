@@ -91,6 +91,7 @@ class LiveSession:
         self.layout = self.backend.layout
         self._lock = threading.Lock()
         self._keypoints = None  # GrowingArray (frames, J, C): model coordinates, NaN where nobody
+        self._frame_size: tuple[int, int] | None = None  # (width, height) of the camera's frames
         self._detected = GrowingArray((), bool, False)
         self._first_time: float | None = None
         self._last_pose: PoseFrame | None = None
@@ -138,6 +139,7 @@ class LiveSession:
         pose = self.backend(frame_rgb)
         self.frames_processed += 1
         height, width = frame_rgb.shape[:2]
+        self._frame_size = (width, height)
         coordinates = PoseSequence(pose.keypoints[None], pose.image_points[None], pose.scores[None],
                                    np.array([pose.detected]), self.fps, width, height, self.layout,
                                    self.backend.name).model_coordinates(self.config.num_channels)
@@ -175,7 +177,7 @@ class LiveSession:
         missing in too many of them."""
         start = max(self._anchor, end - self.config.num_frames)
         windows = windows_from_sequence(self._keypoints.view[start:end], self.layout, self.fps, self.config,
-                                        stride=self.config.num_frames)
+                                        stride=self.config.num_frames, frame_size=self._frame_size)
         if len(windows) == 0:
             return None
         probabilities = _one_thread(self.recognizer.window_probabilities, windows.keypoints[-1:],

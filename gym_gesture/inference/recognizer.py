@@ -259,16 +259,18 @@ class Recognizer:
         return window_probabilities(self.model, keypoints, attention_mask, self.batch_size)
 
     def recognize_sequence(self, keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, *,
-                           timings: dict | None = None, on_windows=None) -> SequenceResult:
+                           frame_size: tuple[int, int] | None = None, timings: dict | None = None,
+                           on_windows=None) -> SequenceResult:
         """Windows, probabilities, clip scores, timeline and abstain reason of a pose sequence: keypoints
-        (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False. No windows (and no segments)
-        when the person is missing in most frames of every window.
+        (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False, x / width and y / height of
+        frames of `frame_size` (None where unknown: the model's processor reads them as they are). No
+        windows (and no segments) when the person is missing in most frames of every window.
 
         Only the windows of one clip are held at once (for 10 minutes at the shipped model's 10 fps and a
         window every 5 frames, 1200 windows of 30 x 17 x 3 floats: 7 MB); probabilities are computed in batches."""
         timings = {} if timings is None else timings
         step = time.perf_counter()
-        windows = windows_from_sequence(keypoints, layout, fps, self.config)
+        windows = windows_from_sequence(keypoints, layout, fps, self.config, frame_size=frame_size)
         timings["windows"] = time.perf_counter() - step
         if len(windows) == 0:
             return SequenceResult(windows, np.zeros((0, self.config.num_labels)), np.zeros(self.config.num_labels),
@@ -348,7 +350,7 @@ class Recognizer:
                                     f"(at {fps:g} fps)")
             report(0.0, "windows")
             result = self.recognize_sequence(sequence.model_coordinates(self.config.num_channels), sequence.layout,
-                                             sequence.fps, sequence.detected,
+                                             sequence.fps, sequence.detected, frame_size=sequence.frame_size,
                                              timings=timings, on_windows=lambda: report(0.0, "model"))
             if len(result.windows) == 0:
                 raise NoPersonError(f"{video_path}: a person was found in only {detected} of {len(sequence)} "

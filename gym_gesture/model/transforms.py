@@ -1,5 +1,5 @@
 """The named transforms from a clip's keypoints to the model's windows, in the pyskl / mmaction2
-vocabulary: ConvertLayout -> TrimMissing -> FillGaps -> Resample -> SlidingWindows, then per window
+vocabulary: ConvertLayout -> ScaleImagePlane -> TrimMissing -> FillGaps -> Resample -> SlidingWindows, then per window
 FillGaps (all holes) -> Normalize -> PadToLength. `processing_gym_gesture.GymGestureProcessor` chains them.
 
 Self-contained (numpy and `skeleton` only): it travels with a saved model as part of its processor's
@@ -12,17 +12,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .skeleton import convert, normalize
+from .skeleton import convert, image_plane_in_scale, normalize
 
 @dataclass
 class ClipKeypoints:
     """One clip moving through the transforms: keypoints (T, J, C) in `layout` at `fps`, NaN in frames
-    with no person; `start_s` is the time of the first frame in the original clip."""
+    with no person; `start_s` is the time of the first frame in the original clip; `frame_size` (width,
+    height) of the frames whose x / width and y / height the keypoints are, None where unknown."""
 
     keypoints: np.ndarray
     layout: str
     fps: float
     start_s: float = 0.0
+    frame_size: tuple[int, int] | None = None
 
 
 def present_frames(keypoints: np.ndarray) -> np.ndarray:
@@ -85,6 +87,21 @@ class ConvertLayout:
             raise ValueError(f"keypoints must be (frames, joints, >={self.num_channels}), got {keypoints.shape}")
         converted = convert(keypoints[..., :self.num_channels], sequence.layout, self.layout)
         return replace(sequence, keypoints=converted, layout=self.layout)
+
+
+@dataclass
+class ScaleImagePlane:
+    """x / width and y / height into the model's `image_scale` (`skeleton.image_plane_in_scale`), for a
+    2-channel model and a clip of known `frame_size`; else the keypoints as they are."""
+
+    image_scale: str
+
+    def __call__(self, sequence: ClipKeypoints) -> ClipKeypoints:
+        if sequence.frame_size is None or sequence.keypoints.shape[-1] != 2:
+            return sequence
+        width, height = sequence.frame_size
+        return replace(sequence, keypoints=image_plane_in_scale(sequence.keypoints, int(width), int(height),
+                                                                self.image_scale))
 
 
 @dataclass

@@ -65,11 +65,16 @@ class PoseSequence:
     def model_coordinates(self, num_channels: int) -> np.ndarray:
         """The keypoints a model of `num_channels` channels reads (its config's geometry): 2, the image
         plane, x and y normalized to the frame's width and height, which every backend and keypoint source
-        has (MMPose's 3-D lifter included); 3, the backend's own x, y, z (MediaPipe's relative depth)."""
+        has (MMPose's 3-D lifter included); 3, the backend's own x, y, z (MediaPipe's relative depth). A
+        2-channel model's processor scales them to its `image_scale`, given `frame_size`."""
         if num_channels > 2:
             return self.keypoints
         image_plane = self.image_points / np.array([max(self.width, 1), max(self.height, 1)], np.float32)
         return np.where(np.isnan(self.keypoints[..., :1]), np.nan, image_plane).astype(np.float32)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return self.width, self.height
 
 
 class FrameObserver(Protocol):

@@ -209,7 +209,8 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BAC
             sequence = extract_clip(path, recognizer.backend, recognizer.config.sample_fps,
                                     max_duration=recognizer.max_duration)
             keypoints = sequence.model_coordinates(recognizer.config.num_channels)
-            result = recognizer.recognize_sequence(keypoints, sequence.layout, sequence.fps, sequence.detected)
+            result = recognizer.recognize_sequence(keypoints, sequence.layout, sequence.fps, sequence.detected,
+                                                   frame_size=sequence.frame_size)
             clip, windows = _samples(result, keypoints, sequence.layout, sequence.fps, sequence.detected, labels)
             if clip is None:  # nobody found: `predict` refuses such a clip outright
                 negative_clips.append({"file": str(path), "windows": 0, "predicted": None})

@@ -72,12 +72,13 @@ class EnrollmentClip:
     keypoints: np.ndarray
     layout: str
     fps: float
+    frame_size: tuple[int, int] | None = None  # (width, height) of the frames, None where unknown
 
 
 def clips_from_archive(path: str | Path, label: str, fps: float | None = None) -> list[EnrollmentClip]:
     """Every clip of `label` in a pose dataset or keypoint archive of any supported layout; `fps` overrides
     the archive's frame rate (Fit3D's archive is 50 fps, which it does not record)."""
-    from ..data.windows import load_pose_datasets
+    from ..data.windows import load_pose_datasets, row_frame_size
 
     label = normalize_label(label)
     clips = []
@@ -85,7 +86,7 @@ def clips_from_archive(path: str | Path, label: str, fps: float | None = None) -
         rows = dataset.filter(lambda row_label: row_label == label, input_columns=["label"])
         for row in rows.with_format("numpy"):
             clips.append(EnrollmentClip(str(row["clip_id"]), row["keypoints"], str(row["layout"]),
-                                       float(fps or row["fps"])))
+                                       float(fps or row["fps"]), row_frame_size(row)))
     if not clips:
         raise InputError(f"{path}: no clip labelled {label!r}")
     return clips
@@ -99,7 +100,7 @@ def clips_from_videos(paths, backend, config) -> list[EnrollmentClip]:
     for path in map(Path, paths):
         sequence = extract_clip(path, backend, config.sample_fps)
         clips.append(EnrollmentClip(path.name, sequence.model_coordinates(config.num_channels), sequence.layout,
-                                   sequence.fps))
+                                   sequence.fps, sequence.frame_size))
     return clips
 
 
@@ -111,7 +112,7 @@ def window_embeddings(model, clip: EnrollmentClip) -> tuple[np.ndarray, np.ndarr
     from ..data.windows import windows_from_sequence
     from ..model.modeling_gym_gesture import prototype_dim
 
-    windows = windows_from_sequence(clip.keypoints, clip.layout, clip.fps, model.config)
+    windows = windows_from_sequence(clip.keypoints, clip.layout, clip.fps, model.config, frame_size=clip.frame_size)
     if not len(windows):
         return np.zeros((0, prototype_dim(model.config)), np.float32), windows.spans
     device = next(model.parameters()).device

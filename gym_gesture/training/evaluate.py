@@ -70,14 +70,18 @@ def split_pose_datasets(model_source: str, data, split: str | None = None, known
 
 def recognize_clips(recognizer, datasets, description: str = "clips"):
     """Each clip of the pose datasets through `recognizer.recognize_sequence` (the path of predict): yields
-    the clip's row (label, clip_id, source_id, fps, layout, keypoints, detected) and its `SequenceResult`."""
+    the clip's row (label, clip_id, source_id, fps, width, height, layout, keypoints, detected) and its
+    `SequenceResult`."""
     from tqdm.auto import tqdm
 
+    from ..data.windows import row_frame_size
+
     for dataset in datasets:
-        rows = dataset.select_columns(["label", "clip_id", "source_id", "fps", "layout", "keypoints", "detected"])
+        rows = dataset.select_columns(["label", "clip_id", "source_id", "fps", "width", "height", "layout",
+                                       "keypoints", "detected"])
         for row in tqdm(rows.with_format("numpy"), total=len(rows), desc=description):
             yield row, recognizer.recognize_sequence(row["keypoints"], str(row["layout"]), float(row["fps"]),
-                                                     row["detected"])
+                                                     row["detected"], frame_size=row_frame_size(row))
 
 
 def _scores(true: np.ndarray, predicted: np.ndarray, label_ids: list[int]) -> dict:

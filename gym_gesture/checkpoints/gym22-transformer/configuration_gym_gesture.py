@@ -8,6 +8,9 @@ from transformers import GenerationConfig, PreTrainedConfig
 FUSIONS = ("transformer", "mlp", "cnn1d", "rnn", "lstm", "bilstm", "stgcn")
 POOLINGS = ("mean", "max")
 NORMALIZATIONS = ("hip_center_torso_scale",)
+# How a 2-channel model's image plane is scaled (`image_scale`), as `skeleton.IMAGE_SCALES` (this file imports
+# only transformers).
+IMAGE_SCALES = ("frame_axes", "longer_side")
 # What an enrolled class's prototypes are made of: "pose-spread", the windows' pose descriptors (joint
 # angles, limb heights, torso direction, the horizontal spread of wrists, elbows, knees and ankles, and their
 # motion; `pose_descriptor.pose_descriptor`); "pose", the same without the spreads, and "pooled", the
@@ -33,6 +36,10 @@ class GymGestureConfig(PreTrainedConfig):
             are the model's input geometry: 2, the image plane (x, y normalised to the frame's width and
             height), which every pose backend and keypoint source shares; 3, the backend's own x, y, z
             (MediaPipe's relative depth: what the 7-class checkpoint was trained on).
+        image_scale: how the 2-channel image plane is scaled: "longer_side", x and y in pixels over the
+            frame's longer side, so a pose has the same shape in a portrait and a landscape frame;
+            "frame_axes", x over the width and y over the height, as MediaPipe gives them (the default, and
+            every shipped checkpoint's: the input stretches with the frame's shape).
         layout: joint layout name (`gym_gesture.model.skeleton.LAYOUTS`); inference converts poses into it.
         d_model, num_heads, num_layers, ffn_dim, dropout: sizes of the fusion module
             (for the recurrent fusions `d_model` is the hidden size, for cnn1d the channel count, for stgcn
@@ -75,6 +82,7 @@ class GymGestureConfig(PreTrainedConfig):
     sample_fps: float | int = 30.0
     window_stride: int = 15
     normalization: str = "hip_center_torso_scale"
+    image_scale: str = "frame_axes"
     initializer_range: float = 0.02
     num_prototypes: int = 0
     prototype_thresholds: list[float] | None = None
@@ -106,6 +114,11 @@ class GymGestureConfig(PreTrainedConfig):
             raise ValueError(
                 f"normalization={self.normalization!r} is unknown; choose one of {', '.join(NORMALIZATIONS)}"
             )
+        if self.image_scale not in IMAGE_SCALES:
+            raise ValueError(f"image_scale={self.image_scale!r} is unknown; choose one of {', '.join(IMAGE_SCALES)}")
+        if self.image_scale != "frame_axes" and self.num_channels != 2:
+            raise ValueError(f"image_scale={self.image_scale!r} scales the 2-channel image plane; this model reads "
+                             f"num_channels={self.num_channels} (the backend's own coordinates, as they are)")
         for field in ("num_frames", "num_joints", "num_channels", "d_model", "num_heads", "num_layers",
                       "ffn_dim", "window_stride"):
             if getattr(self, field) < 1:

@@ -1,4 +1,4 @@
-"""Skeleton layouts, conversion between them and normalization: all in one place.
+"""Skeleton layouts, conversion between them, the image plane's scale and normalization: all in one place.
 
 A layout is an ordered list of joint names plus the bones drawn between them. Joint names are shared
 across layouts ("left_shoulder" means the same joint everywhere), which is what lets the conversion
@@ -240,6 +240,23 @@ def convert(keypoints: np.ndarray, source: str, target: str = CANONICAL_LAYOUT) 
         made[np.einsum("tj,...j->...t", (matrix > 0).astype(np.float32), lost) > 0] = np.nan
         converted = made if converted is None else np.where(np.isnan(converted), made, converted)
     return converted.astype(keypoints.dtype, copy=False)
+
+
+IMAGE_SCALES = ("frame_axes", "longer_side")
+
+
+def image_plane_in_scale(frame_axes: np.ndarray, width: int, height: int, image_scale: str) -> np.ndarray:
+    """x / width and y / height (the last axis' first two channels, as MediaPipe and the pose datasets hold
+    them) as a 2-channel model of `image_scale` reads them: "frame_axes", as they are (the models trained
+    before "longer_side", so a pose's shape depended on the frame's); "longer_side", both over the frame's
+    longer side, so a pose keeps its shape in a portrait clip, a landscape one, or one placed beside another.
+    A frame of unknown size (0: an archive that did not record it) leaves them as they are."""
+    if image_scale not in IMAGE_SCALES:
+        raise ValueError(f"image_scale={image_scale!r} is unknown; choose one of {', '.join(IMAGE_SCALES)}")
+    plane = frame_axes[..., :2]
+    if image_scale == "frame_axes" or width <= 0 or height <= 0:
+        return plane
+    return (plane * (np.array([width, height], np.float32) / max(width, height))).astype(np.float32)
 
 
 NORMALIZATIONS = ("hip_center_torso_scale",)
