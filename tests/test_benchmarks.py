@@ -66,3 +66,24 @@ def test_extract_ray_benchmark_measures_all_four_runs(tmp_path, capsys):
     assert 0 < report["ray_overhead_ms_per_clip"] < 1000
     assert "load average" in report["uptime_start"]
     assert "| ray | 2 |" in out.with_suffix(".md").read_text() and "| local | 1 |" in capsys.readouterr().out
+
+
+def test_the_clip_score_benchmark_reads_the_mean_that_predict_abstains_on(shared_data, model_dir):
+    """`benchmarks.clip_aggregates` compares other scores with the one the deployed path reads: its "mean"
+    is `recognize_sequence`'s clip probability, on a real gym5 pull-up clip and the shipped checkpoint."""
+    from benchmarks.clip_aggregates import SCORES, both_ways, clip_score
+    from gym_gesture.data.windows import load_pose_datasets, windows_from_sequence
+    from gym_gesture.inference.recognizer import Recognizer
+
+    row = load_pose_datasets(shared_data / "keypoints" / "gym5_mediapipe33.npz")[0].filter(
+        lambda clip_id: clip_id.endswith("pull_up_19"), input_columns="clip_id").with_format("numpy")[0]
+    recognizer = Recognizer.from_pretrained(model_dir, backend=None)
+    keypoints, layout, fps = row["keypoints"], str(row["layout"]), float(row["fps"])
+    probabilities = both_ways(recognizer.model, windows_from_sequence(keypoints, layout, fps, recognizer.config))
+    result = recognizer.recognize_sequence(keypoints, layout, fps, row["detected"])
+    assert probabilities.shape == (2, len(result.windows), 22)
+    assert clip_score(probabilities, "mean") == pytest.approx(result.clip_sample.probability, abs=1e-6)
+    assert result.clip_sample.predicted == "pull up"
+    scores = {score: clip_score(probabilities, score) for score in SCORES}
+    # 29 s of pull-ups: nearly every window is sure (the quartiles); a few unsure ones pull the mean below them.
+    assert scores["mean"] < 0.995 < scores["lower_quartile"] <= scores["median"]

@@ -130,3 +130,30 @@ def test_graph_partitions_cover_every_bone_of_every_layout():
         partitions = skeleton.graph_partitions(name)
         linked = (partitions > 0).any(axis=0)
         assert all(linked[a, b] and linked[b, a] for a, b in layout.bone_indices), name
+
+
+def test_the_hands_and_feet_layout_reads_mediapipes_hand_and_foot_points(real_keypoints):
+    """`h36m17_hands_feet` is H36M-17 plus MediaPipe's index, pinky, heel and foot index, as MediaPipe saw
+    them; a source without them (COCO) gives a hand or foot of no size, at the wrist and the ankle."""
+    layout = skeleton.H36M17_HANDS_FEET
+    converted = convert(real_keypoints, "mediapipe33", layout.name)
+    assert converted.shape == (len(real_keypoints), 25, 3)
+    np.testing.assert_array_equal(converted[:, :17], convert(real_keypoints, "mediapipe33"))
+    for name in ("left_index", "right_pinky", "left_heel", "right_foot_index"):
+        np.testing.assert_array_equal(_joint(converted, layout, name), _joint(real_keypoints, MEDIAPIPE33, name))
+    present = np.isfinite(converted[:, 0, 0])
+    # Standing and squatting in side view, the heel is below the ankle and the toes ahead of the heel.
+    heel, ankle = _joint(converted, layout, "left_heel")[present], _joint(converted, layout, "left_ankle")[present]
+    assert (heel[:, 1] > ankle[:, 1]).mean() > 0.9
+    assert np.median(np.linalg.norm(_joint(converted, layout, "left_foot_index")[present, :2] - heel[:, :2], axis=-1)) > 0.01
+    mirrored = mirror(normalize(converted, layout.name), layout.name)
+    np.testing.assert_array_equal(mirrored[:, layout.index["left_index"], 1],
+                                  normalize(converted, layout.name)[:, layout.index["right_index"], 1])
+
+    coco = real_keypoints[:, [MEDIAPIPE33.index[name] for name in COCO17.joints]]
+    from_coco = convert(coco, "coco17", layout.name)
+    np.testing.assert_allclose(from_coco[:, :17], converted[:, :17], atol=1e-6)
+    for side in ("left", "right"):
+        for point, parent in (("index", "wrist"), ("pinky", "wrist"), ("heel", "ankle"), ("foot_index", "ankle")):
+            np.testing.assert_array_equal(_joint(from_coco, layout, f"{side}_{point}"),
+                                          _joint(coco, COCO17, f"{side}_{parent}"))

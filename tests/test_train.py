@@ -314,8 +314,36 @@ def test_a_model_folder_records_the_recipe_it_was_trained_with(synthetic_npz, tm
     recorded = json.loads((tmp_path / "model" / RECIPE_FILE).read_text())
     defaults = {name: value for name, value in asdict(training.TrainingOptions()).items() if name != "resume"}
     assert recorded == {**defaults, **tiny, "seed": 2,
-                        "model": {**tiny["model"], "num_channels": 3, "image_scale": "frame_axes"}}
+                        "model": {**tiny["model"], "num_channels": 3, "image_scale": "frame_axes", "layout": "h36m17"}}
     assert json.loads((tmp_path / "model" / "training.json").read_text())["options"] == recorded
+
+
+def test_a_model_in_the_hands_and_feet_layout_trains_and_reads_mediapipes_hand_points(shared_data, tmp_path):
+    """`train --layout h36m17_hands_feet` on real MediaPipe poses (gym5): the model reads 25 joints, the
+    recipe says so, and predict's windows carry the hands MediaPipe saw, not the wrists standing in for them."""
+    from gym_gesture.data.windows import windows_from_sequence
+    from gym_gesture.inference.recognizer import Recognizer
+
+    from gym_gesture.model.skeleton import get_layout
+
+    archive = shared_data / "keypoints" / "gym5_mediapipe33.npz"
+    tiny = {"d_model": 16, "num_layers": 1, "num_heads": 2, "ffn_dim": 24, "num_frames": 30, "sample_fps": 10.0,
+            "window_stride": 15, "num_channels": 2}
+    (tmp_path / "tiny.json").write_text(json.dumps({"epochs": 1, "batch_size": 256, "threads": 1, "model": tiny}))
+    assert main(["train", "--data", str(archive), "--output-dir", str(tmp_path / "model"), "--recipe",
+                 str(tmp_path / "tiny.json"), "--layout", "h36m17_hands_feet"]) == 0
+    recognizer = Recognizer.from_pretrained(tmp_path / "model", backend=None)
+    assert (recognizer.config.layout, recognizer.config.num_joints) == ("h36m17_hands_feet", 25)
+    assert json.loads((tmp_path / "model" / RECIPE_FILE).read_text())["model"]["layout"] == "h36m17_hands_feet"
+    squat = load_pose_datasets(archive)[0].filter(lambda label: label == "squat", input_columns="label")[0]
+    keypoints = np.asarray(squat["keypoints"], np.float32)
+    windows = windows_from_sequence(keypoints, squat["layout"], squat["fps"], recognizer.config)
+    assert windows.keypoints.shape[2:] == (25, 2)
+    index = get_layout("h36m17_hands_feet").index
+    hand = np.linalg.norm(windows.keypoints[..., index["left_index"], :] - windows.keypoints[..., index["left_wrist"], :], axis=-1)
+    assert np.median(hand[windows.attention_mask.astype(bool)]) > 0.05  # in torso lengths
+    result = recognizer.recognize_sequence(keypoints, squat["layout"], squat["fps"], np.isfinite(keypoints).all((1, 2)))
+    assert result.probabilities.shape == (len(windows), 5)
 
 
 

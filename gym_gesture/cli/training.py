@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..core.errors import InputError, MissingFileError
-from ..model.skeleton import IMAGE_SCALES
+from ..model.skeleton import IMAGE_SCALES, MODEL_LAYOUTS
 from .options import add_backend, add_revision, check_writable
 
 
@@ -41,6 +41,9 @@ def _add_model_options(parser) -> None:
                        help="how 2 channels scale the image plane: longer_side, x and y over the frame's longer side "
                             "(a pose keeps its shape in any frame); frame_axes, x / width and y / height (the "
                             "models before it)")
+    model.add_argument("--layout", choices=MODEL_LAYOUTS, default=GIVEN_ONLY,
+                       help="the joints the model reads: h36m17 (every source has them), h36m17_hands_feet (with "
+                            "MediaPipe's hand and foot points; sources without them give the wrist and ankle)")
 
 
 def _training_options(args, recipe: dict | None = None):

@@ -21,7 +21,7 @@ from ..core.paths import RECIPES_DIR
 DEFAULT_RECIPE = RECIPES_DIR / "gym22-transformer.json"
 # The model options of the command line (`--d-model`, ...); a recipe's `model` may set any config field.
 MODEL_OPTIONS = ("d_model", "num_layers", "num_heads", "ffn_dim", "dropout", "num_frames", "sample_fps",
-                 "window_stride", "num_channels", "image_scale")
+                 "window_stride", "num_channels", "image_scale", "layout")
 
 
 @dataclass

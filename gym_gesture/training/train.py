@@ -135,9 +135,15 @@ def build_model(labels: list[str], options: TrainingOptions):
         model = _load_init_model(options.init_from, labels)
         _check_init_layout(model.config, options, options.init_from)
         return model
+    model_options = dict(options.model)
+    if "layout" in model_options:  # the joint count is the layout's
+        if model_options["layout"] not in skeleton.MODEL_LAYOUTS:
+            raise InputError(f"model options: layout={model_options['layout']!r} is no model layout; choose one of "
+                             f"{', '.join(skeleton.MODEL_LAYOUTS)}")
+        model_options["num_joints"] = skeleton.get_layout(model_options["layout"]).num_joints
     try:
         config = GymGestureConfig(fusion=options.fusion, id2label=dict(enumerate(labels)),
-                                  label2id={name: i for i, name in enumerate(labels)}, **options.model)
+                                  label2id={name: i for i, name in enumerate(labels)}, **model_options)
     except ValueError as error:  # the config checks the model options (--d-model, --num-heads, ...)
         raise InputError(f"model options: {error}") from error
     return GymGestureForSequenceClassification(config)

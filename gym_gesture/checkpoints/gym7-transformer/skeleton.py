@@ -4,7 +4,9 @@ A layout is an ordered list of joint names plus the bones drawn between them. Jo
 across layouts ("left_shoulder" means the same joint everywhere), which is what lets the conversion
 matrices and the left/right mirror be derived rather than written out by hand. Layouts: MediaPipe-33,
 COCO-17, OpenPose-18, Penn Action's 13 joints and Human3.6M-17 (`h36m17`), the canonical layout (the
-native output of MMPose's 3D lifters) that every other converts into.
+native output of MMPose's 3D lifters) that every other converts into; `h36m17_hands_feet` adds MediaPipe's
+hand (index, pinky) and foot (heel, foot index) points to it, which a source without them fills from the
+wrist and the ankle.
 
 Self-contained (numpy only): it travels with a saved model as part of its processor's remote code
 (`processing_gym_gesture.py`), so a Hub user's preprocessing and the package's are one implementation.
@@ -91,7 +93,7 @@ COCO17 = Layout(
 )
 
 # OpenPose's COCO-18 model. Its "neck" keypoint sits between the shoulders, which is H36M's thorax: it is
-# named so, and H36M's neck (the nose, see _DERIVED_H36M_JOINTS) stays the nose for every source.
+# named so, and H36M's neck (the nose, see _DERIVED_JOINTS) stays the nose for every source.
 OPENPOSE18 = Layout(
     "openpose18",
     (
@@ -128,20 +130,42 @@ H36M17 = Layout(
     ),
 )
 
-CANONICAL_LAYOUT = "h36m17"
-LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (MEDIAPIPE33, COCO17, OPENPOSE18, PENN13, H36M17)}
+# A grip (a hammer curl's thumbs up against a curl's palms forward) and a foot's pitch (a calf raise) show
+# only in these points; a model in this layout reads them where the source has them.
+_HAND_FEET_JOINTS = ("left_index", "left_pinky", "right_index", "right_pinky",
+                     "left_heel", "left_foot_index", "right_heel", "right_foot_index")
+H36M17_HANDS_FEET = Layout(
+    "h36m17_hands_feet",
+    H36M17.joints + _HAND_FEET_JOINTS,
+    H36M17.bones + (
+        ("left_wrist", "left_index"), ("left_wrist", "left_pinky"), ("left_index", "left_pinky"),
+        ("right_wrist", "right_index"), ("right_wrist", "right_pinky"), ("right_index", "right_pinky"),
+        ("left_ankle", "left_heel"), ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
+        ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"), ("right_ankle", "right_foot_index"),
+    ),
+)
 
-# The H36M joints a source lacks, made from joints it has: each entry lists the ways to make it, best
-# first; a joint is the mean of the first way whose joints the source has, and of the next way in frames
-# where a joint of the first is missing (OpenPose often loses the ears, never the whole head).
+CANONICAL_LAYOUT = "h36m17"
+LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in
+                              (MEDIAPIPE33, COCO17, OPENPOSE18, PENN13, H36M17, H36M17_HANDS_FEET)}
+# The layouts a model reads: what `convert` may make joints for that a source lacks (`_DERIVED_JOINTS`).
+MODEL_LAYOUTS = ("h36m17", "h36m17_hands_feet")
+
+# The joints of a model layout that a source lacks, made from joints it has: each entry lists the ways to
+# make it, best first; a joint is the mean of the first way whose joints the source has, and of the next way
+# in frames where a joint of the first is missing (OpenPose often loses the ears, never the whole head).
 # The one place that says what stands in for a missing joint: H36M's "neck" is the nose in every source
 # with a face; Penn Action annotates a single "head" joint and no face, so its head stands in for the nose.
-_DERIVED_H36M_JOINTS: dict[str, tuple[tuple[str, ...], ...]] = {
+# A source without hand or foot points (COCO, OpenPose, Penn Action, MMPose's lifter) gives the wrist and
+# the ankle for them: a hand or foot of no size, which says nothing of the grip.
+_DERIVED_JOINTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "pelvis": (("left_hip", "right_hip"),),
     "thorax": (("left_shoulder", "right_shoulder"),),
     "spine": (("left_hip", "right_hip", "left_shoulder", "right_shoulder"),),
     "neck": (("nose",), ("head",)),
     "head": (("left_ear", "right_ear"), ("left_eye", "right_eye"), ("nose",)),
+    **{f"{side}_{point}": ((f"{side}_wrist",),) for side in ("left", "right") for point in ("index", "pinky")},
+    **{f"{side}_{point}": ((f"{side}_ankle",),) for side in ("left", "right") for point in ("heel", "foot_index")},
 }
 
 
@@ -205,7 +229,7 @@ def conversion_matrices(source: str, target: str = CANONICAL_LAYOUT) -> list[np.
     src, dst = get_layout(source), get_layout(target)
     joint_ways = []
     for joint in dst.joints:
-        ways = ((joint,),) + (_DERIVED_H36M_JOINTS.get(joint, ()) if target == "h36m17" else ())
+        ways = ((joint,),) + (_DERIVED_JOINTS.get(joint, ()) if target in MODEL_LAYOUTS else ())
         available = [way for way in ways if all(parent in src.index for parent in way)]
         if not available:
             raise ValueError(f"cannot convert layout {source!r} into {target!r}: no joint {joint!r}")
