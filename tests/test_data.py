@@ -291,3 +291,30 @@ def test_window_dataset_adds_the_synthetic_outliers_as_outlier_labels():
     batch = dataset.__getitems__(list(range(len(labels))))
     assert [item["labels"] for item in batch[:len(labels)]] == labels.tolist()
     assert len(batch) > len(labels) and all(item["labels"] == -1 for item in batch[len(labels):])
+
+
+def test_an_aspect_stretch_turns_a_landscape_reading_of_a_real_pose_into_the_portrait_one(shared_data):
+    """`train --augment-aspect`: a 2-channel model reads x / width and y / height, so the same pixels in a
+    portrait frame are another shape than in a landscape one. `stretch_aspect` by the frames' ratio turns the
+    windows of one into those of the other, up to each window's size; real MediaPipe push-ups of gym5."""
+    config = GymGestureConfig(num_channels=2, num_frames=30, sample_fps=10.0, window_stride=5)
+    row = load_pose_dataset(shared_data / "keypoints" / "gym5_mediapipe33.npz").filter(
+        lambda clip_id: clip_id.endswith("push_up_57"), input_columns="clip_id").with_format("numpy")[0]
+    landscape = np.asarray(row["keypoints"], np.float32)[..., :2]  # as 1280x720 frames
+    portrait = landscape * np.array([1280 / 720, 720 / 1280], np.float32)  # the same pixels, 720x1280 frames
+    windows = [data.windows_from_sequence(keypoints, "mediapipe33", float(row["fps"]), config).keypoints
+               for keypoints in (landscape, portrait)]
+
+    def shape_difference(a, b):  # after the best scale per window, relative to the window's size
+        flat_a, flat_b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+        scale = (flat_a * flat_b).sum(1) / (flat_a * flat_a).sum(1)
+        return np.linalg.norm(flat_b - scale[:, None] * flat_a, axis=1) / np.linalg.norm(flat_b, axis=1)
+
+    assert shape_difference(*windows).min() > 0.1
+    stretched = data.stretch_aspect(windows[0], np.full(len(windows[0]), (1280 / 720) ** 2))
+    assert shape_difference(stretched, windows[1]).max() < 1e-4
+    augment = data.Augmentation(mirror=0.0, rotation_degrees=0.0, scale=(1.0, 1.0), speed=(1.0, 1.0),
+                                joint_dropout=0.0, aspect=1.8)
+    ratios = augment(windows[0], np.ones(windows[0].shape[:2], np.int64), np.random.default_rng(0))[0][..., 0] / windows[0][..., 0]
+    assert 1 / 1.8 ** 0.5 - 1e-4 < ratios[np.abs(windows[0][..., 0]) > 1e-3].min() < 0.8
+    assert 1.2 < ratios[np.abs(windows[0][..., 0]) > 1e-3].max() < 1.8 ** 0.5 + 1e-4

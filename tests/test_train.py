@@ -89,10 +89,15 @@ def test_resume_without_checkpoint_is_a_clear_error(synthetic_npz, tmp_path, cap
     assert "no checkpoint" in capsys.readouterr().err
 
 
-def test_synthetic_outliers_without_an_outlier_weight_is_a_clear_error(synthetic_npz, tmp_path, capsys):
+def test_training_options_out_of_range_are_clear_errors(synthetic_npz, tmp_path, capsys):
     assert main(["train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path),
                  "--synthetic-outliers", "0.25"]) == 1
     assert "set outlier_exposure too" in capsys.readouterr().err
+    assert main(["train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path), "--augment-aspect", "0.5"]) == 1
+    assert "augment_aspect is the largest stretch of x against y, at least 1: got 0.5" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse refuses a layout no model reads
+        main(["train", "--data", str(synthetic_npz), "--output-dir", str(tmp_path), "--layout", "coco17"])
+    assert "invalid choice: 'coco17'" in capsys.readouterr().err
 
 
 def test_init_from_with_other_labels_keeps_the_fusion_and_resets_the_head(trained_model, tmp_path, caplog):

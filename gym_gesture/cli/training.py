@@ -100,6 +100,9 @@ def _add_training_arguments(parser) -> None:
                                f"({default.synthetic_outliers:g}: none; needs --outlier-exposure)")
     training.add_argument("--no-augment", dest="augment", action="store_false", default=GIVEN_ONLY,
                           help="no mirror / rotation / scale / speed / joint dropout")
+    training.add_argument("--augment-aspect", type=float, default=GIVEN_ONLY, metavar="FACTOR",
+                          help="also stretch x against y by up to this factor either way, as frames of other shapes "
+                               f"show a pose to a 2-channel model ({default.augment_aspect:g}: never)")
     training.add_argument("--threads", type=int, default=GIVEN_ONLY,
                           help="torch CPU threads (torch's, all cores; use 1 on a busy machine)")
     _add_model_options(parser)

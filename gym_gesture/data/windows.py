@@ -282,13 +282,26 @@ def class_weights(labels: np.ndarray, num_classes: int, power: float = 1.0) -> n
     return weights
 
 
+def stretch_aspect(keypoints: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Windows (N, T, J, C) with x against y stretched by `factors` (N,), at the same overall size: x times
+    the factor's square root, y over it. Up to scale, what a frame of another shape does to a pose read as
+    x / width and y / height."""
+    root = np.sqrt(np.asarray(factors, np.float32))[:, None, None]
+    stretched = keypoints.copy()
+    stretched[..., 0] *= root
+    stretched[..., 1] /= root
+    return stretched
+
+
 @dataclass
 class Augmentation:
     """Random training-time changes of normalized windows, applied to a whole batch at once.
 
     mirror: probability of a left/right mirror (`skeleton.mirror`); rotation_degrees: in-plane
     rotation range; scale: per-axis scale range; speed: playback speed range (frames past the
-    window's end become padding); joint_dropout: probability of zeroing a joint in a window.
+    window's end become padding); joint_dropout: probability of zeroing a joint in a window; aspect: x
+    against y stretched by a factor drawn log-uniformly from [1 / aspect, aspect] (1: never), the same pose
+    as frames of other shapes give it to a model reading x / width and y / height.
     """
 
     layout: str = skeleton.CANONICAL_LAYOUT
@@ -297,6 +310,7 @@ class Augmentation:
     scale: tuple[float, float] = (0.85, 1.15)
     speed: tuple[float, float] = (0.8, 1.25)
     joint_dropout: float = 0.05
+    aspect: float = 1.0
 
     def __call__(self, keypoints: np.ndarray, attention_mask: np.ndarray,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -312,6 +326,8 @@ class Augmentation:
         keypoints[..., 0] = cos * x - sin * y
         keypoints[..., 1] = sin * x + cos * y
         keypoints *= rng.uniform(*self.scale, (batch, 1, 1, channels)).astype(np.float32)
+        if self.aspect > 1:  # drawn only then, so that recipes without it train as they did
+            keypoints = stretch_aspect(keypoints, np.exp(rng.uniform(-np.log(self.aspect), np.log(self.aspect), batch)))
 
         # Speed change: output frame t shows time t * speed, interpolated; past the last valid
         # frame it is padding, so the valid frames stay first.

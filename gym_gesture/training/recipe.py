@@ -52,6 +52,10 @@ class TrainingOptions:
     # trained on with the `outlier_exposure` weight (0: none).
     synthetic_outliers: float = 0.0
     augment: bool = True
+    # With `augment`: x against y stretched by up to this factor either way (`data.Augmentation.aspect`;
+    # 1: never). A 2-channel model reads x / width and y / height, so a portrait clip placed in a landscape
+    # frame shows its person 3.2 times narrower than the clip alone does.
+    augment_aspect: float = 1.0
     # Clip id -> [[start, end], ...] seconds from the clip's first frame whose windows are not trained on:
     # where a clip's pose track is not its exercise (the tracker on a bystander, a close-up, a caption
     # card). Its windows still count in validation and test, which take clips as they are.

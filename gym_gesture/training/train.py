@@ -193,6 +193,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         raise InputError(f"synthetic_outliers is a share of each batch, in [0, 1]: got {options.synthetic_outliers}")
     if options.synthetic_outliers and not options.outlier_exposure:
         raise InputError("synthetic_outliers train with the outlier_exposure weight: set outlier_exposure too")
+    if options.augment_aspect < 1:
+        raise InputError(f"augment_aspect is the largest stretch of x against y, at least 1: got {options.augment_aspect}")
     output_dir = Path(output_dir)
     # torch's default uses every core (2 cores: 100 epochs on the real set in about 3 min); on a machine
     # busy with other work, threads that wait on each other are several times slower than --threads 1.
@@ -257,7 +259,8 @@ def train(data, output_dir: str | Path, options: TrainingOptions | None = None, 
         outliers = outliers.subset(window_data.split_indices(outliers, outlier_clips, split)["train"])
         num_outlier_windows += len(outliers)
         train_windows = window_data.concatenate_windows([train_windows, outliers])
-    augmentation = window_data.Augmentation(layout=config.layout) if options.augment else None
+    augmentation = (window_data.Augmentation(layout=config.layout, aspect=options.augment_aspect)
+                    if options.augment else None)
     if options.synthetic_outliers and config.layout != skeleton.CANONICAL_LAYOUT:
         raise InputError(f"synthetic_outliers take the {skeleton.CANONICAL_LAYOUT} layout apart, not {config.layout}")
     synthetic = SyntheticOutliers(options.synthetic_outliers) if options.synthetic_outliers else None
