@@ -30,9 +30,9 @@ def both_ways(model, windows) -> np.ndarray:
     from gym_gesture.inference.recognizer import window_probabilities
     from gym_gesture.model.skeleton import mirror
 
-    mirrored = mirror(windows.keypoints, model.config.layout) * windows.attention_mask[..., None, None]
-    return np.stack([window_probabilities(model, windows.keypoints, windows.attention_mask),
-                     window_probabilities(model, np.ascontiguousarray(mirrored, np.float32), windows.attention_mask)])
+    mirrored = mirror(windows.keypoints, model.config.layout)  # padding frames are zeros, and stay so
+    return np.stack([window_probabilities(model, keypoints, windows.attention_mask)
+                     for keypoints in (windows.keypoints, mirrored)])
 
 
 def clip_window_probabilities(model_dir: str, data: list[str], unseen: list[str]) -> dict[str, list[np.ndarray]]:

@@ -64,6 +64,10 @@ _LIMBS = (
 )
 _TORSO = (("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"))
 _FACE = (("nose", "left_eye"), ("nose", "right_eye"), ("left_eye", "left_ear"), ("right_eye", "right_ear"))
+_FEET = (
+    ("left_ankle", "left_heel"), ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
+    ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"), ("right_ankle", "right_foot_index"),
+)
 
 MEDIAPIPE33 = Layout(
     "mediapipe33",
@@ -75,11 +79,7 @@ MEDIAPIPE33 = Layout(
         "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
         "left_heel", "right_heel", "left_foot_index", "right_foot_index",
     ),
-    _LIMBS + _TORSO + (
-        ("left_wrist", "left_index"), ("right_wrist", "right_index"),
-        ("left_ankle", "left_heel"), ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
-        ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"), ("right_ankle", "right_foot_index"),
-    ) + _FACE,
+    _LIMBS + _TORSO + (("left_wrist", "left_index"), ("right_wrist", "right_index")) + _FEET + _FACE,
 )
 
 COCO17 = Layout(
@@ -140,9 +140,7 @@ H36M17_HANDS_FEET = Layout(
     H36M17.bones + (
         ("left_wrist", "left_index"), ("left_wrist", "left_pinky"), ("left_index", "left_pinky"),
         ("right_wrist", "right_index"), ("right_wrist", "right_pinky"), ("right_index", "right_pinky"),
-        ("left_ankle", "left_heel"), ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
-        ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"), ("right_ankle", "right_foot_index"),
-    ),
+    ) + _FEET,
 )
 
 CANONICAL_LAYOUT = "h36m17"
