@@ -1,23 +1,30 @@
 """The real clips of `../shared/data` made ready for training and for the leave-exercise-out protocol.
 
-    python -m benchmarks.data_folds --clips22 ../shared/data/clips22 --unknown /tmp/unknown_mp10 --out /tmp/folds
+    python -m benchmarks.data_folds --clips22 ../shared/data/clips22 --out /tmp/folds       # the manifests
+    gym-gesture extract /tmp/folds/unknown_views.json --out /tmp/unknown_views_mp10 --fps 10 --other-exercises
+    python -m benchmarks.data_folds --clips22 ../shared/data/clips22 --unknown /tmp/unknown_views_mp10 --out /tmp/folds
 
 writes:
-- `OUT/clips22_views.json`, a manifest for `gym-gesture extract`: every clips22 clip with its source (the
-  takes of one performance filmed from two sides share one, `same_take_group`, so no split puts them on
-  both sides), and each split-screen clip (`yellownega_Plan-Master__*` whose frame is over
-  `SPLIT_SCREEN_ASPECT` times as wide as high: a front and a side view of one person side by side) as two
-  clips, its left and right halves, of one source. The manifest calls every Plan-Master clip split-screen,
-  but the two chest fly clips are single views (about 2:1; the split ones are about 3.2:1);
-- `OUT/unknown_fold0`, `OUT/unknown_fold1`: the pose dataset of `unknown/` (extracted with
-  `--other-exercises`) cut by exercise type into two folds, to train on as outliers (and calibrate against);
+- `OUT/clips22_views.json` and `OUT/unknown_views.json`, manifests for `gym-gesture extract` of `clips22/`
+  and of `unknown/` (beside it): every clip with its source (the takes of one performance filmed from two
+  sides share one, `same_take_group`, so no split puts them on both sides), and each split-screen clip
+  (`yellownega_Plan-Master__*` whose frame is over `SPLIT_SCREEN_ASPECT` times as wide as high: a front and
+  a side view of one person side by side) as two clips, its left and right halves, of one source. The
+  manifest calls every Plan-Master clip split-screen, but the two chest fly clips are single views (about
+  2:1; the split ones are about 3.2:1). Whole, a split-screen frame shows a person squeezed sideways to a
+  model that reads x / width and y / height, which no camera a user holds does: 11 of the 45 clips of
+  `unknown/` are such clips;
+- with `--unknown` (the pose dataset of `unknown_views.json`): `OUT/unknown_fold0`, `OUT/unknown_fold1`, it
+  cut by exercise type into two folds, to train on as outliers (and calibrate against);
   `OUT/unknown_held_out0`, `OUT/unknown_held_out1`: each fold's types alone, to measure on. A model trained
   with fold 0's types as outliers is measured on `unknown_held_out1`, types neither it nor its thresholds saw,
   and `OUT/unknown_unseen` (both folds' types) measures a model trained with none of them;
-  `OUT/unknown_held_out0_videos.json`, `OUT/unknown_held_out1_videos.json`: the videos of each fold's types
-  (from `unknown/manifest.json` beside `--clips22`), for `gym-gesture evaluate-videos`, the deployed path.
-  Near variants stay in one fold (side plank and its hip dips, the rows, the push-up variants, the rear-delt
-  pulls, the triceps isolations, the single-leg squats), so that a held-out type never has its twin in training.
+- `OUT/unknown_held_out0_videos.json`, `OUT/unknown_held_out1_videos.json`: the views of each fold's types,
+  for `gym-gesture evaluate-videos`, the deployed path.
+  The folds balance the types' videos (a split-screen clip counts once, so the folds are the ones the shipped
+  checkpoint was trained on). Near variants stay in one fold (side plank and its hip dips, the rows, the
+  push-up variants, the rear-delt pulls, the triceps isolations, the single-leg squats), so that a held-out
+  type never has its twin in training.
   Types that the keypoint archives already hold as outliers (front raise, shrug, situp) are in both folds'
   training side (`ARCHIVE_TYPES`) and never measured as unseen;
 - `OUT/folds.json`: the types of each fold.
@@ -47,10 +54,11 @@ def _is_split_screen(path: Path) -> bool:
     return info.width >= SPLIT_SCREEN_ASPECT * info.height
 
 
-def clips22_views(clips22: Path) -> list[dict]:
+def manifest_views(folder: Path) -> list[dict]:
+    """The clips of `folder/manifest.json` as views: split-screen clips cut in their halves, of one source."""
     entries = []
-    for entry in json.loads((clips22 / "manifest.json").read_text()):
-        path = (clips22 / entry["file"]).resolve()
+    for entry in json.loads((folder / "manifest.json").read_text()):
+        path = (folder / entry["file"]).resolve()
         source = entry.get("same_take_group") or path.stem
         if _is_split_screen(path):
             entries += [{"file": str(path), "label": entry["label"], "clip_id": f"{path.stem}-{half}",
@@ -77,33 +85,41 @@ def type_folds(counts: dict[str, int]) -> list[list[str]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips22", type=Path, required=True)
-    parser.add_argument("--unknown", type=Path, required=True, help="pose dataset of unknown/ (extract --other-exercises)")
+    parser.add_argument("--unknown", type=Path, default=None,
+                        help="pose dataset of OUT/unknown_views.json (extract --other-exercises), to cut into folds")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     from collections import Counter
 
     from gym_gesture.data.dataset import load_pose_dataset
 
+    def write(name: str, content) -> None:
+        (args.out / name).write_text(json.dumps(content, indent=1) + "\n")
+
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "clips22_views.json").write_text(json.dumps(clips22_views(args.clips22), indent=1) + "\n")
+    write("clips22_views.json", manifest_views(args.clips22))
+    unknown_videos = args.clips22.parent / "unknown"
+    views = manifest_views(unknown_videos)
+    write("unknown_views.json", views)
+    folds = type_folds(Counter(entry["label"] for entry in json.loads((unknown_videos / "manifest.json").read_text())))
+    for index, fold in enumerate(folds):
+        write(f"unknown_held_out{index}_videos.json", [view for view in views if view["label"] in fold])
+    write("folds.json", {"held_out_types": folds, "in_both": list(ARCHIVE_TYPES), "near_variants": NEAR_VARIANTS})
+    for index, fold in enumerate(folds):
+        print(f"fold {index}: {', '.join(fold)}")
+    if args.unknown is None:
+        print(f"next: gym-gesture extract {args.out / 'unknown_views.json'} --out UNKNOWN --fps 10 --other-exercises, "
+              f"then this again with --unknown UNKNOWN")
+        return
     unknown = load_pose_dataset(args.unknown)
-    folds = type_folds(Counter(unknown["label"]))
+
     def save(types, name: str) -> None:
         unknown.filter(lambda label: label in types, input_columns=["label"]).save_to_disk(str(args.out / name))
 
-    unknown_videos = args.clips22.parent / "unknown"
-    videos = json.loads((unknown_videos / "manifest.json").read_text())
     for index, fold in enumerate(folds):
         save(set(fold) | set(ARCHIVE_TYPES), f"unknown_fold{index}")
         save(set(fold), f"unknown_held_out{index}")
-        manifest = [{"file": str(unknown_videos / video["file"]), "label": video["label"]}
-                    for video in videos if video["label"] in fold]
-        (args.out / f"unknown_held_out{index}_videos.json").write_text(json.dumps(manifest, indent=1) + "\n")
     save(set(folds[0]) | set(folds[1]), "unknown_unseen")
-    (args.out / "folds.json").write_text(json.dumps({"held_out_types": folds, "in_both": list(ARCHIVE_TYPES),
-                                                     "near_variants": NEAR_VARIANTS}, indent=1) + "\n")
-    for index, fold in enumerate(folds):
-        print(f"fold {index}: {', '.join(fold)}")
 
 
 if __name__ == "__main__":

@@ -130,18 +130,45 @@ def test_the_default_models_split_keeps_each_take_on_one_side(shared_data):
     split-screen clip are one source in the shipped model's split.json: never on both sides of it."""
     import json
 
-    from benchmarks.data_folds import clips22_views
+    from benchmarks.data_folds import manifest_views
 
     from gym_gesture.core.paths import DEFAULT_MODEL_DIR
 
     split = json.loads((DEFAULT_MODEL_DIR / "split.json").read_text())
     part_of = {source: part for part, sources in split.items() for source in sources}
-    views = clips22_views(shared_data / "clips22")
+    views = manifest_views(shared_data / "clips22")
     grouped = [view for view in views if view["source_id"] != view["clip_id"]]
     assert len(grouped) >= 30  # 9 takes filmed twice, 18 split-screen clips cut in two
     for view in views:
         assert view["source_id"] in part_of, view
     assert not {view["clip_id"] for view in grouped} & set(part_of)
+
+
+def test_split_screen_clips_of_the_unknown_exercises_are_cut_into_views_and_the_folds_stay(shared_data, tmp_path):
+    """`unknown/` holds 11 split-screen clips (a front and a side view side by side, 3:1 to 4.5:1): the
+    manifests cut each into its two halves, of one source, so that no measurement reads a person squeezed
+    sideways; the exercise types' folds are still those the shipped checkpoint was measured on."""
+    import json
+
+    from benchmarks.data_folds import SPLIT_SCREEN_ASPECT, main
+
+    from gym_gesture.core.paths import DEFAULT_MODEL_DIR
+    from gym_gesture.pose.video import probe
+
+    main(["--clips22", str(shared_data / "clips22"), "--out", str(tmp_path)])
+    views = json.loads((tmp_path / "unknown_views.json").read_text())
+    halves = [view for view in views if "crop" in view]
+    assert len(views) == 56 and len(halves) == 22
+    for left, right in zip(halves[::2], halves[1::2]):
+        assert left["file"] == right["file"] and left["source_id"] == right["source_id"] != left["clip_id"]
+        assert (left["crop"], right["crop"]) == ([0.0, 0.0, 0.5, 1.0], [0.5, 0.0, 1.0, 1.0])
+        info = probe(left["file"])
+        assert info.width / 2 < SPLIT_SCREEN_ASPECT * info.height <= info.width  # the whole over 2.5:1, a half under
+    held_out = json.loads((DEFAULT_MODEL_DIR / "calibration.json").read_text())["protocol"]["held_out_types"]
+    folds = json.loads((tmp_path / "folds.json").read_text())["held_out_types"]
+    assert folds[0] == sorted(held_out["per_type"])
+    videos = json.loads((tmp_path / "unknown_held_out0_videos.json").read_text())
+    assert {view["label"] for view in videos} == set(folds[0]) and len(videos) == 24  # 18 clips, 6 of them halved
 
 
 def test_excluded_spans_drop_only_the_windows_of_their_clip_that_overlap_them():

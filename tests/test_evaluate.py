@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO_ROOT
 from synthetic_poses import write_synthetic_npz
 
-from gym_gesture.training.calibration import PEOPLE_ONLY, calibrate
+from gym_gesture.training.calibration import PEOPLE_ONLY, calibrate, format_trade_off
 from gym_gesture.cli import main
 from gym_gesture.training.evaluate import evaluate
 from gym_gesture.inference.recognizer import Recognizer
@@ -225,7 +225,19 @@ def test_calibrate_on_clips_keeps_the_clips_named_right(trained_model, synthetic
             continue
         best = max(row["exercise_named_right"] for row in levels["clips"])
         (chosen,) = [row for row in levels["clips"] if row["threshold"] == result["thresholds"][name]]
-        assert chosen["exercise_named_right"] >= best - 0.05
+        if name != "min_probability":  # the probability is last set by the budget on known clips, below
+            assert chosen["exercise_named_right"] >= best - 0.05
+    # Every reason counted, the known validation clips abstained on: here two of nine synthetic russian twists
+    # move less than the default motion threshold, over the 0.05 budget whatever the probability threshold,
+    # so the rules' probability threshold stays and the printout says why (lowering it: test_timeline.py).
+    known = result["known_abstain_rate"]["clips"]
+    abstained = result["held_out_clips_abstained"]
+    assert known == round(len(abstained) / result["samples"]["clips"]["exercise"], 4) > result["max_abstained"]
+    assert all(clip["abstain"].startswith("no exercise motion") for clip in abstained)
+    probability = result["thresholds"]["min_probability"]
+    assert result["min_probability_by_rules"] == probability
+    assert (f"kept, {probability:g} -> {probability:g}; known clips abstained on, every reason counted: {known:.3f} "
+            "(over the budget") in format_trade_off(result)
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from gym_gesture.analysis.prediction import Segment
 from gym_gesture.analysis.segments import (ClassifiedWindow, RawSegment, SegmentTracker, segments_from_windows,
                                            smooth_probabilities)
 from gym_gesture.analysis.sets import SET_END_AFTER_REP_S, SET_REST_S, clip_sets
-from gym_gesture.training.calibration import calibrate_threshold, raise_probability
+from gym_gesture.training.calibration import abstained_share, calibrate_threshold, probability_within_budget
 
 LABELS = ("push up", "squat", "plank")
 
@@ -149,20 +149,24 @@ def test_calibration_trade_off():
         calibrate_threshold(exercises, walking, "min_speed", candidates)
 
 
-def test_the_probability_is_raised_as_far_as_the_known_clips_budget_allows():
+def test_the_probability_threshold_is_as_high_as_the_known_clips_budget_allows():
     """Twenty known clips: one still (abstained on as no motion whatever the probability), one at 0.32, one at
-    0.42, the rest at 0.9. One clip in twenty (0.05) to spend: the still one spends it, and the threshold
-    rises to 0.30, just under 0.32; two clips: to 0.40; three: to 0.90. A threshold already over the budget
-    stays where it is."""
+    0.42, the rest at 0.9. One clip in twenty (0.05) to spend: the still one spends it, and the threshold is
+    0.30, just under 0.32, whether the rules chose 0.1 (raised) or 0.6 (lowered: at 0.6 three clips in twenty
+    are abstained on); two clips: 0.40; three: 0.90. With no clip to spend, the still one is over the budget
+    whatever the probability, and the rules' choice stays."""
     probabilities = [0.95, 0.32, 0.42] + [0.9] * 17
     exercises = [_sample(probability=p, motion=0.0 if i == 0 else 0.3, label="squat")
                  for i, p in enumerate(probabilities)]
     thresholds = AbstainThresholds(min_probability=0.1, min_motion=0.05)
-    assert raise_probability(exercises, thresholds, max_abstained=0.05) == 0.3
-    assert raise_probability(exercises, thresholds, max_abstained=0.10) == 0.4
-    assert raise_probability(exercises, thresholds, max_abstained=0.15) == 0.9
-    assert raise_probability(exercises, thresholds, max_abstained=0.0) == 0.1
-    assert raise_probability(exercises, replace(thresholds, min_probability=0.6), max_abstained=0.05) == 0.6
+    assert probability_within_budget(exercises, thresholds, max_abstained=0.05) == 0.3
+    assert probability_within_budget(exercises, thresholds, max_abstained=0.10) == 0.4
+    assert probability_within_budget(exercises, thresholds, max_abstained=0.15) == 0.9
+    assert probability_within_budget(exercises, thresholds, max_abstained=0.0) == 0.1
+    too_high = replace(thresholds, min_probability=0.6)
+    assert abstained_share(exercises, too_high) == 0.15
+    assert probability_within_budget(exercises, too_high, max_abstained=0.05) == 0.3
+    assert probability_within_budget(exercises, too_high, max_abstained=0.0) == 0.6
 
 
 def test_motion_energy_on_real_clips_holds_reps_and_no_person(shared_data, mediapipe_pose):

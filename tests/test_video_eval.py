@@ -97,6 +97,24 @@ def test_real_videos(recognizer, model_dir, shared_data, tmp_path):
     assert json.loads(json.dumps(result)) == result
 
 
+def test_a_manifests_crop_is_the_view_predict_reads(recognizer, model_dir, shared_data, tmp_path):
+    """A real split-screen clip (a cable lateral raise, front and side views side by side, 1064x300): each
+    view the manifest crops is read alone, as `extract` reads it. The front view is a lateral raise to the
+    default model; the whole frame, a person squeezed sideways, is a hammer curl (0.81), and so it was read
+    for both views before evaluate-videos passed the crop on."""
+    clip = str(shared_data / "clips22" / "lateral raises"
+               / "yellownega_Plan-Master__Cable_Low_Single_Arm_Lateral_Raise.mp4")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps([{"file": clip, "label": "lateral raises", "clip_id": "whole"},
+                                    {"file": clip, "label": "lateral raises", "clip_id": "front",
+                                     "crop": [0.0, 0.0, 0.5, 1.0]}]))
+    result = evaluate_videos(model_dir, [manifest], recognizer=recognizer, progress=False)
+    predicted = {row["clip_id"]: row["predicted"] for row in result["rows"]}
+    assert predicted == {"front": "lateral raises", "whole": "hammer curl"}, result["rows"]
+    with pytest.raises(ValueError, match="no crop with an observer"):
+        recognizer.predict(clip, overlay_path=tmp_path / "overlay.mp4", crop=(0.0, 0.0, 0.5, 1.0))
+
+
 def test_split_needs_the_models_split_file(recognizer, model_dir, tmp_path):
     model_copy = tmp_path / "model"
     shutil.copytree(model_dir, model_copy, ignore=shutil.ignore_patterns("split.json"))

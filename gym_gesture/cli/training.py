@@ -287,8 +287,8 @@ def add_calibrate_arguments(parser) -> None:
     parser.add_argument("--max-lost", type=float, default=0.01, metavar="F",
                         help="share of the held-out samples named right a threshold may cost (default 0.01)")
     parser.add_argument("--max-abstained", type=float, default=0.05, metavar="F",
-                        help="then raise the probability threshold while at most this share of the held-out samples "
-                             "of known exercises is abstained on (default 0.05)")
+                        help="then set the probability threshold as high as abstaining on at most this share of the "
+                             "held-out samples of known exercises allows, raised or lowered (default 0.05)")
     parser.add_argument("--level", choices=("windows", "clips"), default="windows",
                         help="choose on windows (default: few negative clips still give many windows) or on "
                              "clips, what a user is shown (when there are enough negative clips)")

@@ -305,17 +305,19 @@ class Recognizer:
             return extract_clip(video_path, self.backend, float(self.config.sample_fps), max_duration=self.max_duration)
 
     def predict(self, video_path: str | Path, top_k: int = 5, overlay_path: str | Path | None = None,
-                progress=None) -> Prediction:
+                progress=None, crop: tuple[float, float, float, float] | None = None) -> Prediction:
         """Recognize the exercise in one clip.
 
         progress: optional `progress(fraction, stage)` called as each stage (`STAGES`) advances.
+        crop: (left, top, right, bottom) fractions of the frame to read as if the clip had been filmed so,
+        as `extract` reads a manifest's `crop` (one view of a split-screen clip); not with an overlay.
         Raises FileNotFoundError / ValueError for a missing or unreadable file or one over the duration
         cap, and `NoPersonError` when nobody is found.
         """
         with self._lock:
-            return self._predict(video_path, top_k, overlay_path, progress)
+            return self._predict(video_path, top_k, overlay_path, progress, crop)
 
-    def _predict(self, video_path, top_k, overlay_path, progress) -> Prediction:
+    def _predict(self, video_path, top_k, overlay_path, progress, crop) -> Prediction:
         from ..render.overlay import SkeletonOverlay, captions_path, write_captions
         from ..pose.sequence import extract_clip
         from ..pose.video import DEFAULT_MAX_PIXELS, probe
@@ -342,7 +344,7 @@ class Recognizer:
                    if overlay_path is not None else None)
         try:
             sequence = extract_clip(video_path, _ProgressBackend(self.backend, frame_done), fps,
-                                    max_duration=self.max_duration, observer=overlay)
+                                    max_duration=self.max_duration, observer=overlay, crop=crop)
             timings["pose"] = time.perf_counter() - started
             detected = int(sequence.detected.sum())
             if detected == 0:

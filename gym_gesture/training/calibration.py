@@ -13,9 +13,9 @@ trade-off is reported beside it. `min_walk_speed` is chosen first (with no proba
 `min_probability` with it, then `min_motion` with both, each the value that abstains on most negative
 windows while losing at most `max_lost` of the held-out windows named right; the walking and motion
 thresholds against the clips of people only (`PEOPLE_ONLY`); the detection threshold keeps its default.
-Last, the probability threshold is raised as far as abstaining on at most `max_abstained` of the held-out
-samples of known exercises allows (`raise_probability`): the negatives are exercises some clip here shows,
-while the ones that matter are those none shows.
+Last, the probability threshold is set as high as abstaining on at most `max_abstained` of the held-out
+samples of known exercises allows, above or below the rules' choice (`probability_within_budget`): the
+negatives are exercises some clip here shows, while the ones that matter are those none shows.
 The motion threshold comes last because what it costs is held-out clips that the probability would name
 right (a bench press filmed from afar moves its joints by 0.02-0.04 torso lengths). The result, with the
 trade-off tables, is written to `calibration.json` in the model folder, where `Recognizer.from_pretrained`
@@ -44,8 +44,8 @@ from ..pose import DEFAULT_BACKEND
 
 # Calibration may cost at most this share of the held-out samples named right (see `calibrate_threshold`).
 DEFAULT_MAX_LOST = 0.01
-# The probability threshold is then raised until this share of the held-out known samples is abstained on
-# (`raise_probability`): the share the project allows on its validation clips (issue #31).
+# The probability threshold is then set as high as abstaining on at most this share of the held-out known
+# samples allows (`probability_within_budget`): the share the project allows on its validation clips (issue #31).
 DEFAULT_MAX_ABSTAINED = 0.05
 
 # Candidate values of the calibrated thresholds.
@@ -108,24 +108,28 @@ def calibrate_threshold(exercises: list[AbstainSample], non_exercises: list[Abst
     return Calibration(best[len(best) // 2]["threshold"], table)
 
 
-def raise_probability(exercises: list[AbstainSample], thresholds: AbstainThresholds,
-                      max_abstained: float = DEFAULT_MAX_ABSTAINED) -> float:
-    """The highest candidate probability threshold, from `thresholds.min_probability` up, at which at most
-    `max_abstained` of the held-out samples of known exercises are abstained on (for any reason, with the
-    other `thresholds`); `thresholds.min_probability` itself when even that abstains on more.
+def probability_within_budget(exercises: list[AbstainSample], thresholds: AbstainThresholds,
+                              max_abstained: float = DEFAULT_MAX_ABSTAINED) -> float:
+    """The highest candidate probability threshold at which at most `max_abstained` of the held-out samples
+    of known exercises are abstained on (for any reason, with the other `thresholds`): above
+    `thresholds.min_probability` where the budget allows, below it where that costs more. When the other
+    reasons alone cost more than the budget, no probability threshold meets it: `thresholds.min_probability`
+    stays (a lower one would only name more of what the model does not know).
 
     Exercises that no clip here shows are the ones a user will film, and no threshold can be chosen against
     them; what abstaining costs on the exercises the model knows can be bounded, and within that bound a
     higher threshold abstains on more of what the model does not know (the leave-exercise-out trade-off)."""
-    chosen = thresholds.min_probability
-    for value in CANDIDATES["min_probability"]:
-        if value <= chosen:
-            continue
-        raised = replace(thresholds, min_probability=float(value))
-        if np.mean([sample.reason(raised) is not None for sample in exercises]) > max_abstained + 1e-9:
+    chosen = None
+    for value in CANDIDATES["min_probability"]:  # ascending: the share abstained on can only grow
+        if abstained_share(exercises, replace(thresholds, min_probability=float(value))) > max_abstained + 1e-9:
             break
         chosen = float(value)
-    return chosen
+    return thresholds.min_probability if chosen is None else chosen
+
+
+def abstained_share(samples: list[AbstainSample], thresholds: AbstainThresholds) -> float:
+    """The share of `samples` abstained on, for any reason, with `thresholds`."""
+    return float(np.mean([sample.reason(thresholds) is not None for sample in samples]))
 
 
 def _samples(result, keypoints, layout, fps, detected, labels, label=None) -> tuple[AbstainSample | None, list]:
@@ -165,8 +169,8 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BAC
     folders of videos of people not exercising (the project's real data has both: ../shared/data/keypoints
     and ../shared/data/people beside a checkout); max_lost: the share of held-out windows named right
     that a threshold may cost (`calibrate_threshold`); max_abstained: then the probability threshold is
-    raised while at most this share of the held-out `level` samples is abstained on (`raise_probability`;
-    None: not raised); held_out_types: pose data of exercises
+    set as high as abstaining on at most this share of the held-out `level` samples allows
+    (`probability_within_budget`; None: the rules' choice stays); held_out_types: pose data of exercises
     outside everything the model and `data` hold, measured with the chosen thresholds (see the module's
     docstring). Returns what was written.
     """
@@ -239,9 +243,10 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BAC
                     for level in ("windows", "clips")}
         thresholds = replace(thresholds, **{name: by_level[level].threshold})
         trade_off[name] = {level: calibration.table for level, calibration in by_level.items()}
+    chosen_by_rules = thresholds.min_probability
     if max_abstained is not None:
-        thresholds = replace(thresholds, min_probability=raise_probability(exercise[level], thresholds,
-                                                                           max_abstained))
+        thresholds = replace(thresholds, min_probability=probability_within_budget(exercise[level], thresholds,
+                                                                                   max_abstained))
 
     def outcome(sample: AbstainSample) -> dict:
         return {"predicted": sample.predicted, "probability": round(sample.probability, 4),
@@ -256,8 +261,8 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BAC
         "thresholds_chosen_on": f"the {split} clips of the model's split.json ({level}): known classes against "
                                 f"the negatives (clips of the exercise types below and of people not exercising)"
                                 + ("" if max_abstained is None else
-                                   f"; then the probability threshold raised while at most {max_abstained:g} of "
-                                   f"the known {level} are abstained on"),
+                                   f"; then the probability threshold set as high as abstaining on at most "
+                                   f"{max_abstained:g} of the known {level} allows"),
         "negative_types": seen_types,
         "test_split_used": split == "test",
     }
@@ -268,6 +273,10 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BAC
         "model": str(model_dir), "data": [str(path) for path in data], "split": split,
         "negatives": [str(path) for path in negatives], "chosen_on": level, "max_lost": max_lost,
         "max_abstained": max_abstained,
+        "min_probability_by_rules": chosen_by_rules,
+        # Every reason counted, with the thresholds written here: what `max_abstained` bounds.
+        "known_abstain_rate": {name: round(abstained_share(exercise[name], thresholds), 4)
+                               for name in ("clips", "windows")},
         "thresholds": thresholds.to_json(),
         "samples": {level: {"exercise": len(exercise[level]), "non_exercise": len(non_exercise[level]),
                             "people": len(people[level])} for level in ("clips", "windows")},
@@ -311,7 +320,7 @@ def leave_exercise_out(model_dir: Path, data, thresholds: AbstainThresholds, kno
         "clips": len(abstained),
         "abstain_rate": round(float(np.mean(abstained)), 4),
         "known_clips": len(known),
-        "known_abstain_rate": round(float(np.mean([sample.reason(thresholds) is not None for sample in known])), 4),
+        "known_abstain_rate": round(abstained_share(known, thresholds), 4),
         "per_type": {label: {"clips": len(values), "abstain_rate": round(float(np.mean(values)), 4)}
                      for label, values in sorted(per_type.items())},
         "auroc_top_probability": round(float(roc_auc_score(np.r_[np.ones(len(known)), np.zeros(len(probabilities))],
@@ -330,6 +339,8 @@ def format_trade_off(result: dict) -> str:
     """The trade-off tables of a calibration as Markdown, as printed by `gym-gesture calibrate`."""
     lines = []
     chosen = result["thresholds"]
+    # The tables show what the rules chose; the budget's last word on the probability comes after them.
+    by_rules = {**chosen, "min_probability": result.get("min_probability_by_rules", chosen["min_probability"])}
     for name, levels in result["trade_off"].items():
         level = result["chosen_on"]
         if not levels["windows"]:
@@ -337,19 +348,27 @@ def format_trade_off(result: dict) -> str:
             continue
         negatives = "people" if name in PEOPLE_ONLY else "negative"
         lines += [f"{name} (chosen on {level}, losing at most {result['max_lost']:g} of the held-out {level} "
-                  f"named right: {chosen[name]:g})", "",
+                  f"named right: {by_rules[name]:g})", "",
                   f"| threshold | held-out windows named right | {negatives} windows abstained | "
                   f"held-out clips named right | {negatives} clips abstained |",
                   "|---:|---:|---:|---:|---:|"]
         for window, clip in zip(levels["windows"], levels["clips"]):
             value = f"{window['threshold']:g}"
-            lines.append(f"| {f'**{value}**' if window['threshold'] == chosen[name] else value} | "
+            lines.append(f"| {f'**{value}**' if window['threshold'] == by_rules[name] else value} | "
                          f"{window['exercise_named_right']:.3f} | {window['non_exercise_abstained']:.3f} | "
                          f"{clip['exercise_named_right']:.3f} | {clip['non_exercise_abstained']:.3f} |")
         lines.append("")
     if result.get("max_abstained") is not None:
-        lines += [f"min_probability, last, raised as far as abstaining on at most {result['max_abstained']:g} of the "
-                  f"held-out {result['chosen_on']} of known exercises allows: {chosen['min_probability']:g}", ""]
+        level, budget = result["chosen_on"], result["max_abstained"]
+        by_rules, known = result["min_probability_by_rules"], result["known_abstain_rate"][level]
+        probability = chosen["min_probability"]
+        moved = "raised" if probability > by_rules else "lowered" if probability < by_rules else "kept"
+        lines += [f"min_probability, last, set as high as abstaining on at most {budget:g} of the held-out {level} "
+                  f"of known exercises allows: {moved}, {by_rules:g} -> {probability:g}; "
+                  f"known {level} abstained on, every reason counted: {known:.3f}"
+                  + ("" if known <= budget + 1e-9 else
+                     " (over the budget: the other reasons, no person, walking or no motion, alone abstain on more)"),
+                  ""]
     samples = result["samples"]
     lines.append(f"{samples['clips']['exercise']} held-out clips ({samples['windows']['exercise']} windows), "
                  f"{samples['clips']['non_exercise']} negative clips ({samples['windows']['non_exercise']} windows; clips of "

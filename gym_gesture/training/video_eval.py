@@ -2,9 +2,9 @@
 that the CLI and the app run, beside the keypoint figures of `evaluate`.
 
 Videos come as `extract` reads them (`clips.find_clips`: a class-folder tree, or a manifest.json of
-{"file", "label"}), and a video's source id is the one `extract` gives its dataset row
-(the file stem, or `dataset.source_id_from_clip_id` of it), so a model trained on extracted videos and this
-evaluation agree on which videos its split.json holds out.
+{"file", "label"}, with a `crop` where one file is several views), and a video's source id is the one
+`extract` gives its dataset row (the file stem, or `dataset.source_id_from_clip_id` of it), so a model
+trained on extracted videos and this evaluation agree on which videos its split.json holds out.
 
 A clip counts for accuracy when the model knows its class; abstaining on it is wrong (and also counted
 as the abstain rate). Clips of classes the model does not know are counted apart, abstained or named,
@@ -63,7 +63,7 @@ def _predict_row(recognizer: Recognizer, clip: ClipSource, part: str | None) -> 
     row = {"file": str(clip.path), "clip_id": clip.clip_id, "source_id": source_id_from_clip_id(clip.clip_id),
            "split_part": part, "label": clip.label, "known": clip.label in recognizer.labels}
     try:
-        prediction = recognizer.predict(clip.path, top_k=len(recognizer.labels))
+        prediction = recognizer.predict(clip.path, top_k=len(recognizer.labels), crop=clip.crop)
         # What the user is shown: the exercise of the verdict (a workout's main one), else the top label.
         predicted = prediction.exercise or prediction.top_k[0].label
         score = next(item.score for item in prediction.top_k if item.label == predicted)
