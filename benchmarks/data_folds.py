@@ -14,8 +14,8 @@ writes:
   2:1; the split ones are about 3.2:1). Whole, a split-screen frame shows a person squeezed sideways to a
   model that reads x / width and y / height, which no camera a user holds does: 11 of the 45 clips of
   `unknown/` are such clips;
-- with `--unknown` (the pose dataset of `unknown_views.json`): `OUT/unknown_fold0`, `OUT/unknown_fold1`, it
-  cut by exercise type into two folds, to train on as outliers (and calibrate against);
+- with `--unknown` (the pose dataset of `unknown_views.json`): `OUT/unknown_fold0`, `OUT/unknown_fold1`,
+  that dataset cut by exercise type into two folds, to train on as outliers (and calibrate against);
   `OUT/unknown_held_out0`, `OUT/unknown_held_out1`: each fold's types alone, to measure on. A model trained
   with fold 0's types as outliers is measured on `unknown_held_out1`, types neither it nor its thresholds saw,
   and `OUT/unknown_unseen` (both folds' types) measures a model trained with none of them;
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"fold {index}: {', '.join(fold)}")
     if args.unknown is None:
         print(f"next: gym-gesture extract {args.out / 'unknown_views.json'} --out UNKNOWN --fps 10 --other-exercises, "
-              f"then this again with --unknown UNKNOWN")
+              "then this again with --unknown UNKNOWN")
         return
     unknown = load_pose_dataset(args.unknown)
 
