@@ -115,6 +115,22 @@ def test_a_manifests_crop_is_the_view_predict_reads(recognizer, model_dir, share
         recognizer.predict(clip, overlay_path=tmp_path / "overlay.mp4", crop=(0.0, 0.0, 0.5, 1.0))
 
 
+def test_a_manifests_source_picks_the_split_part(recognizer, model_dir, shared_data, tmp_path):
+    """The two views of a split-screen bench press share one source, a test source of the default model's
+    split.json (as `extract` recorded it): both are test clips. Read from their clip ids ("...-left"), they
+    were in no part, and `--split test` left them and every take filmed from two sides out."""
+    from benchmarks.data_folds import manifest_views
+
+    views = [view for view in manifest_views(shared_data / "clips22")
+             if view["source_id"] == "yellownega_Plan-Master__bench_press"]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(views))
+    result = evaluate_videos(model_dir, [manifest], split="test", recognizer=recognizer, progress=False)
+    assert [(row["clip_id"], row["source_id"], row["split_part"]) for row in result["rows"]] == [
+        (f"yellownega_Plan-Master__bench_press-{half}", "yellownega_Plan-Master__bench_press", "test")
+        for half in ("left", "right")]
+
+
 def test_split_needs_the_models_split_file(recognizer, model_dir, tmp_path):
     model_copy = tmp_path / "model"
     shutil.copytree(model_dir, model_copy, ignore=shutil.ignore_patterns("split.json"))

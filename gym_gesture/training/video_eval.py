@@ -3,8 +3,9 @@ that the CLI and the app run, beside the keypoint figures of `evaluate`.
 
 Videos come as `extract` reads them (`clips.find_clips`: a class-folder tree, or a manifest.json of
 {"file", "label"}, with a `crop` where one file is several views), and a video's source id is the one
-`extract` gives its dataset row (the file stem, or `dataset.source_id_from_clip_id` of it), so a model
-trained on extracted videos and this evaluation agree on which videos its split.json holds out.
+`extract` gives its dataset row (the manifest's `source_id`, else the file stem or
+`dataset.source_id_from_clip_id` of it), so a model trained on extracted videos and this evaluation agree
+on which videos its split.json holds out.
 
 A clip counts for accuracy when the model knows its class; abstaining on it is wrong (and also counted
 as the abstain rate). Clips of classes the model does not know are counted apart, abstained or named,
@@ -59,8 +60,18 @@ def _split_parts(model_dir: Path) -> dict[str, str] | None:
     return {source: part for part, sources in load_split(str(model_dir)).items() for source in sources}
 
 
+def _split_part(parts: dict[str, str], clip: ClipSource) -> str:
+    """The part of the split that holds the clip's source: the one its manifest names (as `extract` records
+    it: the takes of one performance, the views of a split-screen clip), else the clip itself (extract
+    --source-per-clip) or its id up to the first number (the default)."""
+    if clip.source_id:
+        return parts.get(clip.source_id, NOT_IN_SPLIT)
+    return parts.get(clip.clip_id, parts.get(source_id_from_clip_id(clip.clip_id), NOT_IN_SPLIT))
+
+
 def _predict_row(recognizer: Recognizer, clip: ClipSource, part: str | None) -> dict:
-    row = {"file": str(clip.path), "clip_id": clip.clip_id, "source_id": source_id_from_clip_id(clip.clip_id),
+    row = {"file": str(clip.path), "clip_id": clip.clip_id,
+           "source_id": clip.source_id or source_id_from_clip_id(clip.clip_id),
            "split_part": part, "label": clip.label, "known": clip.label in recognizer.labels}
     try:
         prediction = recognizer.predict(clip.path, top_k=len(recognizer.labels), crop=clip.crop)
@@ -105,10 +116,7 @@ def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, spli
     clips = find_videos(sources, other_exercises)
     excluded = [{"file": str(clip.path), "reason": "training material (never an evaluation)"}
                 for clip in clips if is_training_only(clip)]
-    # A clip's source is itself (extract --source-per-clip) or its id up to the first number (the default).
-    part_of = {clip.clip_id: None if parts is None else
-               parts.get(clip.clip_id, parts.get(source_id_from_clip_id(clip.clip_id), NOT_IN_SPLIT))
-               for clip in clips}
+    part_of = {clip.clip_id: None if parts is None else _split_part(parts, clip) for clip in clips}
     candidates = [clip for clip in clips if not is_training_only(clip)
                   and (split is None or part_of[clip.clip_id] == split)]
     if not candidates:
