@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown_videos = args.clips22.parent / "unknown"
     views = manifest_views(unknown_videos)
     write("unknown_views.json", views)
-    folds = type_folds(Counter(entry["label"] for entry in json.loads((unknown_videos / "manifest.json").read_text())))
+    folds = type_folds(Counter({view["file"]: view["label"] for view in views}.values()))  # videos, not views
     for index, fold in enumerate(folds):
         write(f"unknown_held_out{index}_videos.json", [view for view in views if view["label"] in fold])
     write("folds.json", {"held_out_types": folds, "in_both": list(ARCHIVE_TYPES), "near_variants": NEAR_VARIANTS})

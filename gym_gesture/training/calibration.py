@@ -340,7 +340,7 @@ def format_trade_off(result: dict) -> str:
     lines = []
     chosen = result["thresholds"]
     # The tables show what the rules chose; the budget's last word on the probability comes after them.
-    by_rules = {**chosen, "min_probability": result.get("min_probability_by_rules", chosen["min_probability"])}
+    ruled = {**chosen, "min_probability": result.get("min_probability_by_rules", chosen["min_probability"])}
     for name, levels in result["trade_off"].items():
         level = result["chosen_on"]
         if not levels["windows"]:
@@ -348,19 +348,19 @@ def format_trade_off(result: dict) -> str:
             continue
         negatives = "people" if name in PEOPLE_ONLY else "negative"
         lines += [f"{name} (chosen on {level}, losing at most {result['max_lost']:g} of the held-out {level} "
-                  f"named right: {by_rules[name]:g})", "",
+                  f"named right: {ruled[name]:g})", "",
                   f"| threshold | held-out windows named right | {negatives} windows abstained | "
                   f"held-out clips named right | {negatives} clips abstained |",
                   "|---:|---:|---:|---:|---:|"]
         for window, clip in zip(levels["windows"], levels["clips"]):
             value = f"{window['threshold']:g}"
-            lines.append(f"| {f'**{value}**' if window['threshold'] == by_rules[name] else value} | "
+            lines.append(f"| {f'**{value}**' if window['threshold'] == ruled[name] else value} | "
                          f"{window['exercise_named_right']:.3f} | {window['non_exercise_abstained']:.3f} | "
                          f"{clip['exercise_named_right']:.3f} | {clip['non_exercise_abstained']:.3f} |")
         lines.append("")
     if result.get("max_abstained") is not None:
         level, budget = result["chosen_on"], result["max_abstained"]
-        by_rules, known = result["min_probability_by_rules"], result["known_abstain_rate"][level]
+        by_rules, known = ruled["min_probability"], result["known_abstain_rate"][level]
         probability = chosen["min_probability"]
         moved = "raised" if probability > by_rules else "lowered" if probability < by_rules else "kept"
         lines += [f"min_probability, last, set as high as abstaining on at most {budget:g} of the held-out {level} "

@@ -60,18 +60,19 @@ def _split_parts(model_dir: Path) -> dict[str, str] | None:
     return {source: part for part, sources in load_split(str(model_dir)).items() for source in sources}
 
 
-def _split_part(parts: dict[str, str], clip: ClipSource) -> str:
-    """The part of the split that holds the clip's source: the one its manifest names (as `extract` records
-    it: the takes of one performance, the views of a split-screen clip), else the clip itself (extract
-    --source-per-clip) or its id up to the first number (the default)."""
+def _source_id(clip: ClipSource, parts: dict[str, str] | None) -> str:
+    """The clip's source as `extract` records it: the one its manifest names (the takes of one performance,
+    the views of a split-screen clip), else the clip itself where the split holds it (extract
+    --source-per-clip), else its id up to the first number (the default)."""
     if clip.source_id:
-        return parts.get(clip.source_id, NOT_IN_SPLIT)
-    return parts.get(clip.clip_id, parts.get(source_id_from_clip_id(clip.clip_id), NOT_IN_SPLIT))
+        return clip.source_id
+    if parts is not None and clip.clip_id in parts:
+        return clip.clip_id
+    return source_id_from_clip_id(clip.clip_id)
 
 
-def _predict_row(recognizer: Recognizer, clip: ClipSource, part: str | None) -> dict:
-    row = {"file": str(clip.path), "clip_id": clip.clip_id,
-           "source_id": clip.source_id or source_id_from_clip_id(clip.clip_id),
+def _predict_row(recognizer: Recognizer, clip: ClipSource, source: str, part: str | None) -> dict:
+    row = {"file": str(clip.path), "clip_id": clip.clip_id, "source_id": source,
            "split_part": part, "label": clip.label, "known": clip.label in recognizer.labels}
     try:
         prediction = recognizer.predict(clip.path, top_k=len(recognizer.labels), crop=clip.crop)
@@ -116,7 +117,9 @@ def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, spli
     clips = find_videos(sources, other_exercises)
     excluded = [{"file": str(clip.path), "reason": "training material (never an evaluation)"}
                 for clip in clips if is_training_only(clip)]
-    part_of = {clip.clip_id: None if parts is None else _split_part(parts, clip) for clip in clips}
+    source_of = {clip.clip_id: _source_id(clip, parts) for clip in clips}
+    part_of = {clip.clip_id: None if parts is None else parts.get(source_of[clip.clip_id], NOT_IN_SPLIT)
+               for clip in clips}
     candidates = [clip for clip in clips if not is_training_only(clip)
                   and (split is None or part_of[clip.clip_id] == split)]
     if not candidates:
@@ -130,7 +133,7 @@ def evaluate_videos(model: str | Path | None, sources: list[str | Path], *, spli
     try:
         for clip in tqdm(candidates, unit="clip", desc="evaluate-videos", disable=not progress):
             try:
-                rows.append(_predict_row(recognizer, clip, part_of[clip.clip_id]))
+                rows.append(_predict_row(recognizer, clip, source_of[clip.clip_id], part_of[clip.clip_id]))
             except (OSError, ValueError) as error:  # an unreadable or over-long video: reported, the run goes on
                 failed.append({"file": str(clip.path), "error": str(error) or type(error).__name__})
     finally:
