@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks.run import main
@@ -87,3 +88,24 @@ def test_the_clip_score_benchmark_reads_the_mean_that_predict_abstains_on(shared
     scores = {score: clip_score(probabilities, score) for score in SCORES}
     # 29 s of pull-ups: nearly every window is sure (the quartiles); a few unsure ones pull the mean below them.
     assert scores["mean"] < 0.995 < scores["lower_quartile"] <= scores["median"]
+
+
+@pytest.mark.parametrize("shape", ["landscape 16:9", "portrait 9:16"])
+def test_the_frame_shape_benchmark_widens_the_frame_around_the_person_without_moving_them(shape):
+    """`benchmarks.frame_shape` shows a real clip (the squat fixture, 320x180, MediaPipe's keypoints) in a frame
+    of another shape: the smallest of that shape holding the clip's, centred; every joint stays on the same
+    pixel of the clip, and a missing joint stays missing."""
+    from benchmarks.frame_shape import SHAPES, in_frame_of_shape
+
+    video = probe(FIXTURES / "squat_clip.mp4")
+    size = (video.width, video.height)
+    keypoints = np.load(FIXTURES / "squat_clip_mediapipe33.npy")
+    keypoints[3, 5] = np.nan
+    placed, framed = in_frame_of_shape(keypoints, size, SHAPES[shape])
+    assert framed == {"landscape 16:9": (320, 180), "portrait 9:16": (320, 569)}[shape]
+    offset = (np.array(framed) - size) / 2
+    np.testing.assert_allclose(placed[..., :2] * framed - offset, keypoints[..., :2] * size, atol=1e-3)
+    np.testing.assert_array_equal(placed[..., 2:], keypoints[..., 2:])
+    assert np.isnan(placed[3, 5]).all() and np.isfinite(np.delete(placed, 3, axis=0)).all()
+    assert in_frame_of_shape(keypoints, None, SHAPES[shape])[1] is None
+    assert in_frame_of_shape(keypoints, size, SHAPES["as filmed"])[0] is keypoints
