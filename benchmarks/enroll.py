@@ -84,7 +84,7 @@ def load_clips(model) -> list[Clip]:
                 if not len(windows):
                     continue
                 sample = span_sample(enrollment.keypoints, enrollment.layout, rate, row["detected"], 0.0,
-                                     len(enrollment.keypoints) / rate, "", 0.0)
+                                     len(enrollment.keypoints) / rate, "", 0.0, frame_size=enrollment.frame_size)
                 clips.append(Clip(str(row["label"]), str(row["source_id"]), enrollment, windows, sample))
     return clips
 

@@ -189,16 +189,17 @@ def test_shipped_model_learns_lateral_raises_from_three_fit3d_sequences(shared_d
 
 @pytest.mark.slow
 def test_shoulder_shrugs_taught_from_three_clips_are_named_not_taken_for_standing_still(shared_data, tmp_path):
-    """Real data: Pose Trainer's shoulder shrugs move less (motion energy 0.01-0.03) than the model's "no
-    exercise motion" threshold (0.05); taught from 3 clips, the other clips are named shoulder shrug (with the
-    model's threshold none was)."""
+    """Real data: Pose Trainer's shoulder shrugs move little (motion energy 0.01-0.03), 6 of the 21 held-out
+    clips less than the model's "no exercise motion" threshold (0.02) and all of them less than the default's
+    (0.05); taught from 3 clips, the other clips are named shoulder shrug (with the default threshold none was)."""
     posetrainer = shared_data / "keypoints" / "posetrainer_openpose18.npz"
     shrugs = sorted(clips_from_archive(posetrainer, "shoulder shrug"), key=lambda clip: clip.name)
     taught, held_out = shrugs[:3], shrugs[3:]
     enroll(None, "shoulder shrug", taught, tmp_path / "shrug")
     recognizer = Recognizer.from_pretrained(tmp_path / "shrug", backend=None)
     motions = [motion_energy(clip.keypoints, clip.layout) for clip in held_out]
-    assert np.median(motions) < recognizer.thresholds.min_motion  # the case: the model's threshold would refuse them
+    # The case: the model's threshold would refuse some of them.
+    assert np.sum(np.array(motions) < recognizer.thresholds.min_motion) >= 5
     names = [named(recognizer, clip) for clip in held_out]
     assert np.mean([name == "shoulder shrug" for name in names]) >= 0.9, names  # measured: 21 of 21 (16 pooled)
 

@@ -244,8 +244,9 @@ def test_calibrate_on_clips_keeps_the_clips_named_right(trained_model, synthetic
 def test_walking_and_motion_are_chosen_against_the_people_clips_only(trained_model, synthetic_npz, shared_data,
                                                                       tmp_path):
     """With the real lab walk (MediaPipe) as the people clip and a clip of a class the model does not know:
-    the walking and motion tables count the walk only, the probability table both, and the walk (0.52 torso
-    lengths/s) is abstained on at every walking threshold up to 0.5."""
+    the walking and motion tables count the walk only, the probability table both, and the walk (0.4-0.5 torso
+    lengths/s, the body in its proportions; 0.52 on x / width and y / height) is abstained on at every walking
+    threshold up to 0.4, and at none above."""
     model = tmp_path / "model"
     shutil.copytree(trained_model, model)
     result = calibrate(model, [synthetic_npz, _with_unknown_class(tmp_path)],
@@ -256,7 +257,7 @@ def test_walking_and_motion_are_chosen_against_the_people_clips_only(trained_mod
         shares = {row["threshold"]: row["non_exercise_abstained"] for row in result["trade_off"][name]["clips"]}
         assert set(shares.values()) <= {0.0, 1.0}, (name, shares)  # one clip: all or nothing
     walking = {row["threshold"]: row["non_exercise_abstained"] for row in result["trade_off"]["min_walk_speed"]["clips"]}
-    assert all(walking[threshold] == 1.0 for threshold in walking if threshold <= 0.5), walking
+    assert all(walking[threshold] == (1.0 if threshold <= 0.4 else 0.0) for threshold in walking), walking
     # The probability is chosen against both: the walk (abstained as walking) and the plank clip.
     assert 0.5 in {row["non_exercise_abstained"] for row in result["trade_off"]["min_probability"]["clips"]}
 

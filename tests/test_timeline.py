@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from gym_gesture.core.paths import EXAMPLES_DIR
 from gym_gesture.inference.recognizer import DEFAULT_MODEL_DIR, FORM_MODEL_FILE
 from gym_gesture.data.windows import load_pose_datasets
 from gym_gesture.analysis.abstain import AbstainSample, AbstainThresholds, abstain_reason
@@ -184,6 +185,35 @@ def test_motion_energy_on_real_clips_holds_reps_and_no_person(shared_data, media
     assert abstain_reason(1.0, 0.9, plank, "squat").startswith("no exercise motion")
     assert abstain_reason(1.0, 0.9, push_up, "push up") is None
     assert abstain_reason(detected, 0.9, dark, "push up").startswith("no person found")
+
+
+@pytest.mark.parametrize("clip, shape, measure", [("walking.mp4", "landscape 16:9", "walking"),
+                                                   ("plank.mp4", "portrait 9:16", "motion")])
+def test_motion_and_walking_read_the_body_in_its_own_proportions_whatever_the_frame(clip, shape, measure,
+                                                                                     mediapipe_pose):
+    """A real person walking across a portrait clip, and a real plank hold filmed in landscape (the package's
+    examples, MediaPipe), each also seen in a frame of the other shape (the same person with room beside or
+    above them, as `benchmarks.frame_shape` places them): the walking speed and motion that abstaining reads
+    are the same. Read on x / width and y / height, as before, the walk was no walk in the landscape frame
+    and the plank moved a third less in the portrait one."""
+    from benchmarks.frame_shape import SHAPES, in_frame_of_shape
+    from gym_gesture.analysis.abstain import span_sample
+    from gym_gesture.pose.sequence import extract_clip
+
+    sequence = extract_clip(EXAMPLES_DIR / clip, mediapipe_pose, 10.0)
+    placed, framed = in_frame_of_shape(sequence.keypoints, sequence.frame_size, SHAPES[shape])
+    assert framed != sequence.frame_size
+
+    def measured(keypoints, frame_size) -> float:
+        sample = span_sample(keypoints, sequence.layout, sequence.fps, sequence.detected, 0.0, len(keypoints) / 10.0,
+                             "squat", 0.9, frame_size=frame_size)
+        return getattr(sample, measure)
+
+    as_filmed = measured(sequence.keypoints, sequence.frame_size)
+    assert as_filmed > {"walking": 0.3, "motion": 0.0}[measure]
+    assert measured(placed, framed) == pytest.approx(as_filmed, rel=1e-4)
+    on_frame_axes = measured(sequence.keypoints, None), measured(placed, None)
+    assert on_frame_axes[1] < 0.7 * on_frame_axes[0]
 
 
 def test_motion_energy_of_openpose_clips_that_miss_single_joints(shared_data):

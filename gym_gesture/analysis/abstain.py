@@ -22,7 +22,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.paths import CALIBRATION_FILE
-from .motion import motion_energy, walking_speed
+from .motion import in_proportion, motion_energy, walking_speed
 from .prediction import NO_PERSON, NOT_AN_EXERCISE, NOT_SURE
 from .segments import span_frames
 
@@ -160,9 +160,12 @@ class AbstainSample:
 
 def span_sample(keypoints: np.ndarray, layout: str, fps: float, detected: np.ndarray, start: float, end: float,
                 predicted: str, probability: float, label: str | None = None,
-                similarity: PrototypeSimilarity | None = None) -> AbstainSample:
+                similarity: PrototypeSimilarity | None = None, *,
+                frame_size: tuple[int, int] | None = None) -> AbstainSample:
     """The `AbstainSample` of the frames from `start` to `end` (s from the first frame) of a pose sequence:
-    keypoints (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False."""
+    keypoints (T, J, C) in `layout` at `fps`, NaN where `detected` (T,) is False, x / width and y / height
+    of frames of `frame_size` (None where unknown); motion and walking are measured `in_proportion`."""
     _, frames, seen = span_frames(keypoints, detected, fps, start, end)
+    body = in_proportion(frames, frame_size)
     return AbstainSample(predicted, float(probability), float(seen.mean()) if len(seen) else 0.0,
-                         motion_energy(frames, layout), walking_speed(frames, layout, fps), label, similarity)
+                         motion_energy(body, layout), walking_speed(body, layout, fps), label, similarity)

@@ -1,12 +1,13 @@
 """How a body moves over a stretch of frames: how much (`motion_energy`) and whether it walks across the
 frame (`walking_speed`: the hips travel sideways while the legs swing in opposite phase, which no exercise
-done in place does). The abstain decision (`abstain.abstention`) reads both."""
+done in place does). The abstain decision (`abstain.abstention`) reads both, on the body in its own
+proportions (`in_proportion`), so that the shape of the frame does not change them."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..model.skeleton import convert, get_layout, normalize
+from ..model.skeleton import convert, get_layout, image_plane_in_scale, normalize
 
 # `walking_speed` looks at stretches of this many seconds (a couple of steps), a quarter of one apart.
 WALK_STRETCH_S = 2.0
@@ -15,6 +16,18 @@ WALK_STRETCH_S = 2.0
 # place keep the feet together or planted (correlation near +1); these two are not calibrated.
 WALK_MAX_ANKLE_CORRELATION = -0.2
 WALK_MIN_LEG_SWING = 0.3  # torso lengths, standard deviation of the left-right ankle offset
+
+
+def in_proportion(keypoints: np.ndarray, frame_size: tuple[int, int] | None) -> np.ndarray:
+    """Keypoints (T, J, C) of x / width and y / height (the first two channels) with both over the frame's
+    longer side, the other channels as they are: the body in its own proportions, whatever the frame's
+    shape (in x / width and y / height, a landscape clip seen in a portrait frame moves a third as far
+    sideways, in torso lengths). As they are where the frame's size is unknown (None)."""
+    if frame_size is None:
+        return keypoints
+    placed = np.array(keypoints, dtype=np.float32)
+    placed[..., :2] = image_plane_in_scale(placed, int(frame_size[0]), int(frame_size[1]), "longer_side")
+    return placed
 
 
 def motion_energy(keypoints: np.ndarray, layout: str) -> float:

@@ -34,16 +34,18 @@ def segment_reps(segment: RawSegment, keypoints: np.ndarray, layout: str, fps: f
 
 def describe_segments(segments: list[RawSegment], keypoints: np.ndarray, layout: str, fps: float,
                       detected: np.ndarray, *, form_model: FormModel | None = None,
-                      thresholds: AbstainThresholds = DEFAULT_THRESHOLDS) -> list[Segment]:
+                      thresholds: AbstainThresholds = DEFAULT_THRESHOLDS,
+                      frame_size: tuple[int, int] | None = None) -> list[Segment]:
     """The `segments` of the prediction: each segment with its `reps`, `rep_times` (s, from the clip's
     start), its verdict and `abstain` reason (`abstention` of its frames), `form` (push ups with a `form_model`: the verdict, else None), range of motion
     and hold time, from the clip's pose sequence: keypoints (T, J, C) in `layout` at `fps`, NaN where
-    `detected` (T,) is False. Segment times are seconds from the sequence's first frame."""
+    `detected` (T,) is False, of frames of `frame_size` (`span_sample`). Segment times are seconds from the
+    sequence's first frame."""
     described = []
     for segment in segments:
         first, frames, seen = span_frames(keypoints, detected, fps, segment.start, segment.end)
         found = span_sample(keypoints, layout, fps, detected, segment.start, segment.end, segment.exercise,
-                            segment.probability).abstention(thresholds)
+                            segment.probability, frame_size=frame_size).abstention(thresholds)
         reps, rep_times = segment_reps(segment, keypoints, layout, fps, detected)
         form = None
         if form_model is not None and segment.exercise == "push up" and seen.any():

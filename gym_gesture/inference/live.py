@@ -203,7 +203,8 @@ class LiveSession:
 
     def _describe(self, segments: list[RawSegment]) -> list[Segment]:
         return describe_segments(segments, self._keypoints.view, self.layout, self.fps, self._detected.view,
-                                 form_model=self.recognizer.form_model, thresholds=self.recognizer.thresholds)
+                                 form_model=self.recognizer.form_model, thresholds=self.recognizer.thresholds,
+                                 frame_size=self._frame_size)
 
     def _current_state(self):
         """(label, probability, abstain, reps, form) of the set going on now."""
@@ -215,8 +216,9 @@ class LiveSession:
         if segment is None or segment.end < latest.end:  # the newest windows name no exercise
             top = self._timeline.latest_probabilities()
             label, probability = self.recognizer.labels[int(top.argmax())], float(top.max())
-            reason = span_sample(self._keypoints.view, self.layout, self.fps, self._detected.view,
-                                 latest.start, latest.end, label, probability).reason(self.recognizer.thresholds)
+            reason = span_sample(self._keypoints.view, self.layout, self.fps, self._detected.view, latest.start,
+                                 latest.end, label, probability, frame_size=self._frame_size
+                                 ).reason(self.recognizer.thresholds)
             return label, probability, reason or not_sure_reason(probability, self.recognizer.thresholds), 0, None
         current = self._sets.follow(segment, now, lambda piece: self._describe([piece])[0])
         return current.exercise, current.probability, current.abstain, current.reps, _form_cue(current)

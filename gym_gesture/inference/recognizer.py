@@ -288,10 +288,10 @@ class Recognizer:
             segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
                                   min_probability=self.thresholds.min_probability),
             lambda pieces: describe_segments(pieces, keypoints, layout, fps, detected, form_model=self.form_model,
-                                             thresholds=self.thresholds),
+                                             thresholds=self.thresholds, frame_size=frame_size),
             lambda piece: segment_reps(piece, keypoints, layout, fps, detected), fps)
         clip_sample = span_sample(keypoints, layout, fps, detected, 0.0, len(keypoints) / fps, labels[best],
-                                  float(clip_scores[best]), similarity=similarity)
+                                  float(clip_scores[best]), similarity=similarity, frame_size=frame_size)
         verdict, segments = clip_verdict(segments, clip_sample.abstention(self.thresholds))
         return SequenceResult(windows, probabilities, clip_scores, segments, verdict.verdict, verdict.exercise,
                               verdict.abstain, clip_sample)

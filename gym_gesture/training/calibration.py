@@ -52,9 +52,10 @@ DEFAULT_MAX_ABSTAINED = 0.05
 CANDIDATES = {
     "min_walk_speed": np.round(np.arange(0.1, 2.01, 0.1), 2),
     "min_probability": np.round(np.concatenate([np.arange(0.0, 0.951, 0.05), [0.97, 0.99]]), 2),
-    # From twice a still body's jitter up (MediaPipe on real plank holds: 0.011-0.012, `motion_energy`):
-    # lower, a person standing still would count as moving, and no negative here shows that.
-    "min_motion": np.round(np.arange(0.025, 0.1001, 0.005), 3),
+    # From twice a still body's jitter up (MediaPipe on real plank holds, the body in its proportions as
+    # `abstain.span_sample` measures it: 0.008-0.009, `motion_energy`; 0.011-0.012 on x / width and y /
+    # height): lower, a person standing still would count as moving, and no negative here shows that.
+    "min_motion": np.round(np.arange(0.02, 0.1001, 0.005), 3),
 }
 # The thresholds chosen against the clips of people not exercising (`negatives`) only: walking and "no
 # exercise motion" are about them, while clips of exercises the model does not know are what "not sure"
@@ -132,13 +133,15 @@ def abstained_share(samples: list[AbstainSample], thresholds: AbstainThresholds)
     return float(np.mean([sample.reason(thresholds) is not None for sample in samples]))
 
 
-def _samples(result, keypoints, layout, fps, detected, labels, label=None) -> tuple[AbstainSample | None, list]:
+def _samples(result, keypoints, layout, fps, detected, labels, label=None,
+             frame_size=None) -> tuple[AbstainSample | None, list]:
     """The clip's sample and its windows' samples from its `Recognizer.recognize_sequence` result (None
     and [] when the clip gives no window)."""
     if len(result.windows) == 0:
         return None, []
     clip = replace(result.clip_sample, label=label)  # what `predict` read its abstain reason from
-    windows = [span_sample(keypoints, layout, fps, detected, start, end, labels[int(row.argmax())], row.max(), label)
+    windows = [span_sample(keypoints, layout, fps, detected, start, end, labels[int(row.argmax())], row.max(), label,
+                           frame_size=frame_size)
                for (start, end), row in zip(result.windows.spans, result.probabilities)]
     return clip, windows
 
@@ -177,6 +180,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BAC
     from tqdm.auto import tqdm
 
     from .evaluate import recognize_clips, split_pose_datasets
+    from ..data.windows import row_frame_size
     from ..inference.recognizer import Recognizer
     from ..pose.sequence import extract_clip
 
@@ -195,7 +199,7 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BAC
             label = str(row["label"])
             known = label in labels
             clip, windows = _samples(result, row["keypoints"], str(row["layout"]), float(row["fps"]),
-                                     row["detected"], labels, label if known else None)
+                                     row["detected"], labels, label if known else None, row_frame_size(row))
             entry = {"clip_id": str(row["clip_id"]), "label": label}
             if clip is None:
                 if not known:  # abstained on anyway: `predict` refuses a clip that gives no window
@@ -215,7 +219,8 @@ def calibrate(model_dir: str | Path, data, negatives, backend: str = DEFAULT_BAC
             keypoints = sequence.model_coordinates(recognizer.config.num_channels)
             result = recognizer.recognize_sequence(keypoints, sequence.layout, sequence.fps, sequence.detected,
                                                    frame_size=sequence.frame_size)
-            clip, windows = _samples(result, keypoints, sequence.layout, sequence.fps, sequence.detected, labels)
+            clip, windows = _samples(result, keypoints, sequence.layout, sequence.fps, sequence.detected, labels,
+                                     frame_size=sequence.frame_size)
             if clip is None:  # nobody found: `predict` refuses such a clip outright
                 negative_clips.append({"file": str(path), "windows": 0, "predicted": None})
                 continue

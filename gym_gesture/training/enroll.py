@@ -147,9 +147,10 @@ def motion_floor(clips: list[EnrollmentClip]) -> float | None:
     """The least motion energy that counts as doing the enrolled exercise: `MOTION_FLOOR_SHARE` of that of
     its least-moving clip (`motion.motion_energy` over the whole clip); None when no clip has enough
     frames with a person to measure it."""
-    from ..analysis.motion import motion_energy
+    from ..analysis.motion import in_proportion, motion_energy
 
-    energies = [energy for clip in clips if np.isfinite(energy := motion_energy(clip.keypoints, clip.layout))]
+    energies = [energy for clip in clips
+                if np.isfinite(energy := motion_energy(in_proportion(clip.keypoints, clip.frame_size), clip.layout))]
     return MOTION_FLOOR_SHARE * min(energies) if energies else None
 
 
