@@ -109,3 +109,19 @@ def test_the_frame_shape_benchmark_widens_the_frame_around_the_person_without_mo
     assert np.isnan(placed[3, 5]).all() and np.isfinite(np.delete(placed, 3, axis=0)).all()
     assert in_frame_of_shape(keypoints, None, SHAPES[shape])[1] is None
     assert in_frame_of_shape(keypoints, size, SHAPES["as filmed"])[0] is keypoints
+
+
+def test_extractions_compared_finds_the_frames_where_two_extractions_follow_different_bodies():
+    """`benchmarks.extractions_compared` on the squat fixture's real MediaPipe skeleton against itself with
+    frames 10-14 moved by the person's width (another person beside them), frame 20 missing and frames
+    30-34 jittered by a twentieth of their size: the moved frames, and only they, are apart."""
+    from benchmarks.extractions_compared import frames_apart
+
+    first = np.load(FIXTURES / "squat_clip_mediapipe33.npy")[..., :2]
+    size = np.ptp(first, axis=1).max()
+    second = first.copy()
+    second[10:15, :, 0] += size
+    second[20] = np.nan
+    second[30:35] += np.random.default_rng(0).normal(0, size / 20, second[30:35].shape)
+    assert np.flatnonzero(frames_apart(first, second)).tolist() == [10, 11, 12, 13, 14]
+    assert not frames_apart(first, first[:50]).any() and len(frames_apart(first, first[:50])) == 50
