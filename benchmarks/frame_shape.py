@@ -6,7 +6,8 @@ with the frame; nothing is extracted again, so the pose is exactly the one filme
 data did not record stay as they are (counted). Each model is measured in each shape with its own calibrated
 thresholds (its folder's calibration.json), through `Recognizer.recognize_sequence`, the path of predict:
 - known clips (the validation part of each model's split.json in `--data`): named right (the verdict names
-  the true class), abstained on, and the clip accuracy and macro F1 of the class the clip's scores rank first;
+  the true class), abstained on (and by which verdict: "not sure", or "not an exercise": walking or no
+  exercise motion), and the clip accuracy and macro F1 of the class the clip's scores rank first;
 - unseen clips (`--unseen`, exercise types no model here nor its thresholds saw): abstained on, the AUROC of
   the top probability between them and the known clips, and the share abstained on at the probability that
   keeps 0.95 of the known clips named (the probability alone).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +64,7 @@ def clip_outcomes(recognizer, datasets, aspect: float | None, known: bool) -> li
                 continue
             outcomes.append({"label": label, "ranked_first": recognizer.labels[int(result.clip_scores.argmax())],
                              "named_right": result.abstain is None and result.exercise == label,
-                             "abstained": result.abstain is not None,
+                             "abstained": result.abstain is not None, "verdict": result.verdict,
                              "probability": float(result.clip_sample.probability),
                              "frame_size_known": frame_size is not None})
     return outcomes
@@ -79,6 +81,8 @@ def measure(known: list[dict], unseen: list[dict]) -> dict:
         "known_clips": len(known),
         "known_named_right": round(float(np.mean([clip["named_right"] for clip in known])), 4),
         "known_abstained": round(float(np.mean([clip["abstained"] for clip in known])), 4),
+        "known_abstained_by_verdict": dict(sorted(Counter(clip["verdict"] for clip in known
+                                                          if clip["abstained"]).items())),
         "clip_accuracy": round(float(accuracy_score(true, first)), 4),
         "clip_macro_f1": round(float(f1_score(true, first, labels=sorted(set(true)), average="macro",
                                               zero_division=0)), 4),
@@ -122,12 +126,14 @@ def markdown(rows: list[dict]) -> str:
              f"{first['known_clips']} known validation clips, {first['unseen_clips']} unseen clips; "
              f"{first['clips_of_unknown_frame_size']} of them of a frame size the data did not record (as filmed "
              "in every shape). Each model with its own calibrated thresholds.", "",
-             "| model (image scale) | frame | " + " | ".join(name for _, name in COLUMNS) + " |",
-             "|---|---|" + "---:|" * len(COLUMNS)]
+             "| model (image scale) | frame | " + " | ".join(name for _, name in COLUMNS)
+             + " | known abstained, clips by verdict |", "|---|---|" + "---:|" * len(COLUMNS) + "---|"]
     for row in rows:
         for shape, figures in [*row["shapes"].items(), ("**mean**", row["mean_over_shapes"])]:
+            verdicts = ", ".join(f"{verdict} {count}" for verdict, count in
+                                 figures.get("known_abstained_by_verdict", {}).items())
             lines.append(f"| {row['model']} ({row['image_scale']}) | {shape} | "
-                         + " | ".join(f"{figures[key]:.3f}" for key, _ in COLUMNS) + " |")
+                         + " | ".join(f"{figures[key]:.3f}" for key, _ in COLUMNS) + f" | {verdicts} |")
     return "\n".join(lines) + "\n"
 
 
