@@ -74,17 +74,21 @@ def clip_score(probabilities: np.ndarray, score: str) -> float:
     raise ValueError(f"unknown score {score!r}")
 
 
-def measure(clips: dict[str, list[np.ndarray]], max_lost: float) -> dict:
+def separation(known: np.ndarray, unseen: np.ndarray, max_lost: float) -> dict:
+    """How a score separates known clips from unseen ones (higher: known): the AUROC, and the share of the
+    unseen clips under the threshold that abstains on `max_lost` of the known ones."""
     from sklearn.metrics import roc_auc_score
 
-    results = {}
-    for score in SCORES:
-        known = np.array([clip_score(clip, score) for clip in clips["known"]])
-        unseen = np.array([clip_score(clip, score) for clip in clips["unseen"]])
-        threshold = np.quantile(known, max_lost)
-        results[score] = {
-            "auroc": round(float(roc_auc_score(np.r_[np.ones(len(known)), np.zeros(len(unseen))], np.r_[known, unseen])), 4),
+    threshold = np.quantile(known, max_lost)
+    return {"auroc": round(float(roc_auc_score(np.r_[np.ones(len(known)), np.zeros(len(unseen))],
+                                               np.r_[known, unseen])), 4),
             "unseen_abstained": round(float((unseen < threshold).mean()), 4)}
+
+
+def measure(clips: dict[str, list[np.ndarray]], max_lost: float) -> dict:
+    results = {score: separation(np.array([clip_score(clip, score) for clip in clips["known"]]),
+                                 np.array([clip_score(clip, score) for clip in clips["unseen"]]), max_lost)
+               for score in SCORES}
     return {"known_clips": len(clips["known"]), "unseen_clips": len(clips["unseen"]), "scores": results}
 
 

@@ -50,12 +50,12 @@ def compare(first_path: str, second_path: str, split: dict | None, apart: float 
             other = second.get(str(row["clip_id"]))
             if other is None:
                 continue
-            frames = min(len(row["detected"]), len(other["detected"]))
+            apart_in = frames_apart(row["keypoints"], other["keypoints"], apart)
+            frames = len(apart_in)
             found, found_other = row["detected"][:frames].astype(bool), other["detected"][:frames].astype(bool)
-            apart_frames = np.flatnonzero(frames_apart(row["keypoints"], other["keypoints"], apart))
             rows.append({"clip_id": str(row["clip_id"]), "label": str(row["label"]),
                          "split_part": part_of.get(str(row["source_id"])), "frames": frames,
-                         "frames_apart": apart_frames.tolist(),
+                         "frames_apart": np.flatnonzero(apart_in).tolist(),
                          "only_first_found": int((found & ~found_other).sum()),
                          "only_second_found": int((~found & found_other).sum())})
     return rows

@@ -71,12 +71,13 @@ def clip_outcomes(recognizer, datasets, aspect: float | None, known: bool) -> li
 
 
 def measure(known: list[dict], unseen: list[dict]) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from benchmarks.clip_aggregates import separation
 
     true, first = [clip["label"] for clip in known], [clip["ranked_first"] for clip in known]
-    known_probability = np.array([clip["probability"] for clip in known])
-    unseen_probability = np.array([clip["probability"] for clip in unseen])
-    threshold = np.quantile(known_probability, 1 - KNOWN_NAMED)
+    separated = separation(np.array([clip["probability"] for clip in known]),
+                           np.array([clip["probability"] for clip in unseen]), 1 - KNOWN_NAMED)
     return {
         "known_clips": len(known),
         "known_named_right": round(float(np.mean([clip["named_right"] for clip in known])), 4),
@@ -88,9 +89,8 @@ def measure(known: list[dict], unseen: list[dict]) -> dict:
                                               zero_division=0)), 4),
         "unseen_clips": len(unseen),
         "unseen_abstained": round(float(np.mean([clip["abstained"] for clip in unseen])), 4),
-        "auroc_top_probability": round(float(roc_auc_score(np.r_[np.ones(len(known)), np.zeros(len(unseen))],
-                                                           np.r_[known_probability, unseen_probability])), 4),
-        f"unseen_abstained_at_{KNOWN_NAMED}_known_named": round(float((unseen_probability < threshold).mean()), 4),
+        "auroc_top_probability": separated["auroc"],
+        f"unseen_abstained_at_{KNOWN_NAMED}_known_named": separated["unseen_abstained"],
         "clips_of_unknown_frame_size": sum(not clip["frame_size_known"] for clip in known + unseen),
     }
 
