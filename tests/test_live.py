@@ -217,6 +217,17 @@ def test_predict_leaves_the_rest_after_a_set_out_as_live_does(recognizer, tmp_pa
     assert predicted[0].end_s < 4 * 2.5 + 2.5 and abs(predicted[0].end_s - live[0].end_s) < 0.5
 
 
+def test_standing_a_few_seconds_between_reps_ends_no_set_in_predict_or_live(recognizer, shared_data, tmp_path):
+    """A real squat clip that stands 2 s before its squat, played 4 times: 4 squats with a pause between,
+    in which no window is sure of any exercise. One set of 4 in both (the pauses once cut it into 4 sets
+    of 1, in `benchmarks.live`'s hour of sets too), its reps 7 s apart."""
+    squat = shared_data / "clips22" / "squat" / "mburgosfr-star_kelani-sbd-tracker__squat.mp4"
+    clip = write_held_clip(squat, tmp_path / "pauses.mp4", loops=4)
+    live, predicted = live_and_predicted_sets(recognizer, clip)
+    assert [(s.exercise, s.reps) for s in predicted] == [(s.exercise, s.reps) for s in live] == [("squat", 4)]
+    assert predicted[0].tempo_s_per_rep == pytest.approx(7.0, abs=0.3)
+
+
 def test_getting_ready_before_the_first_rep_is_no_set_in_predict_or_live(recognizer, shared_data, tmp_path):
     """Issue #28: 12 s of getting ready (the person still, in position) before a real set of hip thrusts:
     neither predict nor live makes a set of it or lets it widen the rep counter's range (whole, predict

@@ -15,7 +15,7 @@ from gym_gesture.analysis.motion import motion_energy, walking_speed
 from gym_gesture.analysis.prediction import Segment
 from gym_gesture.analysis.segments import (ClassifiedWindow, RawSegment, SegmentTracker, segments_from_windows,
                                            smooth_probabilities)
-from gym_gesture.analysis.sets import SET_END_AFTER_REP_S, SET_REST_S, clip_sets
+from gym_gesture.analysis.sets import PAUSE_S, SET_END_AFTER_REP_S, SET_REST_S, bridge_pauses, bridged_last, clip_sets
 from gym_gesture.training.calibration import abstained_share, calibrate_threshold, probability_within_budget
 
 LABELS = ("push up", "squat", "plank")
@@ -56,6 +56,26 @@ def test_unsure_windows_are_gaps_not_segments():
     assert segments[0].end == pytest.approx(6.5)
 
 
+def test_a_pause_in_a_set_is_bridged_but_a_rest_or_another_exercise_is_not():
+    """Squats, 3 s unsure (standing between reps), squats: one segment. After a longer unsure stretch, or with
+    push ups between, the squats stay apart."""
+    def timeline(pause_s: float, between: list[int]):
+        unsure = [-1] * round(pause_s)
+        classes = np.array([1] * 6 + unsure + between + unsure * bool(between) + [1] * 4)
+        starts, ends, probabilities = _windows(np.maximum(classes, 0).tolist(), confidence=0.9)
+        probabilities[classes < 0] = 1 / len(LABELS)
+        return segments_from_windows(starts, ends, probabilities, LABELS, neighbours=0, min_probability=0.5)
+
+    paused = timeline(3, [])
+    assert [s.exercise for s in paused] == ["squat", "squat"]
+    bridged = bridge_pauses(paused)
+    assert [(s.exercise, s.start, s.end, s.windows) for s in bridged] == [("squat", 0.0, paused[1].end, 10)]
+    assert bridged[0].probability == pytest.approx(0.9)  # the pause's unsure windows are not in it
+    assert len(bridge_pauses(timeline(PAUSE_S + 2, []))) == 2
+    pushed = timeline(3, [0] * 3)
+    assert [s.exercise for s in pushed] == [s.exercise for s in bridge_pauses(pushed)] == ["squat", "push up", "squat"]
+
+
 def test_smoothing_and_input_errors():
     probabilities = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     assert np.allclose(smooth_probabilities(probabilities, 1), [[0.5, 0.5], [2 / 3, 1 / 3], [0.5, 0.5]])
@@ -91,7 +111,8 @@ def test_segments_kept_up_window_by_window_are_those_of_all_windows():
                                              np.stack([w.probabilities for w in every]), LABELS, neighbours=neighbours,
                                              min_probability=0.5, min_duration_s=min_duration_s)
             assert tracker.segments() == expected
-            assert tracker.current() == (expected[-1] if expected else None)
+            assert list(tracker.newest_first()) == expected[::-1]
+            assert bridged_last(tracker.newest_first()) == (bridge_pauses(expected)[-1] if expected else None)
             assert np.array_equal(tracker.latest_probabilities(),
                                   smooth_probabilities(np.stack([w.probabilities for w in every]), neighbours)[-1])
 

@@ -14,6 +14,7 @@ the work of the windows that changed rather than of the whole session.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,7 +176,7 @@ class SegmentTracker:
         tracker = SegmentTracker(labels, min_probability=0.5)
         tracker.add(ClassifiedWindow(start, end, probabilities))   # a window for good
         tracker.set_newest(window)   # one that the next update replaces (None: none)
-        tracker.current()            # the last segment: what is going on now
+        tracker.newest_first()       # the last segment (what is going on now), then those before it
 
     A window's smoothed probabilities depend on its `neighbours` windows either side only: summed in order
     as they come (as `smooth_probabilities` sums them), they are final once `neighbours` windows follow, and
@@ -278,10 +279,12 @@ class SegmentTracker:
         frozen, recent = self._view()
         return self._frozen[:frozen] + recent
 
-    def current(self) -> RawSegment | None:
-        """The last segment (None when no window names an exercise): the one going on, if any."""
+    def newest_first(self) -> Iterator[RawSegment]:
+        """The segments from the last one (the one going on) back, read only as far as the caller goes."""
         frozen, recent = self._view()
-        return recent[-1] if recent else (self._frozen[frozen - 1] if frozen else None)
+        yield from reversed(recent)
+        for index in range(frozen - 1, -1, -1):
+            yield self._frozen[index]
 
     def latest_probabilities(self) -> np.ndarray | None:
         """The smoothed probabilities of the window that came last, its neighbors taken in the order the

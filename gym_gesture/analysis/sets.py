@@ -1,12 +1,12 @@
 """Sets and the rests between them, decided step by step as the reps come (or not): one segmentation for
 a live session and a clip given whole to `predict`.
 
-A set ends when `SET_REST_S` pass without a rep, and the next one starts at most `SET_REST_S` before
-its first rep: the rest between (or the getting ready before the first set) is no set, and its frames
-never widen the range the rep counter's thresholds sit in (a long still stretch would hide the next reps
-from it). Live mode steps a `SetTracker` after every processed frame; `predict` replays the same steps
-over the clip's timeline (`clip_sets`), frame by frame as a live session of the clip would take them, so
-both give the same sets.
+A set ends when `SET_REST_S` pass without a rep (a pause of up to `PAUSE_S` that the model is sure of no
+exercise in is bridged, `bridge_pauses`), and the next one starts at most `SET_REST_S` before its first rep:
+the rest between (or the getting ready before the first set) is no set, and its frames never widen the range
+the rep counter's thresholds sit in (a long still stretch would hide the next reps from it). Live mode steps
+a `SetTracker` after every processed frame; `predict` replays the same steps over the clip's timeline
+(`clip_sets`), frame by frame as a live session of the clip would take them, so both give the same sets.
 
 The set going on is described after every processed frame; one longer than `RECENT_S` is described on its
 last `RECENT_S` only (its abstain decision and form cue read them), its earlier reps kept as counted, so
@@ -16,7 +16,7 @@ that a frame costs no more ten minutes into a set than one minute into it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from itertools import chain
 
@@ -26,6 +26,9 @@ from .segments import RawSegment
 
 # Longer than the slowest rep `reps.count_cycles` counts (8 s), so a slow rep never splits a set.
 SET_REST_S = 10.0
+# A pause inside a set that the model is sure of no exercise in (standing between two reps) is bridged up
+# to this long; an unsure stretch longer than that is no longer surely the same set (`bridge_pauses`).
+PAUSE_S = 5.0
 # A set ended by rest is cut this long after its last rep: the way back to rest stays in it.
 SET_END_AFTER_REP_S = 1.0
 # A set going on is described on its last minute at most (`SetTracker.recent`) ...
@@ -36,6 +39,39 @@ SETTLE_S = 20.0
 # While no rep comes, `clip_sets` looks this far ahead at once: short beside `SET_REST_S`, so the piece it
 # counts is near the one live mode counts then, and its stillness never hides a rep that live mode counts.
 AHEAD_S = 1.0
+
+
+def _in_one_set(earlier: RawSegment, later: RawSegment, pause_s: float) -> bool:
+    """Whether a pause inside a set is all that parts two consecutive segments."""
+    return earlier.exercise == later.exercise and later.start - earlier.end <= pause_s
+
+
+def bridge_pauses(segments: list[RawSegment], pause_s: float = PAUSE_S) -> list[RawSegment]:
+    """The timeline (`segments_from_windows`) with the pauses inside sets bridged: two segments of one
+    exercise with at most `pause_s` between them are one. Between them no window was sure of any exercise
+    (standing a few seconds between two squats is none); the bridged segment's probability is the mean of
+    its own windows', the pause's left out."""
+    bridged: list[RawSegment] = []
+    for segment in segments:
+        if bridged and _in_one_set(bridged[-1], segment, pause_s):
+            earlier, windows = bridged[-1], bridged[-1].windows + segment.windows
+            probability = (earlier.probability * earlier.windows + segment.probability * segment.windows) / windows
+            bridged[-1] = replace(earlier, end=segment.end, probability=probability, windows=windows)
+        else:
+            bridged.append(segment)
+    return bridged
+
+
+def bridged_last(newest_first: Iterable[RawSegment], pause_s: float = PAUSE_S) -> RawSegment | None:
+    """`bridge_pauses(timeline)[-1]`, bit for bit, from the timeline read from its end
+    (`SegmentTracker.newest_first`) only as far back as the pauses bridged go: what a live session does
+    after each frame."""
+    bridged: list[RawSegment] = []
+    for segment in newest_first:
+        if bridged and not _in_one_set(segment, bridged[-1], pause_s):
+            break
+        bridged.append(segment)
+    return bridge_pauses(bridged[::-1], pause_s)[0] if bridged else None
 
 
 class SetTracker:

@@ -35,7 +35,7 @@ from ..analysis.form import GOOD
 from ..analysis.growing import GrowingArray
 from ..analysis.prediction import SCHEMA_VERSION, Segment
 from ..analysis.segments import ClassifiedWindow, RawSegment, SegmentTracker
-from ..analysis.sets import SET_REST_S, SetTracker
+from ..analysis.sets import SET_REST_S, SetTracker, bridge_pauses, bridged_last
 from ..analysis.summary import WorkoutSet, summary_json, workout_sets
 from ..analysis.verdict import describe_segments
 from ..data.windows import windows_from_sequence
@@ -212,7 +212,7 @@ class LiveSession:
         now = self._detected.size / self.fps
         if latest is None or latest.end < now - 0.5 / self.fps:
             return None, None, NO_PERSON_REASON, 0, None
-        segment = self._timeline.current()
+        segment = bridged_last(self._timeline.newest_first())
         if segment is None or segment.end < latest.end:  # the newest windows name no exercise
             top = self._timeline.latest_probabilities()
             label, probability = self.recognizer.labels[int(top.argmax())], float(top.max())
@@ -231,7 +231,7 @@ class LiveSession:
         with self._lock:
             if self._keypoints is None:
                 return []
-            return self._sets.sets(self._timeline.segments(), self._describe)
+            return self._sets.sets(bridge_pauses(self._timeline.segments()), self._describe)
 
     def summary(self) -> list[WorkoutSet]:
         """The sets so far, in the workout-summary form (`summary.workout_sets`)."""

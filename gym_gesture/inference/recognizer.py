@@ -27,7 +27,7 @@ from ..pose.base import PoseBackend, PoseFrame
 from ..analysis.prediction import NO_PERSON, ClassScore, FollowedSpan, Prediction, Segment, WindowScore
 from ..analysis.abstain import DEFAULT_THRESHOLDS, AbstainSample, AbstainThresholds, PrototypeSimilarity, span_sample
 from ..analysis.segments import segments_from_windows
-from ..analysis.sets import clip_sets
+from ..analysis.sets import bridge_pauses, clip_sets
 from ..analysis.verdict import clip_verdict, describe_segments, segment_reps
 
 # What a Hub download of a model takes: its config, weights, remote code and per-model files, nothing else.
@@ -285,8 +285,8 @@ class Recognizer:
         labels = self.labels
         # Cut into sets as a live session of the clip cuts them: the rest and getting ready are no set.
         segments = clip_sets(
-            segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
-                                  min_probability=self.thresholds.min_probability),
+            bridge_pauses(segments_from_windows(windows.spans[:, 0], windows.spans[:, 1], probabilities, labels,
+                                                min_probability=self.thresholds.min_probability)),
             lambda pieces: describe_segments(pieces, keypoints, layout, fps, detected, form_model=self.form_model,
                                              thresholds=self.thresholds, frame_size=frame_size),
             lambda piece: segment_reps(piece, keypoints, layout, fps, detected), fps)
