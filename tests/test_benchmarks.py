@@ -11,7 +11,7 @@ from benchmarks.run import main
 from benchmarks.workout_video import make_workout_video
 from gym_gesture.pose.video import probe
 
-from conftest import FIXTURES
+from conftest import FIXTURES, REPO_ROOT
 
 SQUAT_CLIP = FIXTURES / "squat_clip.mp4"
 
@@ -125,3 +125,37 @@ def test_extractions_compared_finds_the_frames_where_two_extractions_follow_diff
     second[30:35] += np.random.default_rng(0).normal(0, size / 20, second[30:35].shape)
     assert np.flatnonzero(frames_apart(first, second)).tolist() == [10, 11, 12, 13, 14]
     assert not frames_apart(first, first[:50]).any() and len(frames_apart(first, first[:50])) == 50
+
+
+def test_the_targets_benchmark_measures_each_figure_where_it_says(shared_data, model_dir, tmp_path):
+    """`benchmarks.gym22_targets` on a little of each input: the gym5 and Penn Action archives, one held-out
+    real squat video of the default's test sources (named right when committed) and one video of an exercise
+    type nothing saw (a wall push up, abstained on when committed). Each figure comes from its own run, the
+    leave-exercise-out ones from the model's calibration.json, the reps from the reps benchmark's JSON."""
+    from benchmarks.gym22_targets import measure
+
+    data = [str(shared_data / "keypoints" / archive) for archive in ("gym5_mediapipe33.npz", "penn_action_13j.npz")]
+    known, unseen = tmp_path / "known" / "squat", tmp_path / "unseen" / "wall push up"
+    for folder, clip in ((known, shared_data / "clips22" / "squat" / "mburgosfr-star_kelani-sbd-tracker__squat.mp4"),
+                         (unseen, shared_data / "unknown" / "wall push up" /
+                          "quwatulquloob_AI-Exercise-and-Yoga-trainer__wall_pushups.mp4")):
+        folder.mkdir(parents=True)
+        (folder / clip.name).symlink_to(clip)
+    reps = REPO_ROOT / "results" / "reps.json"
+    result = measure(str(model_dir), data, [str(known.parent)], [str(unseen.parent)], reps, tmp_path / "out")
+
+    figures = result["figures"]
+    assert figures["held-out real videos of the 22 through `predict`: named right"] == {
+        "measured": "1.000 (1 of 1)", "target": ">= 0.85", "met": "yes"}
+    unseen_abstained = figures["videos of gym exercise types nothing saw, through `predict`: abstained"]
+    assert unseen_abstained["measured"] == "1.000 (1 of 1)"
+    gym5 = json.loads((REPO_ROOT / "results" / "gym22" / "test_gym5.json").read_text())["clip_accuracy"]
+    assert figures["gym5 archive held-out sources: clip accuracy"] == {
+        "measured": f"{gym5:.3f} (27 clips)", "target": ">= 0.97", "met": "yes" if gym5 >= 0.97 else "no"}
+    held_out = json.loads((model_dir / "calibration.json").read_text())["protocol"]["held_out_types"]
+    assert figures["validation, leave-exercise-out: held-out types abstained"]["measured"].startswith(
+        f"{held_out['abstain_rate']:.3f} ({held_out['clips']} clips")
+    counted = json.loads(reps.read_text())["table"]["per-exercise (count_reps: own signal, else class-agnostic)"]
+    assert figures["reps within one of the count by eye"]["measured"].startswith(f"{counted['all clips']['within_one']:.3f}")
+    assert figures["held-out clips of everyday sports: abstained"]["met"] is None  # not measurable here
+    assert (tmp_path / "out" / "targets.md").read_text().count("\n") == len(figures) + 2
