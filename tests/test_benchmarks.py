@@ -128,13 +128,13 @@ def test_extractions_compared_finds_the_frames_where_two_extractions_follow_diff
 
 
 def test_the_targets_benchmark_measures_each_figure_where_it_says(shared_data, model_dir, tmp_path):
-    """`benchmarks.gym22_targets` on a little of each input: the gym5 and Penn Action archives, one held-out
+    """`benchmarks.gym22_targets` on a little of each input: the gym5 archive, one held-out
     real squat video of the default's test sources (named right when committed) and one video of an exercise
     type nothing saw (a wall push up, abstained on when committed). Each figure comes from its own run, the
     leave-exercise-out ones from the model's calibration.json, the reps from the reps benchmark's JSON."""
     from benchmarks.gym22_targets import measure
 
-    data = [str(shared_data / "keypoints" / archive) for archive in ("gym5_mediapipe33.npz", "penn_action_13j.npz")]
+    data = [str(shared_data / "keypoints" / "gym5_mediapipe33.npz")]
     known, unseen = tmp_path / "known" / "squat", tmp_path / "unseen" / "wall push up"
     for folder, clip in ((known, shared_data / "clips22" / "squat" / "mburgosfr-star_kelani-sbd-tracker__squat.mp4"),
                          (unseen, shared_data / "unknown" / "wall push up" /
@@ -158,4 +158,5 @@ def test_the_targets_benchmark_measures_each_figure_where_it_says(shared_data, m
     counted = json.loads(reps.read_text())["table"]["per-exercise (count_reps: own signal, else class-agnostic)"]
     assert figures["reps within one of the count by eye"]["measured"].startswith(f"{counted['all clips']['within_one']:.3f}")
     assert figures["held-out clips of everyday sports: abstained"]["met"] is None  # not measurable here
+    assert not any(name.startswith("Penn Action") for name in figures)  # no Penn Action archive in the data
     assert (tmp_path / "out" / "targets.md").read_text().count("\n") == len(figures) + 2
